@@ -1,0 +1,129 @@
+# swapbench: one non-recursive GNU Makefile.
+#
+#   make                 build vramd (and the test programs)
+#   make test            run every test; last line "N passed, N failed, N skipped"
+#   make deps            install what is missing (Debian 12 / Ubuntu 24.04, root)
+#   make bench-server    fio against vramd, nbdkit memory and nbdkit null
+#   make fuzz            build the libFuzzer targets (clang)
+#
+# Knobs: V=1 (show commands)  WERROR=1  SANITIZE=address,undefined
+#        CUDA=auto|0|1 (vram backend: auto builds it when nvcc is found)
+#        BUILD=dir (default build)  TESTS="test-a.sh ..." (a subset)
+
+BUILD    ?= build
+CC       ?= cc
+CUDA     ?= auto
+NVCC     ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+VERSION  := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wvla \
+	    -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings -Wformat=2 \
+	    -pthread -MMD -MP -Icommon -Iservers -DVERSION='"$(VERSION)"'
+LDFLAGS  += -pthread
+ifeq ($(WERROR),1)
+CFLAGS   += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+PKGS     := liburing jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luring -ljansson -linih)
+CFLAGS   += $(PKG_CFLAGS)
+
+# --- CUDA: decide once whether the vram backend is built ---------------------
+ifeq ($(wildcard servers/backend-vram.c),)
+HAVE_CUDA := 0
+CUDA_WHY  := this tree has no vram backend yet
+else ifeq ($(CUDA),0)
+HAVE_CUDA := 0
+CUDA_WHY  := disabled with CUDA=0
+else ifneq ($(NVCC),)
+HAVE_CUDA := 1
+else ifeq ($(CUDA),1)
+$(error CUDA=1 but nvcc was not found (set NVCC=/path/to/nvcc))
+else
+HAVE_CUDA := 0
+CUDA_WHY  := nvcc not found at build time
+endif
+
+# --- sources -----------------------------------------------------------------
+COMMON_SRC  := $(wildcard common/*.c)
+CORE_SRC    := servers/handshake.c servers/session.c servers/stats.c \
+	       servers/backend.c servers/backend-null.c servers/backend-ram.c
+VRAMD_SRC   := $(CORE_SRC) servers/worker.c servers/vramd.c
+ifeq ($(HAVE_CUDA),1)
+VRAMD_SRC   += servers/backend-vram.c
+CFLAGS_servers/backend-vram.c := -I$(CUDA_HOME)/include
+CFLAGS      += -DHAVE_CUDA=1
+VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -ldl
+else
+CFLAGS      += -DHAVE_CUDA=0 -DCUDA_WHY='"$(CUDA_WHY)"'
+endif
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+CORE_OBJ   := $(call obj,$(CORE_SRC))
+VRAMD_OBJ  := $(call obj,$(VRAMD_SRC))
+
+# Test programs: tests/*.c -> build/tests/NAME (linked with libnbd and the
+# server core so unit tests can reach internal functions).
+TEST_SRC   := $(wildcard tests/*.c)
+TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_LIBS  := $(shell pkg-config --libs libnbd 2>/dev/null || echo -lnbd)
+
+all: $(BUILD)/vramd $(TEST_BIN)
+	$(Q)[ "$(HAVE_CUDA)" = 1 ] || echo "note: vram backend skipped: $(CUDA_WHY)"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$<) -c -o $@ $<
+
+$(BUILD)/vramd: $(VRAMD_OBJ) $(COMMON_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(VRAMD_LIBS) -lm
+
+$(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(TEST_LIBS) $(PKG_LIBS) -lm
+
+# --- fuzzing (clang + libFuzzer) ----------------------------------------------
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Iservers -DVERSION='"$(VERSION)"' \
+	      -DHAVE_CUDA=0 -DCUDA_WHY='"fuzz build"' $(PKG_CFLAGS) \
+	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(PKG_LIBS) -lm
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+fuzz: $(FUZZ_BIN)
+
+# --- top-level jobs -------------------------------------------------------------
+test: all
+	$(Q)BUILD=$(abspath $(BUILD)) tests/run-tests $(TESTS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+bench-server: all
+	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-server.sh $(BENCH_ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all test deps bench-server fuzz clean
+.DELETE_ON_ERROR:
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,79 @@
+/* vramd storage backends: an allocator table in the manner of nbdkit's
+ * memory plugin allocators.  One backend per file (backend-<name>.c), one
+ * line in BACKENDS() below.  CUDA types stay out of this header.
+ *
+ * Threading: create/free run once in the main thread.  Each worker thread
+ * gets its own context from worker_open() (staging buffers, streams) and
+ * calls the data operations only with that context.  Storage is shared by
+ * all workers and connections (multi-conn), so a write completed by one
+ * worker is visible to every later read by any worker. */
+#ifndef VRAMD_BACKEND_H
+#define VRAMD_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+struct backend_config {
+	uint64_t size;      /* export size in bytes, > 0 */
+	int gpu;            /* GPU index (vram backend) */
+	unsigned workers;   /* number of worker contexts that will be opened */
+	uint32_t max_request; /* largest single pread/pwrite length */
+};
+
+struct backend_ops {
+	const char *name;
+	const char *summary;
+
+	/* 1 when the backend can run in this build and on this host; else 0
+	 * with a one-line reason in why (e.g. "built without CUDA"). */
+	int (*supported)(char *why, size_t len);
+
+	/* Allocates the export's storage, zero-filled.  Returns the backend
+	 * handle, or NULL after logging the reason (size above what is free,
+	 * no device, ...). */
+	void *(*create)(const struct backend_config *cfg);
+	void (*free)(void *b);
+
+	/* Per-worker context; NULL after logging on failure.  All memory the
+	 * I/O path needs is allocated here, never in the data operations. */
+	void *(*worker_open)(void *b, unsigned idx);
+	void (*worker_close)(void *w);
+
+	/* Data operations.  They may complete asynchronously: the buffer must
+	 * stay valid and untouched, and *status (0 or a positive errno) is
+	 * final, only once sync() has returned.  Bounds are checked by the
+	 * caller.  Return 0 when queued or done, or -errno when the operation
+	 * could not even be started (then *status is not touched). */
+	int (*pread)(void *w, void *buf, uint32_t len, uint64_t off, int *status);
+	int (*pwrite)(void *w, const void *buf, uint32_t len, uint64_t off, int *status);
+	int (*zero)(void *w, uint32_t len, uint64_t off, int *status);
+	int (*trim)(void *w, uint32_t len, uint64_t off, int *status);
+
+	/* Waits for every operation this worker queued; afterwards all their
+	 * statuses are final.  Returns 0, or -errno when the device is lost
+	 * (statuses then say which operations failed). */
+	int (*sync)(void *w);
+	/* Makes every write completed so far, by any worker, durable. */
+	int (*flush)(void *w);
+
+	/* Capability lines for --dump-backend ("key=value\n"). */
+	void (*dump)(FILE *f);
+	/* Adds the backend's live state (e.g. GPU telemetry) to stats JSON. */
+	void (*describe)(void *b, json_t *obj);
+};
+
+#define BACKENDS(X) X(null) X(ram) X(vram)
+
+#define X(n) extern const struct backend_ops backend_##n;
+BACKENDS(X)
+#undef X
+
+/* NULL-terminated list in BACKENDS() order. */
+extern const struct backend_ops *const backend_list[];
+
+/* Looks a backend up by exact name; NULL if unknown. */
+const struct backend_ops *backend_find(const char *name);
+
+#endif

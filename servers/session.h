@@ -1,0 +1,101 @@
+/* The NBD transmission phase of one connection, free of I/O: the worker
+ * appends received bytes to rx, calls session_process(), and sends what it
+ * appended to tx.  session_process() decodes every complete request in rx,
+ * validates it, queues the backend operations of a whole batch, waits for
+ * the batch once (backend sync), and writes the replies, in request order.
+ * Large reads and writes stream through the buffers in segments, so
+ * buffers much smaller than the 32 MiB maximum request are enough.
+ *
+ * The libFuzzer target (tests/fuzz/fuzz-session.c) drives this directly. */
+#ifndef VRAMD_SESSION_H
+#define VRAMD_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server.h"
+
+/* Buffer sizes per connection.  A write payload up to SESSION_STREAM_MIN
+ * is gathered whole in rx; larger ones stream. */
+#define SESSION_RX_CAP      ((1u << 20) + (64u << 10))
+#define SESSION_TX_CAP      ((1u << 20) + (64u << 10))
+#define SESSION_STREAM_MIN  (512u << 10)
+#define SESSION_BATCH       512
+
+enum session_state {
+	SS_HEADER,        /* expecting a request header */
+	SS_WRITE_STREAM,  /* consuming a large WRITE payload into the backend */
+	SS_WRITE_SKIP,    /* consuming the payload of a rejected WRITE */
+	SS_WRITE_REPLY,   /* payload consumed; the reply waits for tx space */
+	SS_READ_STREAM,   /* sending a large READ in segments */
+};
+
+struct pending {
+	uint32_t tx_pos;    /* where this reply starts in tx */
+	uint32_t data_len;  /* READ data bytes following the reply header */
+	int status;         /* set by the backend by sync() */
+	uint8_t cmd;        /* STAT_* */
+	uint8_t kind;       /* PK_* in session.c */
+	uint64_t handle;
+	uint64_t offset;    /* for ERROR_OFFSET chunks */
+	uint64_t bytes;     /* counted in statistics */
+};
+
+struct session {
+	const struct export *ex;
+	void *bw;                    /* backend worker context */
+	struct worker_stats *st;
+	bool structured;
+
+	uint8_t *rx;                 /* rx[rx_head, rx_tail) not yet consumed */
+	uint32_t rx_head, rx_tail;
+	uint8_t *tx;                 /* tx[tx_sent, tx_len) not yet sent */
+	uint32_t tx_len, tx_sent;
+
+	enum session_state state;
+	bool close;                  /* close once tx is sent (DISC, fatal error) */
+	const char *close_why;       /* why, for the log; NULL for DISC */
+
+	/* The request being streamed (SS_WRITE_*, SS_READ_STREAM). */
+	uint64_t s_handle, s_off;
+	uint32_t s_left, s_len;
+	uint16_t s_flags;
+	int s_error;                 /* positive errno for the final reply */
+	int s_status;                /* backend status of the last segment */
+	bool s_started;              /* READ stream: first segment sent */
+
+	uint64_t t_batch;            /* CLOCK_MONOTONIC ns when rx data arrived */
+	unsigned npending;
+	struct pending pending[SESSION_BATCH];
+};
+
+/* Prepares s for a connection; rx and tx must each hold SESSION_RX_CAP /
+ * SESSION_TX_CAP bytes and stay owned by the caller. */
+void session_init(struct session *s, const struct export *ex, void *bw,
+		  struct worker_stats *st, bool structured, uint8_t *rx, uint8_t *tx);
+
+/* Consumes rx and appends replies to tx until it needs more input or more
+ * tx space.  Returns 0, or -1 when the connection must be closed after the
+ * bytes already in tx are sent (s->close_why says why). */
+int session_process(struct session *s);
+
+/* Moves unconsumed rx bytes to the front; call before receiving, never
+ * while backend operations are queued (session_process never returns
+ * with any queued). */
+void session_compact_rx(struct session *s);
+/* Likewise for tx, once everything up to tx_sent has left. */
+void session_compact_tx(struct session *s);
+
+/* Free space at the end of rx, for the next receive. */
+static inline uint32_t session_rx_room(const struct session *s)
+{
+	return SESSION_RX_CAP - s->rx_tail;
+}
+
+uint64_t now_ns(void);
+
+/* Maps a host errno to the NBD error sent on the wire. */
+uint32_t nbd_errno(int err);
+
+#endif

@@ -1,0 +1,632 @@
+/* vramd: an NBD server whose storage is GPU memory (backend vram), host
+ * memory (ram) or nothing (null), built to be a swap device.
+ * Try:  build/vramd --backend ram --size 1G --socket /tmp/v.sock -f
+ *       nbdinfo 'nbd+unix:///?socket=/tmp/v.sock'
+ * The main thread accepts connections and handles signals and statistics;
+ * each connection negotiates in a short-lived thread and is then served by
+ * an io_uring worker (worker.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "handshake.h"
+#include "log.h"
+#include "nbd-proto.h"
+#include "parse.h"
+#include "session.h"
+#include "stats.h"
+#include "worker.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+#define HANDSHAKE_TIMEOUT_S 30
+
+static struct opts {
+	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
+	const char *name, *description;
+	uint64_t size, threads, max_conns, stats_ms, gpu;
+	mode_t socket_mode;
+	bool read_only, foreground, force_exit, allow_remote, dump;
+	int swap; /* -1: default (on, best effort), 0 off, 1 required */
+} o = {
+	.name = "vramd", .max_conns = 64, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
+};
+
+static struct export ex;
+static uint64_t start_ns;
+static int listen_fd = -1;
+static bool swap_mode;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vramd --backend NAME --size SIZE (--socket PATH | --tcp HOST:PORT) [options]\n"
+"\n"
+"An NBD server whose export lives in GPU memory (vram), host memory (ram)\n"
+"or nowhere (null), meant to back a swap device.\n"
+"\n"
+"Export:\n"
+"  -b, --backend NAME       vram, ram or null (see --dump-backend)\n"
+"  -s, --size SIZE          export size, e.g. 8G, 512M (binary units)\n"
+"      --gpu N              GPU index for the vram backend (default 0)\n"
+"  -r, --read-only          refuse writes (EPERM)\n"
+"  -n, --export-name NAME   export name (default \"vramd\"; \"\" also selects it)\n"
+"      --description TEXT   export description shown by nbdinfo --list\n"
+"Listening:\n"
+"  -u, --socket PATH        Unix socket (created with --socket-mode, default 0600)\n"
+"      --socket-mode OCTAL  permissions of the Unix socket\n"
+"  -t, --tcp HOST:PORT      TCP socket; only loopback unless --allow-remote\n"
+"      --allow-remote       permit a non-loopback --tcp address\n"
+"  -j, --threads N          I/O worker threads (default: online CPUs)\n"
+"      --max-connections N  concurrent connections (default 64)\n"
+"Process:\n"
+"  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
+"  -p, --pidfile PATH       write the server's pid\n"
+"      --log FILE           append messages to FILE instead of stderr\n"
+"      --swap               swap mode, required: mlockall, oom_score_adj -1000,\n"
+"                           PR_SET_IO_FLUSHER; fail if any cannot be set\n"
+"      --no-swap            no swap mode (tests, benchmarks)\n"
+"                           (default: swap mode where permitted, warning otherwise)\n"
+"      --force-exit         exit on SIGTERM/SIGINT even with clients connected\n"
+"      --stats-file PATH    write statistics JSON there every --stats-interval-ms,\n"
+"                           on SIGUSR1 and at exit (default: SIGUSR1 prints to stderr)\n"
+"      --stats-interval-ms N  default 1000; 0 writes only on SIGUSR1 and exit\n"
+"Information:\n"
+"      --dump-backend       print key=value capability lines and exit\n"
+"  -v, --verbose            debug messages\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n"
+"\n"
+"Signals: SIGUSR1 dumps statistics.  SIGTERM/SIGINT stop the server; in swap mode\n"
+"with clients connected vramd refuses (their swapped-out pages live in this\n"
+"process), logs it and exits once the last client disconnects.  Run swapoff and\n"
+"disconnect the client first, or use --force-exit.\n");
+}
+
+enum { O_GPU = 256, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
+       O_STATS, O_STATS_MS, O_DUMP };
+
+static const struct option longopts[] = {
+	{ "backend", required_argument, NULL, 'b' },
+	{ "size", required_argument, NULL, 's' },
+	{ "gpu", required_argument, NULL, O_GPU },
+	{ "read-only", no_argument, NULL, 'r' },
+	{ "export-name", required_argument, NULL, 'n' },
+	{ "description", required_argument, NULL, O_DESC },
+	{ "socket", required_argument, NULL, 'u' },
+	{ "socket-mode", required_argument, NULL, O_MODE },
+	{ "tcp", required_argument, NULL, 't' },
+	{ "allow-remote", no_argument, NULL, O_REMOTE },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "max-connections", required_argument, NULL, O_MAXC },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "pidfile", required_argument, NULL, 'p' },
+	{ "log", required_argument, NULL, O_LOG },
+	{ "swap", no_argument, NULL, O_SWAP },
+	{ "no-swap", no_argument, NULL, O_NOSWAP },
+	{ "force-exit", no_argument, NULL, O_FORCE },
+	{ "stats-file", required_argument, NULL, O_STATS },
+	{ "stats-interval-ms", required_argument, NULL, O_STATS_MS },
+	{ "dump-backend", no_argument, NULL, O_DUMP },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void __attribute__((noreturn, format(printf, 1, 2))) bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vramd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see vramd --help)\n");
+	exit(2);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "b:s:rn:u:t:j:fp:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': o.backend = optarg; break;
+		case 's':
+			if (parse_size(optarg, &o.size) < 0 || o.size == 0)
+				bad("invalid --size '%s': want a positive size such as 8G or 512M", optarg);
+			break;
+		case O_GPU:
+			if (parse_uint(optarg, 0, 1023, &o.gpu) < 0)
+				bad("invalid --gpu '%s': want a device index", optarg);
+			break;
+		case 'r': o.read_only = true; break;
+		case 'n':
+			if (strlen(optarg) > 4096)
+				bad("--export-name is longer than 4096 bytes");
+			o.name = optarg;
+			break;
+		case O_DESC:
+			if (strlen(optarg) > 4096)
+				bad("--description is longer than 4096 bytes");
+			o.description = optarg;
+			break;
+		case 'u': o.socket = optarg; break;
+		case O_MODE: {
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (!*optarg || *end || m > 0777)
+				bad("invalid --socket-mode '%s': want octal such as 0600", optarg);
+			o.socket_mode = (mode_t)m;
+			break;
+		}
+		case 't': o.tcp = optarg; break;
+		case O_REMOTE: o.allow_remote = true; break;
+		case 'j':
+			if (parse_uint(optarg, 1, 1024, &o.threads) < 0)
+				bad("invalid --threads '%s': want 1 to 1024", optarg);
+			break;
+		case O_MAXC:
+			if (parse_uint(optarg, 1, 4096, &o.max_conns) < 0)
+				bad("invalid --max-connections '%s': want 1 to 4096", optarg);
+			break;
+		case 'f': o.foreground = true; break;
+		case 'p': o.pidfile = optarg; break;
+		case O_LOG: o.log_file = optarg; break;
+		case O_SWAP: o.swap = 1; break;
+		case O_NOSWAP: o.swap = 0; break;
+		case O_FORCE: o.force_exit = true; break;
+		case O_STATS: o.stats_file = optarg; break;
+		case O_STATS_MS:
+			if (parse_uint(optarg, 0, 86400000, &o.stats_ms) < 0)
+				bad("invalid --stats-interval-ms '%s'", optarg);
+			break;
+		case O_DUMP: o.dump = true; break;
+		case 'v': log_level = LOG_DEBUG; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("vramd %s\n", VERSION); exit(0);
+		default: exit(2); /* getopt printed the reason */
+		}
+	}
+	if (optind < argc)
+		bad("unexpected argument '%s'", argv[optind]);
+	if (!o.backend)
+		bad("--backend is required (vram, ram or null)");
+	if (!backend_find(o.backend))
+		bad("unknown backend '%s': choose vram, ram or null", o.backend);
+	if (o.dump)
+		return;
+	if (!o.size)
+		bad("--size is required");
+	if (!o.socket == !o.tcp)
+		bad("give exactly one of --socket PATH or --tcp HOST:PORT");
+	if (o.socket && strlen(o.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		bad("--socket path '%s' is too long for a Unix socket", o.socket);
+}
+
+static void dump_backend(const struct backend_ops *ops)
+{
+	const struct backend_ops *const *b;
+	char why[512] = "";
+	int ok = ops->supported(why, sizeof why);
+
+	printf("version=%s\nbackend=%s\nsupported=%s\n", VERSION, ops->name, ok ? "yes" : "no");
+	if (!ok)
+		printf("reason=%s\n", why);
+	printf("backends=");
+	for (b = backend_list; *b; b++)
+		printf("%s%s", b == backend_list ? "" : ",", (*b)->name);
+	printf("\nio_engine=io_uring\nmin_block_bytes=%u\npreferred_block_bytes=%u\nmax_block_bytes=%u\n",
+	       VRAMD_MIN_BLOCK, VRAMD_PREF_BLOCK, VRAMD_MAX_BLOCK);
+	printf("features=flush,fua,trim,write_zeroes,multi_conn,structured_replies,read_only\n");
+	printf("max_option_bytes=%u\n", VRAMD_MAX_OPTION);
+	if (ops != &backend_vram && backend_vram.dump)
+		backend_vram.dump(stdout); /* the cuda= lines, whatever the backend */
+	if (ops->dump)
+		ops->dump(stdout);
+}
+
+/* Unix socket: refuse to steal a live server's socket, replace a stale one. */
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, probe;
+
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			error("'%s' exists and is not a socket", path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
+			close(probe);
+			error("'%s' is in use by a running server", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		error("socket: %m");
+		return -1;
+	}
+	/* Create it with the right mode from the start: no window. */
+	mode_t old = umask(0777 & ~o.socket_mode);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+
+	umask(old);
+	if (r < 0 || chmod(path, o.socket_mode) < 0 || listen(fd, 128) < 0) {
+		error("cannot listen on '%s': %m", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_tcp(const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	uint64_t port;
+	int fd, one = 1;
+
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host ||
+	    parse_uint(colon + 1, 1, 65535, &port) < 0) {
+		error("invalid --tcp '%s': want HOST:PORT such as 127.0.0.1:10809", spec);
+		return -2;
+	}
+	memcpy(host, spec, colon - spec);
+	host[colon - spec] = 0;
+	if (!strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		error("invalid --tcp address '%s': want an IPv4 address", host);
+		return -2;
+	}
+	if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127 && !o.allow_remote) {
+		error("--tcp %s is not a loopback address; add --allow-remote to serve the network", host);
+		return -2;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		error("socket: %m");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+		error("cannot listen on %s: %m", spec);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void set_swap_mode(void)
+{
+	const char *failed = NULL;
+	int fd;
+
+	if (o.swap == 0)
+		return;
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		failed = "PR_SET_IO_FLUSHER";
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "-1000", 5) != 5)
+		failed = failed ? failed : "oom_score_adj=-1000";
+	if (fd >= 0)
+		close(fd);
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		failed = failed ? failed : "mlockall";
+	if (failed && o.swap == 1) {
+		error("swap mode: cannot set %s: %m (run as root, or use --no-swap when not serving swap)",
+		      failed);
+		exit(1);
+	}
+	if (failed) {
+		warn("swap mode unavailable (%s: %m): do not use this export as swap", failed);
+		munlockall();
+		return;
+	}
+	swap_mode = true;
+}
+
+struct hs_arg {
+	int fd;
+};
+
+static void *handshake_thread(void *arg)
+{
+	struct hs_arg *a = arg;
+	int fd = a->fd, one = 1;
+	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
+	struct hs_io io = { hs_fd_read, hs_fd_write, &fd };
+	bool structured = false;
+	char why[128];
+	enum hs_result r;
+
+	free(a);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on AF_UNIX */
+	r = handshake(&io, &ex, &structured, why, sizeof why);
+	if (r == HS_TRANSMIT) {
+		tv.tv_sec = 0;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		debug("client negotiated (%s replies)", structured ? "structured" : "simple");
+		if (workers_adopt(fd, structured) < 0)
+			connections_add(-1);
+		return NULL;
+	}
+	if (r == HS_ERROR)
+		warn("handshake failed: %s", why);
+	close(fd);
+	connections_add(-1);
+	return NULL;
+}
+
+static void accept_one(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	struct hs_arg *a;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			warn("accept: %m");
+		return;
+	}
+	if (connections_open() >= o.max_conns) {
+		warn("refusing connection: --max-connections %llu reached",
+		     (unsigned long long)o.max_conns);
+		close(fd);
+		return;
+	}
+	connections_add(1);
+	a = malloc(sizeof *a);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	if (!a || (a->fd = fd, pthread_create(&t, &attr, handshake_thread, a) != 0)) {
+		warn("cannot start a handshake thread: closing the connection");
+		free(a);
+		close(fd);
+		connections_add(-1);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void dump_stats(bool to_stderr_if_no_file)
+{
+	struct worker_stats *const *ws;
+	unsigned n;
+	json_t *doc;
+
+	ws = workers_stats(&n);
+	doc = stats_json(&ex, ws, n, start_ns);
+	json_object_set_new(doc, "swap_mode", json_boolean(swap_mode));
+	if (o.stats_file)
+		stats_write_file(doc, o.stats_file);
+	else if (to_stderr_if_no_file)
+		json_dumpf(doc, stderr, JSON_INDENT(1) | JSON_SORT_KEYS), fputc('\n', stderr);
+	json_decref(doc);
+}
+
+static int write_pidfile(void)
+{
+	FILE *f;
+
+	if (!o.pidfile)
+		return 0;
+	f = fopen(o.pidfile, "w");
+	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0) {
+		error("cannot write pidfile '%s': %m", o.pidfile);
+		return -1;
+	}
+	return 0;
+}
+
+/* Main loop: accept, signals, statistics timer.  Returns the exit code. */
+static int serve(void)
+{
+	sigset_t set;
+	struct pollfd pf[3];
+	int sfd, tfd = -1, exit_pending = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (o.stats_file && o.stats_ms) {
+		struct itimerspec its = {
+			.it_interval = { (time_t)(o.stats_ms / 1000), (long)(o.stats_ms % 1000) * 1000000 },
+		};
+
+		its.it_value = its.it_interval;
+		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		timerfd_settime(tfd, 0, &its, NULL);
+	}
+	pf[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+	pf[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	pf[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+
+	for (;;) {
+		int r = poll(pf, 3, exit_pending ? 200 : -1);
+
+		if (r < 0 && errno != EINTR) {
+			error("poll: %m");
+			return 1;
+		}
+		if (exit_pending && connections_open() == 0) {
+			info("last client disconnected: exiting");
+			return 0;
+		}
+		if (pf[0].revents & POLLIN)
+			accept_one();
+		if (pf[2].revents & POLLIN) {
+			uint64_t ticks;
+
+			if (read(tfd, &ticks, sizeof ticks) > 0)
+				dump_stats(false);
+		}
+		if (pf[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof si) != sizeof si)
+				continue;
+			if (si.ssi_signo == SIGUSR1) {
+				dump_stats(true);
+			} else if (si.ssi_signo == SIGHUP) {
+				/* ignored: no configuration to reload */
+			} else if (!swap_mode || o.force_exit || connections_open() == 0) {
+				info("%s: exiting", strsignal((int)si.ssi_signo));
+				return 0;
+			} else {
+				exit_pending = 1;
+				warn("%s: refusing to exit: %u client(s) connected and this export may back "
+				     "live swap (their pages would be lost); swapoff and disconnect first, "
+				     "or restart with --force-exit; will exit when the last client leaves",
+				     strsignal((int)si.ssi_signo), connections_open());
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct backend_ops *ops;
+	struct backend_config cfg;
+	char why[512] = "", sz[32];
+	int ready[2] = { -1, -1 }, rc;
+	sigset_t set;
+
+	log_init("vramd", LOG_INFO);
+	parse_args(argc, argv);
+	ops = backend_find(o.backend);
+	if (o.dump) {
+		dump_backend(ops);
+		return 0;
+	}
+	if (!ops->supported(why, sizeof why)) {
+		error("backend '%s' cannot run here: %s", ops->name, why);
+		return 1;
+	}
+	if (o.log_file && log_to_file(o.log_file) < 0) {
+		error("cannot open log file '%s': %m", o.log_file);
+		return 1;
+	}
+	if (!o.threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o.threads = n > 0 ? (uint64_t)n : 1;
+	}
+
+	/* Daemonize before creating the backend: a CUDA context or locked
+	 * memory does not survive fork().  The parent waits for the child to
+	 * be listening, so "vramd ... && nbdinfo ..." works. */
+	if (!o.foreground) {
+		pid_t pid;
+		char c = 1;
+
+		if (pipe2(ready, O_CLOEXEC) < 0) {
+			error("pipe: %m");
+			return 1;
+		}
+		pid = fork();
+		if (pid < 0) {
+			error("fork: %m");
+			return 1;
+		}
+		if (pid > 0) {
+			close(ready[1]);
+			return read(ready[0], &c, 1) == 1 && c == 0 ? 0 : 1;
+		}
+		close(ready[0]);
+		setsid();
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit; signalfd reads */
+
+	set_swap_mode();
+	start_ns = now_ns();
+	ex.name = o.name;
+	ex.description = o.description;
+	ex.size = o.size;
+	ex.read_only = o.read_only;
+	ex.ops = ops;
+	export_init_flags(&ex);
+	cfg = (struct backend_config){ .size = o.size, .gpu = (int)o.gpu,
+				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK };
+	ex.backend = ops->create(&cfg);
+	if (!ex.backend)
+		return 1;
+	listen_fd = o.socket ? listen_unix(o.socket) : listen_tcp(o.tcp);
+	if (listen_fd < 0)
+		return listen_fd == -2 ? 2 : 1;
+	if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns) < 0 || write_pidfile() < 0)
+		return 1;
+	info("serving backend '%s', %s%s, on %s (%llu workers%s)", ops->name,
+	     format_size(ex.size, sz, sizeof sz), ex.read_only ? " read-only" : "", o.socket ? o.socket : o.tcp,
+	     (unsigned long long)o.threads, swap_mode ? ", swap mode" : "");
+	if (ready[1] >= 0) {
+		char c = 0;
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			close(null);
+		}
+		if (write(ready[1], &c, 1) != 1)
+			return 1;
+		close(ready[1]);
+	}
+
+	rc = serve();
+	workers_stop();
+	dump_stats(false);
+	close(listen_fd);
+	if (o.socket)
+		unlink(o.socket);
+	if (o.pidfile)
+		unlink(o.pidfile);
+	ops->free(ex.backend);
+	return rc;
+}

@@ -1,0 +1,273 @@
+# Shared helpers for swapbench's shell tests.  Each tests/test-*.sh sources
+# this file; exit 0 is a pass, 77 a skip (the reason on stderr), anything
+# else a failure.  Try one test alone with:  tests/run-tests test-nbdinfo.sh
+#
+# Cleanups registered with `cleanup_add` run in reverse order when the test
+# exits, whatever the reason (pass, fail, signal).
+
+set -u
+
+: "${top:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${BUILD:=$top/build}"
+VRAMD="$BUILD/vramd"
+export LC_ALL=C
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/swapbench-test.XXXXXX")
+_cleanups=()
+
+cleanup_add() {
+	_cleanups+=("$*")
+}
+
+_run_cleanups() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanups[i]}" >/dev/null 2>&1 || true
+	done
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap _run_cleanups EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+info() {
+	echo "# $*" >&2
+}
+
+# requires CMD...: skip unless every command exists.
+requires() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "'$c' not installed"
+	done
+}
+
+requires_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+requires_gpu() {
+	command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 ||
+		skip "no NVIDIA GPU on this host"
+	"$VRAMD" --backend vram --dump-backend 2>/dev/null | grep -qx 'cuda=yes' ||
+		skip "vramd built without CUDA"
+}
+
+# Backend under test: tests parameterised by backend read VRAMD_BACKEND
+# (default ram); `requires_backend` skips when that backend cannot run here.
+: "${VRAMD_BACKEND:=ram}"
+requires_backend() {
+	if [ "$VRAMD_BACKEND" = vram ]; then
+		requires_gpu
+	fi
+}
+
+# start_vramd [ARGS...]: start build/vramd in the foreground on a Unix
+# socket $tmp/nbd.sock (override with SOCK=...), wait until it accepts, and
+# register its shutdown.  Sets VRAMD_PID, SOCK and NBD_URI.  Extra ARGS go
+# to vramd (e.g. --size 1G --read-only).  Its log is in $tmp/vramd.log.
+start_vramd() {
+	: "${SOCK:=$tmp/nbd.sock}"
+	rm -f "$SOCK"
+	"$VRAMD" --foreground --no-swap --backend "$VRAMD_BACKEND" \
+		--socket "$SOCK" "$@" >>"$tmp/vramd.log" 2>&1 &
+	VRAMD_PID=$!
+	cleanup_add "stop_vramd $VRAMD_PID"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ -S "$SOCK" ] && break
+		kill -0 "$VRAMD_PID" 2>/dev/null || {
+			cat "$tmp/vramd.log" >&2
+			fail "vramd exited during start-up"
+		}
+		sleep 0.05
+	done
+	[ -S "$SOCK" ] || fail "vramd did not create $SOCK"
+	NBD_URI="nbd+unix:///?socket=$SOCK"
+}
+
+# stop_vramd PID: SIGTERM with --force-exit semantics not assumed; the
+# test servers run with --no-swap so SIGTERM ends them at once.
+stop_vramd() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# with_timeout SECONDS CMD...: run CMD, fail the test if it overruns.
+with_timeout() {
+	local t=$1
+	shift
+	timeout --kill-after=5 "$t" "$@"
+	local rc=$?
+	[ $rc -eq 124 ] || [ $rc -eq 137 ] && fail "timed out after ${t}s: $*"
+	return $rc
+}
+
+# --- privileged helpers: swap, vmstat, memory cgroups -------------------------
+
+# loud MSG...: print to the test's original stderr, even from a cleanup
+# (cleanups run with stdout and stderr sent to /dev/null).  The first call
+# must come from the test's main shell, outside a cleanup: keep_stderr does it.
+keep_stderr() {
+	[ -n "${_stderr_fd:-}" ] || exec {_stderr_fd}>&2
+}
+loud() {
+	echo "$*" >&"${_stderr_fd:-2}"
+}
+
+# vmstat_get KEY: print KEY's value from /proc/vmstat (whole-key match);
+# returns 1 with nothing printed when the key is missing.
+vmstat_get() {
+	awk -v k="$1" '$1 == k { print $2; found = 1; exit } END { exit !found }' /proc/vmstat
+}
+
+# active_swaps: print the active swap areas, one a line (nothing when none).
+active_swaps() {
+	awk 'NR > 1 { print $1 }' /proc/swaps
+}
+
+# swap_used_kib DEV: print DEV's "Used" column (KiB) in /proc/swaps, or
+# nothing when DEV is not active swap.
+swap_used_kib() {
+	awk -v d="$1" 'NR > 1 && $1 == d { print $4; exit }' /proc/swaps
+}
+
+# memcg_find: set MEMCG_VERSION (2 or 1) and MEMCG_ROOT to a mounted
+# hierarchy that has the memory controller, preferring cgroup v2; return 1
+# when there is none.
+memcg_find() {
+	local dev mnt type opts rest
+	MEMCG_VERSION= MEMCG_ROOT=
+	while read -r dev mnt type opts rest; do
+		if [ "$type" = cgroup2 ] && [ -r "$mnt/cgroup.controllers" ] &&
+		   tr ' ' '\n' <"$mnt/cgroup.controllers" | grep -qx memory; then
+			MEMCG_VERSION=2 MEMCG_ROOT=$mnt
+			return 0
+		fi
+	done </proc/mounts
+	while read -r dev mnt type opts rest; do
+		if [ "$type" = cgroup ] &&
+		   tr ',' '\n' <<<"$opts" | grep -qx memory; then
+			MEMCG_VERSION=1 MEMCG_ROOT=$mnt
+			return 0
+		fi
+	done </proc/mounts
+	return 1
+}
+
+# memcg_create LIMIT: create a memory cgroup named swapbench-test-PID under
+# the memory hierarchy's root, limited to LIMIT (bytes or K/M/G) of memory
+# and unlimited swap (and, on v2, kept out of zswap so pages reach the swap
+# device).  Registers its removal.  Sets MEMCG (its directory) and
+# MEMCG_VERSION.  Skips the test when no memory controller is mounted or the
+# cgroup cannot be set up.  Call from the test's main shell.
+memcg_create() {
+	local limit=$1 sc
+	keep_stderr
+	memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
+	MEMCG=$MEMCG_ROOT/swapbench-test-$$
+	if [ "$MEMCG_VERSION" = 2 ]; then
+		# Children get a memory.max only when the parent delegates memory.
+		sc=$MEMCG_ROOT/cgroup.subtree_control
+		if ! tr ' ' '\n' <"$sc" | grep -qx memory; then
+			echo +memory >"$sc" 2>/dev/null ||
+				skip "cannot enable the memory controller in $sc"
+			cleanup_add "echo -memory >'$sc'"
+			info "enabled +memory in $sc (undone at exit)"
+		fi
+	fi
+	mkdir "$MEMCG" || skip "cannot create cgroup $MEMCG"
+	cleanup_add "memcg_remove '$MEMCG'"
+	if [ "$MEMCG_VERSION" = 2 ]; then
+		echo "$limit" >"$MEMCG/memory.max" ||
+			fail "cannot set memory.max=$limit in $MEMCG"
+		if [ -e "$MEMCG/memory.swap.max" ]; then
+			echo max >"$MEMCG/memory.swap.max" ||
+				fail "cannot set memory.swap.max=max in $MEMCG"
+		fi
+		if [ -e "$MEMCG/memory.zswap.max" ]; then
+			echo 0 >"$MEMCG/memory.zswap.max" ||
+				fail "cannot set memory.zswap.max=0 in $MEMCG"
+		fi
+	else
+		echo "$limit" >"$MEMCG/memory.limit_in_bytes" ||
+			fail "cannot set memory.limit_in_bytes=$limit in $MEMCG"
+	fi
+}
+
+# memcg_enter: move the calling (sub)shell into $MEMCG; use it as
+#   ( memcg_enter && exec PROG ARGS ) &
+memcg_enter() {
+	echo "$BASHPID" >"$MEMCG/cgroup.procs"
+}
+
+# memcg_oom_kills: print how many OOM kills $MEMCG has seen (0 when the
+# kernel does not say).
+memcg_oom_kills() {
+	local f=$MEMCG/memory.events
+	[ "$MEMCG_VERSION" = 2 ] || f=$MEMCG/memory.oom_control
+	awk '$1 == "oom_kill" { print $2; found = 1 } END { if (!found) print 0 }' "$f" 2>/dev/null
+}
+
+# memcg_remove DIR: SIGKILL whatever still runs in cgroup DIR, then remove
+# it; returns 1 (and says so loudly) when it is still there after 10 s.
+memcg_remove() {
+	local cg=$1 i pid
+	[ -d "$cg" ] || return 0
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$cg/cgroup.procs" ] || break
+		while read -r pid; do
+			kill -KILL "$pid" 2>/dev/null
+		done <"$cg/cgroup.procs"
+		sleep 0.1
+	done
+	# v1 keeps charges of exited tasks; emptying first makes rmdir cheap.
+	[ -e "$cg/memory.force_empty" ] && echo 0 >"$cg/memory.force_empty" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		rmdir "$cg" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	loud "WARNING: could not remove cgroup $cg (tasks: $(tr '\n' ' ' <"$cg/cgroup.procs" 2>/dev/null))"
+	return 1
+}
+
+# requires_vramd: fail, not skip, when build/vramd is missing: a test that
+# cannot find the server it tests has found a build problem.
+requires_vramd() {
+	[ -x "$VRAMD" ] || fail "$VRAMD not built (run make)"
+}
+
+# requires_test_prog NAME: fail unless the test program $BUILD/tests/NAME
+# (built from tests/NAME.c) exists.
+requires_test_prog() {
+	[ -x "$BUILD/tests/$1" ] || fail "$BUILD/tests/$1 not built (run make)"
+}
+
+# sha256 [FILE]: the hex SHA-256 of FILE (default stdin), through openssl
+# when it is there (several times faster where the CPU has SHA extensions).
+sha256() {
+	if command -v openssl >/dev/null 2>&1; then
+		openssl dgst -sha256 -r "$@" | cut -d' ' -f1
+	else
+		sha256sum "$@" | cut -d' ' -f1
+	fi
+}

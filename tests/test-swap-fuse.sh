@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# Real swap through vramd, end to end, without the kernel NBD client:
+# vramd (ram backend, --swap) on a Unix socket -> nbdfuse file -> loop device
+# (direct I/O) -> mkswap/swapon; then memtouch writes and verifies 768 MiB
+# inside a memory cgroup limited to 256 MiB, so at least 512 MiB must go out
+# to swap and come back intact.  Memory pressure stays inside that cgroup.
+# Everything is undone in reverse order, also on failure, and swap is always
+# turned off before the loop device, the FUSE daemon or the server go away.
+#
+#   tests/run-tests test-swap-fuse.sh
+#   SWAP_FUSE_SERVER=nbdkit tests/run-tests test-swap-fuse.sh   (same path
+#       against `nbdkit memory`, to tell a harness fault from a vramd fault)
+#
+# timeout: 300
+
+. "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
+
+SERVER=${SWAP_FUSE_SERVER:-vramd}
+EXPORT_SIZE=1G
+CG_LIMIT_MIB=256
+WORK_MIB=768
+WORK_TIMEOUT=200	# seconds for memtouch (two passes); the test has 300
+MEMTOUCH=$BUILD/tests/memtouch
+SWAP_PRIO=100
+
+requires_root
+requires nbdfuse losetup mkswap swapon swapoff fusermount3 timeout
+[ -c /dev/fuse ] || skip "no /dev/fuse (FUSE not available)"
+[ -c /dev/loop-control ] || skip "no /dev/loop-control (loop devices not available)"
+case $SERVER in
+vramd)	[ -x "$VRAMD" ] || skip "$VRAMD not built (run make)" ;;
+nbdkit)	requires nbdkit ;;
+*)	fail "SWAP_FUSE_SERVER must be vramd or nbdkit, not '$SERVER'" ;;
+esac
+[ -x "$MEMTOUCH" ] || fail "$MEMTOUCH not built (run make)"
+swaps_before=$(active_swaps)
+[ -z "$swaps_before" ] ||
+	skip "swap already active on this host: $(echo $swaps_before); this test wants its device to take all the swap-out"
+memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
+keep_stderr
+
+# What the machine looked like, to prove at the end that it is so again.
+loops_before=$(losetup -a)
+fuse_before=$(awk '$3 ~ /^fuse/' /proc/mounts)
+cgroups_before=$(find "$MEMCG_ROOT" -maxdepth 3 -name '*swapbench*' 2>/dev/null)
+
+problems=()
+problem() {
+	echo "FAIL: $*" >&2
+	problems+=("$*")
+}
+
+# is_swap DEV: true while DEV is active swap.
+is_swap() {
+	[ -n "$1" ] && [ -n "$(swap_used_kib "$1")" ]
+}
+
+# --- the steps and their undo, in the order they are taken ------------------
+# Each undo is safe to call twice (the main path calls it, then the cleanup
+# finds nothing left to do) and refuses to pull anything out from under
+# active swap.
+
+SERVER_PID= SOCK=$tmp/nbd.sock STATS=
+start_server() {
+	rm -f "$SOCK"
+	case $SERVER in
+	vramd)
+		local stats_opt=()
+		if "$VRAMD" --help 2>&1 | grep -q -- '--stats-file'; then
+			STATS=$tmp/vramd-stats.json
+			stats_opt=(--stats-file "$STATS")
+		else
+			info "vramd --help does not list --stats-file: skipping the stats check"
+		fi
+		"$VRAMD" --foreground --swap --backend ram --size "$EXPORT_SIZE" \
+			--socket "$SOCK" "${stats_opt[@]}" >>"$tmp/server.log" 2>&1 &
+		;;
+	nbdkit)
+		nbdkit --foreground --unix "$SOCK" memory "$EXPORT_SIZE" \
+			>>"$tmp/server.log" 2>&1 &
+		;;
+	esac
+	SERVER_PID=$!
+	cleanup_add stop_server
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ -S "$SOCK" ] && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$tmp/server.log" >&2
+	fail "$SERVER did not start listening on $SOCK"
+}
+
+# stop_server: SIGTERM, then up to 10 s for it to exit (in swap mode vramd
+# waits for its clients, which are gone once FUSE is unmounted); SIGKILL only
+# as a last resort, and never while the export still backs swap.
+SERVER_RC=
+stop_server() {
+	local i pid=$SERVER_PID
+	[ -n "$pid" ] || return 0
+	if is_swap "$LOOP" || fuse_mounted; then
+		loud "NOT stopping $SERVER (pid $pid): its export is still in use ($LOOP swap or $MNT mounted)"
+		return 1
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			SERVER_RC=$? SERVER_PID=
+			return 0
+		fi
+		sleep 0.1
+	done
+	loud "$SERVER (pid $pid) did not exit within 10 s of SIGTERM; sending SIGKILL"
+	loud "$(tail -n 5 "$tmp/server.log" 2>/dev/null)"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid"
+	SERVER_RC=$? SERVER_PID=
+	return 1
+}
+
+MNT=$tmp/mnt FUSE_FILE=$tmp/mnt/nbd FUSE_PID=
+fuse_mounted() {
+	awk -v m="$MNT" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
+}
+start_fuse() {
+	local i size
+	mkdir -p "$MNT"
+	nbdfuse --pidfile "$tmp/nbdfuse.pid" "$FUSE_FILE" --unix "$SOCK" \
+		>>"$tmp/nbdfuse.log" 2>&1 &
+	FUSE_PID=$!
+	cleanup_add fuse_unmount
+	for ((i = 0; i < 200; i++)); do
+		if [ -s "$tmp/nbdfuse.pid" ] && fuse_mounted && [ -f "$FUSE_FILE" ]; then
+			size=$(stat -c %s "$FUSE_FILE")
+			[ "$size" -gt 0 ] || fail "$FUSE_FILE has size $size"
+			info "nbdfuse (pid $FUSE_PID) serves $FUSE_FILE ($size bytes)"
+			return 0
+		fi
+		kill -0 "$FUSE_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$tmp/nbdfuse.log" >&2
+	fail "nbdfuse did not mount $FUSE_FILE"
+}
+
+# fuse_unmount: unmount (which ends nbdfuse and its NBD connections), never
+# while the file still backs a loop device.
+fuse_unmount() {
+	local i
+	if fuse_mounted; then
+		if loop_attached; then
+			loud "NOT unmounting $MNT: $LOOP is still attached to $FUSE_FILE"
+			return 1
+		fi
+		fusermount3 -u "$MNT" || {
+			loud "fusermount3 -u $MNT failed"
+			return 1
+		}
+	fi
+	[ -n "$FUSE_PID" ] || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$FUSE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$FUSE_PID" 2>/dev/null; then
+		# Unmounted, so nothing can be using it any more.
+		loud "nbdfuse (pid $FUSE_PID) still runs 10 s after unmount; killing it"
+		kill -KILL "$FUSE_PID"
+	fi
+	wait "$FUSE_PID" 2>/dev/null
+	FUSE_PID=
+	return 0
+}
+
+LOOP=
+loop_attached() {
+	[ -n "$LOOP" ] && [ -e "/sys/block/${LOOP#/dev/}/loop/backing_file" ]
+}
+attach_loop() {
+	if LOOP=$(losetup --direct-io=on --find --show "$FUSE_FILE" 2>"$tmp/losetup.err"); then
+		cleanup_add loop_detach
+	else
+		info "losetup --direct-io=on failed ($(cat "$tmp/losetup.err")); falling back to buffered I/O"
+		LOOP=$(losetup --find --show "$FUSE_FILE") ||
+			fail "losetup --find --show $FUSE_FILE failed"
+		cleanup_add loop_detach
+	fi
+	local dio
+	dio=$(cat "/sys/block/${LOOP#/dev/}/loop/dio" 2>/dev/null)
+	if [ "$dio" = 1 ]; then
+		info "$LOOP -> $FUSE_FILE, direct I/O on"
+	else
+		info "$LOOP -> $FUSE_FILE, direct I/O OFF (loop/dio=${dio:-?}): writes go through the page cache"
+	fi
+}
+loop_detach() {
+	local i
+	loop_attached || return 0
+	if is_swap "$LOOP"; then
+		loud "NOT detaching $LOOP: it is still active swap"
+		return 1
+	fi
+	losetup -d "$LOOP" || {
+		loud "losetup -d $LOOP failed"
+		return 1
+	}
+	# Detach is deferred while anything (udev, blkid) holds the device open.
+	for ((i = 0; i < 100; i++)); do
+		loop_attached || return 0
+		sleep 0.1
+	done
+	loud "$LOOP still attached 10 s after losetup -d"
+	return 1
+}
+
+swap_on() {
+	mkswap "$LOOP" >"$tmp/mkswap.log" 2>&1 || {
+		cat "$tmp/mkswap.log" >&2
+		fail "mkswap $LOOP failed"
+	}
+	# Registered first: a signal right after swapon must still find its undo.
+	cleanup_add swap_off
+	swapon --priority "$SWAP_PRIO" "$LOOP" || fail "swapon $LOOP failed"
+	is_swap "$LOOP" || fail "$LOOP not in /proc/swaps after swapon"
+	info "swap on $LOOP, priority $SWAP_PRIO"
+}
+
+# swap_off: the one step that must not fail silently: while it has not
+# succeeded, the loop device, FUSE and the server all stay.
+swap_off() {
+	is_swap "$LOOP" || return 0
+	if ! timeout --kill-after=10 120 swapoff "$LOOP"; then
+		loud "FAIL: swapoff $LOOP failed or timed out; leaving $LOOP, $MNT and $SERVER (pid $SERVER_PID) in place"
+		loud "      recover by hand: swapoff $LOOP && losetup -d $LOOP && fusermount3 -u $MNT && kill $SERVER_PID"
+		return 1
+	fi
+	return 0
+}
+
+WORK_PID=
+kill_workload() {
+	[ -n "$WORK_PID" ] || return 0
+	kill -KILL "$WORK_PID" 2>/dev/null
+	wait "$WORK_PID" 2>/dev/null
+	WORK_PID=
+}
+
+# stats_writes FILE: print "path=value" for every non-zero number in vramd's
+# stats JSON whose key path names writes; nothing when there is none.
+stats_writes() {
+	jq -r 'paths(numbers) as $p
+		| select(($p | map(tostring) | join(".") | ascii_downcase) | test("writ"))
+		| select(getpath($p) > 0)
+		| "\($p | map(tostring) | join("."))=\(getpath($p))"' "$1" 2>/dev/null
+}
+
+# --- set up -----------------------------------------------------------------
+
+start_server
+info "$SERVER (pid $SERVER_PID) listening on $SOCK"
+start_fuse
+attach_loop
+swap_on
+
+memcg_create "${CG_LIMIT_MIB}M"
+info "memory cgroup v$MEMCG_VERSION $MEMCG, limit ${CG_LIMIT_MIB} MiB"
+if [ "$(cat /sys/module/zswap/parameters/enabled 2>/dev/null)" = Y ] &&
+   [ ! -e "$MEMCG/memory.zswap.max" ]; then
+	skip "zswap is enabled and cgroup v$MEMCG_VERSION cannot keep this test out of it: pages would not reach $LOOP"
+fi
+
+# --- the workload -------------------------------------------------------------
+
+pswpout0=$(vmstat_get pswpout) || fail "no pswpout in /proc/vmstat"
+pswpin0=$(vmstat_get pswpin) || fail "no pswpin in /proc/vmstat"
+start=$SECONDS
+(memcg_enter && exec "$MEMTOUCH" --bytes "${WORK_MIB}M" --passes 2) \
+	>"$tmp/memtouch.json" 2>"$tmp/memtouch.err" &
+WORK_PID=$!
+cleanup_add kill_workload
+peak_kib=0
+while kill -0 "$WORK_PID" 2>/dev/null; do
+	used=$(swap_used_kib "$LOOP")
+	[ "${used:-0}" -gt "$peak_kib" ] && peak_kib=$used
+	if ((SECONDS - start > WORK_TIMEOUT)); then
+		kill_workload
+		fail "memtouch did not finish within ${WORK_TIMEOUT}s (peak swap use ${peak_kib} KiB)"
+	fi
+	sleep 0.2
+done
+wait "$WORK_PID"
+work_rc=$?
+WORK_PID=
+pswpout=$(($(vmstat_get pswpout) - pswpout0))
+pswpin=$(($(vmstat_get pswpin) - pswpin0))
+oom_kills=$(memcg_oom_kills)
+info "memtouch: exit $work_rc in $((SECONDS - start))s: $(cat "$tmp/memtouch.json")"
+info "pswpout +$pswpout pages, pswpin +$pswpin pages, peak $LOOP use $peak_kib KiB, cgroup OOM kills $oom_kills"
+
+if [ "$work_rc" -ne 0 ]; then
+	sed 's/^/#   /' "$tmp/memtouch.err" >&2
+	problem "memtouch exited with status $work_rc (cgroup OOM kills: $oom_kills)"
+fi
+grep -q '"mismatches":0[,}]' "$tmp/memtouch.json" ||
+	problem "memtouch did not report zero mismatches"
+min_pages=$(((WORK_MIB - CG_LIMIT_MIB) * 1024 * 1024 / 4096))
+[ "$pswpout" -ge "$min_pages" ] ||
+	problem "pswpout rose by $pswpout pages, expected at least $min_pages ($((WORK_MIB - CG_LIMIT_MIB)) MiB)"
+[ "$pswpin" -gt 0 ] || problem "pswpin did not rise: nothing was read back from swap"
+[ "$peak_kib" -gt 0 ] || problem "/proc/swaps never showed $LOOP in use"
+
+if [ -n "$STATS" ]; then
+	if ! command -v jq >/dev/null 2>&1; then
+		info "jq not installed: skipping the vramd stats check"
+		STATS=
+	else
+		# SIGUSR1 asks for a fresh stats file; wait for it to be rewritten.
+		old=$(stat -c %i.%y "$STATS" 2>/dev/null)
+		kill -USR1 "$SERVER_PID"
+		for ((i = 0; i < 50; i++)); do
+			[ -s "$STATS" ] && [ "$(stat -c %i.%y "$STATS" 2>/dev/null)" != "$old" ] && break
+			sleep 0.1
+		done
+		if [ ! -s "$STATS" ]; then
+			info "vramd wrote no stats file $STATS: skipping the stats check"
+			STATS=
+		else
+			writes=$(stats_writes "$STATS")
+			if [ -n "$writes" ]; then
+				info "vramd stats: $(echo $writes)"
+			else
+				problem "vramd stats show no writes: $(tr -d '\n' <"$STATS")"
+			fi
+		fi
+	fi
+fi
+
+# --- tear down, in order, checking each step -----------------------------------
+
+memcg_remove "$MEMCG" || problem "could not remove cgroup $MEMCG"
+swap_off || fail "swapoff $LOOP failed (see above); teardown stopped so nothing is pulled from under live swap"
+loop_detach || problem "could not detach $LOOP"
+fuse_unmount || problem "could not unmount $MNT"
+stop_server || problem "$SERVER did not exit within 10 s of SIGTERM after its client left"
+info "$SERVER exited with status $SERVER_RC"
+[ "$SERVER" != vramd ] || [ "$SERVER_RC" = 0 ] ||
+	problem "vramd exited with status $SERVER_RC after SIGTERM"
+if [ -n "$STATS" ] && [ -s "$STATS" ]; then
+	info "vramd final stats: $(echo $(stats_writes "$STATS"))"
+fi
+
+# --- the machine is as it was ---------------------------------------------------
+
+[ "$(active_swaps)" = "$swaps_before" ] ||
+	problem "swap still active: $(echo $(active_swaps))"
+[ "$(losetup -a)" = "$loops_before" ] ||
+	problem "loop devices differ from before: $(losetup -a)"
+[ "$(awk '$3 ~ /^fuse/' /proc/mounts)" = "$fuse_before" ] ||
+	problem "FUSE mounts differ from before: $(awk '$3 ~ /^fuse/' /proc/mounts)"
+[ "$(find "$MEMCG_ROOT" -maxdepth 3 -name '*swapbench*' 2>/dev/null)" = "$cgroups_before" ] ||
+	problem "cgroups left: $(find "$MEMCG_ROOT" -maxdepth 3 -name '*swapbench*')"
+for pid in $SERVER_PID $FUSE_PID; do
+	kill -0 "$pid" 2>/dev/null && problem "process $pid still runs"
+done
+
+if [ ${#problems[@]} -gt 0 ]; then
+	fail "${#problems[@]} check(s) failed: ${problems[*]}"
+fi
+exit 0
