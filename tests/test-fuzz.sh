@@ -1,0 +1,28 @@
+#!/bin/bash
+# A short libFuzzer run of every target in tests/fuzz/ on a scratch copy of
+# its corpus (tests/fuzz/corpus/TARGET).  FUZZ_SECONDS per target (default 30).
+# A crash, leak or sanitizer report fails the test; the reproducer is kept
+# in build/fuzz-findings/.
+# timeout: 300
+. "$(dirname "$0")/functions.sh"
+requires clang
+secs=${FUZZ_SECONDS:-30}
+make -s -C "$top" BUILD="$BUILD" fuzz >"$tmp/build.log" 2>&1 || {
+	cat "$tmp/build.log" >&2
+	skip "fuzz targets do not build here (clang with libFuzzer needed)"
+}
+mkdir -p "$BUILD/fuzz-findings"
+for f in "$top"/tests/fuzz/*.c; do
+	t=$(basename "$f" .c)
+	name=${t#fuzz-}
+	cp -r "$top/tests/fuzz/corpus/$name" "$tmp/corpus-$name"
+	info "fuzzing $t for ${secs}s"
+	"$BUILD/fuzz/$t" -max_total_time="$secs" -max_len=1100000 -rss_limit_mb=2048 \
+		-artifact_prefix="$BUILD/fuzz-findings/$t-" -print_final_stats=1 \
+		"$tmp/corpus-$name" >"$tmp/$t.log" 2>&1 || {
+		tail -40 "$tmp/$t.log" >&2
+		fail "$t found a problem (reproducer in $BUILD/fuzz-findings/)"
+	}
+	grep -E '^stat::number_of_executed_units' "$tmp/$t.log" >&2
+done
+exit 0
