@@ -112,8 +112,11 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c)
 fuzz: $(FUZZ_BIN)
 
 # --- top-level jobs -------------------------------------------------------------
+# Under sanitizers the tests know (e.g. swap mode cannot mlockall ASan's
+# shadow memory, so the swap-path test skips).
 test: all
-	$(Q)BUILD=$(abspath $(BUILD)) tests/run-tests $(TESTS)
+	$(Q)BUILD=$(abspath $(BUILD)) SWAPBENCH_SANITIZED=$(if $(SANITIZE),1,) \
+		tests/run-tests $(TESTS)
 
 deps:
 	$(Q)scripts/install-deps.sh

@@ -336,6 +336,15 @@ static void set_swap_mode(void)
 
 	if (o.swap == 0)
 		return;
+#ifdef __SANITIZE_ADDRESS__
+	/* mlockall() would try to lock ASan's terabytes of shadow memory. */
+	if (o.swap == 1) {
+		error("swap mode is not available in an AddressSanitizer build");
+		exit(1);
+	}
+	warn("AddressSanitizer build: swap mode off; do not use this export as swap");
+	return;
+#endif
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
 		failed = "PR_SET_IO_FLUSHER";
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
