@@ -44,7 +44,7 @@ CFLAGS   += $(PKG_CFLAGS)
 # --- CUDA: decide once whether the vram backend is built ---------------------
 ifeq ($(wildcard servers/backend-vram.c),)
 HAVE_CUDA := 0
-CUDA_WHY  := this tree has no vram backend yet
+CUDA_WHY  := servers/backend-vram.c missing
 else ifeq ($(CUDA),0)
 HAVE_CUDA := 0
 CUDA_WHY  := disabled with CUDA=0
@@ -64,9 +64,9 @@ CORE_SRC    := servers/handshake.c servers/session.c servers/stats.c \
 VRAMD_SRC   := $(CORE_SRC) servers/worker.c servers/vramd.c
 ifeq ($(HAVE_CUDA),1)
 VRAMD_SRC   += servers/backend-vram.c
-CFLAGS_servers/backend-vram.c := -I$(CUDA_HOME)/include
+CFLAGS_servers/backend-vram.c := -isystem $(CUDA_HOME)/include
 CFLAGS      += -DHAVE_CUDA=1
-VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -ldl
+VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
 else
 CFLAGS      += -DHAVE_CUDA=0 -DCUDA_WHY='"$(CUDA_WHY)"'
 endif

@@ -39,6 +39,12 @@ struct backend_ops {
 	/* Per-worker context; NULL after logging on failure.  All memory the
 	 * I/O path needs is allocated here, never in the data operations. */
 	void *(*worker_open)(void *b, unsigned idx);
+
+	/* Optional.  Announces the host memory that will hold every buffer
+	 * passed to pread/pwrite (the connection pool, allocated at
+	 * start-up), so that the backend can pin it for DMA.  Returns 0, or
+	 * -1 after logging. */
+	int (*register_buffers)(void *b, void *base, size_t len);
 	void (*worker_close)(void *w);
 
 	/* Data operations.  They may complete asynchronously: the buffer must

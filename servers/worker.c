@@ -270,6 +270,9 @@ int workers_start(const struct export *ex, unsigned n, unsigned max_conns)
 	maxconns = max_conns;
 	if (pool_init(max_conns) < 0)
 		return -1;
+	if (ex->ops->register_buffers &&
+	    ex->ops->register_buffers(ex->backend, pool_mem, pool_bytes) < 0)
+		return -1;
 	workers = calloc(n, sizeof *workers);
 	stats_ptrs = calloc(n, sizeof *stats_ptrs);
 	if (!workers || !stats_ptrs) {
