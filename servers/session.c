@@ -13,6 +13,7 @@
 #define TX_SLACK (8u * SESSION_BATCH + 64)
 #define MAX_ERR_REPLY 34 /* ERROR_OFFSET chunk */
 #define SEG_MIN (64u << 10)
+#define WSEG_MIN (256u << 10)
 
 enum { PK_SIMPLE, PK_SIMPLE_READ, PK_STRUCT_NONE, PK_STRUCT_READ, PK_RSEG_SIMPLE,
        PK_RSEG_STRUCT, PK_WSEG };
@@ -422,6 +423,10 @@ static int step_write_stream(struct session *s)
 	if (n > s->s_left)
 		n = s->s_left;
 	if (n == 0)
+		return BLOCKED;
+	/* Gather a worthwhile segment first: each one ends a batch, and on a
+	 * GPU each costs a synchronisation.  rx always has room for it. */
+	if (s->state == SS_WRITE_STREAM && n < s->s_left && n < WSEG_MIN)
 		return BLOCKED;
 	if (s->state == SS_WRITE_STREAM && !s->s_error) {
 		p = add_pending(s, PK_WSEG, STAT_write, s->s_handle, s->s_off, 0, 0);
