@@ -63,7 +63,8 @@ CORE_SRC    := servers/handshake.c servers/session.c servers/stats.c \
 	       servers/backend.c servers/backend-null.c servers/backend-ram.c
 VRAMD_SRC   := $(CORE_SRC) servers/worker.c servers/vramd.c
 ifeq ($(HAVE_CUDA),1)
-VRAMD_SRC   += servers/backend-vram.c
+VRAM_SRC    := servers/backend-vram.c
+VRAMD_SRC   += $(VRAM_SRC)
 CFLAGS_servers/backend-vram.c := -isystem $(CUDA_HOME)/include
 CFLAGS      += -DHAVE_CUDA=1
 VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
@@ -73,7 +74,7 @@ endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
-CORE_OBJ   := $(call obj,$(CORE_SRC))
+CORE_OBJ   := $(call obj,$(CORE_SRC) $(VRAM_SRC))
 VRAMD_OBJ  := $(call obj,$(VRAMD_SRC))
 
 # Test programs: tests/*.c -> build/tests/NAME (linked with libnbd and the
@@ -97,7 +98,7 @@ $(BUILD)/vramd: $(VRAMD_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(TEST_LIBS) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(TEST_LIBS) $(PKG_LIBS) $(VRAMD_LIBS) -lm
 
 # --- fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_CC    ?= clang

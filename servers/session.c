@@ -249,8 +249,10 @@ static int check_request(const struct export *ex, uint16_t flags, uint16_t type,
 	uint16_t ok_flags;
 	bool writes = false;
 
+	/* The spec makes FUA valid on every command (older clients set it on
+	 * FLUSH and READ); it means nothing where nothing is written. */
 	switch (type) {
-	case NBD_CMD_READ: ok_flags = 0; break;
+	case NBD_CMD_READ: ok_flags = NBD_CMD_FLAG_FUA; break;
 	case NBD_CMD_WRITE: ok_flags = NBD_CMD_FLAG_FUA; writes = true; break;
 	case NBD_CMD_TRIM: ok_flags = NBD_CMD_FLAG_FUA; writes = true; break;
 	case NBD_CMD_WRITE_ZEROES:
@@ -258,6 +260,7 @@ static int check_request(const struct export *ex, uint16_t flags, uint16_t type,
 		writes = true;
 		break;
 	case NBD_CMD_FLUSH:
+		return flags & ~NBD_CMD_FLAG_FUA ? EINVAL : 0;
 	case NBD_CMD_DISC:
 		return flags ? EINVAL : 0;
 	default:
@@ -326,6 +329,11 @@ static int step_header(struct session *s)
 			s->st->protocol_errors++;
 			s->close_why = "write larger than the maximum block size";
 			return CLOSE;
+		}
+		if (err && len == 0) {
+			s->rx_head += NBD_REQUEST_SIZE;
+			reject(s, handle, cmd, err);
+			return PROGRESS;
 		}
 		if (err || len > SESSION_STREAM_MIN) {
 			s->rx_head += NBD_REQUEST_SIZE;
