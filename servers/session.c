@@ -74,7 +74,13 @@ void session_compact_rx(struct session *s)
 
 void session_compact_tx(struct session *s)
 {
-	if (s->tx_sent == 0)
+	if (s->tx_sent == s->tx_len) {
+		s->tx_sent = s->tx_len = 0;
+		return;
+	}
+	/* Moving a large unsent tail after every partial send would cost a
+	 * memmove per send; wait until the sent part is worth reclaiming. */
+	if (s->tx_sent < SESSION_TX_CAP / 2 && s->tx_len - s->tx_sent > (64u << 10))
 		return;
 	memmove(s->tx, s->tx + s->tx_sent, s->tx_len - s->tx_sent);
 	s->tx_len -= s->tx_sent;

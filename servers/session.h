@@ -84,7 +84,8 @@ int session_process(struct session *s);
  * while backend operations are queued (session_process never returns
  * with any queued). */
 void session_compact_rx(struct session *s);
-/* Likewise for tx, once everything up to tx_sent has left. */
+/* Likewise for tx, once everything up to tx_sent has left (it may leave
+ * a large unsent tail in place, as moving it costs more than it frees). */
 void session_compact_tx(struct session *s);
 
 /* Free space at the end of rx, for the next receive. */
