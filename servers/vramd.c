@@ -83,8 +83,9 @@ static void usage(FILE *f)
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
 "  -p, --pidfile PATH       write the server's pid\n"
 "      --log FILE           append messages to FILE instead of stderr\n"
-"      --swap               swap mode, required: mlockall, oom_score_adj -1000,\n"
-"                           PR_SET_IO_FLUSHER; fail if any cannot be set\n"
+"      --swap               swap mode, required: mlockall (fail without it), and\n"
+"                           oom_score_adj -1000 and PR_SET_IO_FLUSHER (warn\n"
+"                           without them: they need CAP_SYS_RESOURCE)\n"
 "      --no-swap            no swap mode (tests, benchmarks)\n"
 "                           (default: swap mode where permitted, warning otherwise)\n"
 "      --force-exit         exit on SIGTERM/SIGINT even with clients connected\n"
@@ -151,7 +152,8 @@ static void parse_args(int argc, char **argv)
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "b:s:rn:u:t:j:fp:vhV", longopts, NULL)) != -1) {
+	opterr = 0; /* our own messages, with our name and a hint */
+	while ((c = getopt_long(argc, argv, ":b:s:rn:u:t:j:fp:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': o.backend = optarg; break;
 		case 's':
@@ -207,7 +209,10 @@ static void parse_args(int argc, char **argv)
 		case 'v': log_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("vramd %s\n", VERSION); exit(0);
-		default: exit(2); /* getopt printed the reason */
+		case ':':
+			bad("option '%s' requires an argument", argv[optind - 1]);
+		default:
+			bad("unrecognized option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -242,8 +247,22 @@ static void dump_backend(const struct backend_ops *ops)
 	       VRAMD_MIN_BLOCK, VRAMD_PREF_BLOCK, VRAMD_MAX_BLOCK);
 	printf("features=flush,fua,trim,write_zeroes,multi_conn,structured_replies,read_only\n");
 	printf("max_option_bytes=%u\n", VRAMD_MAX_OPTION);
-	if (ops != &backend_vram && backend_vram.dump)
-		backend_vram.dump(stdout); /* the cuda= lines, whatever the backend */
+	if (ops != &backend_vram && backend_vram.dump) {
+		/* Whatever the backend, say whether this build can use CUDA: the
+		 * vram backend's cuda and nvml lines, not its storage lines. */
+		char *buf = NULL, *line, *save;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+
+		if (m) {
+			backend_vram.dump(m);
+			fclose(m);
+			for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+				if (!strncmp(line, "cuda", 4) || !strncmp(line, "nvml=", 5))
+					printf("%s\n", line);
+			free(buf);
+		}
+	}
 	if (ops->dump)
 		ops->dump(stdout);
 }
@@ -329,9 +348,16 @@ static int listen_tcp(const char *spec)
 	return fd;
 }
 
+/* Swap mode.  mlockall is what keeps the server's own memory from being
+ * swapped onto itself; without it there is no swap mode.  OOM immunity and
+ * PR_SET_IO_FLUSHER both need CAP_SYS_RESOURCE, which some containers and
+ * VMs take from root: their absence is reported, never hidden. */
+static struct {
+	bool locked, oom, io_flusher;
+} swap_state;
+
 static void set_swap_mode(void)
 {
-	const char *failed = NULL;
 	int fd;
 
 	if (o.swap == 0)
@@ -345,26 +371,28 @@ static void set_swap_mode(void)
 	warn("AddressSanitizer build: swap mode off; do not use this export as swap");
 	return;
 #endif
-	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
-		failed = "PR_SET_IO_FLUSHER";
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "-1000", 5) != 5)
-		failed = failed ? failed : "oom_score_adj=-1000";
-	if (fd >= 0)
-		close(fd);
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
-		failed = failed ? failed : "mlockall";
-	if (failed && o.swap == 1) {
-		error("swap mode: cannot set %s: %m (run as root, or use --no-swap when not serving swap)",
-		      failed);
-		exit(1);
-	}
-	if (failed) {
-		warn("swap mode unavailable (%s: %m): do not use this export as swap", failed);
-		munlockall();
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) {
+		if (o.swap == 1) {
+			error("swap mode: mlockall: %m (needs root or CAP_IPC_LOCK; use --no-swap when "
+			      "not serving swap)");
+			exit(1);
+		}
+		warn("swap mode off: mlockall: %m; do not use this export as swap");
 		return;
 	}
+	swap_state.locked = true;
 	swap_mode = true;
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	swap_state.oom = fd >= 0 && write(fd, "-1000", 5) == 5;
+	if (fd >= 0)
+		close(fd);
+	if (!swap_state.oom)
+		warn("swap mode: cannot set oom_score_adj=-1000: %m (CAP_SYS_RESOURCE missing?): "
+		     "the OOM killer may pick this server");
+	swap_state.io_flusher = prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) == 0;
+	if (!swap_state.io_flusher)
+		warn("swap mode: cannot set PR_SET_IO_FLUSHER: %m (CAP_SYS_RESOURCE missing?): "
+		     "allocations under memory pressure may recurse into swap I/O");
 }
 
 struct hs_arg {
@@ -450,7 +478,9 @@ static void dump_stats(bool to_stderr_if_no_file)
 
 	ws = workers_stats(&n);
 	doc = stats_json(&ex, ws, n, start_ns);
-	json_object_set_new(doc, "swap_mode", json_boolean(swap_mode));
+	json_object_set_new(doc, "swap_mode", json_pack("{s:b,s:b,s:b,s:b}", "on", swap_mode,
+		"mlocked", swap_state.locked, "oom_immune", swap_state.oom,
+		"io_flusher", swap_state.io_flusher));
 	if (o.stats_file)
 		stats_write_file(doc, o.stats_file);
 	else if (to_stderr_if_no_file)

@@ -133,6 +133,13 @@ keep_stderr() {
 loud() {
 	echo "$*" >&"${_stderr_fd:-2}"
 }
+# no_stderr_fd: in a subshell about to exec a daemon, close keep_stderr's
+# copy, so that a daemon left running on purpose (say, one that still backs
+# swap) does not hold the runner's pipe open:
+#   (no_stderr_fd; exec DAEMON ARGS) >>"$tmp/daemon.log" 2>&1 &
+no_stderr_fd() {
+	[ -z "${_stderr_fd:-}" ] || exec {_stderr_fd}>&-
+}
 
 # vmstat_get KEY: print KEY's value from /proc/vmstat (whole-key match);
 # returns 1 with nothing printed when the key is missing.
@@ -155,16 +162,16 @@ swap_used_kib() {
 # hierarchy that has the memory controller, preferring cgroup v2; return 1
 # when there is none.
 memcg_find() {
-	local dev mnt type opts rest
-	MEMCG_VERSION= MEMCG_ROOT=
-	while read -r dev mnt type opts rest; do
+	local mnt type opts
+	MEMCG_VERSION='' MEMCG_ROOT=''
+	while read -r _ mnt type opts _; do
 		if [ "$type" = cgroup2 ] && [ -r "$mnt/cgroup.controllers" ] &&
 		   tr ' ' '\n' <"$mnt/cgroup.controllers" | grep -qx memory; then
 			MEMCG_VERSION=2 MEMCG_ROOT=$mnt
 			return 0
 		fi
 	done </proc/mounts
-	while read -r dev mnt type opts rest; do
+	while read -r _ mnt type opts _; do
 		if [ "$type" = cgroup ] &&
 		   tr ',' '\n' <<<"$opts" | grep -qx memory; then
 			MEMCG_VERSION=1 MEMCG_ROOT=$mnt

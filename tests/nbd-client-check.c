@@ -1,0 +1,719 @@
+/* nbd-client-check: drive an NBD export (vramd) through libnbd the way a
+ * careful client would, and check every answer: zero (with and without
+ * NO_HOLE), trim, flush and FUA writes with read-back, 256 pipelined
+ * commands retired out of issue order, two connections sharing data
+ * (multi-conn), and the errno libnbd maps from the server's error replies.
+ *
+ *   build/tests/nbd-client-check [--no-structured] [--read-only] URI
+ *
+ * It writes over the first 64 MiB of the export, which must be at least
+ * that big.  --read-only expects a fresh read-only export instead and
+ * checks that writes are refused by the server with EPERM.  Output is TAP
+ * ("ok N - ..." / "not ok N - ..."); exit status 0 when every check
+ * passed, 1 when one failed, 2 on a usage error.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+#define WORK_BYTES (64 * MiB)	/* region of the export we write */
+#define MAX_BLOCK (32 * MiB)	/* vramd's maximum block size */
+#define AIO_BASE (32 * MiB)	/* pipelined commands use [32, 64) MiB */
+#define AIO_STRIDE (128 * KiB)
+#define NR_AIO 256
+#define STEP_TIMEOUT_S 20	/* a step with no reply by then: server hung */
+
+static const char *uri;
+static bool structured = true;
+static unsigned nr_checks, nr_failed;
+
+/* What the first WORK_BYTES of the export must hold. */
+static unsigned char *model;
+
+/* The "not ok" line the watchdog prints if the current step hangs. */
+static char hang_msg[256];
+static size_t hang_len;
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* check: record one TAP result; returns OK so callers can stop early. */
+static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	nr_checks++;
+	if (!ok)
+		nr_failed++;
+	printf("%sok %u - ", ok ? "" : "not ", nr_checks);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return ok;
+}
+
+static void on_alarm(int sig)
+{
+	ssize_t r;
+
+	(void)sig;
+	r = write(STDOUT_FILENO, hang_msg, hang_len);
+	(void)r;
+	_exit(1);
+}
+
+/* step: name what is about to be sent and give it STEP_TIMEOUT_S to be
+ * answered; a server that never replies fails the check by that name
+ * instead of hanging the test. */
+static void step(const char *what)
+{
+	int n;
+
+	fflush(stdout);
+	n = snprintf(hang_msg, sizeof hang_msg,
+		     "not ok %u - %s: no reply within %d s (server hung?)\n",
+		     nr_checks + 1, what, STEP_TIMEOUT_S);
+	hang_len = n < 0 ? 0 : (size_t)n < sizeof hang_msg ? (size_t)n : sizeof hang_msg - 1;
+	alarm(STEP_TIMEOUT_S);
+}
+
+/* A failed libnbd call: say which, with libnbd's message. */
+static bool nbd_failed(const char *what)
+{
+	return check(false, "%s: %s (errno %d)", what, nbd_get_error(), nbd_get_errno());
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Fill BUF with bytes that depend on SEED and the export offset OFF, so
+ * data landing at the wrong offset, or stale data, does not compare equal. */
+static void fill(unsigned char *buf, size_t len, uint64_t off, uint64_t seed)
+{
+	uint64_t state = seed * UINT64_C(0x2545f4914f6cdd1d) ^ off, r = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			r = splitmix64(&state);
+		buf[i] = (unsigned char)(r >> (8 * (i % 8)));
+	}
+}
+
+/* Compare LEN bytes read at export offset OFF with WANT; on a difference
+ * report the first differing byte. */
+static bool same(const unsigned char *got, const unsigned char *want, size_t len,
+		 uint64_t off, const char *what)
+{
+	size_t i;
+
+	if (memcmp(got, want, len) == 0)
+		return check(true, "%s: %zu bytes at %" PRIu64 " read back", what, len, off);
+	for (i = 0; got[i] == want[i]; i++)
+		;
+	return check(false, "%s: byte at %" PRIu64 " is 0x%02x, expected 0x%02x",
+		     what, off + i, got[i], want[i]);
+}
+
+static struct nbd_handle *open_handle(void)
+{
+	struct nbd_handle *h = nbd_create();
+
+	if (h == NULL) {
+		nbd_failed("nbd_create");
+		return NULL;
+	}
+	step("connect");
+	if (nbd_set_request_structured_replies(h, structured) == -1 ||
+	    nbd_connect_uri(h, uri) == -1) {
+		nbd_failed("connect");
+		nbd_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* R is what a libnbd call returned: record WHAT as passed or failed. */
+static bool call_ok(int r, const char *what)
+{
+	return r == -1 ? nbd_failed(what) : check(true, "%s", what);
+}
+
+/* Run CALL under the watchdog as step WHAT and record the result. */
+#define CALL_OK(what, call) (step(what), call_ok((call), (what)))
+
+/* Write LEN bytes of pattern SEED at OFF (within the model) and record
+ * them in the model. */
+static bool do_pwrite(struct nbd_handle *h, uint64_t off, size_t len, uint64_t seed,
+		      uint32_t flags, const char *what)
+{
+	fill(model + off, len, off, seed);
+	step(what);
+	if (nbd_pwrite(h, model + off, len, off, flags) == -1)
+		return nbd_failed(what);
+	return true;
+}
+
+/* Read [OFF, OFF+LEN) and compare it with the model. */
+static bool verify(struct nbd_handle *h, uint64_t off, size_t len, const char *what)
+{
+	unsigned char *buf = malloc(len);
+	bool ok;
+
+	if (buf == NULL) {
+		perror("malloc");
+		exit(2);
+	}
+	step(what);
+	if (nbd_pread(h, buf, len, off, 0) == -1)
+		ok = nbd_failed(what);
+	else
+		ok = same(buf, model + off, len, off, what);
+	free(buf);
+	return ok;
+}
+
+/* R is what a command returned: it must have failed with errno WANT. */
+static bool expect_errno(int r, int want, const char *what)
+{
+	int err = nbd_get_errno();
+
+	if (r != -1)
+		return check(false, "%s: succeeded, expected %s", what, strerror(want));
+	if (err != want)
+		return check(false, "%s: errno %d (%s), expected %d (%s): %s", what,
+			     err, strerror(err), want, strerror(want), nbd_get_error());
+	return check(true, "%s: fails with %s", what, strerror(want));
+}
+
+/* Run CALL under the watchdog as step WHAT; it must fail with WANT. */
+#define EXPECT(want, what, call) (step(what), expect_errno((call), (want), (what)))
+
+/* The connection must still work after an error reply. */
+static bool still_serving(struct nbd_handle *h, const char *after)
+{
+	char what[128];
+
+	snprintf(what, sizeof what, "connection usable after %s", after);
+	return verify(h, 0, 4096, what);
+}
+
+/* Flags and sizes from the handshake; false only when the export is too
+ * small to test (other differences are reported and testing goes on). */
+static bool check_handshake(struct nbd_handle *h, bool read_only)
+{
+	int64_t size = nbd_get_size(h);
+	bool ok = true;
+
+	if (size == -1)
+		return nbd_failed("nbd_get_size");
+	if (!read_only)
+		ok = check(size >= (int64_t)WORK_BYTES, "export size %" PRId64 " >= %u",
+			   size, WORK_BYTES);
+	check(nbd_get_structured_replies_negotiated(h) == structured,
+	      "structured replies %s", structured ? "negotiated" : "not negotiated");
+	check(nbd_is_read_only(h) == read_only, "is_read_only is %d", read_only);
+	check(nbd_can_flush(h) == 1, "can_flush");
+	check(nbd_can_multi_conn(h) == 1, "can_multi_conn");
+	/* Whether a read-only export advertises write-type commands is its
+	 * own business: they are refused either way. */
+	if (!read_only) {
+		check(nbd_can_fua(h) == 1, "can_fua");
+		check(nbd_can_trim(h) == 1, "can_trim");
+		check(nbd_can_zero(h) == 1, "can_zero");
+	}
+	check(nbd_get_block_size(h, LIBNBD_SIZE_MINIMUM) == 1, "minimum block size 1");
+	check(nbd_get_block_size(h, LIBNBD_SIZE_PREFERRED) == 4096,
+	      "preferred block size 4096");
+	check(nbd_get_block_size(h, LIBNBD_SIZE_MAXIMUM) == MAX_BLOCK,
+	      "maximum block size %u", MAX_BLOCK);
+	return ok;
+}
+
+/* Plain, unaligned, FUA and maximum-size writes. */
+static bool check_writes(struct nbd_handle *h)
+{
+	bool ok = true;
+
+	ok &= do_pwrite(h, 0, 4 * MiB, 1, 0, "pwrite 4 MiB at 0") &&
+	      verify(h, 0, 4 * MiB, "pwrite 4 MiB at 0");
+	ok &= do_pwrite(h, 4095, 4097, 2, 0, "pwrite across a page boundary") &&
+	      do_pwrite(h, 12345, 1, 3, 0, "pwrite 1 byte") &&
+	      verify(h, 0, 64 * KiB, "unaligned pwrites");
+	ok &= do_pwrite(h, 2 * MiB + 1, 64 * KiB, 4, LIBNBD_CMD_FLAG_FUA, "pwrite FUA") &&
+	      verify(h, 2 * MiB - 4096, 72 * KiB, "pwrite FUA");
+	ok &= CALL_OK("nbd_flush", nbd_flush(h, 0));
+	ok &= verify(h, 0, 4 * MiB, "data after flush");
+	ok &= do_pwrite(h, 0, MAX_BLOCK, 5, 0, "pwrite 32 MiB (maximum block)") &&
+	      verify(h, 0, MAX_BLOCK, "pread 32 MiB (maximum block)");
+	return ok;
+}
+
+/* nbd_zero with and without NO_HOLE and FUA; only the range changes. */
+static bool check_zero(struct nbd_handle *h)
+{
+	static const struct {
+		uint64_t off;
+		uint64_t len;
+		uint32_t flags;
+		const char *what;
+	} z[] = {
+		{ 128 * KiB + 3, 100000, 0, "nbd_zero" },
+		{ 512 * KiB - 1, 64 * KiB + 2, LIBNBD_CMD_FLAG_NO_HOLE, "nbd_zero NO_HOLE" },
+		{ 768 * KiB, 8 * KiB, LIBNBD_CMD_FLAG_FUA, "nbd_zero FUA" },
+		{ 800 * KiB + 17, 1, LIBNBD_CMD_FLAG_NO_HOLE | LIBNBD_CMD_FLAG_FUA,
+		  "nbd_zero 1 byte NO_HOLE|FUA" },
+	};
+	bool ok = do_pwrite(h, 0, MiB, 6, 0, "pwrite before zero");
+	size_t i;
+
+	for (i = 0; ok && i < sizeof z / sizeof z[0]; i++) {
+		step(z[i].what);
+		if (nbd_zero(h, z[i].len, z[i].off, z[i].flags) == -1) {
+			ok = nbd_failed(z[i].what);
+			break;
+		}
+		memset(model + z[i].off, 0, z[i].len);
+		ok &= verify(h, 0, MiB, z[i].what);
+	}
+	return ok;
+}
+
+/* Trimmed bytes may read back as zero or as what they were (the protocol
+ * leaves it to the server); bytes outside the range must not change. */
+static bool check_trim(struct nbd_handle *h)
+{
+	static const struct {
+		uint64_t off;
+		uint64_t len;
+		uint32_t flags;
+		const char *what;
+	} t[] = {
+		{ MiB + 4096, 256 * KiB, 0, "nbd_trim aligned" },
+		{ MiB + 300000, 5000, 0, "nbd_trim unaligned" },
+		{ MiB + 512 * KiB, 64 * KiB, LIBNBD_CMD_FLAG_FUA, "nbd_trim FUA" },
+	};
+	unsigned char *buf = malloc(MiB);
+	bool ok;
+	size_t i, j, zeros;
+
+	if (buf == NULL) {
+		perror("malloc");
+		exit(2);
+	}
+	ok = do_pwrite(h, MiB, MiB, 7, 0, "pwrite before trim");
+	for (i = 0; ok && i < sizeof t / sizeof t[0]; i++) {
+		step(t[i].what);
+		if (nbd_trim(h, t[i].len, t[i].off, t[i].flags) == -1) {
+			ok = nbd_failed(t[i].what);
+			break;
+		}
+		if (nbd_pread(h, buf, MiB, MiB, 0) == -1) {
+			ok = nbd_failed("pread after trim");
+			break;
+		}
+		for (j = 0, zeros = 0; j < MiB; j++) {
+			uint64_t off = MiB + j;
+			bool inside = off >= t[i].off && off < t[i].off + t[i].len;
+
+			if (inside && buf[j] == 0)
+				zeros++;
+			if (buf[j] == model[off] || (inside && buf[j] == 0))
+				continue;
+			break;
+		}
+		if (!check(j == MiB, "%s: data outside the range unchanged, inside old or zero",
+			   t[i].what)) {
+			diag("byte at %" PRIu64 " is 0x%02x, expected 0x%02x", MiB + j,
+			     buf[j], model[MiB + j]);
+			ok = false;
+			break;
+		}
+		diag("%s: %zu of %" PRIu64 " bytes now read as zero", t[i].what, zeros,
+		     t[i].len);
+		/* What trimmed bytes hold is the server's choice: take it. */
+		memcpy(model + MiB, buf, MiB);
+	}
+	/* Written again, the range holds data again. */
+	ok &= do_pwrite(h, MiB, MiB, 8, 0, "pwrite after trim") &&
+	      verify(h, MiB, MiB, "pwrite after trim");
+	free(buf);
+	return ok;
+}
+
+/* Error replies, relayed by libnbd as errno.  libnbd refuses most of these
+ * itself, so its strictness is turned off for them and back on after. */
+static bool check_errors(struct nbd_handle *h)
+{
+	int64_t size = nbd_get_size(h);
+	uint32_t strict = nbd_get_strict_mode(h);
+	unsigned char *buf = malloc(MAX_BLOCK + 4096);
+	bool ok = true;
+
+	if (buf == NULL) {
+		perror("malloc");
+		exit(2);
+	}
+	memset(buf, 0xa5, MAX_BLOCK + 4096);
+	if (nbd_set_strict_mode(h, 0) == -1) {
+		free(buf);
+		return nbd_failed("nbd_set_strict_mode");
+	}
+
+	ok &= EXPECT(EINVAL, "pread across the end",
+		      nbd_pread(h, buf, 4096, (uint64_t)size - 2048, 0));
+	ok &= EXPECT(EINVAL, "pread at the end",
+		      nbd_pread(h, buf, 1, (uint64_t)size, 0));
+	ok &= EXPECT(EINVAL, "pread with offset+length past 2^64",
+		      nbd_pread(h, buf, 4096, UINT64_MAX - 100, 0));
+	ok &= EXPECT(ENOSPC, "pwrite across the end",
+		      nbd_pwrite(h, buf, 4096, (uint64_t)size - 2048, 0));
+	ok &= EXPECT(ENOSPC, "pwrite with offset+length past 2^64",
+		      nbd_pwrite(h, buf, 4096, UINT64_MAX - 100, 0));
+	ok &= EXPECT(ENOSPC, "nbd_zero across the end",
+		      nbd_zero(h, 8192, (uint64_t)size - 4096, 0));
+	ok &= EXPECT(ENOSPC, "nbd_trim across the end",
+		      nbd_trim(h, 8192, (uint64_t)size - 4096, 0));
+	ok &= still_serving(h, "out-of-bounds requests");
+
+	ok &= EXPECT(EOVERFLOW, "pread longer than 32 MiB",
+		      nbd_pread(h, buf, MAX_BLOCK + 4096, 0, 0));
+	ok &= EXPECT(EINVAL, "pread of length 0",
+		      nbd_pread(h, buf, 0, 0, 0));
+	ok &= EXPECT(EINVAL, "pwrite with NO_HOLE",
+		      nbd_pwrite(h, buf, 4096, 0, LIBNBD_CMD_FLAG_NO_HOLE));
+	ok &= EXPECT(EINVAL, "nbd_trim with NO_HOLE",
+		      nbd_trim(h, 4096, 0, LIBNBD_CMD_FLAG_NO_HOLE));
+	/* FUA means nothing to a read or a flush, but is accepted there. */
+	step("pread with FUA");
+	if (nbd_pread(h, buf, 4096, 0, LIBNBD_CMD_FLAG_FUA) == -1)
+		ok = nbd_failed("pread with FUA");
+	else
+		ok &= same(buf, model, 4096, 0, "pread with FUA");
+	ok &= CALL_OK("nbd_flush with FUA", nbd_flush(h, LIBNBD_CMD_FLAG_FUA));
+	/* Refused commands must not have written anything. */
+	ok &= still_serving(h, "refused requests");
+	ok &= verify(h, 0, MiB, "data untouched by refused requests");
+
+	if (nbd_set_strict_mode(h, strict) == -1)
+		ok = nbd_failed("nbd_set_strict_mode");
+	free(buf);
+	return ok;
+}
+
+/* A zero-length write carries no payload: the server must answer it, not
+ * wait for data.  Last, as a server that gets it wrong stops answering. */
+static bool check_zero_length_write(struct nbd_handle *h)
+{
+	static unsigned char byte;
+	uint32_t strict = nbd_get_strict_mode(h);
+	bool ok;
+
+	if (nbd_set_strict_mode(h, strict & ~LIBNBD_STRICT_ZERO_SIZE) == -1)
+		return nbd_failed("nbd_set_strict_mode");
+	ok = EXPECT(EINVAL, "pwrite of length 0", nbd_pwrite(h, &byte, 0, 0, 0));
+	ok &= still_serving(h, "a zero-length write");
+	if (nbd_set_strict_mode(h, strict) == -1)
+		ok = nbd_failed("nbd_set_strict_mode");
+	return ok;
+}
+
+static uint64_t aio_off(unsigned i)
+{
+	return AIO_BASE + (uint64_t)i * AIO_STRIDE + (i * 37u) % 4096;
+}
+
+static size_t aio_len(unsigned i)
+{
+	return 4096 * (1 + i % 16) - i % 3;
+}
+
+/* Wait for COOKIE and retire it; track the most commands seen in flight. */
+static int retire(struct nbd_handle *h, int64_t cookie, int *max_in_flight)
+{
+	int r, n;
+
+	while ((r = nbd_aio_command_completed(h, cookie)) == 0) {
+		n = nbd_aio_in_flight(h);
+		if (n > *max_in_flight)
+			*max_in_flight = n;
+		if (nbd_poll(h, -1) == -1)
+			return -1;
+	}
+	return r == 1 ? 0 : -1;
+}
+
+/* Issue order 0..N-1; retire in a shuffled (seeded) or reversed order. */
+static void retire_order(unsigned *order, bool shuffle)
+{
+	uint64_t state = 42;
+	unsigned i, j, tmp;
+
+	for (i = 0; i < NR_AIO; i++)
+		order[i] = shuffle ? i : NR_AIO - 1 - i;
+	if (!shuffle)
+		return;
+	for (i = NR_AIO - 1; i > 0; i--) {
+		j = (unsigned)(splitmix64(&state) % (i + 1));
+		tmp = order[i];
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+}
+
+/* 256 commands issued without waiting, retired out of issue order:
+ * writes, then reads, then reads and writes interleaved. */
+static bool check_pipelining(struct nbd_handle *h)
+{
+	static unsigned char *bufs[NR_AIO];
+	int64_t cookies[NR_AIO];
+	unsigned order[NR_AIO];
+	int max_in_flight = 0, n;
+	bool ok = true, is_write[NR_AIO];
+	unsigned i, round;
+	char what[64];
+
+	for (i = 0; i < NR_AIO; i++) {
+		if (bufs[i] == NULL && (bufs[i] = malloc(aio_len(i))) == NULL) {
+			perror("malloc");
+			exit(2);
+		}
+	}
+
+	for (round = 0; round < 3 && ok; round++) {
+		for (i = 0; i < NR_AIO; i++) {
+			uint64_t off = aio_off(i);
+			size_t len = aio_len(i);
+
+			/* round 0 writes all, round 1 reads all, round 2 alternates */
+			is_write[i] = round == 0 || (round == 2 && i % 2 == 0);
+			if (is_write[i]) {
+				fill(model + off, len, off, 1000 * round + i);
+				memcpy(bufs[i], model + off, len);
+				cookies[i] = nbd_aio_pwrite(h, bufs[i], len, off,
+							    NBD_NULL_COMPLETION, 0);
+			} else {
+				memset(bufs[i], 0xee, len);
+				cookies[i] = nbd_aio_pread(h, bufs[i], len, off,
+							   NBD_NULL_COMPLETION, 0);
+			}
+			if (cookies[i] == -1) {
+				snprintf(what, sizeof what, "round %u: issuing command %u", round, i);
+				return nbd_failed(what);
+			}
+			n = nbd_aio_in_flight(h);
+			if (n > max_in_flight)
+				max_in_flight = n;
+		}
+		snprintf(what, sizeof what, "round %u: %d pipelined commands", round, NR_AIO);
+		step(what);
+		retire_order(order, round != 1);
+		for (i = 0; i < NR_AIO; i++) {
+			unsigned k = order[i];
+
+			if (retire(h, cookies[k], &max_in_flight) == -1) {
+				snprintf(what, sizeof what, "round %u: command %u (%s)", round, k,
+					 is_write[k] ? "write" : "read");
+				ok = nbd_failed(what);
+				break;
+			}
+		}
+		if (!ok)
+			break;
+		check(true, "round %u: %d %s commands retired %s", round, NR_AIO,
+		      round == 0 ? "write" : round == 1 ? "read" : "mixed",
+		      round == 1 ? "in reverse order" : "shuffled");
+		for (i = 0; i < NR_AIO; i++) {
+			if (is_write[i])
+				continue;
+			if (memcmp(bufs[i], model + aio_off(i), aio_len(i)) != 0) {
+				snprintf(what, sizeof what, "round %u: pipelined read %u", round, i);
+				ok = same(bufs[i], model + aio_off(i), aio_len(i), aio_off(i), what);
+				break;
+			}
+		}
+		if (ok && round != 0)
+			check(true, "round %u: every pipelined read returned its own data", round);
+	}
+	ok &= verify(h, AIO_BASE, WORK_BYTES - AIO_BASE, "pipelined writes");
+	ok &= check(max_in_flight > 1, "commands in flight at once: %d (> 1)", max_in_flight);
+	return ok;
+}
+
+/* Two connections: what one writes and flushes, the other reads. */
+static bool check_multi_conn(struct nbd_handle *h)
+{
+	struct nbd_handle *h2 = open_handle();
+	bool ok = true;
+
+	if (h2 == NULL)
+		return false;
+	ok &= check(nbd_can_multi_conn(h2) == 1, "second connection: can_multi_conn");
+	ok &= do_pwrite(h, 4 * MiB, MiB, 20, 0, "connection 1: pwrite") &&
+	      CALL_OK("connection 1: flush", nbd_flush(h, 0)) &&
+	      verify(h2, 4 * MiB, MiB, "connection 2 reads connection 1's write");
+	ok &= do_pwrite(h2, 4 * MiB + 4095, 70000, 21, LIBNBD_CMD_FLAG_FUA,
+			"connection 2: pwrite FUA") &&
+	      CALL_OK("connection 2: flush", nbd_flush(h2, 0)) &&
+	      verify(h, 4 * MiB, MiB, "connection 1 reads connection 2's write");
+	ok &= CALL_OK("connection 2: zero", nbd_zero(h2, 4096, 4 * MiB, 0));
+	memset(model + 4 * MiB, 0, 4096);
+	ok &= CALL_OK("connection 2: flush", nbd_flush(h2, 0)) &&
+	      verify(h, 4 * MiB, 8192, "connection 1 reads connection 2's zero");
+	step("connection 2: shutdown");
+	if (nbd_shutdown(h2, 0) == -1)
+		ok = nbd_failed("connection 2: shutdown");
+	nbd_close(h2);
+	return ok;
+}
+
+/* A fresh read-only export reads zeros and refuses every write-type
+ * command with EPERM; libnbd would refuse them itself, so its strict
+ * command checking is turned off to let them reach the server. */
+static bool check_read_only(struct nbd_handle *h)
+{
+	unsigned char *buf = calloc(1, MiB);
+	bool ok = true;
+
+	if (buf == NULL) {
+		perror("calloc");
+		exit(2);
+	}
+	memset(model, 0, MiB);
+	ok &= verify(h, 0, MiB, "read-only export reads zeros");
+	if (nbd_set_strict_mode(h, nbd_get_strict_mode(h) & ~LIBNBD_STRICT_COMMANDS) == -1) {
+		free(buf);
+		return nbd_failed("nbd_set_strict_mode");
+	}
+	memset(buf, 0x5a, MiB);
+	ok &= EXPECT(EPERM, "pwrite on a read-only export",
+		      nbd_pwrite(h, buf, MiB, 0, 0));
+	ok &= EXPECT(EPERM, "pwrite FUA on a read-only export",
+		      nbd_pwrite(h, buf, 4096, 4096, LIBNBD_CMD_FLAG_FUA));
+	ok &= EXPECT(EPERM, "nbd_zero on a read-only export",
+		      nbd_zero(h, 4096, 0, 0));
+	ok &= EXPECT(EPERM, "nbd_trim on a read-only export",
+		      nbd_trim(h, 4096, 0, 0));
+	ok &= verify(h, 0, MiB, "read-only export unchanged");
+	free(buf);
+	return ok;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: nbd-client-check [--no-structured] [--read-only] URI\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "no-structured", no_argument, NULL, 's' },
+		{ "read-only", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct nbd_handle *h, *h2;
+	bool read_only = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			structured = false;
+			break;
+		case 'r':
+			read_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	uri = argv[optind];
+	sigaction(SIGALRM, &sa, NULL);
+	model = calloc(1, WORK_BYTES);
+	if (model == NULL) {
+		perror("calloc");
+		return 2;
+	}
+
+	diag("%s, structured replies %s%s", uri, structured ? "requested" : "not requested",
+	     read_only ? ", read-only export expected" : "");
+	h = open_handle();
+	if (h == NULL)
+		goto out;
+	diag("libnbd %s", nbd_get_version(h));
+	if (!check_handshake(h, read_only))
+		goto out_close;
+	if (read_only) {
+		check_read_only(h);
+		goto out_close;
+	}
+	check_writes(h);
+	check_zero(h);
+	check_trim(h);
+	check_pipelining(h);
+	check_multi_conn(h);
+	/* Error replies on a connection of their own: if one of them wedges
+	 * it, the data checks above have already reported. */
+	h2 = open_handle();
+	if (h2 != NULL) {
+		check_errors(h2);
+		check_zero_length_write(h2);
+		step("connection for errors: shutdown");
+		if (nbd_shutdown(h2, 0) == -1)
+			nbd_failed("connection for errors: shutdown");
+		nbd_close(h2);
+	}
+out_close:
+	step("shutdown");
+	if (nbd_shutdown(h, 0) == -1)
+		nbd_failed("nbd_shutdown");
+	nbd_close(h);
+out:
+	alarm(0);
+	printf("1..%u\n", nr_checks);
+	if (nr_failed)
+		diag("%u of %u checks failed", nr_failed, nr_checks);
+	free(model);
+	return nr_failed ? 1 : 0;
+}

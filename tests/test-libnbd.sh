@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# vramd through libnbd's C API (tests/nbd-client-check.c): zero, trim, flush,
+# FUA, 256 pipelined commands retired out of order, multi-conn, and errno
+# from error replies, with structured replies on and off; writes to a
+# --read-only export must fail with EPERM.  The same checks run against the
+# null backend must fail, or they would prove nothing.  Try:
+#   tests/run-tests test-libnbd.sh
+# timeout: 180
+
+. "$(dirname "$0")/functions.sh"
+requires_vramd
+requires_backend
+requires_test_prog nbd-client-check
+check=$BUILD/tests/nbd-client-check
+
+[ "$VRAMD_BACKEND" != null ] ||
+	skip "backend null drops writes: nothing to read back (the negative control runs it)"
+
+# run_check NAME ARGS...: run the checker, its TAP output in the log; on
+# failure repeat the failed checks at the end, where the runner's log tail
+# shows them, and count it.
+failed=()
+run_check() {
+	local name=$1 rc
+	shift
+	info "nbd-client-check $*"
+	with_timeout 90 "$check" "$@" >"$tmp/$name.tap" 2>&1
+	rc=$?
+	cat "$tmp/$name.tap"
+	if [ $rc != 0 ]; then
+		failed+=("$name")
+		echo "--- failed checks ($name: nbd-client-check $*, exit status $rc):" >>"$tmp/summary"
+		grep -E '^not ok|^# byte' "$tmp/$name.tap" >>"$tmp/summary"
+	fi
+}
+
+start_vramd --size 256M
+run_check structured "$NBD_URI"
+run_check simple --no-structured "$NBD_URI"
+
+SOCK=$tmp/ro.sock start_vramd --size 64M --read-only
+run_check ro-structured --read-only "$NBD_URI"
+run_check ro-simple --read-only --no-structured "$NBD_URI"
+
+# Negative control: the null backend acknowledges writes and reads zeros,
+# so the checker must catch it.
+VRAMD_BACKEND=null SOCK=$tmp/null.sock start_vramd --size 256M
+with_timeout 90 "$check" "$NBD_URI" >"$tmp/null.tap" 2>&1
+rc=$?
+if [ $rc != 1 ]; then
+	failed+=(negative-control)
+	echo "--- null backend: nbd-client-check exited with $rc, expected 1" >>"$tmp/summary"
+elif ! grep -q '^not ok .*pwrite 4 MiB at 0: byte at 0 ' "$tmp/null.tap" ||
+	! grep -q '^not ok .*pipelined read' "$tmp/null.tap"; then
+	failed+=(negative-control)
+	echo "--- null backend: the read-back checks did not catch the dropped writes" >>"$tmp/summary"
+else
+	info "ok: null backend fails the data checks ($(grep -c '^not ok' "$tmp/null.tap") failed)"
+fi
+
+if [ ${#failed[@]} != 0 ]; then
+	cat "$tmp/summary"
+	fail "nbd-client-check failed: ${failed[*]}"
+fi
