@@ -228,6 +228,16 @@ cpu_ticks() {
 	echo $(( ${12} + ${13} ))
 }
 
+# nbdkit_plugin NAME: the plugin by name, or by path when NBDKIT_PLUGINS
+# points at a directory of them (a bundled nbdkit on a host without it).
+nbdkit_plugin() {
+	if [ -n "${NBDKIT_PLUGINS:-}" ] && [ -f "$NBDKIT_PLUGINS/nbdkit-$1-plugin.so" ]; then
+		echo "$NBDKIT_PLUGINS/nbdkit-$1-plugin.so"
+	else
+		echo "$1"
+	fi
+}
+
 start_server() {
 	local s=$1 sock="$tmp/$1.sock" log="$tmp/$1.log" i got
 	local -a cmd
@@ -238,10 +248,10 @@ start_server() {
 			--foreground --no-swap $vramd_args) ;;
 	nbdkit-memory)
 		cmd=(nbdkit -U "$sock" --foreground --exit-with-parent
-			--threads "$NBDKIT_THREADS" memory "$size") ;;
+			--threads "$NBDKIT_THREADS" "$(nbdkit_plugin memory)" "$size") ;;
 	nbdkit-null)
 		cmd=(nbdkit -U "$sock" --foreground --exit-with-parent
-			--threads "$NBDKIT_THREADS" null "$size") ;;
+			--threads "$NBDKIT_THREADS" "$(nbdkit_plugin null)" "$size") ;;
 	esac
 	CMD[$s]="${cmd[*]}"
 	SOCK[$s]=$sock

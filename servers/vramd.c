@@ -20,7 +20,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -56,6 +55,9 @@ static struct export ex;
 static uint64_t start_ns;
 static int listen_fd = -1;
 static bool swap_mode;
+
+static int parse_tcp(const char *spec, struct sockaddr_in *sa, char *why, size_t len);
+static struct sockaddr_in tcp_addr;
 
 static void usage(FILE *f)
 {
@@ -229,6 +231,12 @@ static void parse_args(int argc, char **argv)
 		bad("give exactly one of --socket PATH or --tcp HOST:PORT");
 	if (o.socket && strlen(o.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		bad("--socket path '%s' is too long for a Unix socket", o.socket);
+	if (o.tcp) {
+		char why[320];
+
+		if (parse_tcp(o.tcp, &tcp_addr, why, sizeof why) < 0)
+			bad("%s", why);
+	}
 }
 
 static void dump_backend(const struct backend_ops *ops)
@@ -308,39 +316,48 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
-static int listen_tcp(const char *spec)
+/* HOST:PORT (IPv4, "localhost" allowed) into sa; a message in why on error. */
+static int parse_tcp(const char *spec, struct sockaddr_in *sa, char *why, size_t len)
 {
 	char host[256];
 	const char *colon = strrchr(spec, ':');
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	uint64_t port;
-	int fd, one = 1;
 
+	memset(sa, 0, sizeof *sa);
+	sa->sin_family = AF_INET;
 	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host ||
 	    parse_uint(colon + 1, 1, 65535, &port) < 0) {
-		error("invalid --tcp '%s': want HOST:PORT such as 127.0.0.1:10809", spec);
-		return -2;
+		snprintf(why, len, "invalid --tcp '%s': want HOST:PORT such as 127.0.0.1:10809", spec);
+		return -1;
 	}
 	memcpy(host, spec, colon - spec);
 	host[colon - spec] = 0;
 	if (!strcmp(host, "localhost"))
 		strcpy(host, "127.0.0.1");
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		error("invalid --tcp address '%s': want an IPv4 address", host);
-		return -2;
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1) {
+		snprintf(why, len, "invalid --tcp address '%s': want an IPv4 address", host);
+		return -1;
 	}
-	if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127 && !o.allow_remote) {
-		error("--tcp %s is not a loopback address; add --allow-remote to serve the network", host);
-		return -2;
+	if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127 && !o.allow_remote) {
+		snprintf(why, len, "--tcp %s is not a loopback address; add --allow-remote to serve the network",
+			 host);
+		return -1;
 	}
-	sa.sin_port = htons((uint16_t)port);
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+static int listen_tcp(const char *spec)
+{
+	int fd, one = 1;
+
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		error("socket: %m");
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, (struct sockaddr *)&tcp_addr, sizeof tcp_addr) < 0 || listen(fd, 128) < 0) {
 		error("cannot listen on %s: %m", spec);
 		close(fd);
 		return -1;
@@ -502,19 +519,46 @@ static int write_pidfile(void)
 	return 0;
 }
 
+/* Signals reach the main loop through a pipe.  A handler, not a blocked
+ * mask and signalfd: threads we do not create (the CUDA driver's) may
+ * unblock signals, and a signal delivered to one of them would otherwise
+ * take its default action and kill the server. */
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int signo)
+{
+	unsigned char c = (unsigned char)signo;
+	int saved = errno;
+
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* pipe full: the main loop has signals pending anyway */
+	}
+	errno = saved;
+}
+
+static int signals_init(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	unsigned i;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		error("pipe: %m");
+		return -1;
+	}
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+	return 0;
+}
+
 /* Main loop: accept, signals, statistics timer.  Returns the exit code. */
 static int serve(void)
 {
-	sigset_t set;
 	struct pollfd pf[3];
-	int sfd, tfd = -1, exit_pending = 0;
+	int sfd = sig_pipe[0], tfd = -1, exit_pending = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGHUP);
-	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (o.stats_file && o.stats_ms) {
 		struct itimerspec its = {
 			.it_interval = { (time_t)(o.stats_ms / 1000), (long)(o.stats_ms % 1000) * 1000000 },
@@ -531,7 +575,9 @@ static int serve(void)
 	for (;;) {
 		int r = poll(pf, 3, exit_pending ? 200 : -1);
 
-		if (r < 0 && errno != EINTR) {
+		if (r < 0 && errno == EINTR)
+			continue; /* the signal is in the pipe */
+		if (r < 0) {
 			error("poll: %m");
 			return 1;
 		}
@@ -548,23 +594,23 @@ static int serve(void)
 				dump_stats(false);
 		}
 		if (pf[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
+			unsigned char signo;
 
-			if (read(sfd, &si, sizeof si) != sizeof si)
+			if (read(sfd, &signo, 1) != 1)
 				continue;
-			if (si.ssi_signo == SIGUSR1) {
+			if (signo == SIGUSR1) {
 				dump_stats(true);
-			} else if (si.ssi_signo == SIGHUP) {
+			} else if (signo == SIGHUP) {
 				/* ignored: no configuration to reload */
 			} else if (!swap_mode || o.force_exit || connections_open() == 0) {
-				info("%s: exiting", strsignal((int)si.ssi_signo));
+				info("%s: exiting", strsignal(signo));
 				return 0;
 			} else {
 				exit_pending = 1;
 				warn("%s: refusing to exit: %u client(s) connected and this export may back "
 				     "live swap (their pages would be lost); swapoff and disconnect first, "
 				     "or restart with --force-exit; will exit when the last client leaves",
-				     strsignal((int)si.ssi_signo), connections_open());
+				     strsignal(signo), connections_open());
 			}
 		}
 	}
@@ -576,18 +622,12 @@ int main(int argc, char **argv)
 	struct backend_config cfg;
 	char why[512] = "", sz[32];
 	int ready[2] = { -1, -1 }, rc;
-	sigset_t set;
-
 	log_init("vramd", LOG_INFO);
 	parse_args(argc, argv);
 	ops = backend_find(o.backend);
 	if (o.dump) {
 		dump_backend(ops);
 		return 0;
-	}
-	if (!ops->supported(why, sizeof why)) {
-		error("backend '%s' cannot run here: %s", ops->name, why);
-		return 1;
 	}
 	if (o.log_file && log_to_file(o.log_file) < 0) {
 		error("cannot open log file '%s': %m", o.log_file);
@@ -623,13 +663,13 @@ int main(int argc, char **argv)
 		setsid();
 	}
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit; signalfd reads */
+	/* After fork: CUDA initialised in a parent is unusable in its child. */
+	if (!ops->supported(why, sizeof why)) {
+		error("backend '%s' cannot run here: %s", ops->name, why);
+		return 1;
+	}
+	if (signals_init() < 0)
+		return 1;
 
 	set_swap_mode();
 	start_ns = now_ns();
@@ -646,7 +686,7 @@ int main(int argc, char **argv)
 		return 1;
 	listen_fd = o.socket ? listen_unix(o.socket) : listen_tcp(o.tcp);
 	if (listen_fd < 0)
-		return listen_fd == -2 ? 2 : 1;
+		return 1;
 	if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns) < 0 || write_pidfile() < 0)
 		return 1;
 	info("serving backend '%s', %s%s, on %s (%llu workers%s)", ops->name,

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Bulk data through vramd with nbdcopy: 1 GiB of random data in and back
+# Bulk data through vramd with nbdcopy: 1 GiB (NBDCOPY_SIZE) of random data in and back
 # out, over one connection and over four with many requests in flight, must
 # hash the same; the null backend must read back zeros.  Try:
 #   tests/run-tests test-nbdcopy.sh
-# timeout: 240
+# timeout: 400
 
 . "$(dirname "$0")/functions.sh"
 requires_vramd
 requires_backend
 requires nbdcopy head cmp
 
-size=1G
-bytes=1073741824
+size=${NBDCOPY_SIZE:-1G}	# the GPU host runs 4G
+bytes=$(numfmt --from=iec "$size") || fail "bad NBDCOPY_SIZE '$size'"
 src=$tmp/src.img
 out=$tmp/out.img
 
