@@ -64,18 +64,23 @@ CORE_SRC    := servers/handshake.c servers/session.c servers/stats.c \
 VRAMD_SRC   := $(CORE_SRC) servers/worker.c servers/vramd.c
 ifeq ($(HAVE_CUDA),1)
 VRAM_SRC    := servers/backend-vram.c
+VRAM_CU     := servers/vram-copy.cu
 VRAMD_SRC   += $(VRAM_SRC)
 CFLAGS_servers/backend-vram.c := -isystem $(CUDA_HOME)/include
 CFLAGS      += -DHAVE_CUDA=1
-VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
+VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+# sm_90 (H100/H200) machine code, plus PTX the driver can compile for others.
+NVCC_FLAGS  ?= -O3 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+	       -gencode arch=compute_90,code=compute_90
 else
 CFLAGS      += -DHAVE_CUDA=0 -DCUDA_WHY='"$(CUDA_WHY)"'
 endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
-CORE_OBJ   := $(call obj,$(CORE_SRC) $(VRAM_SRC))
-VRAMD_OBJ  := $(call obj,$(VRAMD_SRC))
+CU_OBJ     := $(patsubst %.cu,$(BUILD)/obj/%.o,$(VRAM_CU))
+CORE_OBJ   := $(call obj,$(CORE_SRC) $(VRAM_SRC)) $(CU_OBJ)
+VRAMD_OBJ  := $(call obj,$(VRAMD_SRC)) $(CU_OBJ)
 
 # Test programs: tests/*.c -> build/tests/NAME (linked with libnbd and the
 # server core so unit tests can reach internal functions).
@@ -90,6 +95,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$<) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cu servers/vram-copy.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -Iservers -c -o $@ $<
 
 $(BUILD)/vramd: $(VRAMD_OBJ) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")

@@ -94,6 +94,14 @@ static int ram_zero(void *w, uint32_t len, uint64_t off, int *status)
 	return 0;
 }
 
+static void *ram_direct(void *w, uint64_t off, uint32_t len)
+{
+	struct ram *r = w;
+
+	(void)len;
+	return r->base + off;
+}
+
 static int ram_sync(void *w)
 {
 	(void)w;
@@ -128,6 +136,7 @@ const struct backend_ops backend_ram = {
 	.pwrite = ram_pwrite,
 	.zero = ram_zero,
 	.trim = ram_zero,
+	.direct = ram_direct,
 	.sync = ram_sync,
 	.flush = ram_sync,
 	.dump = ram_dump,

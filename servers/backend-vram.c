@@ -19,18 +19,26 @@
 #include "backend.h"
 #include "log.h"
 #include "parse.h"
+#include "vram-copy.h"
 
 /* Room left free on the GPU beside the export (CUDA context, other users). */
 #define VRAM_HEADROOM (256ULL << 20)
 #define VRAM_QUEUE 1024 /* operations queued per worker between syncs */
+/* Requests up to this size are moved by the batch copy kernel; larger
+ * ones by the copy engines (cudaMemcpyAsync), which win on bandwidth. */
+#define VRAM_KERNEL_MAX (16u << 10)
 
 struct vram {
 	int gpu;
 	uint8_t *dev;
 	uint64_t size;
-	void *pinned;        /* registered connection pool */
+	int sync_mode;       /* enum backend_cuda_sync */
+	uint8_t *pinned;     /* registered connection pool (host address) */
+	uint8_t *pinned_dev; /* the same, as the GPU addresses it */
+	size_t pinned_len;
 	char name[256];
 	volatile int lost;   /* a sticky CUDA error: refuse writes */
+	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
 	void *nvml;          /* NVML device handle, or NULL */
 };
 
@@ -39,6 +47,14 @@ struct vram_worker {
 	cudaStream_t stream;
 	unsigned nq;
 	int *queued[VRAM_QUEUE]; /* statuses to settle at sync */
+	/* Small copies gathered for one kernel launch, with the VRAM range
+	 * each touches: requests in one launch run in parallel, so one that
+	 * overlaps an earlier write (or a write overlapping an earlier
+	 * access) starts a new launch. */
+	struct vram_copy_batch batch;
+	uint64_t b_off[VRAM_COPY_MAX];
+	uint32_t b_len[VRAM_COPY_MAX];
+	bool b_write[VRAM_COPY_MAX];
 };
 
 /* Logs a failed CUDA call with its error string; yields -1 or 0. */
@@ -124,6 +140,10 @@ static void *nvml_device(int gpu)
 
 /* --- the allocator ------------------------------------------------------ */
 
+static const char *const cuda_sync_names[] = { "auto", "spin", "yield", "blocking" };
+static const unsigned cuda_sync_flags[] = { cudaDeviceScheduleAuto, cudaDeviceScheduleSpin,
+					    cudaDeviceScheduleYield, cudaDeviceScheduleBlockingSync };
+
 static int vram_supported(char *why, size_t len)
 {
 	int n = 0, drv = 0;
@@ -165,6 +185,11 @@ static void *vram_create(const struct backend_config *cfg)
 		error("vram backend: --gpu %d: this host has %d CUDA device(s)", cfg->gpu, n);
 		goto err;
 	}
+	/* How a host thread waits for the GPU: spinning answers fastest,
+	 * blocking leaves the CPU to the clients.  Set before first use. */
+	v->sync_mode = cfg->cuda_sync;
+	if (CU(cudaInitDevice(cfg->gpu, cuda_sync_flags[cfg->cuda_sync], 0)) < 0)
+		goto err;
 	if (CU(cudaSetDevice(cfg->gpu)) < 0 || CU(cudaGetDeviceProperties(&prop, cfg->gpu)) < 0 ||
 	    CU(cudaMemGetInfo(&fr, &total)) < 0)
 		goto err; /* a device in a bad state fails here */
@@ -205,9 +230,17 @@ static int vram_register(void *p, void *base, size_t len)
 {
 	struct vram *v = p;
 
-	if (CU(cudaHostRegister(base, len, cudaHostRegisterDefault)) < 0)
+	void *dev;
+
+	if (CU(cudaHostRegister(base, len, cudaHostRegisterMapped)) < 0)
 		return -1;
+	if (CU(cudaHostGetDevicePointer(&dev, base, 0)) < 0) {
+		cudaHostUnregister(base);
+		return -1;
+	}
 	v->pinned = base;
+	v->pinned_dev = dev;
+	v->pinned_len = len;
 	return 0;
 }
 
@@ -287,13 +320,75 @@ static int begin(struct vram_worker *w, bool writes)
 	return 0;
 }
 
+/* The GPU address of host buffer p, or NULL when p is not in the
+ * registered pool (then only the copy engines can reach it). */
+static void *mapped(const struct vram *v, const void *p, uint32_t len)
+{
+	const uint8_t *b = p;
+
+	if (!v->pinned || b < v->pinned || b + len > v->pinned + v->pinned_len)
+		return NULL;
+	return v->pinned_dev + (b - v->pinned);
+}
+
+/* Launches the gathered small copies. */
+static int launch(struct vram_worker *w)
+{
+	int e;
+
+	if (w->batch.n == 0)
+		return 0;
+	e = vram_copy_launch(&w->batch, w->stream);
+	__atomic_add_fetch(&w->v->launches, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&w->v->kernel_copies, w->batch.n, __ATOMIC_RELAXED);
+	w->batch.n = 0;
+	if (e) {
+		error("vram backend: copy kernel launch: %s", cudaGetErrorString((cudaError_t)e));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int add_copy(struct vram_worker *w, void *dst, const void *src, uint32_t len,
+		    uint64_t off, bool write, int *status)
+{
+	unsigned i, n = w->batch.n;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if ((write || w->b_write[i]) && off < w->b_off[i] + w->b_len[i] &&
+		    w->b_off[i] < off + len)
+			break;
+	if (i < n || n == VRAM_COPY_MAX) {
+		r = launch(w);
+		if (r < 0)
+			return r;
+		n = 0;
+	}
+	w->batch.d[n] = (struct vram_copy){ .dst = (uint64_t)(uintptr_t)dst,
+					    .src = (uint64_t)(uintptr_t)src, .len = len };
+	w->b_off[n] = off;
+	w->b_len[n] = len;
+	w->b_write[n] = write;
+	w->batch.n = n + 1;
+	*status = 0;
+	w->queued[w->nq++] = status;
+	return 0;
+}
+
 static int vram_pread(void *p, void *buf, uint32_t len, uint64_t off, int *status)
 {
 	struct vram_worker *w = p;
+	void *hbuf = len <= VRAM_KERNEL_MAX ? mapped(w->v, buf, len) : NULL;
 	int r = begin(w, false);
 
 	if (r < 0)
 		return r;
+	if (hbuf)
+		return add_copy(w, hbuf, w->v->dev + off, len, off, false, status);
+	if ((r = launch(w)) < 0)
+		return r;
+	__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
 	return enqueue(w, cudaMemcpyAsync(buf, w->v->dev + off, len, cudaMemcpyDeviceToHost, w->stream),
 		       "cudaMemcpyAsync (read)", status);
 }
@@ -301,10 +396,16 @@ static int vram_pread(void *p, void *buf, uint32_t len, uint64_t off, int *statu
 static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, int *status)
 {
 	struct vram_worker *w = p;
+	void *hbuf = len <= VRAM_KERNEL_MAX ? mapped(w->v, buf, len) : NULL;
 	int r = begin(w, true);
 
 	if (r < 0)
 		return r;
+	if (hbuf)
+		return add_copy(w, w->v->dev + off, hbuf, len, off, true, status);
+	if ((r = launch(w)) < 0)
+		return r;
+	__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
 	return enqueue(w, cudaMemcpyAsync(w->v->dev + off, buf, len, cudaMemcpyHostToDevice, w->stream),
 		       "cudaMemcpyAsync (write)", status);
 }
@@ -315,6 +416,8 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 	int r = begin(w, true);
 
 	if (r < 0)
+		return r;
+	if ((r = launch(w)) < 0)
 		return r;
 	return enqueue(w, cudaMemsetAsync(w->v->dev + off, 0, len, w->stream), "cudaMemsetAsync", status);
 }
@@ -327,6 +430,7 @@ static int vram_sync(void *p)
 
 	if (w->nq == 0)
 		return 0;
+	launch(w); /* a failed launch shows again in the synchronisation */
 	e = cudaStreamSynchronize(w->stream);
 	if (e != cudaSuccess) {
 		mark_lost(w->v, e);
@@ -378,6 +482,10 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "gpu_index", json_integer(v->gpu));
 	json_object_set_new(o, "gpu_name", json_string(v->name));
 	json_object_set_new(o, "device_lost", json_boolean(v->lost));
+	json_object_set_new(o, "kernel_launches", json_integer((json_int_t)v->launches));
+	json_object_set_new(o, "kernel_copies", json_integer((json_int_t)v->kernel_copies));
+	json_object_set_new(o, "engine_copies", json_integer((json_int_t)v->engine_copies));
+	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	if (!v->nvml) {
 		json_object_set_new(o, "nvml", json_string(nvml.why ? nvml.why : "unavailable"));
 		return;

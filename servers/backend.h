@@ -20,6 +20,7 @@ struct backend_config {
 	int gpu;            /* GPU index (vram backend) */
 	unsigned workers;   /* number of worker contexts that will be opened */
 	uint32_t max_request; /* largest single pread/pwrite length */
+	int cuda_sync;      /* vram: 0 auto, 1 spin, 2 yield, 3 blocking */
 };
 
 struct backend_ops {
@@ -56,6 +57,11 @@ struct backend_ops {
 	int (*pwrite)(void *w, const void *buf, uint32_t len, uint64_t off, int *status);
 	int (*zero)(void *w, uint32_t len, uint64_t off, int *status);
 	int (*trim)(void *w, uint32_t len, uint64_t off, int *status);
+
+	/* Optional.  Where len bytes at off can be written in place (the
+	 * storage is host memory): the receive path then puts a large WRITE's
+	 * payload straight into the export, with no copy.  NULL when not. */
+	void *(*direct)(void *w, uint64_t off, uint32_t len);
 
 	/* Waits for every operation this worker queued; afterwards all their
 	 * statuses are final.  Returns 0, or -errno when the device is lost

@@ -63,6 +63,15 @@ void session_init(struct session *s, const struct export *ex, void *bw,
 	s->state = SS_HEADER;
 }
 
+void session_direct_done(struct session *s, uint32_t n)
+{
+	s->direct = NULL;
+	s->s_off += n;
+	s->s_left -= n;
+	if (s->s_left == 0)
+		s->state = SS_WRITE_REPLY;
+}
+
 void session_compact_rx(struct session *s)
 {
 	if (s->rx_head == 0)
@@ -434,13 +443,19 @@ static int step_write_stream(struct session *s)
 	struct pending *p;
 	int r;
 
+	bool direct = s->state == SS_WRITE_STREAM && !s->s_error && s->ex->ops->direct;
+
 	if (n > s->s_left)
 		n = s->s_left;
-	if (n == 0)
+	if (n == 0) {
+		/* What rx held is written; the rest can land in place. */
+		if (direct)
+			s->direct = s->ex->ops->direct(s->bw, s->s_off, s->s_left);
 		return BLOCKED;
-	/* Gather a worthwhile segment first: each one ends a batch, and on a
-	 * GPU each costs a synchronisation.  rx always has room for it. */
-	if (s->state == SS_WRITE_STREAM && n < s->s_left && n < WSEG_MIN)
+	}
+	/* Otherwise gather a worthwhile segment first: each one ends a batch,
+	 * and on a GPU each costs a synchronisation.  rx has room for it. */
+	if (s->state == SS_WRITE_STREAM && !direct && n < s->s_left && n < WSEG_MIN)
 		return BLOCKED;
 	if (s->state == SS_WRITE_STREAM && !s->s_error) {
 		p = add_pending(s, PK_WSEG, STAT_write, s->s_handle, s->s_off, 0, 0);

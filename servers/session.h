@@ -64,6 +64,8 @@ struct session {
 	int s_error;                 /* positive errno for the final reply */
 	int s_status;                /* backend status of the last segment */
 	bool s_started;              /* READ stream: first segment sent */
+	uint8_t *direct;             /* WRITE stream: receive the next s_left
+				      * payload bytes here, not into rx */
 
 	uint64_t t_batch;            /* CLOCK_MONOTONIC ns when rx data arrived */
 	unsigned npending;
@@ -79,6 +81,9 @@ void session_init(struct session *s, const struct export *ex, void *bw,
  * tx space.  Returns 0, or -1 when the connection must be closed after the
  * bytes already in tx are sent (s->close_why says why). */
 int session_process(struct session *s);
+
+/* The worker received n (<= s_left) payload bytes at s->direct. */
+void session_direct_done(struct session *s, uint32_t n);
 
 /* Moves unconsumed rx bytes to the front; call before receiving, never
  * while backend operations are queued (session_process never returns

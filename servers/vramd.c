@@ -44,6 +44,7 @@ static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
 	const char *name, *description;
 	uint64_t size, threads, max_conns, stats_ms, gpu;
+	int cuda_sync;
 	mode_t socket_mode;
 	bool read_only, foreground, force_exit, allow_remote, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 "  -b, --backend NAME       vram, ram or null (see --dump-backend)\n"
 "  -s, --size SIZE          export size, e.g. 8G, 512M (binary units)\n"
 "      --gpu N              GPU index for the vram backend (default 0)\n"
+"      --cuda-sync MODE     vram: how workers wait for the GPU: auto (default),\n"
+"                           spin, yield or blocking\n"
 "  -r, --read-only          refuse writes (EPERM)\n"
 "  -n, --export-name NAME   export name (default \"vramd\"; \"\" also selects it)\n"
 "      --description TEXT   export description shown by nbdinfo --list\n"
@@ -106,13 +109,14 @@ static void usage(FILE *f)
 "disconnect the client first, or use --force-exit.\n");
 }
 
-enum { O_GPU = 256, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
+enum { O_CUDA_SYNC = 255, O_GPU = 256, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
        O_STATS, O_STATS_MS, O_DUMP };
 
 static const struct option longopts[] = {
 	{ "backend", required_argument, NULL, 'b' },
 	{ "size", required_argument, NULL, 's' },
 	{ "gpu", required_argument, NULL, O_GPU },
+	{ "cuda-sync", required_argument, NULL, O_CUDA_SYNC },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "export-name", required_argument, NULL, 'n' },
 	{ "description", required_argument, NULL, O_DESC },
@@ -166,6 +170,17 @@ static void parse_args(int argc, char **argv)
 			if (parse_uint(optarg, 0, 1023, &o.gpu) < 0)
 				bad("invalid --gpu '%s': want a device index", optarg);
 			break;
+		case O_CUDA_SYNC: {
+			static const char *const modes[] = { "auto", "spin", "yield", "blocking" };
+			int m;
+
+			for (m = 0; m < 4 && strcmp(optarg, modes[m]); m++)
+				;
+			if (m == 4)
+				bad("invalid --cuda-sync '%s': want auto, spin, yield or blocking", optarg);
+			o.cuda_sync = m;
+			break;
+		}
 		case 'r': o.read_only = true; break;
 		case 'n':
 			if (strlen(optarg) > 4096)
@@ -680,7 +695,8 @@ int main(int argc, char **argv)
 	ex.ops = ops;
 	export_init_flags(&ex);
 	cfg = (struct backend_config){ .size = o.size, .gpu = (int)o.gpu,
-				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK };
+				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK,
+				       .cuda_sync = o.cuda_sync };
 	ex.backend = ops->create(&cfg);
 	if (!ex.backend)
 		return 1;

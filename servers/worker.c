@@ -134,7 +134,13 @@ static void conn_run(struct conn *c)
 		c->send_posted = true;
 		c->ops++;
 	}
-	if (!c->recv_posted && !c->eof && !c->dead && !s->close && !stopping) {
+	if (!c->recv_posted && !c->eof && !c->dead && !s->close && !stopping && s->direct) {
+		sqe = get_sqe(c->w);
+		io_uring_prep_recv(sqe, c->fd, s->direct, s->s_left, 0);
+		io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
+		c->recv_posted = true;
+		c->ops++;
+	} else if (!c->recv_posted && !c->eof && !c->dead && !s->close && !stopping) {
 		session_compact_rx(s);
 		if (session_rx_room(s)) {
 			sqe = get_sqe(c->w);
@@ -196,7 +202,9 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 	c->ops--;
 	if (op == OP_RECV) {
 		c->recv_posted = false;
-		if (res > 0) {
+		if (res > 0 && c->s.direct) {
+			session_direct_done(&c->s, (uint32_t)res);
+		} else if (res > 0) {
 			c->s.rx_tail += (uint32_t)res;
 			c->s.t_batch = now_ns();
 		} else if (res != -EINTR && res != -EAGAIN && res != -ENOBUFS) {

@@ -39,6 +39,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	for (;;) {
+		if (s.direct) {
+			/* The worker would receive straight into the export. */
+			n = size < chunk ? size : chunk;
+			if (n > s.s_left)
+				n = s.s_left;
+			memcpy(s.direct, data, n);
+			data += n;
+			size -= n;
+			if (n)
+				session_direct_done(&s, (uint32_t)n);
+			else
+				s.direct = NULL;
+		}
 		session_compact_rx(&s);
 		n = size < chunk ? size : chunk;
 		if (n > session_rx_room(&s))
