@@ -338,6 +338,17 @@ static int launch(struct vram_worker *w)
 
 	if (w->batch.n == 0)
 		return 0;
+	if (w->batch.n == 1) {
+		/* One copy alone (queue depth 1): the copy engine answers
+		 * sooner than a kernel launch. */
+		struct vram_copy *c = &w->batch.d[0];
+
+		w->batch.n = 0;
+		__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
+		return cu_check(cudaMemcpyAsync((void *)(uintptr_t)c->dst, (void *)(uintptr_t)c->src,
+						c->len, cudaMemcpyDefault, w->stream),
+				"cudaMemcpyAsync (single)") < 0 ? -EIO : 0;
+	}
 	e = vram_copy_launch(&w->batch, w->stream);
 	__atomic_add_fetch(&w->v->launches, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&w->v->kernel_copies, w->batch.n, __ATOMIC_RELAXED);

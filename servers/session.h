@@ -16,10 +16,11 @@
 
 #include "server.h"
 
-/* Buffer sizes per connection.  A write payload up to SESSION_STREAM_MIN
- * is gathered whole in rx; larger ones stream. */
-#define SESSION_RX_CAP      ((1u << 20) + (64u << 10))
-#define SESSION_TX_CAP      ((1u << 20) + (64u << 10))
+/* Buffer sizes per connection: room for two 1 MiB replies, so one can be
+ * filled while the other is being sent.  A write payload up to
+ * SESSION_STREAM_MIN is gathered whole in rx; larger ones stream. */
+#define SESSION_RX_CAP      ((2u << 20) + (64u << 10))
+#define SESSION_TX_CAP      ((2u << 20) + (64u << 10))
 #define SESSION_STREAM_MIN  (512u << 10)
 #define SESSION_BATCH       512
 
