@@ -49,7 +49,7 @@ static struct opts {
 	bool read_only, foreground, force_exit, allow_remote, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
-	.name = "vramd", .max_conns = 32, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
+	.name = "vramd", .max_conns = 64, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
 };
 
 static struct export ex;
@@ -83,7 +83,7 @@ static void usage(FILE *f)
 "  -t, --tcp HOST:PORT      TCP socket; only loopback unless --allow-remote\n"
 "      --allow-remote       permit a non-loopback --tcp address\n"
 "  -j, --threads N          I/O worker threads (default: online CPUs)\n"
-"      --max-connections N  concurrent connections (default 32; 4.1 MiB of buffers each)\n"
+"      --max-connections N  concurrent connections (default 64; 2.1 MiB of buffers each)\n"
 "Process:\n"
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
 "  -p, --pidfile PATH       write the server's pid\n"
