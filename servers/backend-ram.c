@@ -116,12 +116,9 @@ static void ram_dump(FILE *f)
 static void ram_describe(void *b, json_t *obj)
 {
 	struct ram *r = b;
-	unsigned char vec[1];
 
 	json_object_set_new(obj, "storage", json_string("host-memory"));
-	/* mincore on the first page says whether memory was locked in. */
-	if (mincore(r->base, 1, vec) == 0)
-		json_object_set_new(obj, "first_page_resident", json_boolean(vec[0] & 1));
+	json_object_set_new(obj, "storage_bytes", json_integer((json_int_t)r->size));
 }
 
 const struct backend_ops backend_ram = {
