@@ -531,6 +531,7 @@ static void vram_describe(void *p, json_t *o)
 const struct backend_ops backend_vram = {
 	.name = "vram",
 	.summary = "export stored in GPU memory (CUDA)",
+	.waits = true,
 	.supported = vram_supported,
 	.create = vram_create,
 	.free = vram_free,

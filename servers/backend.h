@@ -10,6 +10,7 @@
 #ifndef VRAMD_BACKEND_H
 #define VRAMD_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@ struct backend_config {
 struct backend_ops {
 	const char *name;
 	const char *summary;
+	/* The data operations complete in sync() after a device wait (not in
+	 * the call itself): the worker then overlaps receiving with it. */
+	bool waits;
 
 	/* 1 when the backend can run in this build and on this host; else 0
 	 * with a one-line reason in why (e.g. "built without CUDA"). */

@@ -28,6 +28,7 @@ struct conn {
 	int fd;
 	unsigned ops;           /* SQEs in flight */
 	bool recv_posted, send_posted;
+	bool recv_direct;       /* the posted recv targets s.direct, not rx */
 	bool eof, dead;         /* peer closed / send failed */
 	bool structured;
 	unsigned slot;          /* index in the worker's conns[] */
@@ -119,11 +120,41 @@ static void release(struct conn *c)
 
 /* Drives one connection after any completion: process, send, receive,
  * or close once nothing is left to do. */
+static void post_recv(struct conn *c)
+{
+	struct session *s = &c->s;
+	struct io_uring_sqe *sqe;
+
+	if (c->recv_posted || c->eof || c->dead || s->close || stopping)
+		return;
+	if (!s->direct) {
+		session_compact_rx(s);
+		if (!session_rx_room(s))
+			return; /* rx full: the next send completion calls us again */
+	}
+	sqe = get_sqe(c->w);
+	c->recv_direct = s->direct != NULL;
+	if (s->direct)
+		io_uring_prep_recv(sqe, c->fd, s->direct, s->s_left, 0);
+	else
+		io_uring_prep_recv(sqe, c->fd, s->rx + s->rx_tail, session_rx_room(s), 0);
+	io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
+	c->recv_posted = true;
+	c->ops++;
+}
+
 static void conn_run(struct conn *c)
 {
 	struct session *s = &c->s;
 	struct io_uring_sqe *sqe;
 
+	/* A backend that waits for a device (the GPU) gets the next receive
+	 * going before the wait, so network and device overlap; session
+	 * processing only reads rx below rx_tail, the receive writes above. */
+	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head) {
+		post_recv(c);
+		io_uring_submit(&c->w->ring);
+	}
 	if (!c->dead && !s->close && session_process(s) < 0)
 		s->close = true;
 	if (!c->dead && !c->send_posted && s->tx_sent < s->tx_len) {
@@ -134,22 +165,7 @@ static void conn_run(struct conn *c)
 		c->send_posted = true;
 		c->ops++;
 	}
-	if (!c->recv_posted && !c->eof && !c->dead && !s->close && !stopping && s->direct) {
-		sqe = get_sqe(c->w);
-		io_uring_prep_recv(sqe, c->fd, s->direct, s->s_left, 0);
-		io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
-		c->recv_posted = true;
-		c->ops++;
-	} else if (!c->recv_posted && !c->eof && !c->dead && !s->close && !stopping) {
-		session_compact_rx(s);
-		if (session_rx_room(s)) {
-			sqe = get_sqe(c->w);
-			io_uring_prep_recv(sqe, c->fd, s->rx + s->rx_tail, session_rx_room(s), 0);
-			io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
-			c->recv_posted = true;
-			c->ops++;
-		}
-	}
+	post_recv(c);
 	/* Done when the peer is gone or we decided to close, and every reply
 	 * that can be sent has been. */
 	if ((c->eof || c->dead || s->close || stopping) && !c->send_posted) {
@@ -202,7 +218,7 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 	c->ops--;
 	if (op == OP_RECV) {
 		c->recv_posted = false;
-		if (res > 0 && c->s.direct) {
+		if (res > 0 && c->recv_direct) {
 			session_direct_done(&c->s, (uint32_t)res);
 		} else if (res > 0) {
 			c->s.rx_tail += (uint32_t)res;
