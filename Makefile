@@ -122,6 +122,24 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(COMMON_SRC)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
 fuzz: $(FUZZ_BIN)
 
+# --- harness: the swapbench CLI (harness/*.c + common/*.c) --------------------
+# Unit tests tests/unit-harness-*.c link the harness objects (all but main).
+HARNESS_SRC  := $(wildcard harness/*.c)
+HARNESS_OBJ  := $(call obj,$(HARNESS_SRC))
+HARNESS_LIB  := $(filter-out $(BUILD)/obj/harness/swapbench.o,$(HARNESS_OBJ))
+HARNESS_LIBS := $(shell pkg-config --libs jansson inih 2>/dev/null || echo -ljansson -linih)
+all: $(BUILD)/swapbench
+
+$(BUILD)/swapbench: $(HARNESS_OBJ) $(COMMON_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) -lm
+
+$(BUILD)/tests/unit-harness-%: tests/unit-harness-%.c $(HARNESS_LIB) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) -Iharness $(LDFLAGS) -o $@ $< $(HARNESS_LIB) $(COMMON_OBJ) $(HARNESS_LIBS) -lm
+# --- end of harness section ----------------------------------------------------
+
 # --- top-level jobs -------------------------------------------------------------
 # Under sanitizers the tests know (e.g. swap mode cannot mlockall ASan's
 # shadow memory, so the swap-path test skips).

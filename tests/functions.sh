@@ -278,3 +278,90 @@ sha256() {
 		sha256sum "$@" | cut -d' ' -f1
 	fi
 }
+
+# --- swapbench (harness) helpers ------------------------------------------------
+
+SWAPBENCH="$BUILD/swapbench"
+
+# requires_swapbench: fail, not skip, when build/swapbench is missing.
+requires_swapbench() {
+	[ -x "$SWAPBENCH" ] || fail "$SWAPBENCH not built (run make)"
+}
+
+# swapbench_isolate: keep swapbench's undo journal in $tmp/state (not the
+# machine's /run/swapbench), and register `swapbench restore` as a cleanup,
+# so that whatever a test leaves set up is undone when it exits.
+swapbench_isolate() {
+	export SWAPBENCH_STATE_DIR=$tmp/state
+	cleanup_add "'$SWAPBENCH' restore"
+}
+
+# machine_snapshot: everything swapbench may change, one section per
+# resource (compare two with diff): swaps, loop devices, FUSE and debugfs
+# mounts, vm sysctls, zswap parameters, zram devices, THP, swapbench
+# cgroups and swap files, and vramd/nbdfuse processes.
+machine_snapshot() {
+	local f k
+	echo "== swaps"
+	awk 'NR > 1 { print $1, $2, $3, $5 }' /proc/swaps
+	echo "== loop devices"
+	losetup -a 2>/dev/null | sort
+	echo "== mounts"
+	awk '$3 ~ /^fuse/ && $3 != "fusectl" || $3 == "debugfs"' /proc/mounts
+	echo "== sysctls"
+	for k in swappiness page-cluster watermark_scale_factor overcommit_memory; do
+		echo "vm.$k = $(cat "/proc/sys/vm/$k" 2>/dev/null)"
+	done
+	echo "== zswap"
+	for f in /sys/module/zswap/parameters/*; do
+		[ -r "$f" ] && echo "${f##*/} = $(cat "$f" 2>/dev/null)"
+	done
+	echo "== zram"
+	for f in /sys/block/zram*; do
+		[ -e "$f" ] && echo "${f##*/}: $(cat "$f/disksize") $(cat "$f/comp_algorithm" 2>/dev/null)"
+	done
+	echo "== thp"
+	cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+	echo "== cgroups"
+	find /sys/fs/cgroup -maxdepth 3 -type d -name '*swapbench*' 2>/dev/null | sort
+	echo "== swap files"
+	ls /var/tmp 2>/dev/null | grep '^swapbench' || true
+	echo "== daemons"
+	pgrep -x 'vramd|nbdfuse' 2>/dev/null | while read -r f; do
+		grep -qzx "SWAPBENCH_TEST_ID=${SWAPBENCH_TEST_ID:-none}" "/proc/$f/environ" 2>/dev/null &&
+			echo "$f $(cat "/proc/$f/comm" 2>/dev/null)"
+	done
+	return 0
+}
+
+# same_machine BEFORE WHAT: fail, showing the difference, unless the machine
+# is as machine_snapshot described it in BEFORE.  Changes get a couple of
+# seconds to settle (a daemon still exiting).
+same_machine() {
+	local before=$1 what=$2 i d
+	for ((i = 0; i < 20; i++)); do
+		d=$(diff -u --label before --label after <(printf '%s\n' "$before") <(machine_snapshot)) &&
+			return 0
+		sleep 0.1
+	done
+	printf '%s\n' "$d" >&2
+	fail "$what: the machine is not as it was"
+}
+
+# supported_tier NAME: true when `swapbench doctor` says this host can run
+# tier NAME (with its default options).
+supported_tier() {
+	[ -n "${_doctor_json:-}" ] || _doctor_json=$("$SWAPBENCH" doctor --json)
+	[ "$(jq -r --arg t "$1" '.tiers[$t].supported' <<<"$_doctor_json")" = true ]
+}
+
+# wait_swap_used DEV KIB SECONDS: wait until DEV has at least KIB in use;
+# returns 1 on timeout.
+wait_swap_used() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(swap_used_kib "$1")" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,655 @@
+/* Changes to the machine and their undo: see change.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "change.h"
+#include "log.h"
+#include "run.h"
+
+#define S(c, key) json_string_value(json_object_get((c), (key)))
+
+/* --- value ---------------------------------------------------------------------- */
+
+/* The current value of PATH: a choice file's bracketed word, else the text. */
+static int current_value(const char *path, char *buf, size_t len)
+{
+	char raw[1024], cur[128];
+
+	if (read_text(path, raw, sizeof raw) < 0)
+		return -1;
+	if (strchr(raw, '[') && choice_parse(raw, cur, sizeof cur, NULL, 0) == 0)
+		snprintf(buf, len, "%s", cur);
+	else
+		snprintf(buf, len, "%s", raw);
+	return 0;
+}
+
+int change_value(struct journal *j, const char *path, const char *value)
+{
+	char old[1024];
+
+	if (current_value(path, old, sizeof old) < 0) {
+		error("cannot read '%s': %m", path);
+		return -1;
+	}
+	if (!strcmp(old, value))
+		return 0;
+	if (journal_add(j, json_pack("{s:s, s:s, s:s}", "kind", "value", "path", path, "old", old)) < 0)
+		return -1;
+	if (j->dry_run) {
+		printf("would: write '%s' to '%s' (now '%s')\n", value, path, old);
+		return 0;
+	}
+	return write_text(path, value, false);
+}
+
+static int undo_value(json_t *c)
+{
+	const char *path = S(c, "path"), *old = S(c, "old");
+	char now[1024];
+
+	if (!path || !old) {
+		error("journal entry 'value' lacks path or old");
+		return -1;
+	}
+	if (current_value(path, now, sizeof now) < 0) {
+		if (errno == ENOENT)
+			return 0; /* the device or module is gone, and its setting with it */
+		error("cannot read '%s': %m", path);
+		return -1;
+	}
+	if (!strcmp(now, old))
+		return 0;
+	return write_text(path, old, false);
+}
+
+static void say_value(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "write '%s' back to '%s'", S(c, "old"), S(c, "path"));
+}
+
+/* --- write (on undo) ------------------------------------------------------------- */
+
+int change_on_undo_write(struct journal *j, const char *path, const char *undo_value)
+{
+	return journal_add(j, json_pack("{s:s, s:s, s:s}", "kind", "write", "path", path,
+					"value", undo_value));
+}
+
+static int undo_write(json_t *c)
+{
+	const char *path = S(c, "path"), *value = S(c, "value");
+	int delay = 20, waited = 0;
+
+	if (!path || !value) {
+		error("journal entry 'write' lacks path or value");
+		return -1;
+	}
+	for (;;) {
+		if (write_text(path, value, true) == 0)
+			return 0;
+		if (errno == ENOENT || errno == ENODEV)
+			return 0; /* the object is gone already */
+		if (errno != EBUSY || waited >= 10000)
+			break;
+		/* zram's reset is EBUSY while something still holds the device
+		 * open (udev's probe after swapoff): back off and retry. */
+		usleep((useconds_t)delay * 1000);
+		waited += delay;
+		delay = delay < 640 ? delay * 2 : delay;
+	}
+	error("cannot write '%s' to '%s'%s: %m", value, path,
+	      errno == EBUSY ? " (busy for 10 s)" : "");
+	return -1;
+}
+
+static void say_write(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "write '%s' to '%s'", S(c, "value"), S(c, "path"));
+}
+
+/* --- run (on undo) --------------------------------------------------------------- */
+
+int change_on_undo_run(struct journal *j, const char *const argv[], int timeout_s)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; argv[i]; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	return journal_add(j, json_pack("{s:s, s:o, s:i}", "kind", "run", "argv", a,
+					"timeout_s", timeout_s));
+}
+
+static int undo_run(json_t *c)
+{
+	json_t *a = json_object_get(c, "argv");
+	const char *argv[32];
+	size_t i, n = json_array_size(a);
+	int t = (int)json_integer_value(json_object_get(c, "timeout_s"));
+
+	if (n == 0 || n >= 32) {
+		error("journal entry 'run' has no usable argv");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		argv[i] = json_string_value(json_array_get(a, i));
+		if (!argv[i]) {
+			error("journal entry 'run' has a non-string argument");
+			return -1;
+		}
+	}
+	argv[n] = NULL;
+	return run(argv, t > 0 ? t : TIMEOUT_QUICK_S, 0, NULL);
+}
+
+static void say_run(const json_t *c, char *buf, size_t len)
+{
+	json_t *a = json_object_get(c, "argv");
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < json_array_size(a) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "run ",
+					 json_string_value(json_array_get(a, i)));
+}
+
+/* --- swapon / swapoff ------------------------------------------------------------- */
+
+int change_swapon(struct journal *j, const char *dev, int prio)
+{
+	char p[16];
+	const char *with[] = { "swapon", "--priority", p, dev, NULL };
+	const char *without[] = { "swapon", dev, NULL };
+
+	snprintf(p, sizeof p, "%d", prio);
+	if (journal_add(j, json_pack("{s:s, s:s}", "kind", "swapon", "dev", dev)) < 0)
+		return -1;
+	return run(prio >= 0 ? with : without, TIMEOUT_SWAPON_S, j->dry_run ? RUN_DRY : 0, NULL);
+}
+
+static int undo_swapon(json_t *c)
+{
+	const char *dev = S(c, "dev");
+	const char *argv[] = { "swapoff", dev, NULL };
+
+	if (!dev) {
+		error("journal entry 'swapon' lacks dev");
+		return -1;
+	}
+	if (!swap_active(dev, NULL))
+		return 0;
+	if (run(argv, TIMEOUT_SWAPOFF_S, 0, NULL) < 0)
+		return -1;
+	if (swap_active(dev, NULL)) {
+		error("'%s' is still active swap after swapoff", dev);
+		return -1;
+	}
+	return 0;
+}
+
+static void say_swapon(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "swapoff '%s'", S(c, "dev"));
+}
+
+int change_swapoff(struct journal *j, const struct swap_area *a)
+{
+	const char *argv[] = { "swapoff", a->name, NULL };
+
+	if (journal_add(j, json_pack("{s:s, s:s, s:i}", "kind", "swapoff", "dev", a->name,
+				     "priority", a->priority)) < 0)
+		return -1;
+	return run(argv, TIMEOUT_SWAPOFF_S, j->dry_run ? RUN_DRY : 0, NULL);
+}
+
+static int undo_swapoff(json_t *c)
+{
+	const char *dev = S(c, "dev");
+	int prio = (int)json_integer_value(json_object_get(c, "priority"));
+	char p[16];
+	const char *with[] = { "swapon", "--priority", p, dev, NULL };
+	const char *without[] = { "swapon", dev, NULL };
+
+	if (!dev) {
+		error("journal entry 'swapoff' lacks dev");
+		return -1;
+	}
+	if (swap_active(dev, NULL))
+		return 0;
+	/* A negative priority was the kernel's choice: let it choose again. */
+	snprintf(p, sizeof p, "%d", prio);
+	return run(prio >= 0 ? with : without, TIMEOUT_SWAPON_S, 0, NULL);
+}
+
+static void say_swapoff(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "swapon '%s' at priority %d", S(c, "dev"),
+		 (int)json_integer_value(json_object_get(c, "priority")));
+}
+
+/* --- file / dir ------------------------------------------------------------------------ */
+
+int change_file(struct journal *j, const char *path, int *fd)
+{
+	*fd = -1;
+	if (journal_add(j, json_pack("{s:s, s:s}", "kind", "file", "path", path)) < 0)
+		return -1;
+	if (j->dry_run) {
+		printf("would: create '%s'\n", path);
+		return 0;
+	}
+	*fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		error("cannot create '%s': %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int undo_file(json_t *c)
+{
+	const char *path = S(c, "path");
+
+	if (!path) {
+		error("journal entry 'file' lacks path");
+		return -1;
+	}
+	if (swap_active(path, NULL)) {
+		error("not removing '%s': it is still active swap", path);
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		error("cannot remove '%s': %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void say_file(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "remove '%s'", S(c, "path"));
+}
+
+int change_dir(struct journal *j, const char *path)
+{
+	if (journal_add(j, json_pack("{s:s, s:s}", "kind", "dir", "path", path)) < 0)
+		return -1;
+	if (j->dry_run) {
+		printf("would: create directory '%s'\n", path);
+		return 0;
+	}
+	if (mkdir(path, 0700) < 0) {
+		error("cannot create directory '%s': %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int undo_dir(json_t *c)
+{
+	const char *path = S(c, "path");
+	struct dirent *e;
+	DIR *d;
+
+	if (!path) {
+		error("journal entry 'dir' lacks path");
+		return -1;
+	}
+	if (is_mounted(path, NULL, 0)) {
+		error("not removing '%s': something is mounted there", path);
+		return -1;
+	}
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : (error("cannot open '%s': %m", path), -1);
+	/* Only plain files (logs, sockets, pid files): subdirectories are
+	 * changes of their own, undone before. */
+	while ((e = readdir(d)) != NULL) {
+		char p[PATH_MAX];
+
+		if (e->d_type == DT_DIR)
+			continue;
+		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+		if (unlink(p) < 0 && errno != ENOENT)
+			warn("cannot remove '%s': %m", p);
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT) {
+		error("cannot remove directory '%s': %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void say_dir(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "remove directory '%s' and its files", S(c, "path"));
+}
+
+/* --- loop ------------------------------------------------------------------------------------ */
+
+/* Loop devices whose backing file is FILE ("/dev/loopN" each), up to max. */
+static int loops_of(const char *file, char dev[][32], int max)
+{
+	glob_t g;
+	size_t i;
+	int n = 0;
+
+	if (glob("/sys/block/loop*/loop/backing_file", 0, NULL, &g) != 0)
+		return 0;
+	for (i = 0; i < g.gl_pathc && n < max; i++) {
+		char b[PATH_MAX], name[27];
+
+		if (read_text(g.gl_pathv[i], b, sizeof b) < 0 || strcmp(b, file))
+			continue;
+		if (sscanf(g.gl_pathv[i], "/sys/block/%26[^/]", name) == 1)
+			snprintf(dev[n++], 32, "/dev/%s", name);
+	}
+	globfree(&g);
+	return n;
+}
+
+int change_loop(struct journal *j, const char *file, char *dev, size_t len, bool *direct_io)
+{
+	const char *dio[] = { "losetup", "--direct-io=on", "--find", "--show", file, NULL };
+	const char *buffered[] = { "losetup", "--find", "--show", file, NULL };
+	struct run_result r;
+	char path[96], v[16];
+	int idx;
+
+	*direct_io = false;
+	idx = journal_add(j, json_pack("{s:s, s:s, s:n}", "kind", "loop", "file", file, "dev"));
+	if (idx < 0)
+		return -1;
+	if (j->dry_run) {
+		run(dio, TIMEOUT_QUICK_S, RUN_DRY, NULL);
+		snprintf(dev, len, "/dev/loopN");
+		*direct_io = true;
+		return 0;
+	}
+	if (run(dio, TIMEOUT_QUICK_S, RUN_QUIET, &r) < 0) {
+		if (r.timed_out || r.hung)
+			return -1;
+		warn("losetup --direct-io=on '%s' failed (%s); using buffered I/O, so swap "
+		     "writes go through the page cache", file, r.out);
+		if (run(buffered, TIMEOUT_QUICK_S, 0, &r) < 0)
+			return -1;
+	}
+	if (strncmp(r.out, "/dev/loop", 9) != 0) {
+		error("losetup printed '%s', not a loop device", r.out);
+		return -1;
+	}
+	snprintf(dev, len, "%s", r.out);
+	if (journal_note(j, idx, "dev", json_string(dev)) < 0)
+		return -1;
+	snprintf(path, sizeof path, "/sys/block/%s/loop/dio", dev + 5);
+	*direct_io = read_text(path, v, sizeof v) > 0 && !strcmp(v, "1");
+	return 0;
+}
+
+static int undo_loop(json_t *c)
+{
+	const char *file = S(c, "file"), *known = S(c, "dev");
+	char devs[8][32];
+	int n, i, t;
+
+	if (!file) {
+		error("journal entry 'loop' lacks file");
+		return -1;
+	}
+	n = loops_of(file, devs, 8);
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const char *argv[] = { "losetup", "-d", devs[i], NULL };
+		char bf[96];
+
+		if (known && strcmp(known, devs[i]))
+			debug("'%s' is also attached to '%s'", devs[i], file);
+		if (swap_active(devs[i], NULL)) {
+			error("not detaching '%s': it is still active swap", devs[i]);
+			return -1;
+		}
+		if (run(argv, TIMEOUT_QUICK_S, 0, NULL) < 0)
+			return -1;
+		/* The detach is deferred while udev or blkid hold the device. */
+		snprintf(bf, sizeof bf, "/sys/block/%s/loop/backing_file", devs[i] + 5);
+		for (t = 0; t < 100 && access(bf, F_OK) == 0; t++)
+			usleep(100000);
+		if (access(bf, F_OK) == 0) {
+			error("'%s' is still attached 10 s after losetup -d", devs[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void say_loop(const json_t *c, char *buf, size_t len)
+{
+	const char *dev = S(c, "dev");
+
+	snprintf(buf, len, "detach %s from '%s'", dev ? dev : "the loop device", S(c, "file"));
+}
+
+/* --- mount ------------------------------------------------------------------------------------ */
+
+int change_mount(struct journal *j, const char *dir, const char *fstype, const char *const argv[])
+{
+	int idx = journal_add(j, json_pack("{s:s, s:s, s:s}", "kind", "mount", "dir", dir,
+					   "fstype", fstype));
+
+	if (idx < 0)
+		return -1;
+	if (argv && run(argv, TIMEOUT_QUICK_S, j->dry_run ? RUN_DRY : 0, NULL) < 0)
+		return -1;
+	return idx;
+}
+
+static int undo_mount(json_t *c)
+{
+	const char *dir = S(c, "dir"), *fstype = S(c, "fstype");
+	const char *fusermount[] = { "fusermount3", "-u", dir, NULL };
+	const char *umount[] = { "umount", dir, NULL };
+	bool fuse = fstype && !strncmp(fstype, "fuse", 4);
+
+	if (!dir) {
+		error("journal entry 'mount' lacks dir");
+		return -1;
+	}
+	if (!is_mounted(dir, NULL, 0))
+		return 0;
+	if (fuse && run(fusermount, TIMEOUT_QUICK_S, RUN_QUIET, NULL) == 0 && !is_mounted(dir, NULL, 0))
+		return 0;
+	if (run(umount, TIMEOUT_QUICK_S, 0, NULL) < 0)
+		return -1;
+	if (is_mounted(dir, NULL, 0)) {
+		error("'%s' is still mounted after umount", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static void say_mount(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "unmount '%s' (%s)", S(c, "dir"), S(c, "fstype"));
+}
+
+/* --- process ----------------------------------------------------------------------------------- */
+
+int change_process(struct journal *j, const char *name, const char *pidfile, const char *backs)
+{
+	json_t *c = json_pack("{s:s, s:s, s:s, s:i, s:i}", "kind", "process", "name", name,
+			      "pidfile", pidfile, "pid", 0, "start_ticks", 0);
+
+	if (c && backs)
+		json_object_set_new(c, "backs", json_string(backs));
+	return journal_add(j, c);
+}
+
+int change_process_pid(struct journal *j, int idx, pid_t pid)
+{
+	char st;
+	uint64_t ticks = 0;
+
+	if (j->dry_run)
+		return 0;
+	pid_stat(pid, &st, &ticks);
+	if (journal_note(j, idx, "start_ticks", json_integer((json_int_t)ticks)) < 0)
+		return -1;
+	return journal_note(j, idx, "pid", json_integer(pid));
+}
+
+/* Waits up to ms for PID to end; true when it did. */
+static bool pid_gone(pid_t pid, uint64_t ticks, int ms)
+{
+	int t;
+
+	for (t = 0; t < ms; t += 50) {
+		if (!pid_alive(pid, ticks))
+			return true;
+		usleep(50000);
+	}
+	return !pid_alive(pid, ticks);
+}
+
+static int undo_process(json_t *c)
+{
+	const char *name = S(c, "name"), *pidfile = S(c, "pidfile"), *backs = S(c, "backs");
+	pid_t pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
+	uint64_t ticks = (uint64_t)json_integer_value(json_object_get(c, "start_ticks"));
+	char buf[64], path[64];
+
+	if (!name) {
+		error("journal entry 'process' lacks name");
+		return -1;
+	}
+	if (pid <= 0 && pidfile && read_text(pidfile, buf, sizeof buf) > 0) {
+		/* Died before noting the pid: trust the pid file when the
+		 * process there has the right name. */
+		pid = (pid_t)atoi(buf);
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+		if (pid <= 0 || read_text(path, buf, sizeof buf) < 0 || strncmp(buf, name, 15))
+			pid = 0;
+		ticks = 0;
+	}
+	if (pid <= 0 || !pid_alive(pid, ticks))
+		return 0;
+	kill(pid, SIGTERM);
+	if (pid_gone(pid, ticks, 10000))
+		return 0;
+	if (backs && swap_active(backs, NULL)) {
+		error("%s (pid %d) did not exit on SIGTERM and '%s' is still swap on it; not killing it",
+		      name, (int)pid, backs);
+		return -1;
+	}
+	warn("%s (pid %d) did not exit within 10 s of SIGTERM; sending SIGKILL", name, (int)pid);
+	kill(pid, SIGKILL);
+	if (pid_gone(pid, ticks, 5000))
+		return 0;
+	error("%s (pid %d) survives SIGKILL", name, (int)pid);
+	hang_report(name);
+	return -1;
+}
+
+static void say_process(const json_t *c, char *buf, size_t len)
+{
+	json_int_t pid = json_integer_value(json_object_get(c, "pid"));
+
+	if (pid > 0)
+		snprintf(buf, len, "stop %s (pid %lld)", S(c, "name"), (long long)pid);
+	else
+		snprintf(buf, len, "stop %s (pid in '%s')", S(c, "name"), S(c, "pidfile"));
+}
+
+/* --- cgroup --------------------------------------------------------------------------------------- */
+
+int change_cgroup(struct journal *j, const char *path)
+{
+	if (journal_add(j, json_pack("{s:s, s:s}", "kind", "cgroup", "path", path)) < 0)
+		return -1;
+	if (j->dry_run) {
+		printf("would: create cgroup '%s'\n", path);
+		return 0;
+	}
+	if (mkdir(path, 0755) < 0) {
+		error("cannot create cgroup '%s': %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+int cgroup_remove(const char *path)
+{
+	char procs[PATH_MAX], fe[PATH_MAX], buf[4096];
+	int i;
+
+	if (access(path, F_OK) < 0)
+		return 0;
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", path);
+	for (i = 0; i < 100; i++) {
+		char *p, *save = NULL;
+
+		if (read_text(procs, buf, sizeof buf) <= 0)
+			break;
+		for (p = strtok_r(buf, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+			kill((pid_t)atoi(p), SIGKILL);
+		usleep(100000);
+	}
+	/* cgroup v1 keeps the charges of exited tasks; emptying first makes
+	 * the rmdir cheap. */
+	snprintf(fe, sizeof fe, "%s/memory.force_empty", path);
+	if (access(fe, F_OK) == 0)
+		write_text(fe, "0", true);
+	for (i = 0; i < 100; i++) {
+		if (rmdir(path) == 0 || errno == ENOENT)
+			return 0;
+		usleep(100000);
+	}
+	read_text(procs, buf, sizeof buf);
+	error("cannot remove cgroup '%s': %m (tasks: %s)", path, buf);
+	return -1;
+}
+
+static int undo_cgroup(json_t *c)
+{
+	const char *path = S(c, "path");
+
+	if (!path) {
+		error("journal entry 'cgroup' lacks path");
+		return -1;
+	}
+	return cgroup_remove(path);
+}
+
+static void say_cgroup(const json_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "kill the tasks of cgroup '%s' and remove it", S(c, "path"));
+}
+
+/* --- the table ------------------------------------------------------------------------------------ */
+
+static const struct change_kind kinds[] = {
+#define X(k, barrier) { #k, undo_##k, say_##k, barrier },
+	CHANGE_KINDS(X)
+#undef X
+};
+
+const struct change_kind *change_kind(const json_t *c)
+{
+	const char *k = S(c, "kind");
+	size_t i;
+
+	for (i = 0; k && i < sizeof kinds / sizeof kinds[0]; i++)
+		if (!strcmp(kinds[i].name, k))
+			return &kinds[i];
+	return NULL;
+}

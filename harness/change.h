@@ -1,0 +1,106 @@
+/* The changes swapbench makes to the machine, each recorded in the undo
+ * journal (journal.h) before it is made.  A kind is one row of CHANGE_KINDS:
+ * its undo and how to say it.  The change_* functions below make a change
+ * of a kind: journal first, then act, then note what was learnt; in a dry
+ * run they print "would: ..." and act not.  Each reports its own errors
+ * and returns -1; 0 on success.
+ *
+ *   kind      fields                        undo
+ *   value     path, old                     write old back when it differs
+ *   write     path, value                   write value (retried while EBUSY)
+ *   run       argv, timeout_s               run the command
+ *   swapon    dev                           swapoff (failure stops the replay)
+ *   swapoff   dev, priority                 swapon at the old priority
+ *   file      path                          unlink, unless active swap
+ *   dir       path                          unlink its plain files, rmdir
+ *   loop      file, dev                     losetup -d, unless active swap
+ *   mount     dir, fstype                   umount (fusermount3 -u for FUSE)
+ *   process   name, pidfile, pid, start_ticks, backs
+ *                                           SIGTERM, then SIGKILL once
+ *                                           `backs` is no longer swap
+ *   cgroup    path                          kill its tasks, rmdir */
+#ifndef SWAPBENCH_CHANGE_H
+#define SWAPBENCH_CHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "journal.h"
+#include "procfs.h"
+
+/* X(kind, barrier): a failed undo of a barrier kind stops the replay. */
+#define CHANGE_KINDS(X) \
+	X(value, false) X(write, false) X(run, false) X(swapon, true) \
+	X(swapoff, false) X(file, false) X(dir, false) X(loop, false) \
+	X(mount, false) X(process, false) X(cgroup, false)
+
+struct change_kind {
+	const char *name;
+	/* Undoes change c; returns 0 when the machine no longer has it. */
+	int (*undo)(json_t *c);
+	/* Describes the undo ("swapoff '/dev/zram0'") into buf. */
+	void (*say)(const json_t *c, char *buf, size_t len);
+	/* A failed undo of this kind stops the replay. */
+	bool barrier;
+};
+
+/* The kind named by c's "kind", or NULL. */
+const struct change_kind *change_kind(const json_t *c);
+
+/* value: records PATH's current value (the bracketed word of a choice file
+ * such as comp_algorithm or THP "enabled") and writes VALUE; nothing
+ * happens when it already holds VALUE. */
+int change_value(struct journal *j, const char *path, const char *value);
+
+/* write: records that UNDO_VALUE is to be written to PATH on undo (zram's
+ * reset, zram-control's hot_remove, cgroup.subtree_control's -memory).
+ * Only records; the caller makes the change.  Returns the index or -1. */
+int change_on_undo_write(struct journal *j, const char *path, const char *undo_value);
+
+/* run: records a command to run on undo.  Returns the index or -1. */
+int change_on_undo_run(struct journal *j, const char *const argv[], int timeout_s);
+
+/* swapon: mkswap is the caller's; runs swapon --priority PRIO DEV (prio < 0:
+ * the kernel's default). */
+int change_swapon(struct journal *j, const char *dev, int prio);
+
+/* swapoff: takes someone else's swap area A off for the run. */
+int change_swapoff(struct journal *j, const struct swap_area *a);
+
+/* file: creates PATH (O_EXCL, mode 0600) and returns its fd in *fd (-1 in
+ * a dry run). */
+int change_file(struct journal *j, const char *path, int *fd);
+
+/* dir: creates directory PATH (mode 0700). */
+int change_dir(struct journal *j, const char *path);
+
+/* loop: attaches FILE to a free loop device, with direct I/O when it can
+ * (a fallback to buffered I/O is reported as a warning); the device path
+ * goes to dev ("/dev/loopN" in a dry run). */
+int change_loop(struct journal *j, const char *file, char *dev, size_t len, bool *direct_io);
+
+/* mount: records that DIR (of type FSTYPE) is to be unmounted on undo,
+ * then runs ARGV (which mounts it) unless argv is NULL (a daemon such as
+ * nbdfuse mounts it: the caller starts it).  Returns the index or -1. */
+int change_mount(struct journal *j, const char *dir, const char *fstype, const char *const argv[]);
+
+/* process: records a daemon about to be started (identified later by
+ * journal_note "pid"/"start_ticks", or by PIDFILE should swapbench die
+ * first); BACKS is the block device whose swap depends on it (or NULL).
+ * Returns the index or -1. */
+int change_process(struct journal *j, const char *name, const char *pidfile, const char *backs);
+
+/* Notes PID (and its start time) in process change idx. */
+int change_process_pid(struct journal *j, int idx, pid_t pid);
+
+/* cgroup: creates the cgroup directory PATH. */
+int change_cgroup(struct journal *j, const char *path);
+
+/* Removes cgroup PATH: SIGKILL its tasks until none is left (10 s), then
+ * rmdir (10 s).  0 or -1 with a message. */
+int cgroup_remove(const char *path);
+
+#endif

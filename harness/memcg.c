@@ -1,0 +1,128 @@
+/* Memory cgroups for workloads: see memcg.h. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "change.h"
+#include "log.h"
+#include "memcg.h"
+#include "procfs.h"
+
+int memcg_pick(const char *mounts, const char *(*controllers)(const char *mnt, void *arg),
+	       void *arg, struct memcg_root *out)
+{
+	struct mount_entry m;
+	const char *p = mounts;
+
+	while (mounts_next(&p, &m)) {
+		const char *c;
+
+		if (strcmp(m.type, "cgroup2"))
+			continue;
+		c = controllers(m.dir, arg);
+		if (c && word_in(c, "memory")) {
+			out->version = 2;
+			snprintf(out->root, sizeof out->root, "%s", m.dir);
+			return 0;
+		}
+	}
+	p = mounts;
+	while (mounts_next(&p, &m)) {
+		if (!strcmp(m.type, "cgroup") && opt_has(m.opts, "memory")) {
+			out->version = 1;
+			snprintf(out->root, sizeof out->root, "%s", m.dir);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *live_controllers(const char *mnt, void *arg)
+{
+	char path[PATH_MAX];
+	char *buf = arg;
+
+	snprintf(path, sizeof path, "%s/cgroup.controllers", mnt);
+	return read_text(path, buf, 512) < 0 ? NULL : buf;
+}
+
+int memcg_find(struct memcg_root *out)
+{
+	char *mounts = read_all("/proc/self/mounts");
+	char buf[512];
+	int rc;
+
+	if (!mounts)
+		return -1;
+	rc = memcg_pick(mounts, live_controllers, buf, out);
+	free(mounts);
+	return rc;
+}
+
+/* Writes VALUE to the cgroup's FILE; the cgroup is ours and goes away with
+ * its journal entry, so its own files need no undo of their own. */
+static int cg_set(struct journal *j, const char *cg, const char *file, const char *value)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/%s", cg, file);
+	if (j->dry_run) {
+		printf("would: write '%s' to '%s'\n", value, path);
+		return 0;
+	}
+	return write_text(path, value, false);
+}
+
+int memcg_create(struct journal *j, const struct memcg_root *r, const char *name,
+		 uint64_t limit_bytes, bool zswap, char *path, size_t len)
+{
+	char limit[32], sc[PATH_MAX], file[PATH_MAX], ctl[512];
+
+	snprintf(path, len, "%s/%s", r->root, name);
+	snprintf(limit, sizeof limit, "%" PRIu64, limit_bytes);
+	if (r->version == 2) {
+		/* Children get memory.max only when the parent delegates memory. */
+		if (pathf(sc, sizeof sc, "%s/cgroup.subtree_control", r->root) < 0)
+			return -1;
+		if (read_text(sc, ctl, sizeof ctl) < 0) {
+			error("cannot read '%s': %m", sc);
+			return -1;
+		}
+		if (!word_in(ctl, "memory")) {
+			if (change_on_undo_write(j, sc, "-memory") < 0)
+				return -1;
+			if (j->dry_run)
+				printf("would: write '+memory' to '%s'\n", sc);
+			else if (write_text(sc, "+memory", false) < 0)
+				return -1;
+		}
+	}
+	if (change_cgroup(j, path) < 0)
+		return -1;
+	if (r->version == 1)
+		return cg_set(j, path, "memory.limit_in_bytes", limit);
+	if (cg_set(j, path, "memory.max", limit) < 0)
+		return -1;
+	snprintf(file, sizeof file, "%s/memory.swap.max", path);
+	if ((j->dry_run || access(file, F_OK) == 0) && cg_set(j, path, "memory.swap.max", "max") < 0)
+		return -1;
+	snprintf(file, sizeof file, "%s/memory.zswap.max", path);
+	if (!zswap && (j->dry_run || access(file, F_OK) == 0) &&
+	    cg_set(j, path, "memory.zswap.max", "0") < 0)
+		return -1;
+	return 0;
+}
+
+int memcg_oom_kills(const struct memcg_root *r, const char *path, uint64_t *kills)
+{
+	char file[PATH_MAX], buf[2048];
+
+	snprintf(file, sizeof file, "%s/%s", path,
+		 r->version == 2 ? "memory.events" : "memory.oom_control");
+	*kills = 0;
+	if (read_text(file, buf, sizeof buf) < 0)
+		return -1;
+	return kv_u64(buf, "oom_kill", kills);
+}

@@ -1,0 +1,40 @@
+/* Memory cgroups for workloads, on cgroup v2 (preferred) or v1: find the
+ * hierarchy with the memory controller, create a limited cgroup (journaled,
+ * so that a crash still removes it and kills what runs in it), read its OOM
+ * kills.  The C twin of tests/functions.sh's memcg_* helpers. */
+#ifndef SWAPBENCH_MEMCG_H
+#define SWAPBENCH_MEMCG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "journal.h"
+
+struct memcg_root {
+	int version;		/* 2 or 1 */
+	char root[PATH_MAX];	/* mount point of that hierarchy */
+};
+
+/* Picks the memory hierarchy from a /proc/mounts text: the first cgroup2
+ * mount whose controllers (controllers(mnt, arg) returns its
+ * cgroup.controllers text, or NULL) include "memory", else the first
+ * cgroup (v1) mount with the memory option.  0, or -1 when there is none. */
+int memcg_pick(const char *mounts, const char *(*controllers)(const char *mnt, void *arg),
+	       void *arg, struct memcg_root *out);
+
+/* memcg_pick on this machine's mounts.  0 or -1 (no message). */
+int memcg_find(struct memcg_root *out);
+
+/* Creates NAME under the root, limited to limit_bytes of memory with
+ * unlimited swap; with zswap false (v2 only) kept out of zswap, so that
+ * pages reach the swap device.  Enables +memory in the v2 root's
+ * subtree_control when needed (journaled too).  The cgroup's directory
+ * goes to path.  0 or -1 with a message. */
+int memcg_create(struct journal *j, const struct memcg_root *r, const char *name,
+		 uint64_t limit_bytes, bool zswap, char *path, size_t len);
+
+/* The cgroup's OOM kills so far (memory.events or memory.oom_control). */
+int memcg_oom_kills(const struct memcg_root *r, const char *path, uint64_t *kills);
+
+#endif

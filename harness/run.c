@@ -1,0 +1,477 @@
+/* Child processes under timeouts: see run.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "procfs.h"
+#include "run.h"
+
+volatile sig_atomic_t sig_pending;
+json_t *run_log;
+
+static void on_signal(int sig)
+{
+	sig_pending = sig;
+}
+
+void sig_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool have_command(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0;
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	while (*path) {
+		const char *c = strchr(path, ':');
+		size_t n = c ? (size_t)(c - path) : strlen(path);
+
+		snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name);
+		if (n && access(buf, X_OK) == 0)
+			return true;
+		if (!c)
+			break;
+		path = c + 1;
+	}
+	return false;
+}
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	if (sig_pending)
+		return true;
+	nanosleep(&ts, NULL); /* EINTR on a signal is what we want */
+	return sig_pending != 0;
+}
+
+const char *argv_str(const char *const argv[], char *buf, size_t len)
+{
+	size_t used = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; argv[i] && used + 1 < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? " " : "", argv[i]);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used >= len)
+		buf[len - 1] = '\0';
+	return buf;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Waits for PID up to timeout_ms, draining fd (when >= 0) into out.  Returns
+ * 1 with *status when it ended, 0 on timeout. */
+static int wait_draining(pid_t pid, int timeout_ms, int *fdp, char *out, size_t outlen,
+			 size_t *used, int *status)
+{
+	int fd = *fdp;
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	int pfd = pidfd_open_(pid);
+	char sink[4096];
+
+	for (;;) {
+		struct pollfd p[2];
+		int np = 0, left;
+		uint64_t now;
+
+		if (waitpid(pid, status, WNOHANG) == pid) {
+			/* Collect what is left in the pipe. */
+			while (fd >= 0) {
+				ssize_t n = read(fd, sink, sizeof sink);
+
+				if (n <= 0)
+					break;
+				if (*used + 1 < outlen) {
+					size_t k = (size_t)n < outlen - 1 - *used ? (size_t)n : outlen - 1 - *used;
+					memcpy(out + *used, sink, k);
+					*used += k;
+				}
+			}
+			if (pfd >= 0)
+				close(pfd);
+			return 1;
+		}
+		now = mono_ns();
+		if (now >= deadline) {
+			if (pfd >= 0)
+				close(pfd);
+			return 0;
+		}
+		left = (int)((deadline - now) / 1000000u) + 1;
+		if (fd >= 0) {
+			p[np].fd = fd;
+			p[np++].events = POLLIN;
+		}
+		if (pfd >= 0) {
+			p[np].fd = pfd;
+			p[np++].events = POLLIN;
+		}
+		if (pfd < 0 && left > 20)
+			left = 20; /* no pidfd: poll for the exit */
+		if (poll(p, (nfds_t)np, left) > 0 && fd >= 0 && (p[0].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(fd, sink, sizeof sink);
+
+			if (n > 0 && *used + 1 < outlen) {
+				size_t k = (size_t)n < outlen - 1 - *used ? (size_t)n : outlen - 1 - *used;
+				memcpy(out + *used, sink, k);
+				*used += k;
+			} else if (n == 0) {
+				close(fd);
+				fd = *fdp = -1;
+			}
+		}
+	}
+}
+
+static void log_run(const char *line, int code, uint64_t ns, bool timed_out)
+{
+	json_t *e;
+
+	if (!run_log)
+		run_log = json_array();
+	e = json_pack("{s:s, s:i, s:I, s:b}", "argv", line, "exit_code", code,
+		      "elapsed_ns", (json_int_t)ns, "timed_out", timed_out);
+	if (e)
+		json_array_append_new(run_log, e);
+}
+
+int run(const char *const argv[], int timeout_s, unsigned flags, struct run_result *r)
+{
+	struct run_result local;
+	char line[512];
+	int pipefd[2], status = 0, ended;
+	size_t used = 0;
+	uint64_t t0;
+	pid_t pid;
+
+	if (!r)
+		r = &local;
+	memset(r, 0, sizeof *r);
+	r->exit_code = -1;
+	argv_str(argv, line, sizeof line);
+	if (flags & RUN_DRY) {
+		printf("would run: %s\n", line);
+		r->exit_code = 0;
+		return 0;
+	}
+	debug("run: %s", line);
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		error("pipe: %m");
+		return -1;
+	}
+	t0 = mono_ns();
+	pid = fork();
+	if (pid < 0) {
+		error("fork: %m");
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		setpgid(0, 0);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		if (null >= 0)
+			dup2(null, 0);
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "cannot run '%s': %s", argv[0], strerror(errno));
+		_exit(127);
+	}
+	setpgid(pid, pid); /* both sides, so no race with the child's own */
+	close(pipefd[1]);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	ended = wait_draining(pid, timeout_s * 1000, &pipefd[0], r->out, sizeof r->out, &used, &status);
+	if (!ended) {
+		r->timed_out = true;
+		kill(-pid, SIGTERM);
+		ended = wait_draining(pid, 2000, &pipefd[0], r->out, sizeof r->out, &used, &status);
+		if (!ended) {
+			kill(-pid, SIGKILL);
+			ended = wait_draining(pid, 3000, &pipefd[0], r->out, sizeof r->out, &used, &status);
+		}
+	}
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	r->out[used] = '\0';
+	while (used > 0 && (r->out[used - 1] == '\n' || r->out[used - 1] == ' '))
+		r->out[--used] = '\0';
+	if (ended)
+		r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	else
+		r->hung = true;
+	log_run(line, r->exit_code, mono_ns() - t0, r->timed_out);
+
+	if (r->hung) {
+		error("'%s' did not finish within %d s and survives SIGKILL (stuck in the kernel); leaving it",
+		      line, timeout_s);
+		hang_report(line);
+		return -1;
+	}
+	if (r->timed_out) {
+		error("'%s' did not finish within %d s; killed it%s%s", line, timeout_s,
+		      r->out[0] ? ": " : "", r->out);
+		hang_report(line);
+		return -1;
+	}
+	if (r->exit_code != 0) {
+		if (!(flags & RUN_QUIET))
+			error("'%s' exited with status %d%s%s", line, r->exit_code,
+			      r->out[0] ? ": " : "", r->out);
+		return -1;
+	}
+	return 0;
+}
+
+pid_t spawn_daemon(const char *const argv[], const char *log)
+{
+	int pipefd[2], status;
+	pid_t mid, pid = -1;
+	char line[512];
+
+	argv_str(argv, line, sizeof line);
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		error("pipe: %m");
+		return -1;
+	}
+	mid = fork();
+	if (mid < 0) {
+		error("fork: %m");
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -1;
+	}
+	if (mid == 0) {
+		pid_t d;
+
+		setsid();
+		d = fork();
+		if (d == 0) {
+			int null = open("/dev/null", O_RDONLY);
+			int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			signal(SIGPIPE, SIG_DFL);
+			if (null >= 0)
+				dup2(null, 0);
+			if (out >= 0) {
+				dup2(out, 1);
+				dup2(out, 2);
+			}
+			execvp(argv[0], (char *const *)argv);
+			fprintf(stderr, "cannot run '%s': %s\n", argv[0], strerror(errno));
+			_exit(127);
+		}
+		if (write(pipefd[1], &d, sizeof d) != sizeof d)
+			_exit(1);
+		_exit(d > 0 ? 0 : 1);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &pid, sizeof pid) != sizeof pid)
+		pid = -1;
+	close(pipefd[0]);
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid <= 0)
+		error("cannot start '%s': fork failed", line);
+	else
+		log_run(line, 0, 0, false); /* started; its end is the caller's to judge */
+	debug("daemon %d: %s", (int)pid, line);
+	return pid;
+}
+
+pid_t child_start(const char *const argv[], const struct child_opts *o)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		error("fork: %m");
+		return -1;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		if (o && o->own_pgrp)
+			setpgid(0, 0);
+		if (o && o->cgroup_procs) {
+			char buf[32];
+
+			snprintf(buf, sizeof buf, "%d", (int)getpid());
+			if (write_text(o->cgroup_procs, buf, false) < 0)
+				_exit(127);
+		}
+		execvp(argv[0], (char *const *)argv);
+		error("cannot run '%s': %m", argv[0]);
+		_exit(127);
+	}
+	if (o && o->own_pgrp)
+		setpgid(pid, pid);
+	return pid;
+}
+
+int child_wait(pid_t pid, int timeout_ms, int tick_ms, void (*tick)(void *), void *arg, int *status)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+
+		if (w == pid)
+			return 1;
+		if (w < 0 && errno != EINTR) {
+			error("waitpid %d: %m", (int)pid);
+			return -1;
+		}
+		if (sig_pending)
+			return 2;
+		if (mono_ns() >= deadline)
+			return 0;
+		if (tick)
+			tick(arg);
+		sleep_ms(tick_ms);
+	}
+}
+
+/* The last n lines of the kernel log, from /dev/kmsg without blocking. */
+static void kmsg_tail(int n)
+{
+	char **ring = calloc((size_t)n, sizeof *ring);
+	char rec[2048];
+	int fd, i, count = 0;
+
+	if (!ring)
+		return;
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "  (cannot read /dev/kmsg: %s)\n", strerror(errno));
+		free(ring);
+		return;
+	}
+	for (;;) {
+		ssize_t len = read(fd, rec, sizeof rec - 1);
+		char *msg;
+
+		if (len < 0 && errno == EPIPE)
+			continue; /* overwritten record */
+		if (len <= 0)
+			break;
+		rec[len] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		free(ring[count % n]);
+		ring[count % n] = strdup(msg);
+		count++;
+	}
+	close(fd);
+	fprintf(stderr, "  kernel log, last %d lines:\n", count < n ? count : n);
+	for (i = count < n ? 0 : count - n; i < count; i++) {
+		char *m = ring[i % n];
+		size_t l = m ? strlen(m) : 0;
+
+		if (l && m[l - 1] == '\n')
+			m[l - 1] = '\0';
+		fprintf(stderr, "    %s\n", m ? m : "");
+	}
+	for (i = 0; i < n; i++)
+		free(ring[i]);
+	free(ring);
+}
+
+void hang_report(const char *what)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	fprintf(stderr, "swapbench: diagnostics for '%s':\n", what);
+	while (d && (e = readdir(d)) != NULL) {
+		char path[300], buf[4096], comm[64], state;
+		uint64_t st;
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 0 || pid_stat(pid, &state, &st) < 0 || state != 'D')
+			continue;
+		found++;
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+		if (read_text(path, comm, sizeof comm) < 0)
+			snprintf(comm, sizeof comm, "?");
+		fprintf(stderr, "  task %d (%s) in D state", (int)pid, comm);
+		snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+		if (read_text(path, buf, sizeof buf) >= 0)
+			fprintf(stderr, ", wchan %s", buf);
+		fprintf(stderr, "\n");
+		snprintf(path, sizeof path, "/proc/%d/stack", (int)pid);
+		if (read_text(path, buf, sizeof buf) >= 0) {
+			char *line = strtok(buf, "\n");
+
+			while (line) {
+				fprintf(stderr, "    %s\n", line);
+				line = strtok(NULL, "\n");
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	if (!found)
+		fprintf(stderr, "  no task in D state\n");
+	kmsg_tail(20);
+}

@@ -1,0 +1,127 @@
+/* A swap tier is an ops table, one per file harness/tier-<name>.c, listed
+ * once in TIERS below (which drives the registry, `swapbench list` and the
+ * JSON keys).  To add a tier: write tier-foo.c ending in
+ * `const struct tier_ops tier_foo = {...};` and add X(foo) to TIERS.
+ *
+ * Life of a tier: supported() says whether this host can run it with these
+ * settings (nothing changed yet); setup() makes it live swap, recording
+ * every change in the undo journal first (change.h); describe() and
+ * counters() report it; teardown() does the tier's own work before the
+ * journal undoes setup's changes in reverse (the same replay that restores
+ * after a crash, so the normal path and the crash path are one code path). */
+#ifndef SWAPBENCH_TIER_H
+#define SWAPBENCH_TIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "journal.h"
+
+#define TIERS(X) X(zram) X(zswap) X(disk) X(nbd)
+
+/* One option of `swapbench tier up TIER`: --NAME ARG (arg NULL: a flag
+ * taking no argument, stored as "yes"). */
+struct tier_param {
+	const char *name;
+	const char *arg;	/* "SIZE", "N", "NAME", ... or NULL */
+	const char *def;	/* default as text, or NULL (unset) */
+	const char *help;
+};
+
+struct tier {
+	const struct tier_ops *ops;
+	struct journal *j;	/* every change of setup() is recorded here */
+	json_t *settings;	/* option name -> text, defaults included; borrowed
+				 * from the journal's tier object */
+	json_t *state;		/* what setup() made (devices, pids, paths), kept in
+				 * the journal so that later commands (tier show,
+				 * tier down) find it; borrowed likewise */
+	bool dry_run;		/* setup prints what it would do */
+};
+
+struct tier_ops {
+	const char *name;
+	const char *summary;	/* one line for `swapbench list` */
+	const struct tier_param *params;	/* tier's own options, ended by {NULL} */
+
+	/* Whether this host can run the tier with t's settings, checked
+	 * before anything is changed.  Returns false with a one-line reason
+	 * naming the fix in why ("no zram support: modprobe zram ...");
+	 * a bad option value is reported where it is parsed (tier_size and
+	 * co.) and leaves why empty.  Must not change the machine; t->state
+	 * is empty. */
+	bool (*supported)(struct tier *t, char *why, size_t len);
+
+	/* Makes the tier live swap.  Every change goes through change.h's
+	 * functions (journal first); facts later calls need go to t->state
+	 * (the swap device's path as "swap_dev", always).  On failure reports
+	 * once and returns -1: the caller replays the journal, undoing what
+	 * was done.  In a dry run, prints and changes nothing. */
+	int (*setup)(struct tier *t);
+
+	/* The tier's own work before the journal undoes setup (final
+	 * counters, checks, warnings); must not undo journaled changes.
+	 * May be NULL.  Returns 0 or -1 (the replay happens either way). */
+	int (*teardown)(struct tier *t);
+
+	/* Adds the tier's configuration to out: device, sizes with units,
+	 * algorithm, parameters in force.  0 or -1. */
+	int (*describe)(const struct tier *t, json_t *out);
+
+	/* Adds the counters that prove the tier served the faults (its block
+	 * device's stat, zram mm_stat/io_stat, zswap counters, /proc/swaps
+	 * use) to out, raw, with units in the keys.  0 or -1. */
+	int (*counters)(const struct tier *t, json_t *out);
+};
+
+#define X(n) extern const struct tier_ops tier_##n;
+TIERS(X)
+#undef X
+
+/* The registry, in TIERS order, ended by NULL. */
+extern const struct tier_ops *const tiers[];
+
+/* The tier named NAME, or NULL. */
+const struct tier_ops *tier_find(const char *name);
+
+/* Options every tier takes (size, priority, swappiness, page-cluster,
+ * watermark-scale-factor, thp). */
+extern const struct tier_param tier_common_params[];
+
+/* The setting NAME: the option given, else its default; NULL when unset. */
+const char *tier_get(const struct tier *t, const char *name);
+
+/* Parsed settings; each reports "--NAME: expected ..., got 'X'" and
+ * returns -1 on a bad value.  An unset setting leaves *out and returns 1. */
+int tier_size(const struct tier *t, const char *name, uint64_t *out);
+int tier_uint(const struct tier *t, const char *name, uint64_t min, uint64_t max, uint64_t *out);
+int tier_bool(const struct tier *t, const char *name, bool *out);
+
+/* --- helpers several tiers share ------------------------------------------- */
+
+/* Checks the options every tier takes (sizes, numbers in range, a THP mode
+ * the kernel offers); reports the first bad one and returns -1.  Run before
+ * anything is changed. */
+int tier_check_common(const struct tier *t);
+
+/* Applies the common settings that are not the device's own (vm.swappiness,
+ * vm.page-cluster, vm.watermark_scale_factor, THP, when given) and turns
+ * zswap off for tiers other than zswap (so faults reach the device under
+ * test).  Journaled. */
+int tier_apply_common(struct tier *t);
+
+/* mkswap DEV, then swapon at the --priority setting (journaled), and
+ * state.swap_dev = DEV. */
+int tier_swapon(struct tier *t, const char *dev);
+
+/* Adds {"swaps": {size_bytes, used_bytes, priority}} for state.swap_dev
+ * from /proc/swaps (nothing when it is not active). */
+void tier_swap_counters(const struct tier *t, json_t *out);
+
+/* state.KEY as a string, or NULL. */
+const char *tier_state(const struct tier *t, const char *key);
+
+#endif
