@@ -68,8 +68,10 @@ void session_direct_done(struct session *s, uint32_t n)
 	s->direct = NULL;
 	s->s_off += n;
 	s->s_left -= n;
-	if (s->s_left == 0)
+	if (s->s_left == 0) {
 		s->state = SS_WRITE_REPLY;
+		s->hdr_only = true;
+	}
 }
 
 void session_compact_rx(struct session *s)
@@ -323,6 +325,7 @@ static int step_header(struct session *s)
 
 	if (avail < NBD_REQUEST_SIZE || tx_room(s) < MAX_ERR_REPLY)
 		return BLOCKED;
+	s->hdr_only = false;
 	if (nbd_get32(h) != NBD_REQUEST_MAGIC) {
 		s->st->protocol_errors++;
 		s->close_why = "bad request magic";

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nbd-proto.h"
 #include "server.h"
 
 /* Buffer sizes per connection (2 MiB buffers measured no faster on the
@@ -68,6 +69,9 @@ struct session {
 	bool s_started;              /* READ stream: first segment sent */
 	uint8_t *direct;             /* WRITE stream: receive the next s_left
 				      * payload bytes here, not into rx */
+	bool hdr_only;               /* after a direct write: receive just the
+				      * next header, so a following large write's
+				      * payload can land in place too */
 
 	uint64_t t_batch;            /* CLOCK_MONOTONIC ns when rx data arrived */
 	unsigned npending;
@@ -95,9 +99,13 @@ void session_compact_rx(struct session *s);
  * a large unsent tail in place, as moving it costs more than it frees). */
 void session_compact_tx(struct session *s);
 
-/* Free space at the end of rx, for the next receive. */
+/* How much the next receive into rx should take. */
 static inline uint32_t session_rx_room(const struct session *s)
 {
+	uint32_t have = s->rx_tail - s->rx_head;
+
+	if (s->hdr_only && have < NBD_REQUEST_SIZE)
+		return NBD_REQUEST_SIZE - have;
 	return SESSION_RX_CAP - s->rx_tail;
 }
 
