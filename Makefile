@@ -4,6 +4,8 @@
 #   make test            run every test; last line "N passed, N failed, N skipped"
 #   make deps            install what is missing (Debian 12 / Ubuntu 24.04, root)
 #   make bench-server    fio against vramd, nbdkit memory and nbdkit null
+#   make bench           swapbench run SCENARIO=overcommit [TIERS=a,b] [REPEATS=N] (root)
+#   make check-vm        the kernel NBD path on Debian's kernel in QEMU (root)
 #   make fuzz            build the libFuzzer targets (clang)
 #
 # Knobs: V=1 (show commands)  WERROR=1  SANITIZE=address,undefined
@@ -153,9 +155,25 @@ deps:
 bench-server: all
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-server.sh $(BENCH_ARGS)
 
+# bench: `swapbench run` on every tier (or TIERS=a,b), REPEATS times each,
+# interleaved; the result lands in results/HOST-DATE-SCENARIO/ (root).
+SCENARIO ?= overcommit
+bench: $(BUILD)/swapbench
+	$(Q)$(BUILD)/swapbench run --scenario $(SCENARIO) $(if $(TIERS),--tiers $(TIERS)) \
+		$(if $(REPEATS),--repeats $(REPEATS)) $(if $(OUT),--out $(OUT))
+
+# check-vm: the kernel NBD client and zram.ko on Debian's stock kernel, in
+# QEMU (TCG) over the host's root (root; the kernel package is downloaded once
+# into build/vm-cache).  The same test also runs in `make test`; see
+# tests/vm/README.md.
+check-vm: all
+	$(Q)BUILD=$(abspath $(BUILD)) SWAPBENCH_SANITIZED=$(if $(SANITIZE),1,) \
+		tests/run-tests test-vm-kernel-nbd.sh
+.PHONY: check-vm
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test deps bench-server fuzz clean
+.PHONY: all test deps bench-server bench fuzz clean
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

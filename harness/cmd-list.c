@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "scenario.h"
 #include "tier.h"
 
 static const char usage_text[] =
@@ -29,32 +30,6 @@ static void list_tiers(void)
 
 	for (i = 0; tiers[i]; i++)
 		printf("%-10s %s\n", tiers[i]->name, tiers[i]->summary);
-}
-
-/* The scenario directory: $SWAPBENCH_SCENARIOS, ../scenarios from the
- * binary (build/swapbench), else ./scenarios. */
-static void scenario_dir(char *buf, size_t len)
-{
-	const char *env = getenv("SWAPBENCH_SCENARIOS");
-	char self[PATH_MAX], *slash;
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(buf, len, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (snprintf(buf, len, "%s/../scenarios", self) < (int)len &&
-			    access(buf, F_OK) == 0)
-				return;
-		}
-	}
-	snprintf(buf, len, "scenarios");
 }
 
 static int summary_handler(void *arg, const char *section, const char *key, const char *value)

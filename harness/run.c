@@ -359,6 +359,14 @@ pid_t child_start(const char *const argv[], const struct child_opts *o)
 			if (write_text(o->cgroup_procs, buf, false) < 0)
 				_exit(127);
 		}
+		if (o && o->output) {
+			int fd = open(o->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+			if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+				error("cannot write '%s': %m", o->output);
+				_exit(127);
+			}
+		}
 		execvp(argv[0], (char *const *)argv);
 		error("cannot run '%s': %m", argv[0]);
 		_exit(127);

@@ -66,9 +66,10 @@ pid_t spawn_daemon(const char *const argv[], const char *log);
 struct child_opts {
 	const char *cgroup_procs;	/* write the child's pid here before exec (NULL: none) */
 	bool own_pgrp;			/* setpgid(0, 0) */
+	const char *output;		/* stdout and stderr appended here (NULL: inherited) */
 };
 
-/* Forks and execs ARGV (stdio inherited).  Returns the pid or -1 with a
+/* Forks and execs ARGV (stdio inherited unless o->output).  Returns the pid or -1 with a
  * message; an exec failure makes the child exit 127 after a message. */
 pid_t child_start(const char *const argv[], const struct child_opts *o);
 

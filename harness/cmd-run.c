@@ -1,0 +1,730 @@
+/* swapbench run: the same, declared memory pressure on each tier, in turn
+ * (A B C A B C ...), with sampling and probes, into one result document
+ * (schema "swapbench-run", results/SCHEMA.md).  Per run: set the tier up
+ * (journaled), drop caches and compact, wait for quiet memory PSI, run
+ * stress-ng --vm in a limited memory cgroup, tear down, judge validity.
+ * Try:
+ *   sudo build/swapbench run --scenario quick --tiers zram,disk --repeats 1 */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "journal.h"
+#include "log.h"
+#include "memcg.h"
+#include "parse.h"
+#include "probe.h"
+#include "procfs.h"
+#include "run.h"
+#include "sampler.h"
+#include "scenario.h"
+#include "tier.h"
+
+#define RUN_SCHEMA "swapbench-run"
+#define RUN_SCHEMA_VERSION 1
+#define QUIET_DEADLINE_S 30	/* waiting for quiet PSI, at most */
+#define QUIET_FULL_US_PER_S 2000	/* "quiet": under 0.2% full stall */
+
+static const char usage_text[] =
+	"usage: swapbench run [--scenario NAME|FILE] [--tiers A,B] [--repeats N] [--out DIR]\n"
+	"\n"
+	"Runs scenario NAME (scenarios/NAME.ini, default overcommit) on each tier in\n"
+	"turn, interleaved (A B C A B C ...), and writes one result document,\n"
+	"DIR/run.json (default results/HOST-DATE-SCENARIO/), with a TSV time series\n"
+	"per run beside it.  A run that did not swap, hit an OOM kill, timed out or\n"
+	"whose stress-ng failed is kept and marked invalid with its reason.\n"
+	"\n"
+	"  --scenario NAME   scenario name or .ini path (default overcommit)\n"
+	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports)\n"
+	"  --repeats N       runs per tier (default: the scenario's)\n"
+	"  --out DIR         output directory\n"
+	"  --progress        a live progress line even when stderr is not a terminal\n";
+
+struct run_opts {
+	struct scenario sc;
+	const struct tier_ops *tiers[8];
+	unsigned ntiers, repeats;
+	char out[1024];		/* the output directory */
+	bool progress;
+	struct memcg_root root;
+	uint64_t mem_total;
+};
+
+/* --- small helpers ------------------------------------------------------------------ */
+
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX], *p;
+
+	snprintf(buf, sizeof buf, "%s", dir);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	error("cannot create '%s': %m", buf);
+	return -1;
+}
+
+static json_t *argv_json(const char *const argv[])
+{
+	json_t *a = json_array();
+
+	for (; *argv; argv++)
+		json_array_append_new(a, json_string(*argv));
+	return a;
+}
+
+/* run_log keeps a command as one line: back to words (XXX: quoting is lost). */
+static json_t *split_words(const char *line)
+{
+	json_t *a = json_array();
+	char buf[1024], *tok, *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", line ? line : "");
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		json_array_append_new(a, json_string(tok));
+	return a;
+}
+
+/* The first line of a command's output, or "" (tool versions). */
+static json_t *version_of(const char *const argv[])
+{
+	struct run_result r;
+	char *nl;
+
+	if (!have_command(argv[0]))
+		return json_null();
+	if (run(argv, TIMEOUT_QUICK_S, RUN_QUIET, &r) < 0 && r.exit_code != 0)
+		return json_null();
+	nl = strchr(r.out, '\n');
+	if (nl)
+		*nl = '\0';
+	return json_string(r.out);
+}
+
+static json_t *tool_versions(void)
+{
+	static const char *const stress[] = { "stress-ng", "--version", NULL };
+	static const char *const fio[] = { "fio", "--version", NULL };
+	char jv[32];
+
+	snprintf(jv, sizeof jv, "%s", JANSSON_VERSION);
+	return json_pack("{s:s, s:o, s:o, s:s}", "swapbench", VERSION, "stress-ng",
+			 version_of(stress), "fio", version_of(fio), "jansson", jv);
+}
+
+/* Parses "bogo-ops: N" lines of stress-ng's --yaml output (summed). */
+static json_int_t bogo_ops(const char *yaml)
+{
+	char *text = read_all(yaml), *line, *save = NULL, *p;
+	json_int_t sum = 0;
+	bool any = false;
+
+	if (!text)
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		p = line + strspn(line, " -");
+		if (!strncmp(p, "bogo-ops:", 9)) {
+			sum += strtoll(p + 9, NULL, 10);
+			any = true;
+		}
+	}
+	free(text);
+	return any ? sum : -1;
+}
+
+static int mem_total(uint64_t *bytes)
+{
+	char buf[8192];
+
+	if (read_text("/proc/meminfo", buf, sizeof buf) < 0 || kv_u64(buf, "MemTotal", bytes) < 0) {
+		error("cannot read MemTotal from '/proc/meminfo'");
+		return -1;
+	}
+	*bytes *= 1024;
+	return 0;
+}
+
+/* Drops the page cache and compacts, so that each run starts alike. */
+static void settle_memory(void)
+{
+	sync();
+	write_text("/proc/sys/vm/drop_caches", "3", false);
+	write_text("/proc/sys/vm/compact_memory", "1", true);
+}
+
+/* Waits until system memory PSI full grows by less than the quiet rate over
+ * a second, at most QUIET_DEADLINE_S.  Returns whether it became quiet and
+ * the time waited in *waited. */
+static bool wait_quiet(uint64_t *waited)
+{
+	uint64_t t0 = mono_ns(), a = 0, b = 0;
+	char buf[512];
+
+	while (mono_ns() - t0 < QUIET_DEADLINE_S * 1000000000ULL) {
+		if (read_text("/proc/pressure/memory", buf, sizeof buf) < 0 ||
+		    psi_total(buf, "full", &a) < 0)
+			break;	/* no PSI: nothing to wait for */
+		if (sleep_ms(1000))
+			break;
+		if (read_text("/proc/pressure/memory", buf, sizeof buf) < 0 ||
+		    psi_total(buf, "full", &b) < 0)
+			break;
+		if (b - a < QUIET_FULL_US_PER_S) {
+			*waited = mono_ns() - t0;
+			return true;
+		}
+	}
+	*waited = mono_ns() - t0;
+	return false;
+}
+
+/* --- one run ---------------------------------------------------------------------- */
+
+struct progress {
+	const struct run_opts *o;
+	struct sampler *s;
+	const char *tier;
+	unsigned repeat;
+	uint64_t t0;
+	struct sampler_totals prev;
+};
+
+static void progress_tick(void *arg)
+{
+	struct progress *p = arg;
+	struct sampler_totals now;
+	double dt, el;
+
+	if (!p->o->progress || !p->s->samples)
+		return;
+	sampler_latest(p->s, &now);
+	if (!p->prev.t_ns || now.t_ns <= p->prev.t_ns) {
+		p->prev = now;
+		return;
+	}
+	dt = (double)(now.t_ns - p->prev.t_ns) / 1e9;
+	el = (double)(mono_ns() - p->t0) / 1e9;
+	fprintf(stderr, "\r\033[K%s %u/%u  %.0f/%u s  psi full %.1f%%  swap in %.0f out %.0f pages/s",
+		p->tier, p->repeat, p->o->repeats, el, p->o->sc.duration_s,
+		(double)(now.full_us - p->prev.full_us) / 1e4 / dt,
+		(double)(now.pswpin - p->prev.pswpin) / dt, (double)(now.pswpout - p->prev.pswpout) / dt);
+	p->prev = now;
+}
+
+static void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j)
+{
+	json_t *to = json_object_get(j->doc, "tier");
+
+	*t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(to, "settings"),
+			    .state = json_object_get(to, "state"), .dry_run = false };
+}
+
+static json_t *tier_json(const struct tier *t, bool describe)
+{
+	json_t *o = json_object();
+
+	if (describe ? t->ops->describe(t, o) : t->ops->counters(t, o))
+		debug("tier '%s' %s incomplete", t->ops->name, describe ? "description" : "counters");
+	return o;
+}
+
+/* Runs stress-ng in the cgroup with sampling and probes; fills run's metrics,
+ * children and validity.  Returns 0, or -1 when the run could not be made
+ * (setup failures), 128+N on signal N. */
+static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, double ratio,
+		   const char *cg, json_t *run, json_t *children, const char *tag)
+{
+	const struct scenario *sc = &o->sc;
+	uint64_t limit = scenario_limit(sc, o->mem_total);
+	uint64_t ws = (uint64_t)((double)limit * ratio);
+	uint64_t per_worker = ws / sc->workers / 4096 * 4096;
+	uint64_t overflow_pages = ws > limit ? (ws - limit) / 4096 : 0;
+	/* Half the overcommit must go out; and at least 1% of the working set,
+	 * so that stray swap elsewhere on the machine does not make a run valid. */
+	uint64_t min_pages = overflow_pages / 2 > ws / 4096 / 100 ? overflow_pages / 2 : ws / 4096 / 100 + 1;
+	uint64_t kills = 0, t0, dur;
+	char vm[16], bytes[32], method[48], seed[32], dur_s[32], yaml[PATH_MAX], log[PATH_MAX];
+	char tsv_name[128], tsv[PATH_MAX], procs[PATH_MAX + 16], reason[256] = "";
+	struct sampler s = { .interval_ms = sc->sample_interval_ms, .cgroup = cg,
+			     .cgroup_version = o->root.version, .tier = t };
+	struct probe *p = calloc(1, sizeof *p);
+	struct child_opts co = { .own_pgrp = true };
+	struct progress pr = { .o = o, .s = &s, .tier = t->ops->name, .repeat = repeat };
+	int status = 0, w, rc = 0, exit_code = -1;
+	bool timed_out = false;
+	json_int_t bogo;
+	pid_t pid;
+
+	if (!p) {
+		error("out of memory");
+		return -1;
+	}
+	snprintf(vm, sizeof vm, "%u", sc->workers);
+	snprintf(method, sizeof method, "%s", sc->method);
+	snprintf(seed, sizeof seed, "%" PRIu64, sc->seed);
+	snprintf(dur_s, sizeof dur_s, "%us", sc->duration_s);
+	snprintf(yaml, sizeof yaml, "%s/%s-stress-ng.yaml", o->out, tag);
+	snprintf(log, sizeof log, "%s/%s-stress-ng.log", o->out, tag);
+	snprintf(tsv_name, sizeof tsv_name, "%s-samples.tsv", tag);
+	snprintf(tsv, sizeof tsv, "%s/%s", o->out, tsv_name);
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
+	/* stress-ng 0.15 splits --vm-bytes among the --vm workers: pass the
+	 * total, which each worker divides.  XXX: newer stress-ng gives each
+	 * worker --vm-bytes; check the version when it changes. */
+	snprintf(bytes, sizeof bytes, "%" PRIu64, per_worker * sc->workers);
+	const char *argv[] = { "stress-ng", "--vm", vm, "--vm-bytes", bytes, "--vm-method", method,
+			       "--vm-keep", "--no-madvise", "--oomable", "--seed", seed,
+			       "--timeout", dur_s, "--metrics-brief", "--yaml", yaml,
+			       NULL };
+
+	s.out = fopen(tsv, "we");
+	if (!s.out)
+		warn("cannot write '%s': %m; no time series for this run", tsv);
+	if (sampler_start(&s) < 0) {
+		rc = -1;
+		goto out;
+	}
+	p->interval_ms = sc->probe_interval_ms;
+	p->cmd = sc->probe_cmd;
+	if (probe_start(p) < 0) {
+		sampler_stop(&s);
+		rc = -1;
+		goto out;
+	}
+	co.cgroup_procs = procs;
+	co.output = log;
+	t0 = pr.t0 = mono_ns();
+	pid = child_start(argv, &co);
+	if (pid < 0) {
+		rc = -1;
+	} else {
+		w = child_wait(pid, (int)sc->timeout_s * 1000, 200, progress_tick, &pr, &status);
+		if (w != 1) {
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			timed_out = w == 0;
+			if (w == 2) {
+				rc = 128 + (int)sig_pending;
+				info("signal %d: stopping the workload and tearing tier '%s' down",
+				     rc - 128, t->ops->name);
+			}
+		}
+		exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	dur = mono_ns() - t0;
+	probe_stop(p);
+	sampler_stop(&s);
+	if (o->progress)
+		fprintf(stderr, "\r\033[K");
+	if (s.out)
+		fclose(s.out);
+	s.out = NULL;
+	if (rc == -1)
+		goto out;
+	json_array_append_new(children, json_pack("{s:o, s:i}", "argv", argv_json(argv),
+						  "exit_code", exit_code));
+	memcg_oom_kills(&o->root, cg, &kills);
+	bogo = bogo_ops(yaml);
+
+	{
+		uint64_t in = s.last.pswpin - s.first.pswpin, out = s.last.pswpout - s.first.pswpout;
+		uint64_t zin = s.last.zswpin - s.first.zswpin, zout = s.last.zswpout - s.first.zswpout;
+		/* zswap keeps what it stores off the device: its pool counts as swap. */
+		uint64_t swapped = out + zout;
+		uint64_t span = s.last.t_ns - s.first.t_ns;
+		json_t *extra;
+		double secs = span ? (double)span / 1e9 : 1;
+
+		json_object_set_new(run, "metrics", json_pack(
+			"{s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I}",
+			"probe_p50_ns", (json_int_t)hist_quantile(&p->exec, 0.50),
+			"probe_p99_ns", (json_int_t)hist_quantile(&p->exec, 0.99),
+			"probe_p999_ns", (json_int_t)hist_quantile(&p->exec, 0.999),
+			"probe_max_ns", (json_int_t)p->exec.max,
+			"psi_full_pct", (double)(s.last.full_us - s.first.full_us) / 1e4 / secs,
+			"psi_some_pct", (double)(s.last.some_us - s.first.some_us) / 1e4 / secs,
+			"longest_stall_ns", (json_int_t)s.longest_stall_ns,
+			"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
+			"swapin_rate_pages_per_s", (double)in / secs,
+			"swapout_rate_pages_per_s", (double)out / secs,
+			"stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur));
+		extra = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}",
+			"touch_p50_ns", (json_int_t)hist_quantile(&p->touch, 0.50),
+			"touch_p99_ns", (json_int_t)hist_quantile(&p->touch, 0.99),
+			"touch_p999_ns", (json_int_t)hist_quantile(&p->touch, 0.999),
+			"probe_slots", (json_int_t)p->slots, "probe_late_slots", (json_int_t)p->late_slots,
+			"probe_exec_failures", (json_int_t)p->exec_failures,
+			"oom_kills", (json_int_t)kills, "samples", (json_int_t)s.samples,
+			"sampler_cpu_ns", (json_int_t)s.cpu_ns,
+			"sampler_cpu_pct_of_core", s.wall_ns ? (double)s.cpu_ns * 100 / (double)s.wall_ns : 0.0,
+			"memcg_limit_bytes", (json_int_t)limit, "working_set_bytes", (json_int_t)ws,
+			"min_pswpout_pages", (json_int_t)min_pages,
+			"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout);
+		json_object_update(json_object_get(run, "metrics"), extra);
+		json_decref(extra);
+		/* Why a run does not count, first reason wins. */
+		if (rc > 128)
+			snprintf(reason, sizeof reason, "interrupted by signal %d", rc - 128);
+		else if (timed_out)
+			snprintf(reason, sizeof reason, "timeout: stress-ng outlived %u s", sc->timeout_s);
+		else if (kills)
+			snprintf(reason, sizeof reason, "oom kill: %" PRIu64 " in the workload cgroup", kills);
+		else if (exit_code == 3 || exit_code == 7)
+			snprintf(reason, sizeof reason, "stress-ng exit code %d (%s)", exit_code,
+				 exit_code == 3 ? "out of resources" : "stressor killed or failed");
+		else if (exit_code != 0)
+			snprintf(reason, sizeof reason, "stress-ng exit code %d", exit_code);
+		else if (swapped < min_pages && !overflow_pages)
+			snprintf(reason, sizeof reason, "did not swap: pswpout+zswpout rose by %" PRIu64
+				 " pages, under the %" PRIu64 " needed (the working set fits in the limit)",
+				 swapped, min_pages);
+		else if (swapped < min_pages)
+			snprintf(reason, sizeof reason, "did not swap: pswpout+zswpout rose by %" PRIu64
+				 " pages, under the %" PRIu64 " that half the overcommit needs", swapped, min_pages);
+	}
+	json_object_set_new(run, "valid", json_boolean(!reason[0]));
+	json_object_set_new(run, "invalid_reason", reason[0] ? json_string(reason) : json_null());
+	json_object_set_new(run, "samples_file", json_string(tsv_name));
+out:
+	free(p);
+	return rc;
+}
+
+/* Sets the tier up, measures, tears down.  Returns 0 (run appended, valid or
+ * not), -1 when the tier could not be set up or the machine not restored,
+ * 128+N on signal. */
+static int run_one(const struct run_opts *o, struct journal *j, const struct tier_ops *ops,
+		   unsigned repeat, double ratio, json_t *runs, json_t *tier_config)
+{
+	json_t *run, *children = json_array();
+	size_t log0 = run_log ? json_array_size(run_log) : 0, i;
+	char why[512] = "", name[64], cg[PATH_MAX], tag[96];
+	uint64_t waited = 0;
+	struct tier t;
+	bool quiet, torn = false;
+	int rc = -1;
+
+	snprintf(tag, sizeof tag, "%s-r%u-x%.2f", ops->name, repeat, ratio);
+	run = json_pack("{s:s, s:i, s:f}", "tier", ops->name, "repeat", (int)repeat, "ratio", ratio);
+	if (journal_begin(j) < 0)
+		goto out;
+	json_object_set_new(j->doc, "tier", json_pack("{s:s, s:{}, s:{}, s:b}", "name", ops->name,
+						       "settings", "state", "up", 0));
+	tier_bind(&t, ops, j);
+	for (i = 0; i < o->sc.ntier; i++)
+		json_object_set_new(t.settings, o->sc.tier_key[i], json_string(o->sc.tier_val[i]));
+	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why)) {
+		if (why[0])
+			error("tier '%s' cannot run here: %s", ops->name, why);
+		json_object_del(j->doc, "tier");
+		journal_save(j);
+		goto out;
+	}
+	if (journal_save(j) < 0 || ops->setup(&t) < 0)
+		goto restore;
+	json_object_set_new(json_object_get(j->doc, "tier"), "up", json_true());
+	if (journal_save(j) < 0 || sig_pending)
+		goto restore;
+	if (!json_object_get(tier_config, ops->name))
+		json_object_set_new(tier_config, ops->name, tier_json(&t, true));
+	json_object_set_new(run, "tier_counters_before", tier_json(&t, false));
+	settle_memory();
+	quiet = wait_quiet(&waited);
+	json_object_set_new(run, "psi_quiet", json_boolean(quiet));
+	json_object_set_new(run, "psi_quiet_wait_ns", json_integer((json_int_t)waited));
+	if (!quiet)
+		warn("memory PSI still not quiet after %d s; running anyway", QUIET_DEADLINE_S);
+	snprintf(name, sizeof name, "swapbench-run-%d", (int)getpid());
+	/* zswap's own tier wants its pages; the others must not lose them to it. */
+	if (memcg_create(j, &o->root, name, scenario_limit(&o->sc, o->mem_total),
+			 !strcmp(ops->name, "zswap"), cg, sizeof cg) < 0)
+		goto teardown;
+	rc = measure(o, &t, repeat, ratio, cg, run, children, tag);
+	json_object_set_new(run, "tier_counters_after", tier_json(&t, false));
+teardown:
+	torn = true;
+	if (ops->teardown && ops->teardown(&t) < 0 && rc == 0)
+		rc = -1;
+restore:
+	if (sig_pending && rc != -1)
+		rc = 128 + (int)sig_pending;
+	if (!torn && json_is_true(json_object_get(json_object_get(j->doc, "tier"), "up")) &&
+	    ops->teardown)
+		ops->teardown(&t);
+	if (journal_replay(j) < 0) {
+		error("the machine is not fully restored: see above, then 'swapbench restore'");
+		rc = -1;
+	}
+out:
+	for (i = log0; run_log && i < json_array_size(run_log); i++) {
+		json_t *e = json_array_get(run_log, i);
+
+		json_array_append_new(children, json_pack("{s:o, s:O}", "argv",
+			split_words(json_string_value(json_object_get(e, "argv"))),
+			"exit_code", json_object_get(e, "exit_code")));
+	}
+	json_object_set_new(run, "children", children);
+	if (json_object_get(run, "valid"))
+		json_array_append(runs, run);
+	json_decref(run);
+	return rc;
+}
+
+/* --- the command ----------------------------------------------------------------- */
+
+static int add_tier(struct run_opts *o, const char *name)
+{
+	const struct tier_ops *ops = tier_find(name);
+	unsigned i;
+
+	if (!ops)
+		return usage_error("run", "unknown tier '%s' ('swapbench list tiers')", name);
+	for (i = 0; i < o->ntiers; i++)
+		if (o->tiers[i] == ops)
+			return usage_error("run", "tier '%s' named twice", name);
+	if (o->ntiers == sizeof o->tiers / sizeof o->tiers[0])
+		return usage_error("run", "too many tiers");
+	o->tiers[o->ntiers++] = ops;
+	return 0;
+}
+
+static int parse_tiers(struct run_opts *o, const char *list)
+{
+	char buf[256], *tok, *save = NULL;
+	int rc;
+
+	snprintf(buf, sizeof buf, "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if ((rc = add_tier(o, tok)))
+			return rc;
+	if (!o->ntiers)
+		return usage_error("run", "--tiers: expected tier names, got '%s'", list);
+	return 0;
+}
+
+/* Every tier whose supported() says yes with default settings. */
+static void supported_tiers(struct run_opts *o, struct journal *j)
+{
+	char why[512];
+	struct tier t;
+	int i;
+
+	for (i = 0; tiers[i] && o->ntiers < 8; i++) {
+		json_t *settings = json_object(), *state = json_object();
+
+		t = (struct tier){ .ops = tiers[i], .j = j, .settings = settings, .state = state };
+		why[0] = '\0';
+		if (tiers[i]->supported(&t, why, sizeof why))
+			o->tiers[o->ntiers++] = tiers[i];
+		else
+			info("skipping tier '%s': %s", tiers[i]->name, why);
+		json_decref(settings);
+		json_decref(state);
+	}
+}
+
+static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
+{
+	struct utsname u;
+	char cmdline[1024] = "", bid[64] = "";
+
+	uname(&u);
+	read_text("/proc/cmdline", cmdline, sizeof cmdline);
+	boot_id(bid, sizeof bid);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:O, s:{s:s, s:s, s:f}}",
+			 "host", u.nodename, "kernel", u.release, "machine", u.machine,
+			 "cmdline", cmdline, "boot_id", bid, "mem_total_bytes", (json_int_t)o->mem_total,
+			 "cgroup_version", o->root.version, "scenario", o->sc.name,
+			 "tier_config", tier_config, "factors",
+			 "compressibility", o->sc.compressibility, "locality", o->sc.locality,
+			 "ratio", o->sc.ratios[0]);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "scenario", required_argument, NULL, 's' },
+		{ "tiers", required_argument, NULL, 't' },
+		{ "repeats", required_argument, NULL, 'r' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct run_opts o;
+	const char *scen = "overcommit", *tier_list = NULL;
+	char path[PATH_MAX], host[64] = "host", date[32], docpath[PATH_MAX + 16];
+	json_t *doc = NULL, *runs, *tier_config;
+	struct swap_area areas[4];
+	struct journal j;
+	uint64_t repeats = 0;
+	unsigned rep, ri, ti, nfail = 0, ninvalid = 0;
+	int c, rc = 1, r = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	memset(&o, 0, sizeof o);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+s:t:r:o:ph", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': scen = optarg; break;
+		case 't': tier_list = optarg; break;
+		case 'r':
+			if (parse_uint(optarg, 1, 100, &repeats) < 0)
+				return usage_error("run", "--repeats: expected a number from 1 to 100, got '%s'", optarg);
+			break;
+		case 'o':
+			if (strlen(optarg) >= sizeof o.out)
+				return usage_error("run", "--out: a path under %zu characters, please", sizeof o.out);
+			snprintf(o.out, sizeof o.out, "%s", optarg);
+			break;
+		case 'p': o.progress = true; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default:
+			fprintf(stderr, "Try 'swapbench run --help' for more information.\n");
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return usage_error("run", "unexpected argument '%s'", argv[optind]);
+	scenario_path(scen, path, sizeof path);
+	if (scenario_load(path, &o.sc) < 0)
+		return 1;
+	if (o.sc.kind == SCENARIO_FIO_RAW) {
+		error("scenario '%s' is of kind fio-raw, which 'swapbench run' does not run yet", o.sc.name);
+		return 1;
+	}
+	o.repeats = repeats ? (unsigned)repeats : o.sc.repeats;
+	if (!tier_list && o.sc.tiers[0])
+		tier_list = o.sc.tiers;
+	if (tier_list && (r = parse_tiers(&o, tier_list)))
+		return r;
+	if (require_root("swapbench run"))
+		return 1;
+	if (mem_total(&o.mem_total) < 0)
+		return 1;
+	if (memcg_find(&o.root) < 0) {
+		error("no memory cgroup controller is mounted: mount cgroup v2 with the memory "
+		      "controller (or v1 memory); memory pressure is only ever made inside one");
+		return 1;
+	}
+	if (!have_command("stress-ng")) {
+		error("'stress-ng' not found: apt-get install stress-ng (or make deps)");
+		return 1;
+	}
+	r = swaps_read(areas, 4);
+	if (r != 0) {
+		if (r > 0)
+			error("swap is active already ('%s'); each tier must be the only swap: swap it off first",
+			      areas[0].name);
+		return 1;
+	}
+	gethostname(host, sizeof host - 1);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
+	if (!o.out[0])
+		snprintf(o.out, sizeof o.out, "results/%s-%s-%s", host, date, o.sc.name);
+	if (mkdir_p(o.out) < 0)
+		return 1;
+
+	sig_install();
+	o.progress = o.progress || isatty(2);
+	if (journal_open(&j, false) < 0)
+		return 1;
+	if (recover_journal(&j) < 0)
+		goto out_close;
+	if (json_object_get(j.doc, "tier")) {
+		error("a tier is up already (kept by 'swapbench tier up'); take it down first: "
+		      "swapbench tier down");
+		goto out_close;
+	}
+	if (!o.ntiers)
+		supported_tiers(&o, &j);
+	if (!o.ntiers) {
+		error("no tier can run on this host ('swapbench doctor' says why)");
+		goto out_close;
+	}
+	tier_config = json_object();
+	runs = json_array();
+	doc = json_pack("{s:s, s:i, s:o, s:o, s:{s:o, s:i, s:s, s:s, s:i}, s:o}",
+			"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
+			"fingerprint", fingerprint(&o, tier_config), "tool_versions", tool_versions(),
+			"settings", "scenario", scenario_json(&o.sc), "repeats", (int)o.repeats,
+			"out", o.out, "order", "interleaved", "quiet_deadline_s", QUIET_DEADLINE_S,
+			"runs", runs);
+	json_decref(tier_config);
+	{
+		json_t *tl = json_array();
+
+		for (ti = 0; ti < o.ntiers; ti++)
+			json_array_append_new(tl, json_string(o.tiers[ti]->name));
+		json_object_set_new(json_object_get(doc, "settings"), "tiers", tl);
+	}
+	tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
+	rc = 0;
+	/* Interleaved: A B C A B C, so that drift hits every tier alike. */
+	for (rep = 1; rep <= o.repeats && rc < 128; rep++) {
+		for (ri = 0; ri < o.sc.nratios && rc < 128; ri++) {
+			for (ti = 0; ti < o.ntiers && rc < 128; ti++) {
+				size_t n = json_array_size(runs);
+
+				if (o.progress)
+					info("tier %s, repeat %u/%u, ratio %.2f", o.tiers[ti]->name, rep,
+					     o.repeats, o.sc.ratios[ri]);
+				r = run_one(&o, &j, o.tiers[ti], rep, o.sc.ratios[ri], runs, tier_config);
+				if (r >= 128)
+					rc = r;
+				else if (r < 0)
+					nfail++;
+				if (json_array_size(runs) > n &&
+				    !json_is_true(json_object_get(json_array_get(runs, n), "valid"))) {
+					ninvalid++;
+					warn("tier '%s' repeat %u: invalid: %s", o.tiers[ti]->name, rep,
+					     json_string_value(json_object_get(json_array_get(runs, n),
+									       "invalid_reason")));
+				}
+				if (!journal_empty(&j)) {
+					error("stopping: the machine is not restored");
+					rc = 1;
+					goto out_write;
+				}
+			}
+		}
+	}
+out_write:
+	snprintf(docpath, sizeof docpath, "%s/run.json", o.out);
+	if (json_dump_file(doc, docpath, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
+		error("cannot write '%s'", docpath);
+		rc = rc ? rc : 1;
+	} else {
+		info("%zu run(s), %u invalid, %u failed: %s", json_array_size(runs), ninvalid, nfail, docpath);
+	}
+	if (rc == 0 && nfail)
+		rc = 1;
+out_close:
+	json_decref(doc);
+	journal_close(&j);
+	return rc;
+}

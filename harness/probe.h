@@ -1,0 +1,41 @@
+/* Probes: what a user feels while the workload presses on memory.  A thread
+ * of swapbench (outside the workload's cgroup) runs, on an absolute
+ * schedule, an exec probe (spawn PROBE_CMD, default /bin/true, and wait for
+ * it) and an anon-touch probe (write one byte to each of a few pages of its
+ * own).  Each latency is timed from the slot's intended start, so a stall
+ * that swallows ten slots counts as ten late samples (no coordinated
+ * omission).  Latencies go to log-linear histograms (common/histogram.h).
+ * Try: sudo build/swapbench run --scenario quick --tiers zram --repeats 1 */
+#ifndef SWAPBENCH_PROBE_H
+#define SWAPBENCH_PROBE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "histogram.h"
+
+struct probe {
+	/* set before probe_start */
+	unsigned interval_ms;
+	const char *cmd;		/* absolute path, run without arguments */
+	/* results, valid after probe_stop */
+	struct histogram exec;		/* ns from intended start to the child's exit */
+	struct histogram touch;		/* ns to touch PROBE_TOUCH pages */
+	uint64_t slots, late_slots;	/* slots run; those started after their time */
+	uint64_t exec_failures;		/* spawns that failed or exited non-zero */
+	/* private */
+	pthread_t thread;
+	volatile bool stop;
+	bool started;
+	char *pages;
+	unsigned npages;
+};
+
+/* Starts the probe thread.  0, or -1 with a message. */
+int probe_start(struct probe *p);
+
+/* Stops it and frees its pages. */
+void probe_stop(struct probe *p);
+
+#endif

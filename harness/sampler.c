@@ -1,0 +1,308 @@
+/* The sampler thread: see sampler.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "procfs.h"
+#include "run.h"
+#include "sampler.h"
+#include "tier.h"
+
+int psi_total(const char *text, const char *which, uint64_t *us)
+{
+	const char *line = text, *p, *end;
+	size_t n = strlen(which);
+	char *e;
+
+	while (line && *line) {
+		end = strchr(line, '\n');
+		if (!strncmp(line, which, n) && line[n] == ' ') {
+			for (p = line + n; p && (!end || p < end); p = strchr(p + 1, ' ')) {
+				if (!strncmp(p, " total=", 7)) {
+					errno = 0;
+					*us = strtoull(p + 7, &e, 10);
+					if (errno || e == p + 7 || (*e && *e != '\n' && *e != ' '))
+						return -1;
+					return 0;
+				}
+			}
+			return -1;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+static int open_ro(const char *path)
+{
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* pread of a kept-open file into buf; the length or -1. */
+static ssize_t reread(int fd, char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len - 1, 0);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Writes every "key value" line of TEXT whose value is a number. */
+static void emit_kv(struct sampler *s, uint64_t t, const char *source, const char *text)
+{
+	char key[128], val[128];
+	const char *pos = text;
+
+	if (!s->out)
+		return;
+	while (kv_next(&pos, key, sizeof key, val, sizeof val))
+		fprintf(s->out, "%" PRIu64 "\t%s\t%s\t%s\n", t, source, key, val);
+}
+
+static void emit_psi(struct sampler *s, uint64_t t, const char *source, const char *text,
+		     uint64_t *some, uint64_t *full)
+{
+	if (psi_total(text, "some", some) == 0 && s->out)
+		fprintf(s->out, "%" PRIu64 "\t%s\tsome_total_us\t%" PRIu64 "\n", t, source, *some);
+	if (psi_total(text, "full", full) == 0 && s->out)
+		fprintf(s->out, "%" PRIu64 "\t%s\tfull_total_us\t%" PRIu64 "\n", t, source, *full);
+}
+
+/* --- the timer table ------------------------------------------------------------- */
+
+static char buf[1 << 16];	/* the sampler thread's only */
+
+static void sample_fast(struct sampler *s)
+{
+	struct sampler_totals now = { .t_ns = mono_ns() };
+	uint64_t some = 0, full = 0, dt;
+
+	if (reread(s->fd_vmstat, buf, sizeof buf) > 0) {
+		kv_u64(buf, "pswpin", &now.pswpin);
+		kv_u64(buf, "pswpout", &now.pswpout);
+		kv_u64(buf, "zswpin", &now.zswpin);
+		kv_u64(buf, "zswpout", &now.zswpout);
+		emit_kv(s, now.t_ns, "vmstat", buf);
+	}
+	if (reread(s->fd_psi_mem, buf, sizeof buf) > 0) {
+		emit_psi(s, now.t_ns, "psi_memory", buf, &some, &full);
+		now.some_us = some;
+		now.full_us = full;
+	}
+	if (reread(s->fd_psi_io, buf, sizeof buf) > 0)
+		emit_psi(s, now.t_ns, "psi_io", buf, &some, &full);
+	if (reread(s->fd_cg_psi, buf, sizeof buf) > 0)
+		emit_psi(s, now.t_ns, "cg_memory.pressure", buf, &now.some_us, &now.full_us);
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->samples) {
+		s->first = now;
+	} else {
+		/* An interval at least half stalled (all tasks) extends the episode. */
+		dt = now.t_ns - s->last.t_ns;
+		if (now.full_us >= s->last.full_us && (now.full_us - s->last.full_us) * 1000 * 2 >= dt) {
+			s->stall_run_ns += dt;
+			if (s->stall_run_ns > s->longest_stall_ns)
+				s->longest_stall_ns = s->stall_run_ns;
+		} else {
+			s->stall_run_ns = 0;
+		}
+	}
+	s->last = now;
+	s->samples++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void sample_meminfo(struct sampler *s)
+{
+	if (reread(s->fd_meminfo, buf, sizeof buf) > 0)
+		emit_kv(s, mono_ns(), "meminfo", buf);
+}
+
+static void sample_cgroup(struct sampler *s)
+{
+	uint64_t t = mono_ns();
+	char src[64];
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		if (reread(s->fd_cg[i], buf, sizeof buf) <= 0)
+			continue;
+		snprintf(src, sizeof src, "cg_%s", s->cg_name[i]);
+		if (strchr(buf, ' '))
+			emit_kv(s, t, src, buf);
+		else if (s->out)
+			fprintf(s->out, "%" PRIu64 "\t%s\tvalue\t%s\n", t, src, strtok(buf, "\n"));
+	}
+}
+
+/* The tier's counters(), flattened: "tier" source, "a.b" keys, numbers only. */
+static void emit_json(struct sampler *s, uint64_t t, const char *prefix, json_t *o)
+{
+	const char *k;
+	json_t *v;
+	char key[256];
+
+	json_object_foreach(o, k, v) {
+		snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+		if (json_is_object(v))
+			emit_json(s, t, key, v);
+		else if (json_is_integer(v))
+			fprintf(s->out, "%" PRIu64 "\ttier\t%s\t%" JSON_INTEGER_FORMAT "\n", t, key,
+				json_integer_value(v));
+	}
+}
+
+static void sample_tier(struct sampler *s)
+{
+	json_t *o;
+
+	if (!s->tier || !s->tier->ops->counters || !s->out)
+		return;
+	o = json_object();
+	s->tier->ops->counters(s->tier, o);
+	emit_json(s, mono_ns(), "", o);
+	json_decref(o);
+}
+
+struct timer {
+	const char *name;
+	unsigned every;		/* in rounds of interval_ms */
+	void (*fn)(struct sampler *s);
+};
+
+static const struct timer timers[] = {
+	{ "vmstat+psi", 1, sample_fast },
+	{ "meminfo", 5, sample_meminfo },
+	{ "cgroup", 5, sample_cgroup },
+	{ "tier", 10, sample_tier },
+};
+
+static void *sampler_main(void *arg)
+{
+	struct sampler *s = arg;
+	struct timespec next;
+	struct rusage ru;
+	uint64_t t0 = mono_ns(), round;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (round = 0; ; round++) {
+		bool last = s->stop;
+
+		for (i = 0; i < sizeof timers / sizeof timers[0]; i++)
+			if (last || round % timers[i].every == 0)
+				timers[i].fn(s);
+		if (last)
+			break;
+		/* An absolute schedule: a slow round does not shift later ones. */
+		next.tv_nsec += (long)s->interval_ms * 1000000L;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+	}
+	if (getrusage(RUSAGE_THREAD, &ru) == 0)
+		s->cpu_ns = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
+			    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
+	s->wall_ns = mono_ns() - t0;
+	return NULL;
+}
+
+int sampler_start(struct sampler *s)
+{
+	static const char *const v2[] = { "memory.current", "memory.swap.current", "memory.stat",
+					  "memory.events", "memory.zswap.current", NULL };
+	static const char *const v1[] = { "memory.usage_in_bytes", "memory.memsw.usage_in_bytes",
+					  "memory.stat", "memory.oom_control", "memory.failcnt", NULL };
+	const char *const *names = s->cgroup_version == 2 ? v2 : v1;
+	char path[PATH_MAX];
+	int i;
+
+	s->fd_vmstat = open_ro("/proc/vmstat");
+	s->fd_psi_mem = open_ro("/proc/pressure/memory");
+	s->fd_psi_io = open_ro("/proc/pressure/io");
+	s->fd_meminfo = open_ro("/proc/meminfo");
+	s->fd_cg_psi = -1;
+	for (i = 0; i < 6; i++)
+		s->fd_cg[i] = -1;
+	if (s->fd_vmstat < 0) {
+		error("cannot open '/proc/vmstat': %m");
+		goto fail;
+	}
+	if (s->cgroup) {
+		if (s->cgroup_version == 2 &&
+		    snprintf(path, sizeof path, "%s/memory.pressure", s->cgroup) < (int)sizeof path)
+			s->fd_cg_psi = open_ro(path);
+		for (i = 0; names[i]; i++) {
+			s->cg_name[i] = names[i];
+			if (snprintf(path, sizeof path, "%s/%s", s->cgroup, names[i]) < (int)sizeof path)
+				s->fd_cg[i] = open_ro(path);
+		}
+	}
+	if (s->out)
+		fprintf(s->out, "t_ns\tsource\tkey\tvalue\n");
+	pthread_mutex_init(&s->lock, NULL);
+	s->stop = false;
+	s->samples = 0;
+	s->longest_stall_ns = s->stall_run_ns = 0;
+	errno = pthread_create(&s->thread, NULL, sampler_main, s);
+	if (errno) {
+		error("cannot start the sampler thread: %m");
+		pthread_mutex_destroy(&s->lock);
+		goto fail;
+	}
+	s->started = true;
+	return 0;
+fail:
+	s->started = true;	/* so that stop closes the files */
+	s->thread = 0;
+	sampler_stop(s);
+	return -1;
+}
+
+void sampler_stop(struct sampler *s)
+{
+	int i;
+
+	if (!s->started)
+		return;
+	if (s->thread) {
+		s->stop = true;
+		pthread_join(s->thread, NULL);
+		pthread_mutex_destroy(&s->lock);
+		s->thread = 0;
+	}
+	if (s->fd_vmstat >= 0) close(s->fd_vmstat);
+	if (s->fd_psi_mem >= 0) close(s->fd_psi_mem);
+	if (s->fd_psi_io >= 0) close(s->fd_psi_io);
+	if (s->fd_meminfo >= 0) close(s->fd_meminfo);
+	if (s->fd_cg_psi >= 0) close(s->fd_cg_psi);
+	for (i = 0; i < 6; i++)
+		if (s->fd_cg[i] >= 0)
+			close(s->fd_cg[i]);
+	s->started = false;
+}
+
+void sampler_latest(struct sampler *s, struct sampler_totals *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->last;
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,66 @@
+/* The sampler: a thread that reads counters on a timer table like fio's
+ * helper thread ({ name, interval_ms, fn }), from files kept open and read
+ * with pread, and appends them raw, stamped with CLOCK_MONOTONIC, to a TSV
+ * time series ("t_ns source key value", one counter a line): /proc/vmstat
+ * (every key), /proc/pressure/{memory,io} total= (system, and the workload
+ * cgroup's memory.pressure on cgroup v2), /proc/meminfo, the cgroup's
+ * memory files and the tier's counters.  Rates, percentages and episodes
+ * are computed from the raw counters afterwards; the few the run needs
+ * (swap in/out, PSI) are also kept here.  It measures its own CPU time
+ * (getrusage RUSAGE_THREAD).  Try:
+ *   sudo build/swapbench run --scenario quick --tiers zram --repeats 1 */
+#ifndef SWAPBENCH_SAMPLER_H
+#define SWAPBENCH_SAMPLER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct tier;
+
+/* What the run reads back: first and last values, the longest stall. */
+struct sampler_totals {
+	uint64_t t_ns;			/* CLOCK_MONOTONIC of the sample */
+	uint64_t pswpin, pswpout;	/* /proc/vmstat, pages */
+	uint64_t zswpin, zswpout;	/* pages into and out of zswap's pool (0 without) */
+	uint64_t some_us, full_us;	/* memory PSI total=: the cgroup's on v2, else the system's */
+};
+
+struct sampler {
+	/* set before sampler_start */
+	unsigned interval_ms;		/* of the fast sources (vmstat, PSI) */
+	const char *cgroup;		/* the workload cgroup's directory, or NULL */
+	int cgroup_version;		/* 1 or 2 */
+	const struct tier *tier;	/* whose counters() are sampled, or NULL */
+	FILE *out;			/* the TSV, or NULL */
+	/* results, valid after sampler_stop */
+	struct sampler_totals first, last;
+	uint64_t longest_stall_ns;	/* longest run of intervals at least half stalled (full) */
+	uint64_t samples;		/* rounds of the fast table */
+	uint64_t cpu_ns, wall_ns;	/* the thread's CPU time and its life */
+	/* private */
+	pthread_t thread;
+	pthread_mutex_t lock;		/* guards last */
+	volatile bool stop;
+	bool started;
+	uint64_t stall_run_ns;
+	int fd_vmstat, fd_psi_mem, fd_psi_io, fd_meminfo, fd_cg_psi;
+	int fd_cg[6];
+	const char *cg_name[6];
+};
+
+/* Opens the files and starts the thread.  0, or -1 with a message. */
+int sampler_start(struct sampler *s);
+
+/* Stops the thread (one last sample first) and closes the files. */
+void sampler_stop(struct sampler *s);
+
+/* The latest sample, for a progress line. */
+void sampler_latest(struct sampler *s, struct sampler_totals *out);
+
+/* From a /proc/pressure file's or memory.pressure's text: the total= of the line
+ * whose first word is WHICH ("some" or "full").  0 or -1. */
+int psi_total(const char *text, const char *which, uint64_t *us);
+
+#endif

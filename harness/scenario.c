@@ -1,0 +1,323 @@
+/* Scenario files: see scenario.h. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "log.h"
+#include "parse.h"
+#include "scenario.h"
+#include "tier.h"
+
+static const char *const kind_names[] = { "overcommit", "ramp", "fio-raw" };
+
+const char *scenario_kind_name(enum scenario_kind k)
+{
+	return kind_names[k];
+}
+
+void scenario_defaults(struct scenario *s)
+{
+	memset(s, 0, sizeof *s);
+	s->kind = SCENARIO_OVERCOMMIT;
+	s->limit_bytes = 512ULL << 20;
+	s->ratios[0] = 1.2;
+	s->nratios = 1;
+	s->workers = 1;
+	snprintf(s->method, sizeof s->method, "rand-set");
+	s->duration_s = 60;
+	s->timeout_s = 120;
+	s->seed = 42;
+	snprintf(s->compressibility, sizeof s->compressibility, "incompressible");
+	snprintf(s->locality, sizeof s->locality, "random");
+	s->sample_interval_ms = 100;
+	s->probe_interval_ms = 100;
+	snprintf(s->probe_cmd, sizeof s->probe_cmd, "/bin/true");
+	s->repeats = 3;
+}
+
+struct ctx {
+	struct scenario *s;
+	const char *path;
+	int line;		/* set by handler on error (ini_parse returns it too) */
+	char msg[256];
+};
+
+static int copy(char *dst, size_t len, const char *v)
+{
+	if (!*v || strlen(v) >= len)
+		return -1;
+	snprintf(dst, len, "%s", v);
+	return 0;
+}
+
+static int uint_val(const char *v, uint64_t min, uint64_t max, unsigned *out)
+{
+	uint64_t u;
+
+	if (parse_uint(v, min, max, &u) < 0)
+		return -1;
+	*out = (unsigned)u;
+	return 0;
+}
+
+static int ratio_list(struct scenario *s, const char *v)
+{
+	char buf[256], *tok, *save = NULL, *end;
+	double d;
+
+	if (strlen(v) >= sizeof buf)
+		return -1;
+	snprintf(buf, sizeof buf, "%s", v);
+	s->nratios = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		errno = 0;
+		d = strtod(tok, &end);
+		while (*end == ' ')
+			end++;
+		if (errno || end == tok || *end || d <= 0 || d > 16 || s->nratios == SCENARIO_MAX_RATIOS)
+			return -1;
+		s->ratios[s->nratios++] = d;
+	}
+	return s->nratios ? 0 : -1;
+}
+
+static int limit_val(struct scenario *s, const char *v)
+{
+	size_t n = strlen(v);
+	char buf[32];
+	uint64_t u;
+
+	if (n > 1 && v[n - 1] == '%' && n < sizeof buf) {
+		snprintf(buf, sizeof buf, "%.*s", (int)(n - 1), v);
+		if (parse_uint(buf, 1, 90, &u) < 0)
+			return -1;
+		s->limit_pct = (unsigned)u;
+		s->limit_bytes = 0;
+		return 0;
+	}
+	if (parse_size(v, &u) < 0 || u < (16ULL << 20))
+		return -1;
+	s->limit_bytes = u;
+	s->limit_pct = 0;
+	return 0;
+}
+
+/* One "section.key" with its expectation, for the message. */
+static int handler(void *arg, const char *section, const char *key, const char *v)
+{
+	struct ctx *c = arg;
+	struct scenario *s = c->s;
+	const char *expect = NULL;
+	int bad = 0;
+	unsigned k;
+
+#define IS(sec, k_) (!strcmp(section, sec) && !strcmp(key, k_))
+	if (IS("scenario", "summary")) {
+		bad = copy(s->summary, sizeof s->summary, v);
+		expect = "a line of text";
+	} else if (IS("scenario", "kind")) {
+		expect = "overcommit, ramp or fio-raw";
+		bad = -1;
+		for (k = 0; k < sizeof kind_names / sizeof kind_names[0]; k++)
+			if (!strcmp(v, kind_names[k])) {
+				s->kind = k;
+				bad = 0;
+			}
+	} else if (IS("memcg", "limit")) {
+		bad = limit_val(s, v);
+		expect = "a size of 16M or more, or a share of MemTotal such as 25%";
+	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
+		bad = ratio_list(s, v);
+		expect = "working set / limit, a number above 0 (ratios: up to 8, comma-separated)";
+	} else if (IS("workload", "workers")) {
+		bad = uint_val(v, 1, 64, &s->workers);
+		expect = "a number from 1 to 64";
+	} else if (IS("workload", "vm-method")) {
+		bad = copy(s->method, sizeof s->method, v);
+		expect = "a stress-ng --vm-method name";
+	} else if (IS("workload", "duration_s")) {
+		bad = uint_val(v, 1, 86400, &s->duration_s);
+		expect = "seconds from 1 to 86400";
+	} else if (IS("workload", "timeout_s")) {
+		bad = uint_val(v, 1, 86400, &s->timeout_s);
+		expect = "seconds from 1 to 86400";
+	} else if (IS("workload", "seed")) {
+		uint64_t u;
+
+		bad = parse_uint(v, 0, UINT64_MAX, &u);
+		s->seed = u;
+		expect = "an unsigned number";
+	} else if (IS("factors", "compressibility")) {
+		expect = "incompressible, 2:1, 4:1 or zero";
+		bad = strcmp(v, "incompressible") && strcmp(v, "2:1") && strcmp(v, "4:1") &&
+		      strcmp(v, "zero") ? -1 : copy(s->compressibility, sizeof s->compressibility, v);
+	} else if (IS("factors", "locality")) {
+		expect = "random or sequential";
+		bad = strcmp(v, "random") && strcmp(v, "sequential") ? -1 :
+		      copy(s->locality, sizeof s->locality, v);
+	} else if (IS("sampling", "interval_ms")) {
+		bad = uint_val(v, 10, 10000, &s->sample_interval_ms);
+		expect = "milliseconds from 10 to 10000";
+	} else if (IS("probe", "interval_ms")) {
+		bad = uint_val(v, 10, 10000, &s->probe_interval_ms);
+		expect = "milliseconds from 10 to 10000";
+	} else if (IS("probe", "cmd")) {
+		bad = copy(s->probe_cmd, sizeof s->probe_cmd, v);
+		expect = "an absolute path of a program";
+		if (!bad && s->probe_cmd[0] != '/')
+			bad = -1;
+	} else if (IS("run", "repeats")) {
+		bad = uint_val(v, 1, 100, &s->repeats);
+		expect = "a number from 1 to 100";
+	} else if (IS("run", "tiers")) {
+		bad = copy(s->tiers, sizeof s->tiers, v);
+		expect = "comma-separated tier names";
+	} else if (!strcmp(section, "tier")) {
+		const struct tier_param *tp;
+
+		for (tp = tier_common_params; tp->name && strcmp(tp->name, key); tp++)
+			;
+		if (!tp->name) {
+			if (!c->msg[0])
+				snprintf(c->msg, sizeof c->msg, "unknown key '%s' in section [tier] (one of the "
+				 "options every tier takes: 'swapbench tier --help')", key);
+			return 0;
+		}
+		expect = "a value of at most 63 characters (checked when the tier is set up)";
+		bad = s->ntier == 8 ? -1 : copy(s->tier_val[s->ntier], sizeof s->tier_val[0], v);
+		if (!bad)
+			snprintf(s->tier_key[s->ntier++], sizeof s->tier_key[0], "%s", key);
+	} else {
+		if (!c->msg[0])
+			snprintf(c->msg, sizeof c->msg, "unknown key '%s' in section [%s]", key, section);
+		return 0;
+	}
+#undef IS
+	if (bad) {
+		if (!c->msg[0])
+			snprintf(c->msg, sizeof c->msg, "%s.%s: expected %s, got '%s'", section, key, expect, v);
+		return 0;
+	}
+	return 1;
+}
+
+static int accept_all(void *arg, const char *section, const char *key, const char *v)
+{
+	(void)arg, (void)section, (void)key, (void)v;
+	return 1;
+}
+
+int scenario_load(const char *path, struct scenario *s)
+{
+	struct ctx c = { .s = s, .path = path };
+	const char *base = strrchr(path, '/');
+	size_t n;
+	int line;
+
+	scenario_defaults(s);
+	n = strlen(path);
+	if (n >= sizeof s->path) {
+		error("scenario path too long: '%.64s...'", path);
+		return -1;
+	}
+	memcpy(s->path, path, n + 1);
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".ini"))
+		n -= 4;
+	snprintf(s->name, sizeof s->name, "%.*s", (int)n, base);
+	line = ini_parse(path, handler, &c);
+	if (line < 0) {
+		error("cannot read scenario '%s': %s", path, line == -1 ? strerror(errno) : "out of memory");
+		return -1;
+	}
+	/* inih reports the first error's line but goes on; a syntax error before
+	 * the first bad key must not be named by that key's message. */
+	if (line > 0 && c.msg[0]) {
+		int syntax = ini_parse(path, accept_all, NULL);
+
+		if (syntax > 0 && syntax <= line)
+			c.msg[0] = '\0';
+	}
+	if (line > 0) {
+		error("%s:%d: %s", path, line, c.msg[0] ? c.msg : "syntax error (expected [section] or key = value)");
+		return -1;
+	}
+	if (s->timeout_s <= s->duration_s) {
+		error("%s: workload.timeout_s (%u) must exceed workload.duration_s (%u)", path,
+		      s->timeout_s, s->duration_s);
+		return -1;
+	}
+	return 0;
+}
+
+void scenario_dir(char *buf, size_t len)
+{
+	const char *env = getenv("SWAPBENCH_SCENARIOS");
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (snprintf(buf, len, "%s/../scenarios", self) < (int)len &&
+			    access(buf, F_OK) == 0)
+				return;
+		}
+	}
+	snprintf(buf, len, "scenarios");
+}
+
+void scenario_path(const char *name, char *buf, size_t len)
+{
+	char dir[PATH_MAX];
+	size_t n = strlen(name);
+
+	if (strchr(name, '/') || (n > 4 && !strcmp(name + n - 4, ".ini"))) {
+		snprintf(buf, len, "%s", name);
+		return;
+	}
+	scenario_dir(dir, sizeof dir);
+	snprintf(buf, len, "%s/%s.ini", dir, name);
+}
+
+uint64_t scenario_limit(const struct scenario *s, uint64_t mem_total)
+{
+	if (s->limit_bytes)
+		return s->limit_bytes;
+	return mem_total / 100 * s->limit_pct;
+}
+
+json_t *scenario_json(const struct scenario *s)
+{
+	json_t *r = json_array(), *t = json_object();
+	unsigned i;
+
+	for (i = 0; i < s->nratios; i++)
+		json_array_append_new(r, json_real(s->ratios[i]));
+	for (i = 0; i < s->ntier; i++)
+		json_object_set_new(t, s->tier_key[i], json_string(s->tier_val[i]));
+	return json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:i, s:s, s:i, s:i, s:I, s:i, s:i, s:s, s:o}",
+			 "name", s->name, "file", s->path, "kind", scenario_kind_name(s->kind),
+			 "memcg_limit_bytes", s->limit_bytes ? (json_int_t)s->limit_bytes : (json_int_t)0,
+			 "memcg_limit_pct_of_memtotal", (int)s->limit_pct,
+			 "ratios", r, "workers", (int)s->workers, "vm_method", s->method,
+			 "duration_s", (int)s->duration_s, "timeout_s", (int)s->timeout_s,
+			 "seed", (json_int_t)s->seed, "sample_interval_ms", (int)s->sample_interval_ms,
+			 "probe_interval_ms", (int)s->probe_interval_ms, "probe_cmd", s->probe_cmd,
+			 "tier_settings", t);
+}

@@ -1,0 +1,72 @@
+/* Scenarios: workload definitions in scenarios/NAME.ini (libinih), one per
+ * file, so that a user adds one without recompiling.  Keys are matched
+ * whole; an unknown section or key, or a bad value, is an error naming
+ * FILE:LINE and the key.  Try:
+ *   build/swapbench list scenarios && build/tests/unit-harness-scenario */
+#ifndef SWAPBENCH_SCENARIO_H
+#define SWAPBENCH_SCENARIO_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SCENARIO_MAX_RATIOS 8
+
+enum scenario_kind { SCENARIO_OVERCOMMIT, SCENARIO_RAMP, SCENARIO_FIO_RAW };
+
+struct scenario {
+	char name[64];			/* the file's base name without .ini */
+	char path[4096];
+	char summary[256];		/* [scenario] summary */
+	enum scenario_kind kind;	/* [scenario] kind: overcommit, ramp, fio-raw */
+	/* [memcg] */
+	uint64_t limit_bytes;		/* limit = SIZE, or */
+	unsigned limit_pct;		/* limit = N% of MemTotal (limit_bytes 0) */
+	/* [workload] */
+	double ratios[SCENARIO_MAX_RATIOS];	/* working set / limit; ratio = F or ratios = F,F */
+	unsigned nratios;
+	unsigned workers;		/* stress-ng --vm N */
+	char method[32];		/* --vm-method */
+	unsigned duration_s;		/* stress-ng --timeout */
+	unsigned timeout_s;		/* swapbench kills it after this */
+	uint64_t seed;
+	/* [factors]: recorded with the results */
+	char compressibility[32];	/* incompressible, 2:1, 4:1, zero */
+	char locality[32];		/* random, sequential, ... */
+	/* [sampling], [probe] */
+	unsigned sample_interval_ms;
+	unsigned probe_interval_ms;
+	char probe_cmd[256];
+	/* [tier]: options every tier takes (tier.h's tier_common_params),
+	 * passed to each tier's setup: page-cluster = 0 and the like */
+	char tier_key[8][32], tier_val[8][64];
+	unsigned ntier;
+	/* [run]: defaults of the command-line options */
+	unsigned repeats;
+	char tiers[128];		/* comma-separated, "" = all supported */
+};
+
+/* Fills s with the defaults (those of overcommit). */
+void scenario_defaults(struct scenario *s);
+
+/* Parses the INI file PATH into s (defaults first).  Returns 0, or -1 after
+ * one message "PATH:LINE: ..." naming the key at fault. */
+int scenario_load(const char *path, struct scenario *s);
+
+/* Where NAME is: NAME itself when it holds a '/' or ends in ".ini", else
+ * DIR/NAME.ini with DIR as for `swapbench list scenarios`. */
+void scenario_path(const char *name, char *buf, size_t len);
+
+/* The scenario's directory ($SWAPBENCH_SCENARIOS, ../scenarios beside the
+ * binary, else ./scenarios). */
+void scenario_dir(char *buf, size_t len);
+
+/* The memory cgroup limit in bytes for a machine with mem_total bytes. */
+uint64_t scenario_limit(const struct scenario *s, uint64_t mem_total);
+
+/* The scenario's settings as JSON (keys with units). */
+json_t *scenario_json(const struct scenario *s);
+
+const char *scenario_kind_name(enum scenario_kind k);
+
+#endif

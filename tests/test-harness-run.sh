@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# swapbench run end to end: the quick scenario on zram and disk writes one
+# result document (schema swapbench-run) whose runs swapped and are valid,
+# a scenario whose working set fits in its limit is judged invalid ("did
+# not swap"), an interrupted run (SIGINT) restores and says so, a malformed scenario is refused with FILE:LINE and the key,
+# and the machine is exactly as before.  Try:
+#   tests/run-tests test-harness-run.sh
+# timeout: 240
+
+. "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
+
+FIX=$top/tests/fixtures/harness
+
+requires jq stress-ng
+requires_swapbench
+
+# A malformed scenario: refused before anything (no root needed).
+out=$("$SWAPBENCH" run --scenario "$FIX/scenario-unknown-key.ini" 2>&1) && fail "bad scenario accepted"
+grep -q 'scenario-unknown-key.ini:6: unknown key .wrokers. in section \[workload\]' <<<"$out" ||
+	fail "bad scenario: unclear message: $out"
+out=$("$SWAPBENCH" run --scenario "$FIX/scenario-bad-ratio.ini" 2>&1) && fail "bad ratio accepted"
+grep -q 'scenario-bad-ratio.ini:4: workload.ratio: expected' <<<"$out" || fail "bad ratio: $out"
+"$SWAPBENCH" list scenarios | grep -q '^quick ' || fail "'list scenarios' does not list quick"
+
+requires_root
+[ -z "$(active_swaps)" ] ||
+	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
+memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
+tiers=
+for t in zram disk; do
+	supported_tier "$t" && tiers=${tiers:+$tiers,}$t
+done
+[ -n "$tiers" ] || skip "neither zram nor disk runs here"
+keep_stderr
+swapbench_isolate
+before=$(machine_snapshot)
+
+doc=$tmp/quick/run.json
+with_timeout 150 "$SWAPBENCH" run --scenario quick --tiers "$tiers" --repeats 1 --out "$tmp/quick" ||
+	fail "swapbench run --scenario quick exited with status $?"
+same_machine "$before" "after run quick"
+[ -s "$doc" ] || fail "no document $doc"
+jq -e '.schema == "swapbench-run" and .schema_version == 1
+	and (.fingerprint | has("host") and has("kernel") and .scenario == "quick"
+	     and (.tier_config | type == "object") and (.factors | type == "object"))
+	and (.tool_versions | type == "object") and (.settings | type == "object")' "$doc" >/dev/null ||
+	fail "document lacks the required top-level shape"
+n=$(jq '.runs | length' "$doc")
+[ "$n" = "$(tr ',' '\n' <<<"$tiers" | wc -l)" ] || fail "expected one run per tier, got $n"
+for key in probe_p50_ns probe_p99_ns probe_p999_ns psi_full_pct psi_some_pct longest_stall_ns \
+	pswpin_pages pswpout_pages swapin_rate_pages_per_s swapout_rate_pages_per_s \
+	stressng_bogo_ops duration_ns; do
+	jq -e --arg k "$key" 'all(.runs[]; .metrics | has($k) and (.[$k] | type == "number"))' "$doc" \
+		>/dev/null || fail "a run lacks metrics.$key"
+done
+jq -e 'all(.runs[]; (.children | length) > 0 and all(.children[]; (.argv | type == "array")
+	and (.exit_code | type == "number")))' "$doc" >/dev/null || fail "children malformed"
+jq -e 'all(.runs[]; .samples_file | type == "string")' "$doc" >/dev/null || fail "no samples_file"
+for i in $(seq 0 $((n - 1))); do
+	r=$(jq -c ".runs[$i] | {tier, valid, invalid_reason, p99: .metrics.probe_p99_ns,
+		pswpout: .metrics.pswpout_pages, sampler_pct: .metrics.sampler_cpu_pct_of_core}" "$doc")
+	info "$r"
+	[ "$(jq -r .valid <<<"$r")" = true ] || fail "run $i invalid: $r"
+	[ "$(jq -r .pswpout <<<"$r")" -gt 0 ] || fail "run $i did not swap: $r"
+	f=$tmp/quick/$(jq -r ".runs[$i].samples_file" "$doc")
+	[ "$(head -1 "$f")" = "$(printf 't_ns\tsource\tkey\tvalue')" ] || fail "$f: bad header"
+	grep -q "$(printf '\tvmstat\tpswpout\t')" "$f" || fail "$f: no vmstat pswpout samples"
+done
+
+# A working set that fits: judged invalid, and still restored.
+tier=${tiers%%,*}
+with_timeout 60 "$SWAPBENCH" run --scenario "$FIX/scenario-fits.ini" --tiers "$tier" --repeats 1 \
+	--out "$tmp/fits" || fail "swapbench run (fits) exited with status $?"
+same_machine "$before" "after run fits"
+r=$(jq -c '.runs[0] | {valid, invalid_reason, pswpout: .metrics.pswpout_pages, zswpout: .metrics.zswpout_pages}' "$tmp/fits/run.json")
+info "fits: $r"
+[ "$(jq -r .valid <<<"$r")" = false ] || fail "a run that fits was judged valid: $r"
+grep -q 'did not swap' <<<"$r" || fail "wrong reason: $r"
+
+# SIGINT in the middle of the workload: exit 130, machine restored, the run
+# kept as invalid ("interrupted").
+"$SWAPBENCH" run --scenario quick --tiers "$tier" --repeats 1 --out "$tmp/int" &
+pid=$!
+sleep 7
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 130 ] || fail "interrupted run exited with status $rc, expected 130"
+same_machine "$before" "after an interrupted run"
+r=$(jq -c '.runs[0] | {valid, invalid_reason}' "$tmp/int/run.json")
+info "interrupted: $r"
+grep -q 'interrupted by signal 2' <<<"$r" || fail "interrupted run: $r"
+exit 0

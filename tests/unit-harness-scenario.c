@@ -1,0 +1,117 @@
+/* Unit tests of the scenario parser (harness/scenario.c) and the PSI
+ * total= parser (harness/sampler.c), fed by tests/fixtures/harness/.  Run
+ * from the top directory (or with $top set):
+ *   build/tests/unit-harness-scenario */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procfs.h"
+#include "sampler.h"
+#include "scenario.h"
+#include "unit.h"
+
+static const char *fixture_path(const char *name)
+{
+	static char path[4096];
+	const char *top = getenv("top");
+
+	snprintf(path, sizeof path, "%s/tests/fixtures/harness/%s", top && *top ? top : ".", name);
+	return path;
+}
+
+static char *fixture(const char *name)
+{
+	char *t = read_all(fixture_path(name));
+
+	if (!t) {
+		fprintf(stderr, "cannot read fixture '%s'\n", fixture_path(name));
+		exit(1);
+	}
+	return t;
+}
+
+static void test_good(void)
+{
+	struct scenario s;
+
+	CHECK(scenario_load(fixture_path("scenario-good.ini"), &s) == 0);
+	CHECK(!strcmp(s.name, "scenario-good"));
+	CHECK(!strcmp(s.summary, "all keys"));
+	CHECK(s.kind == SCENARIO_RAMP);
+	CHECK(s.limit_bytes == 0 && s.limit_pct == 25);
+	CHECK(scenario_limit(&s, 1000ULL << 20) == (1000ULL << 20) / 100 * 25);
+	CHECK(s.nratios == 3 && s.ratios[0] == 1.0 && s.ratios[1] == 1.25 && s.ratios[2] == 2.0);
+	CHECK(s.workers == 3 && !strcmp(s.method, "flip"));
+	CHECK(s.duration_s == 5 && s.timeout_s == 30 && s.seed == 7);
+	CHECK(s.ntier == 2 && !strcmp(s.tier_key[0], "page-cluster") && !strcmp(s.tier_val[0], "0"));
+	CHECK(!strcmp(s.compressibility, "2:1") && !strcmp(s.locality, "sequential"));
+	CHECK(s.sample_interval_ms == 50 && s.probe_interval_ms == 200);
+	CHECK(!strcmp(s.probe_cmd, "/bin/true"));
+	CHECK(s.repeats == 2 && !strcmp(s.tiers, "zram,disk"));
+}
+
+static void test_defaults(void)
+{
+	struct scenario s;
+
+	scenario_defaults(&s);
+	CHECK(s.kind == SCENARIO_OVERCOMMIT && s.nratios == 1 && s.ratios[0] == 1.2);
+	CHECK(scenario_limit(&s, 1ULL << 34) == 512ULL << 20);
+	CHECK(s.sample_interval_ms == 100);
+}
+
+static void test_bad(void)
+{
+	static const char *const bad[] = {
+		"scenario-unknown-key.ini", "scenario-bad-ratio.ini", "scenario-syntax.ini",
+		"scenario-bad-limit.ini", "scenario-timeout.ini", "scenario-bad-tier-key.ini",
+		"no-such-scenario.ini",
+	};
+	struct scenario s;
+	size_t i;
+
+	/* The messages go to stderr; tests/test-harness-run.sh checks their text. */
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(scenario_load(fixture_path(bad[i]), &s) < 0);
+}
+
+static void test_path(void)
+{
+	char buf[4096];
+
+	scenario_path("x/y.ini", buf, sizeof buf);
+	CHECK(!strcmp(buf, "x/y.ini"));
+	scenario_path("z.ini", buf, sizeof buf);
+	CHECK(!strcmp(buf, "z.ini"));
+	setenv("SWAPBENCH_SCENARIOS", "/d", 1);
+	scenario_path("quick", buf, sizeof buf);
+	CHECK(!strcmp(buf, "/d/quick.ini"));
+	unsetenv("SWAPBENCH_SCENARIOS");
+}
+
+static void test_psi(void)
+{
+	char *mem = fixture("proc-pressure-memory-6.18.txt"), *cpu = fixture("proc-pressure-cpu-some-only.txt");
+	uint64_t v = 1;
+
+	CHECK(psi_total(mem, "some", &v) == 0 && v > 0);
+	CHECK(psi_total(mem, "full", &v) == 0 && v > 0);
+	CHECK(psi_total(mem, "ful", &v) < 0);	/* whole words only */
+	CHECK(psi_total(cpu, "some", &v) == 0 && v == 0);
+	CHECK(psi_total(cpu, "full", &v) < 0);
+	CHECK(psi_total("some avg10=1.00 total=12x\n", "some", &v) < 0);
+	CHECK(psi_total("some avg10=1.00 total=12\nfull avg10=0 total=34\n", "full", &v) == 0 && v == 34);
+	free(mem);
+	free(cpu);
+}
+
+int main(void)
+{
+	test_good();
+	test_defaults();
+	test_bad();
+	test_path();
+	test_psi();
+	UNIT_DONE();
+}
