@@ -12,7 +12,12 @@ struct journal;
 	X(list, "list tiers or scenarios") \
 	X(doctor, "what this host can run, and configuration advice") \
 	X(tier, "set up, show or tear down one tier by hand") \
-	X(restore, "undo every change recorded in the journal")
+	X(restore, "undo every change recorded in the journal") \
+	X(run, "run a scenario on each tier: pressure, sampling, probes, result JSON") \
+	X(compare, "compare two result documents run by run: the CI gate") \
+	X(calibrate, "run-to-run variation from A/A halves, and thresholds") \
+	X(plot, "draw a run's figures (PNG and SVG) with gnuplot") \
+	X(report, "write a run's report.md: table, figures, fingerprint")
 
 #define X(n, summary) int cmd_##n(int argc, char **argv);
 COMMANDS(X)

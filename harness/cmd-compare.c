@@ -1,0 +1,464 @@
+/* swapbench compare BASE.json CAND.json: the CI regression gate.  For each
+ * tier and gated metric, the ratio of the medians over runs (a difference
+ * in percentage points for PSI) with a seeded bootstrap 95% interval and a
+ * Mann-Whitney U test as support; regressed when the interval lies wholly
+ * above the threshold, ok when wholly below, inconclusive otherwise.  Try:
+ *   build/swapbench compare tests/fixtures/results/base.json tests/fixtures/results/cand-regressed.json */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "result.h"
+#include "stats.h"
+
+#define EXIT_REGRESSED 1
+#define EXIT_INCONCLUSIVE 2
+#define EXIT_INPUT 3
+#define MIN_RUNS 3		/* valid runs a side below which nothing is judged */
+#define RUNS_CAP 1000
+
+static const char usage_text[] =
+	"usage: swapbench compare [OPTIONS] BASE.json CAND.json\n"
+	"\n"
+	"Compares two result documents of 'swapbench run' run by run: for each tier\n"
+	"and gated metric, the ratio of the candidate's median to the baseline's\n"
+	"with a bootstrap 95% confidence interval over runs (10^4 resamples, seeded),\n"
+	"and a Mann-Whitney U test as support.  PSI fractions are compared by their\n"
+	"difference in percentage points instead.  Verdicts: 'regressed' when the\n"
+	"interval lies wholly above 1 + threshold (the margin for PSI), 'ok' when\n"
+	"wholly below, 'inconclusive' otherwise, with the runs a side that would\n"
+	"likely settle it.  Invalid runs are excluded and counted; fewer than 3\n"
+	"valid runs a side is inconclusive.  For metrics where higher is better\n"
+	"(throughput, swap rates) the ratio is taken the other way round, so that\n"
+	"above 1 is always worse.\n"
+	"\n"
+	"  -m, --metric NAME        gate on NAME (repeatable, or a comma list;\n"
+	"                           default probe_p99,psi_full); 'all' for every one\n"
+	"  -t, --threshold PCT      allowed slowdown of a ratio, e.g. 10% (default 10%)\n"
+	"      --margin PP          allowed rise of a PSI fraction in percentage\n"
+	"                           points (default 1)\n"
+	"      --json               print the comparison as JSON\n"
+	"      --markdown           print a GitHub-style markdown table\n"
+	"  -f, --force              compare even when the fingerprints differ in\n"
+	"                           kernel, tier config, scenario or factors\n"
+	"      --inconclusive-exit N  exit status for inconclusive (default 2)\n"
+	"      --seed N             bootstrap seed (default fixed)\n"
+	"\n"
+	"Metrics:";
+
+static const char exit_text[] =
+	"\n\nExit status: 0 ok, 1 regressed, 2 inconclusive (--inconclusive-exit),\n"
+	"3 usage or input error (including fingerprints that differ).\n";
+
+static void usage(void)
+{
+	int i;
+
+	fputs(usage_text, stdout);
+	for (i = 0; metrics[i].name; i++)
+		printf("%s%s", i % 6 ? " " : "\n  ", metrics[i].name);
+	fputs(exit_text, stdout);
+}
+
+struct options {
+	const struct metric *gate[32];
+	int ngate;
+	double threshold;	/* fraction: 0.10 */
+	double margin_pp;
+	bool json, markdown, force;
+	int inconclusive_exit;
+	uint64_t seed;
+};
+
+static int add_metrics(struct options *o, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int i, ret = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		const struct metric *m = metric_find(tok);
+
+		if (!strcmp(tok, "all")) {
+			for (i = 0; metrics[i].name && o->ngate < 32; i++)
+				o->gate[o->ngate++] = &metrics[i];
+		} else if (!m) {
+			ret = usage_error("compare", "unknown metric '%s'", tok);
+		} else if (o->ngate < 32) {
+			o->gate[o->ngate++] = m;
+		}
+	}
+	free(copy);
+	return ret;
+}
+
+/* A non-negative number, with an optional trailing '%' (pct). */
+static int parse_number(const char *s, bool pct, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (pct && *end == '%')
+		end++;
+	return end == s || *end || errno || !(*out >= 0) || !isfinite(*out) ? -1 : 0;
+}
+
+/* One tier and metric compared. */
+static json_t *compare_one(const json_t *base, const json_t *cand, const char *tier,
+			   const struct metric *m, const struct options *o,
+			   enum stats_verdict *verdict)
+{
+	size_t nb, nc, xb, xc;
+	double *b = result_values(base, tier, m->key, &nb, &xb);
+	double *c = result_values(cand, tier, m->key, &nc, &xc);
+	enum stats_effect eff = m->kind == METRIC_MARGIN_PP ? STATS_DIFF : STATS_RATIO;
+	double limit = eff == STATS_DIFF ? o->margin_pp : 1 + o->threshold;
+	json_t *row = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "tier", tier,
+				"metric", m->name, "effect", eff == STATS_DIFF ? "difference_pp" : "ratio",
+				"base_runs", (json_int_t)nb, "cand_runs", (json_int_t)nc,
+				"base_excluded", (json_int_t)xb, "cand_excluded", (json_int_t)xc,
+				"limit", limit);
+	const char *why = NULL;
+	struct stats_ci ci;
+	double u, p;
+
+	*verdict = STATS_INCONCLUSIVE;
+	if (nb)
+		json_object_set_new(row, "base_median", json_real(stats_median(b, nb)));
+	if (nc)
+		json_object_set_new(row, "cand_median", json_real(stats_median(c, nc)));
+	if (nb < MIN_RUNS || nc < MIN_RUNS) {
+		why = "fewer than 3 valid runs a side";
+		goto out;
+	}
+	/* Higher is better: judge base/cand so that above 1 is worse. */
+	if (m->kind == METRIC_HIGHER_BETTER ?
+	    stats_bootstrap(c, nc, b, nb, eff, STATS_RESAMPLES, o->seed, &ci) :
+	    stats_bootstrap(b, nb, c, nc, eff, STATS_RESAMPLES, o->seed, &ci)) {
+		why = "the baseline's median is zero";
+		goto out;
+	}
+	*verdict = stats_judge(&ci, limit);
+	json_object_set_new(row, "point", json_real(ci.point));
+	json_object_set_new(row, "ci95_lo", json_real(ci.lo));
+	json_object_set_new(row, "ci95_hi", json_real(ci.hi));
+	if (stats_mann_whitney(c, nc, b, nb, &u, &p) == 0) {
+		json_object_set_new(row, "mann_whitney_u", json_real(u));
+		json_object_set_new(row, "mann_whitney_p", json_real(p));
+	}
+	if (*verdict == STATS_INCONCLUSIVE) {
+		unsigned need = stats_runs_needed(&ci, eff, limit, nb < nc ? nb : nc, RUNS_CAP);
+
+		json_object_set_new(row, "runs_needed", need ? json_integer(need) : json_null());
+	}
+out:
+	json_object_set_new(row, "verdict", json_string(stats_verdict_name(*verdict)));
+	if (why)
+		json_object_set_new(row, "reason", json_string(why));
+	free(b);
+	free(c);
+	return row;
+}
+
+static double num(const json_t *row, const char *key)
+{
+	json_t *v = json_object_get(row, key);
+
+	return v ? json_number_value(v) : NAN;
+}
+
+/* "+12.3%" for a ratio, "+0.12 pp" for a difference; "-" when absent. */
+static const char *fmt_effect(const json_t *row, const char *key, char *buf, size_t len)
+{
+	double v = num(row, key);
+
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else if (!strcmp(json_string_value(json_object_get(row, "effect")), "ratio"))
+		snprintf(buf, len, "%+.1f%%", (v - 1) * 100);
+	else
+		snprintf(buf, len, "%+.2f pp", v);
+	return buf;
+}
+
+static const char *fmt_value(const json_t *row, const char *key, char *buf, size_t len)
+{
+	const struct metric *m = metric_find(json_string_value(json_object_get(row, "metric")));
+	double v = num(row, key);
+
+	if (isnan(v))
+		return snprintf(buf, len, "-"), buf;
+	return metric_format(m->unit, v, buf, len);
+}
+
+static const char *fmt_verdict(const json_t *row, char *buf, size_t len)
+{
+	const char *v = json_string_value(json_object_get(row, "verdict"));
+	json_t *need = json_object_get(row, "runs_needed");
+	const char *why = json_string_value(json_object_get(row, "reason"));
+
+	if (why)
+		snprintf(buf, len, "%s (%s)", v, why);
+	else if (json_is_integer(need))
+		snprintf(buf, len, "%s (~%lld runs a side%s)", v, json_integer_value(need),
+			 json_integer_value(need) >= RUNS_CAP ? " or more" : "");
+	else if (json_is_null(need))
+		snprintf(buf, len, "%s (on the threshold)", v);
+	else
+		snprintf(buf, len, "%s", v);
+	return buf;
+}
+
+static void print_rows(const json_t *rows, bool markdown)
+{
+	char bm[32], cm[32], eff[32], lo[32], hi[32], ci[80], p[16], runs[32], v[96];
+	const json_t *row;
+	size_t i;
+
+	if (markdown)
+		printf("| tier | metric | runs (base/cand) | base median | cand median | change | 95%% CI | p (M-W) | verdict |\n"
+		       "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |\n");
+	else
+		printf("%-9s %-13s %-7s %11s %11s %10s %-22s %6s  %s\n", "tier", "metric", "runs",
+		       "base", "cand", "change", "95% CI", "p", "verdict");
+	json_array_foreach(rows, i, row) {
+		double pv = num(row, "mann_whitney_p");
+
+		snprintf(runs, sizeof runs, "%lld/%lld",
+			 json_integer_value(json_object_get(row, "base_runs")),
+			 json_integer_value(json_object_get(row, "cand_runs")));
+		fmt_effect(row, "ci95_lo", lo, sizeof lo);
+		fmt_effect(row, "ci95_hi", hi, sizeof hi);
+		if (isnan(num(row, "ci95_lo")))
+			snprintf(ci, sizeof ci, "-");
+		else
+			snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+		if (isnan(pv))
+			snprintf(p, sizeof p, "-");
+		else
+			snprintf(p, sizeof p, "%.3f", pv);
+		fmt_value(row, "base_median", bm, sizeof bm);
+		fmt_value(row, "cand_median", cm, sizeof cm);
+		fmt_effect(row, "point", eff, sizeof eff);
+		fmt_verdict(row, v, sizeof v);
+		if (markdown)
+			printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s%s%s |\n",
+			       json_string_value(json_object_get(row, "tier")),
+			       json_string_value(json_object_get(row, "metric")), runs, bm, cm, eff, ci, p,
+			       strncmp(v, "regressed", 9) ? "" : "**", v, strncmp(v, "regressed", 9) ? "" : "**");
+		else
+			printf("%-9s %-13s %-7s %11s %11s %10s %-22s %6s  %s\n",
+			       json_string_value(json_object_get(row, "tier")),
+			       json_string_value(json_object_get(row, "metric")), runs, bm, cm, eff, ci, p, v);
+	}
+}
+
+/* The notes, then per tier the runs left out (counted on the tier's first
+ * metric). */
+static void print_notes(const json_t *notes, const json_t *rows)
+{
+	const char *prev = "";
+	const json_t *row;
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < json_array_size(notes); i++, first = false)
+		printf("%snote: %s\n", first ? "\n" : "", json_string_value(json_array_get(notes, i)));
+	json_array_foreach(rows, i, row) {
+		const char *tier = json_string_value(json_object_get(row, "tier"));
+		long long xb = json_integer_value(json_object_get(row, "base_excluded"));
+		long long xc = json_integer_value(json_object_get(row, "cand_excluded"));
+
+		if (!strcmp(tier, prev))
+			continue;
+		prev = tier;
+		if (!xb && !xc)
+			continue;
+		printf("%snote: %s: %lld baseline and %lld candidate run(s) excluded "
+		       "(invalid, or without the metric)\n", first ? "\n" : "", tier, xb, xc);
+		first = false;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_JSON = 256, OPT_MARKDOWN, OPT_MARGIN, OPT_INCONCLUSIVE, OPT_SEED };
+	static const struct option opts[] = {
+		{ "metric", required_argument, NULL, 'm' },
+		{ "threshold", required_argument, NULL, 't' },
+		{ "margin", required_argument, NULL, OPT_MARGIN },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "markdown", no_argument, NULL, OPT_MARKDOWN },
+		{ "force", no_argument, NULL, 'f' },
+		{ "inconclusive-exit", required_argument, NULL, OPT_INCONCLUSIVE },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double d;
+	char *end;
+	int c;
+
+	*o = (struct options){ .threshold = 0.10, .margin_pp = 1.0,
+			       .inconclusive_exit = EXIT_INCONCLUSIVE, .seed = STATS_SEED };
+	optind = 0;	/* re-initialise getopt: permute, options may follow the files */
+	while ((c = getopt_long(argc, argv, "m:t:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (add_metrics(o, optarg))
+				return -1;
+			break;
+		case 't':
+			if (parse_number(optarg, true, &d))
+				return usage_error("compare", "bad threshold '%s' (want e.g. 10%%)", optarg), -1;
+			o->threshold = d / 100;
+			break;
+		case OPT_MARGIN:
+			if (parse_number(optarg, false, &o->margin_pp))
+				return usage_error("compare", "bad margin '%s' (percentage points)", optarg), -1;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_MARKDOWN:
+			o->markdown = true;
+			break;
+		case 'f':
+			o->force = true;
+			break;
+		case OPT_INCONCLUSIVE:
+			errno = 0;
+			o->inconclusive_exit = (int)strtol(optarg, &end, 10);
+			if (end == optarg || *end || errno || o->inconclusive_exit < 0 ||
+			    o->inconclusive_exit > 255)
+				return usage_error("compare", "bad exit status '%s' (0-255)", optarg), -1;
+			break;
+		case OPT_SEED:
+			errno = 0;
+			o->seed = strtoull(optarg, &end, 0);
+			if (end == optarg || *end || errno)
+				return usage_error("compare", "bad seed '%s'", optarg), -1;
+			break;
+		case 'h':
+			usage();
+			return 1;
+		default:
+			fprintf(stderr, "Try 'swapbench compare --help' for more information.\n");
+			return -1;
+		}
+	}
+	if (o->json && o->markdown)
+		return usage_error("compare", "--json and --markdown exclude each other"), -1;
+	if (argc - optind != 2)
+		return usage_error("compare", "expected BASE.json and CAND.json"), -1;
+	if (!o->ngate)
+		for (c = 0; metrics[c].name; c++)
+			if (metrics[c].gated)
+				o->gate[o->ngate++] = &metrics[c];
+	return 0;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+	json_t *base = NULL, *cand = NULL, *tiers = NULL, *rows = NULL, *notes = NULL, *out, *t;
+	int worst = STATS_OK, ret = EXIT_INPUT, i, r;
+	const char *diff, *bpath, *cpath;
+	struct options o;
+	size_t ti;
+
+	r = parse_args(argc, argv, &o);
+	if (r)
+		return r > 0 ? 0 : EXIT_INPUT;
+	bpath = argv[optind];
+	cpath = argv[optind + 1];
+	if (!(base = result_load(bpath)) || !(cand = result_load(cpath)))
+		goto out;
+	notes = json_array();
+	diff = result_fingerprint_diff(base, cand);
+	if (diff && !o.force) {
+		error("refusing to compare: the fingerprints differ in %s ('%s' against '%s'); "
+		      "--force compares anyway", diff, bpath, cpath);
+		goto out;
+	}
+	if (diff) {
+		warn("the fingerprints differ in %s; compared anyway (--force)", diff);
+		json_array_append_new(notes, json_sprintf("fingerprints differ in %s (--force)", diff));
+	}
+	tiers = result_tiers(base);
+	rows = json_array();
+	json_array_foreach(tiers, ti, t) {
+		const char *tier = json_string_value(t);
+		size_t n, x;
+		double *v = result_values(cand, tier, "probe_p99_ns", &n, &x);
+
+		free(v);
+		if (n + x == 0) {
+			json_array_append_new(notes, json_sprintf("tier '%s' is only in the baseline", tier));
+			continue;
+		}
+		for (i = 0; i < o.ngate; i++) {
+			enum stats_verdict verdict;
+
+			json_array_append_new(rows, compare_one(base, cand, tier, o.gate[i], &o, &verdict));
+			if (verdict == STATS_REGRESSED || (verdict == STATS_INCONCLUSIVE && worst == STATS_OK))
+				worst = verdict;
+		}
+	}
+	{
+		json_t *ct = result_tiers(cand);
+
+		json_array_foreach(ct, ti, t) {
+			size_t n, x;
+			double *v = result_values(base, json_string_value(t), "probe_p99_ns", &n, &x);
+
+			free(v);
+			if (n + x == 0)
+				json_array_append_new(notes, json_sprintf("tier '%s' is only in the candidate",
+									  json_string_value(t)));
+		}
+		json_decref(ct);
+	}
+	if (json_array_size(rows) == 0) {
+		error("'%s' and '%s' have no tier in common", bpath, cpath);
+		goto out;
+	}
+	if (o.json) {
+		out = json_pack("{s:s, s:i, s:s, s:s, s:f, s:f, s:I, s:b, s:O, s:O, s:s}",
+				"schema", "swapbench-compare", "schema_version", 1, "base", bpath,
+				"candidate", cpath, "threshold_pct", o.threshold * 100,
+				"margin_pp", o.margin_pp, "seed", (json_int_t)o.seed, "forced", diff != NULL,
+				"notes", notes, "results", rows,
+				"verdict", stats_verdict_name((enum stats_verdict)worst));
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		putchar('\n');
+		json_decref(out);
+	} else {
+		if (o.markdown)
+			printf("**swapbench compare**: `%s` against `%s` (%s, kernel %s, scenario %s); "
+			       "threshold %.0f%%, PSI margin %.2g pp\n\n", cpath, bpath,
+			       result_fp_str(base, "host"), result_fp_str(base, "kernel"),
+			       result_fp_str(base, "scenario"), o.threshold * 100, o.margin_pp);
+		else
+			printf("base %s, candidate %s: kernel %s, scenario %s; threshold %.0f%%, "
+			       "PSI margin %.2g pp\n\n", bpath, cpath, result_fp_str(base, "kernel"),
+			       result_fp_str(base, "scenario"), o.threshold * 100, o.margin_pp);
+		print_rows(rows, o.markdown);
+		print_notes(notes, rows);
+		printf(o.markdown ? "\n**verdict: %s**\n" : "\nverdict: %s\n",
+		       stats_verdict_name((enum stats_verdict)worst));
+	}
+	ret = worst == STATS_REGRESSED ? EXIT_REGRESSED :
+	      worst == STATS_INCONCLUSIVE ? o.inconclusive_exit : 0;
+out:
+	json_decref(notes);
+	json_decref(rows);
+	json_decref(tiers);
+	json_decref(cand);
+	json_decref(base);
+	return ret;
+}

@@ -1,0 +1,470 @@
+/* swapbench plot RUN_DIR [RUN_DIR...]: figures of a run as PNG and SVG.
+ * Writes the TSV inputs into RUN_DIR/plots/ from RUN_DIR/run.json (and the
+ * runs' samples files) and runs gnuplot on plots/<figure>.gp, each of which
+ * loads plots/common.gp (fixed colours per tier, titles with host, kernel
+ * and scenario).  A figure whose data is absent is skipped with a note.  Try:
+ *   build/swapbench plot tests/fixtures/results/run-a */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "result.h"
+#include "run.h"
+#include "stats.h"
+
+#define GNUPLOT_TIMEOUT_S 60
+
+static const char usage_text[] =
+	"usage: swapbench plot RUN_DIR [RUN_DIR...]\n"
+	"\n"
+	"Draws the figures of each run directory (RUN_DIR/run.json, as written by\n"
+	"'swapbench run') into RUN_DIR/plots/, as PNG and SVG, with the TSV files\n"
+	"they are drawn from beside them:\n"
+	"  p99-by-tier   probe latency p99 by tier, with the run-to-run spread\n"
+	"  psi-full      PSI memory full over time per tier (from samples files)\n"
+	"  swap-rates    swap-in and swap-out rates over time per tier\n"
+	"A figure whose data is absent is skipped with a note.  The gnuplot scripts\n"
+	"come from $SWAPBENCH_PLOTS, else plots/ beside the build directory, else\n"
+	"./plots.  Needs gnuplot (gnuplot-nox).\n";
+
+/* snprintf for paths and command lines: -1 (reported) when it does not fit. */
+static int __attribute__((format(printf, 3, 4))) fit(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len) {
+		error("path too long: '%.60s...'", buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* The directory of the gnuplot scripts (see usage_text). */
+static void plot_dir(char *buf, size_t len)
+{
+	const char *env = getenv("SWAPBENCH_PLOTS");
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (fit(buf, len, "%s/../plots/common.gp", self) == 0 &&
+			    access(buf, R_OK) == 0 && fit(buf, len, "%s/../plots", self) == 0)
+				return;
+		}
+	}
+	snprintf(buf, len, "plots");
+}
+
+/* p99.tsv and p99-runs.tsv; returns the tiers with valid runs (0 when
+ * none), -1 on error. */
+static int write_p99(const json_t *doc, const char *dir)
+{
+	char path[PATH_MAX], runs_path[PATH_MAX];
+	json_t *tiers = result_tiers(doc), *t;
+	FILE *f = NULL, *fr = NULL;
+	size_t i, j;
+	int rows = -1;
+
+	if (fit(path, sizeof path, "%s/p99.tsv", dir) ||
+	    fit(runs_path, sizeof runs_path, "%s/p99-runs.tsv", dir))
+		goto out;
+	f = fopen(path, "w");
+	fr = fopen(runs_path, "w");
+	if (!f || !fr) {
+		error("cannot write '%s': %m", !f ? path : runs_path);
+		goto out;
+	}
+	fprintf(f, "# tier\tp99_median_ms\tp99_min_ms\tp99_max_ms\tvalid_runs\n");
+	fprintf(fr, "# tier_index\ttier\tp99_ms\n");
+	rows = 0;
+	json_array_foreach(tiers, i, t) {
+		size_t n, x;
+		double *v = result_values(doc, json_string_value(t), "probe_p99_ns", &n, &x);
+		double lo = INFINITY, hi = -INFINITY;
+
+		if (!n)
+			continue;
+		for (j = 0; j < n; j++) {
+			lo = fmin(lo, v[j]);
+			hi = fmax(hi, v[j]);
+			fprintf(fr, "%d\t%s\t%.6f\n", rows, json_string_value(t), v[j] / 1e6);
+		}
+		fprintf(f, "%s\t%.6f\t%.6f\t%.6f\t%zu\n", json_string_value(t),
+			stats_median(v, n) / 1e6, lo / 1e6, hi / 1e6, n);
+		rows++;
+		free(v);
+	}
+out:
+	if (f && fclose(f) && rows >= 0) {
+		error("cannot write '%s': %m", path);
+		rows = -1;
+	}
+	if (fr)
+		fclose(fr);
+	json_decref(tiers);
+	return rows;
+}
+
+/* One sampling tick: raw counters (PSI full in us, pages). */
+struct point {
+	double t_ns, psi_cg, psi_sys, in, out;
+	unsigned have;		/* HAVE_* bits */
+};
+
+enum { HAVE_CG = 1, HAVE_SYS = 2, HAVE_IN = 4, HAVE_OUT = 8 };
+
+struct series {
+	struct point *p;
+	size_t n, cap;
+};
+
+static struct point *series_at(struct series *s, double t_ns)
+{
+	if (s->n && s->p[s->n - 1].t_ns == t_ns)
+		return &s->p[s->n - 1];
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 256;
+		struct point *p = realloc(s->p, cap * sizeof *p);
+
+		if (!p)
+			return NULL;
+		s->p = p;
+		s->cap = cap;
+	}
+	s->p[s->n] = (struct point){ .t_ns = t_ns };
+	return &s->p[s->n++];
+}
+
+/* The next field of the strtok_r state *save as a number; -1 if none. */
+static int field_num(char **save, double *v)
+{
+	char *tok = strtok_r(NULL, " \t\n", save), *end;
+
+	if (!tok)
+		return -1;
+	*v = strtod(tok, &end);
+	return *end ? -1 : 0;
+}
+
+/* Reads a samples file in either layout:
+ *   wide: "t_ns psi_full_total_us pswpin pswpout" (columns by exact name)
+ *   long: "t_ns source key value", as the sampler writes it: PSI full from
+ *         cg_memory.pressure (the workload's cgroup) where present, else
+ *         psi_memory; pswpin and pswpout from vmstat; other rows ignored.
+ * Returns 0, or -1 after a warning when SRC is unreadable or unknown. */
+static int read_samples(const char *src, struct series *s)
+{
+	int col_t = -1, col_psi = -1, col_in = -1, col_out = -1, ncol = 0, lineno = 1;
+	char line[1024], *save = NULL, *tok;
+	bool long_form;
+	FILE *f;
+
+	f = fopen(src, "r");
+	if (!f) {
+		warn("cannot read samples file '%s': %m", src);
+		return -1;
+	}
+	if (!fgets(line, sizeof line, f)) {
+		warn("'%s' is empty", src);
+		fclose(f);
+		return -1;
+	}
+	for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), ncol++) {
+		if (!strcmp(tok, "t_ns"))
+			col_t = ncol;
+		else if (!strcmp(tok, "psi_full_total_us"))
+			col_psi = ncol;
+		else if (!strcmp(tok, "pswpin"))
+			col_in = ncol;
+		else if (!strcmp(tok, "pswpout"))
+			col_out = ncol;
+	}
+	long_form = col_t == 0 && col_psi < 0 && ncol == 4;
+	if (!long_form && (col_t < 0 || col_psi < 0 || col_in < 0 || col_out < 0 || ncol > 32)) {
+		warn("'%s': expected a header 't_ns psi_full_total_us pswpin pswpout' or "
+		     "'t_ns source key value'", src);
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		struct point *p;
+		double v[32], t;
+		int i;
+
+		lineno++;
+		save = NULL;
+		tok = strtok_r(line, " \t\n", &save);
+		if (!tok || tok[0] == '#')
+			continue;
+		t = strtod(tok, NULL);
+		if (long_form) {
+			const char *source = strtok_r(NULL, " \t\n", &save);
+			const char *key = strtok_r(NULL, " \t\n", &save);
+			unsigned bit = 0;
+			double val;
+
+			if (!source || !key || field_num(&save, &val))
+				continue;
+			if (!strcmp(source, "cg_memory.pressure") && !strcmp(key, "full_total_us"))
+				bit = HAVE_CG;
+			else if (!strcmp(source, "psi_memory") && !strcmp(key, "full_total_us"))
+				bit = HAVE_SYS;
+			else if (!strcmp(source, "vmstat") && !strcmp(key, "pswpin"))
+				bit = HAVE_IN;
+			else if (!strcmp(source, "vmstat") && !strcmp(key, "pswpout"))
+				bit = HAVE_OUT;
+			if (!bit)
+				continue;
+			if (!(p = series_at(s, t)))
+				goto nomem;
+			p->have |= bit;
+			*(bit == HAVE_CG ? &p->psi_cg : bit == HAVE_SYS ? &p->psi_sys :
+			  bit == HAVE_IN ? &p->in : &p->out) = val;
+			continue;
+		}
+		v[0] = t;
+		for (i = 1; i < ncol && field_num(&save, &v[i]) == 0; i++)
+			;
+		if (i != ncol) {
+			warn("'%s' line %d: expected %d numbers; line skipped", src, lineno, ncol);
+			continue;
+		}
+		if (!(p = series_at(s, v[col_t])))
+			goto nomem;
+		*p = (struct point){ v[col_t], v[col_psi], v[col_psi], v[col_in], v[col_out],
+				     HAVE_CG | HAVE_SYS | HAVE_IN | HAVE_OUT };
+	}
+	fclose(f);
+	return 0;
+nomem:
+	error("out of memory reading '%s'", src);
+	fclose(f);
+	return -1;
+}
+
+/* series-TIER.tsv from the samples file SRC: per interval, PSI full as a
+ * share of the interval and the swap rates.  Returns the rows written, or
+ * -1 when SRC is unusable. */
+static int write_series(const char *src, const char *dst)
+{
+	struct series s = { 0 };
+	struct point prev = { 0 };
+	unsigned psi_bit;
+	size_t i;
+	FILE *out;
+	int rows = 0;
+
+	if (read_samples(src, &s) || s.n < 2) {
+		free(s.p);
+		return -1;
+	}
+	psi_bit = HAVE_SYS;
+	for (i = 0; i < s.n; i++)
+		if (s.p[i].have & HAVE_CG)
+			psi_bit = HAVE_CG;
+	out = fopen(dst, "w");
+	if (!out) {
+		error("cannot write '%s': %m", dst);
+		free(s.p);
+		return -1;
+	}
+	fprintf(out, "# t_s\tpsi_full_pct\tswapin_pages_per_s\tswapout_pages_per_s\n");
+	for (i = 0; i < s.n; i++) {
+		struct point cur = s.p[i];
+
+		/* A counter missing from a tick keeps its last value. */
+		if (!(cur.have & psi_bit)) {
+			cur.psi_cg = prev.psi_cg;
+			cur.psi_sys = prev.psi_sys;
+		}
+		if (!(cur.have & HAVE_IN))
+			cur.in = prev.in;
+		if (!(cur.have & HAVE_OUT))
+			cur.out = prev.out;
+		if (i && cur.t_ns > prev.t_ns) {
+			double dt_s = (cur.t_ns - prev.t_ns) / 1e9;
+			double psi = psi_bit == HAVE_CG ? cur.psi_cg - prev.psi_cg : cur.psi_sys - prev.psi_sys;
+
+			fprintf(out, "%.3f\t%.4f\t%.1f\t%.1f\n", (cur.t_ns - s.p[0].t_ns) / 1e9,
+				psi / 1e6 / dt_s * 100, (cur.in - prev.in) / dt_s, (cur.out - prev.out) / dt_s);
+			rows++;
+		}
+		prev = cur;
+	}
+	free(s.p);
+	if (fclose(out)) {
+		error("cannot write '%s': %m", dst);
+		return -1;
+	}
+	return rows;
+}
+
+/* For each tier, the series of its first valid run with a samples file;
+ * appends the tiers written to `tiers` (space-separated). */
+static int write_all_series(const json_t *doc, const char *run_dir, const char *dir,
+			    char *tiers, size_t len)
+{
+	json_t *names = result_tiers(doc), *t, *run;
+	size_t i, j;
+
+	tiers[0] = '\0';
+	json_array_foreach(names, i, t) {
+		const char *tier = json_string_value(t);
+
+		json_array_foreach(json_object_get(doc, "runs"), j, run) {
+			const char *file = json_string_value(json_object_get(run, "samples_file"));
+			char src[PATH_MAX], dst[PATH_MAX];
+
+			char group[128];
+
+			if (!file || strcmp(tier, result_group(run, group, sizeof group)) ||
+			    !json_is_true(json_object_get(run, "valid")))
+				continue;
+			if (fit(src, sizeof src, "%s%s%s", file[0] == '/' ? "" : run_dir,
+				file[0] == '/' ? "" : "/", file) ||
+			    fit(dst, sizeof dst, "%s/series-%s.tsv", dir, tier))
+				break;
+			if (write_series(src, dst) > 0 && strlen(tiers) + strlen(tier) + 2 < len) {
+				if (tiers[0])
+					strcat(tiers, " ");
+				strcat(tiers, tier);
+				break;
+			}
+		}
+	}
+	json_decref(names);
+	return 0;
+}
+
+/* A string for a gnuplot -e assignment: quotes and backslashes dropped. */
+static void gp_str(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; *src && i + 1 < len; src++)
+		dst[i++] = *src == '"' || *src == '\\' || *src == '\'' ? '_' : *src;
+	dst[i] = '\0';
+}
+
+static int render(const char *plots, const char *dir, const char *figure, const json_t *doc,
+		  const char *tiers)
+{
+	static const char *const fmts[] = { "png", "svg" };
+	char host[128], kernel[128], scenario[128], vars[4096], script[PATH_MAX], out[PATH_MAX];
+	size_t i;
+
+	gp_str(host, sizeof host, result_fp_str(doc, "host"));
+	gp_str(kernel, sizeof kernel, result_fp_str(doc, "kernel"));
+	gp_str(scenario, sizeof scenario, result_fp_str(doc, "scenario"));
+	if (fit(script, sizeof script, "%s/%s.gp", plots, figure))
+		return -1;
+	for (i = 0; i < 2; i++) {
+		const char *argv[] = { "gnuplot", "-e", vars, script, NULL };
+
+		if (fit(out, sizeof out, "%s/%s.%s", dir, figure, fmts[i]) ||
+		    fit(vars, sizeof vars,
+			 "plotdir=\"%s\"; datadir=\"%s\"; out=\"%s\"; fmt=\"%s\"; host=\"%s\"; "
+			 "kernel=\"%s\"; scenario=\"%s\"; tiers=\"%s\"",
+			 plots, dir, out, fmts[i], host, kernel, scenario, tiers))
+			return -1;
+		if (run(argv, GNUPLOT_TIMEOUT_S, 0, NULL))
+			return -1;
+		printf("%s\n", out);
+	}
+	return 0;
+}
+
+static int plot_one(const char *run_dir, const char *plots)
+{
+	char path[PATH_MAX], dir[PATH_MAX], tiers[1024];
+	json_t *doc;
+	int ret = -1, n;
+
+	if (fit(path, sizeof path, "%s/run.json", run_dir) ||
+	    fit(dir, sizeof dir, "%s/plots", run_dir))
+		return -1;
+	if (!(doc = result_load(path)))
+		return -1;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		error("cannot create '%s': %m", dir);
+		goto out;
+	}
+	n = write_p99(doc, dir);
+	if (n < 0)
+		goto out;
+	if (n == 0)
+		info("%s: p99-by-tier skipped: no valid run has probe_p99_ns", run_dir);
+	else if (render(plots, dir, "p99-by-tier", doc, ""))
+		goto out;
+	write_all_series(doc, run_dir, dir, tiers, sizeof tiers);
+	if (!tiers[0]) {
+		info("%s: psi-full and swap-rates skipped: no valid run has a samples file", run_dir);
+	} else if (render(plots, dir, "psi-full", doc, tiers) ||
+		   render(plots, dir, "swap-rates", doc, tiers)) {
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(doc);
+	return ret;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char plots[PATH_MAX], probe[PATH_MAX + 16];
+	int c, i, ret = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		fprintf(stderr, "Try 'swapbench plot --help' for more information.\n");
+		return 2;
+	}
+	if (optind >= argc)
+		return usage_error("plot", "expected at least one RUN_DIR");
+	if (!have_command("gnuplot")) {
+		error("gnuplot not found; install it (apt-get install gnuplot-nox)");
+		return 1;
+	}
+	plot_dir(plots, sizeof plots);
+	if (fit(probe, sizeof probe, "%s/common.gp", plots))
+		return 1;
+	if (access(probe, R_OK)) {
+		error("cannot read '%s': %m (set SWAPBENCH_PLOTS to the plots/ directory)", probe);
+		return 1;
+	}
+	for (i = optind; i < argc; i++)
+		if (plot_one(argv[i], plots))
+			ret = 1;
+	return ret;
+}

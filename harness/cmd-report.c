@@ -1,0 +1,257 @@
+/* swapbench report RUN_DIR: RUN_DIR/report.md, the write-up of one run: a
+ * table per tier (medians over valid runs of probe latency, PSI full, the
+ * longest stall, swap traffic and throughput, and validity), the figures of
+ * 'swapbench plot' embedded, the fingerprint and the command to reproduce.
+ * Try:
+ *   build/swapbench plot tests/fixtures/results/run-a
+ *   build/swapbench report tests/fixtures/results/run-a */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "result.h"
+#include "stats.h"
+
+static const char usage_text[] =
+	"usage: swapbench report RUN_DIR\n"
+	"\n"
+	"Writes RUN_DIR/report.md from RUN_DIR/run.json: per tier the medians over\n"
+	"valid runs (probe latency p50/p99/p99.9, PSI full, longest stall, swap-in\n"
+	"and swap-out pages, throughput) with how many runs were valid, the figures\n"
+	"in RUN_DIR/plots/ (run 'swapbench plot RUN_DIR' first), the fingerprint and\n"
+	"the command that reproduces the run.\n";
+
+static const struct {
+	const char *key, *head;
+} columns[] = {
+	{ "probe_p50_ns", "probe p50" },
+	{ "probe_p99_ns", "probe p99" },
+	{ "probe_p999_ns", "probe p99.9" },
+	{ "psi_full_pct", "PSI full" },
+	{ "longest_stall_ns", "longest stall" },
+	{ "pswpin_pages", "swap-in (pages)" },
+	{ "pswpout_pages", "swap-out (pages)" },
+	{ "stressng_bogo_ops", "throughput (bogo ops)" },
+};
+
+static const struct {
+	const char *file, *caption;
+} figures[] = {
+	{ "p99-by-tier", "Probe latency p99 by tier, with the run-to-run spread" },
+	{ "psi-full", "PSI memory full over time" },
+	{ "swap-rates", "Swap-in and swap-out rates over time" },
+};
+
+/* A markdown table cell: '|' and newlines would break the table. */
+static void cell(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputs(*s == '|' ? "\\|" : *s == '\n' ? " " : (char[]){ *s, 0 }, f);
+}
+
+static void write_table(FILE *f, const json_t *doc)
+{
+	json_t *tiers = result_tiers(doc), *t, *run;
+	size_t i, j, k;
+
+	fprintf(f, "| tier | valid runs |");
+	for (k = 0; k < sizeof columns / sizeof columns[0]; k++)
+		fprintf(f, " %s |", columns[k].head);
+	fprintf(f, "\n| --- | ---: |");
+	for (k = 0; k < sizeof columns / sizeof columns[0]; k++)
+		fprintf(f, " ---: |");
+	fputc('\n', f);
+	json_array_foreach(tiers, i, t) {
+		const char *tier = json_string_value(t);
+		size_t total = 0, valid = 0;
+
+		json_array_foreach(json_object_get(doc, "runs"), j, run) {
+			char group[128];
+
+			if (strcmp(tier, result_group(run, group, sizeof group)))
+				continue;
+			total++;
+			valid += json_is_true(json_object_get(run, "valid"));
+		}
+		fprintf(f, "| %s | %zu/%zu |", tier, valid, total);
+		for (k = 0; k < sizeof columns / sizeof columns[0]; k++) {
+			const struct metric *m = metric_find(columns[k].key);
+			size_t n, x;
+			double *v = result_values(doc, tier, columns[k].key, &n, &x);
+			char buf[32];
+
+			fprintf(f, " %s |", n ? metric_format(m->unit, stats_median(v, n), buf, sizeof buf) : "-");
+			free(v);
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, "\nMedians over each tier's valid runs.\n\n");
+	/* Why runs were invalid. */
+	json_array_foreach(json_object_get(doc, "runs"), j, run) {
+		const char *why = json_string_value(json_object_get(run, "invalid_reason"));
+		char group[128];
+
+		if (json_is_true(json_object_get(run, "valid")))
+			continue;
+		fprintf(f, "- invalid: %s repeat %lld: ", result_group(run, group, sizeof group),
+			json_integer_value(json_object_get(run, "repeat")));
+		cell(f, why ? why : "(no reason recorded)");
+		fputc('\n', f);
+	}
+	json_decref(tiers);
+}
+
+static void write_figures(FILE *f, const char *run_dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int shown = 0;
+
+	fprintf(f, "\n## Figures\n\n");
+	for (i = 0; i < sizeof figures / sizeof figures[0]; i++) {
+		const char *ext = "png";
+
+		if (snprintf(path, sizeof path, "%s/plots/%s.png", run_dir, figures[i].file) >= (int)sizeof path)
+			continue;
+		if (access(path, R_OK)) {
+			ext = "svg";
+			if (snprintf(path, sizeof path, "%s/plots/%s.svg", run_dir, figures[i].file) >= (int)sizeof path ||
+			    access(path, R_OK))
+				continue;
+		}
+		fprintf(f, "![%s](plots/%s.%s)\n\n", figures[i].caption, figures[i].file, ext);
+		shown++;
+	}
+	if (!shown)
+		fprintf(f, "No figures: run `swapbench plot %s` before the report.\n", run_dir);
+}
+
+/* The run command rebuilt from the settings 'swapbench run' records
+ * (scenario, tiers, repeats, out) when they carry no "command". */
+static void reconstruct(FILE *f, const json_t *settings)
+{
+	const json_t *sc = json_object_get(settings, "scenario"), *tiers, *t;
+	const char *name = json_is_string(sc) ? json_string_value(sc) :
+			   json_string_value(json_object_get(sc, "file"));
+	const char *out = json_string_value(json_object_get(settings, "out"));
+	size_t i;
+
+	if (!name)
+		name = json_string_value(json_object_get(sc, "name"));
+	fprintf(f, "sudo swapbench run");
+	if (name)
+		fprintf(f, " --scenario '%s'", name);
+	tiers = json_object_get(settings, "tiers");
+	json_array_foreach(tiers, i, t)
+		fprintf(f, "%s%s", i ? "," : " --tiers ", json_string_value(t));
+	if (json_is_integer(json_object_get(settings, "repeats")))
+		fprintf(f, " --repeats %lld", json_integer_value(json_object_get(settings, "repeats")));
+	if (out)
+		fprintf(f, " --out '%s'", out);
+	fputc('\n', f);
+}
+
+static void write_reproduce(FILE *f, const json_t *doc)
+{
+	const json_t *settings = json_object_get(doc, "settings");
+	const json_t *cmd = json_object_get(settings, "command"), *arg;
+	size_t i;
+
+	fprintf(f, "\n## Reproduce\n\n```sh\n");
+	if (json_is_string(cmd)) {
+		fprintf(f, "%s\n", json_string_value(cmd));
+	} else if (json_is_array(cmd)) {
+		json_array_foreach(cmd, i, arg) {
+			const char *s = json_string_value(arg);
+
+			if (!s)
+				continue;
+			/* Quote what the shell would split or expand. */
+			if (strpbrk(s, " \t'\"$`\\*?;&|<>()") || !*s) {
+				fputs(i ? " '" : "'", f);
+				for (; *s; s++)
+					fputs(*s == '\'' ? "'\\''" : (char[]){ *s, 0 }, f);
+				fputc('\'', f);
+			} else {
+				fprintf(f, "%s%s", i ? " " : "", s);
+			}
+		}
+		fputc('\n', f);
+	} else {
+		reconstruct(f, settings);
+	}
+	fprintf(f, "```\n\nSettings in force:\n\n```json\n");
+	json_dumpf(settings ? settings : json_null(), f, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fprintf(f, "\n```\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char path[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8];
+	const char *run_dir;
+	json_t *doc;
+	FILE *f;
+	int c, ret = 1;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		fprintf(stderr, "Try 'swapbench report --help' for more information.\n");
+		return 2;
+	}
+	if (argc - optind != 1)
+		return usage_error("report", "expected one RUN_DIR");
+	run_dir = argv[optind];
+	if (snprintf(path, sizeof path, "%s/run.json", run_dir) >= (int)sizeof path ||
+	    snprintf(out, sizeof out, "%s/report.md", run_dir) >= (int)sizeof out ||
+	    snprintf(tmp, sizeof tmp, "%s.tmp", out) >= (int)sizeof tmp) {
+		error("path too long: '%s'", run_dir);
+		return 1;
+	}
+	if (!(doc = result_load(path)))
+		return 1;
+	f = fopen(tmp, "w");
+	if (!f) {
+		error("cannot write '%s': %m", tmp);
+		goto out;
+	}
+	fprintf(f, "# swapbench: %s on %s, kernel %s\n\n", result_fp_str(doc, "scenario"),
+		result_fp_str(doc, "host"), result_fp_str(doc, "kernel"));
+	fprintf(f, "## Results per tier\n\n");
+	write_table(f, doc);
+	write_figures(f, run_dir);
+	fprintf(f, "\n## Fingerprint\n\n```json\n");
+	json_dumpf(json_object_get(doc, "fingerprint"), f, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fprintf(f, "\n```\n\nTool versions:\n\n```json\n");
+	json_dumpf(json_object_get(doc, "tool_versions") ? json_object_get(doc, "tool_versions") : json_null(),
+		   f, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fprintf(f, "\n```\n");
+	write_reproduce(f, doc);
+	if (fclose(f)) {
+		error("cannot write '%s': %m", tmp);
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, out)) {
+		error("cannot rename '%s' to '%s': %m", tmp, out);
+		unlink(tmp);
+		goto out;
+	}
+	printf("%s\n", out);
+	ret = 0;
+out:
+	json_decref(doc);
+	return ret;
+}

@@ -1,0 +1,86 @@
+/* Result documents of `swapbench run` (schema "swapbench-run", version 1)
+ * as compare, calibrate, plot and report read them: loading with a clear
+ * error, the metrics they gate on (one list, RESULT_METRICS), the values of
+ * one metric over a tier's valid runs, and the fingerprint check.
+ * Try: build/swapbench compare tests/fixtures/results/base.json tests/fixtures/results/cand-ok.json */
+#ifndef SWAPBENCH_RESULT_H
+#define SWAPBENCH_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* How a metric is judged: a ratio of medians where lower is better, one
+ * where higher is better (throughput: the ratio is inverted so that above
+ * 1 is worse), or a difference in percentage points (PSI fractions sit
+ * near zero, where ratios mean nothing). */
+enum metric_kind {
+	METRIC_LOWER_BETTER,
+	METRIC_HIGHER_BETTER,
+	METRIC_MARGIN_PP,
+};
+
+enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
+
+/* X(name, json key, kind, unit, gated by default) */
+#define RESULT_METRICS(X) \
+	X(probe_p50, "probe_p50_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
+	X(probe_p99, "probe_p99_ns", METRIC_LOWER_BETTER, UNIT_NS, true) \
+	X(probe_p999, "probe_p999_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
+	X(psi_full, "psi_full_pct", METRIC_MARGIN_PP, UNIT_PCT, true) \
+	X(psi_some, "psi_some_pct", METRIC_MARGIN_PP, UNIT_PCT, false) \
+	X(longest_stall, "longest_stall_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
+	X(pswpin, "pswpin_pages", METRIC_LOWER_BETTER, UNIT_PAGES, false) \
+	X(pswpout, "pswpout_pages", METRIC_LOWER_BETTER, UNIT_PAGES, false) \
+	X(swapin_rate, "swapin_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
+	X(swapout_rate, "swapout_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
+	X(throughput, "stressng_bogo_ops", METRIC_HIGHER_BETTER, UNIT_OPS, false) \
+	X(duration, "duration_ns", METRIC_LOWER_BETTER, UNIT_NS, false)
+
+struct metric {
+	const char *name;	/* what --metric takes */
+	const char *key;	/* the key in a run's "metrics" */
+	enum metric_kind kind;
+	enum metric_unit unit;
+	bool gated;		/* compared when no --metric is given */
+};
+
+extern const struct metric metrics[];	/* RESULT_METRICS, NULL name last */
+
+/* The metric named NAME (its name or its JSON key), or NULL. */
+const struct metric *metric_find(const char *name);
+
+/* Formats value v of unit u for people ("2.31 ms", "0.42%") into buf. */
+const char *metric_format(enum metric_unit u, double v, char *buf, size_t len);
+
+/* Loads PATH and checks its schema, fingerprint and runs.  Returns a new
+ * reference, or NULL after one message: "PATH:LINE:COLUMN: jansson's text"
+ * for JSON that is malformed or cut short, else what is wrong with it. */
+json_t *result_load(const char *path);
+
+/* The group a run belongs to: its tier, or "TIER@RATIO" when the run
+ * carries an overcommit "ratio" (a ramp: runs at different ratios are not
+ * alike).  Written into buf, which it returns. */
+const char *result_group(const json_t *run, char *buf, size_t len);
+
+/* The groups (result_group) of doc's runs in order of first appearance: a
+ * new array of strings.  compare, calibrate, plot and report call them
+ * tiers. */
+json_t *result_tiers(const json_t *doc);
+
+/* The values of metric KEY over the valid runs of group TIER, in order of "repeat",
+ * into a malloc'd array (NULL when there are none; the caller frees);
+ * *n gets their count, *excluded the runs of TIER left out (invalid, or
+ * without the metric). */
+double *result_values(const json_t *doc, const char *tier, const char *key,
+		      size_t *n, size_t *excluded);
+
+/* The first part of the fingerprints that matters and differs ("kernel",
+ * "scenario", "tier_config", "factors"), or NULL when none does. */
+const char *result_fingerprint_diff(const json_t *a, const json_t *b);
+
+/* The fingerprint's string member KEY, or "?" when absent. */
+const char *result_fp_str(const json_t *doc, const char *key);
+
+#endif

@@ -1,0 +1,49 @@
+# Shared settings for swapbench's figures: every plots/<name>.gp loads this
+# first.  `swapbench plot RUN_DIR` sets these variables with gnuplot -e:
+#   plotdir datadir   where the scripts and the TSV inputs are
+#   out fmt           output file and format ('png' or 'svg')
+#   host kernel scenario   for the subtitle
+#   tiers             the tiers with data, space-separated
+# Try: build/swapbench plot tests/fixtures/results/run-a
+
+if (!exists("fmt")) fmt = "png"
+if (!exists("host")) host = "?"
+if (!exists("kernel")) kernel = "?"
+if (!exists("scenario")) scenario = "?"
+if (!exists("tiers")) tiers = ""
+
+# PNG through cairo where this gnuplot has it (gnuplot-nox may lack it).
+if (fmt eq "svg") {
+	set terminal svg size 900,560 dynamic noenhanced font "sans,11" background rgb "white"
+} else {
+	if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+		set terminal pngcairo size 900,560 noenhanced font "sans,10"
+	} else {
+		set terminal png size 900,560 noenhanced
+	}
+}
+set output out
+
+# One colour per tier, the same in every figure ("zram@1.5", a tier at one
+# overcommit ratio of a ramp, takes its tier's colour).
+tier_of(t) = strstrt(t, "@") > 0 ? t[1:strstrt(t, "@") - 1] : t
+tier_rgb(g) = tier_rgb1(tier_of(g))
+tier_rgb1(t) = t eq "zram"     ? 0x1f77b4 : \
+	      t eq "zswap"    ? 0xff7f0e : \
+	      t eq "disk"     ? 0x7f7f7f : \
+	      t eq "nbd-vram" ? 0x2ca02c : \
+	      t eq "nbd-ram"  ? 0x9467bd : \
+	      t eq "nbd-null" ? 0x8c564b : \
+	      t eq "nbd"      ? 0x17becf : 0xd62728
+tier_hex(t) = sprintf("#%06x", tier_rgb(t))
+
+# "FIGURE" over "host H, kernel K, scenario S".
+subtitle = sprintf("host %s, kernel %s, scenario %s", host, kernel, scenario)
+fig_title(s) = s . "\n" . subtitle
+
+set datafile separator "\t"
+set datafile commentschars "#"
+set grid ytics lc rgb "#dddddd"
+set border 3
+set tics nomirror
+set key top left
