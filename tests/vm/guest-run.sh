@@ -38,7 +38,7 @@ VM_ZRAM_MIB=256			# zram disksize
 VM_NBD_CONNECTIONS=4		# what swapbench's nbd tier uses (harness/tier-nbd.c)
 VM_NBD_TIMEOUT=30
 VM_SCENARIO_TIMEOUT=280	# the host sets it from its own timeout
-VM_SCENARIOS="nbd zram"
+VM_SCENARIOS="nbd zram tier"
 SWAPBENCH_SANITIZED=
 # shellcheck disable=SC1091
 [ -r "$top/vm.env" ] && . "$top/vm.env"
@@ -401,6 +401,33 @@ boot_checks() {
 	fi
 }
 
+# The nbd tier of swapbench itself with the kernel transport: swapbench
+# starts vramd, attaches /dev/nbd0 with nbd-client, swaps on it, runs the
+# overcommit in its own memory cgroup, and undoes it all.
+scenario_tier() {
+	local json=$tmp/tier-nbd.json rc w wl
+	if [ ! -x "$BUILD/swapbench" ]; then
+		result tier-nbd-kernel skip "build/swapbench absent"
+		return 0
+	fi
+	SWAPBENCH_STATE_DIR=$tmp/sbstate timeout --kill-after=30 "$VM_WORK_TIMEOUT" \
+		"$BUILD/swapbench" tier up nbd --backend ram --transport kernel \
+		--size "${VM_EXPORT_MIB}M" --vramd "$BUILD/vramd" \
+		--server-swap "$([ -n "$SWAPBENCH_SANITIZED" ] && echo off || echo on)" \
+		--memcg-limit "${VM_CG_LIMIT_MIB}M" --json "$json" -- \
+		"$MEMTOUCH" --bytes "${VM_WORK_MIB}M" --passes 1
+	rc=$?
+	w=$(jq -r '.counters_after.block_stat.write_bytes // 0' "$json" 2>/dev/null)
+	wl=$(jq -r '.workload.exit_code // "none"' "$json" 2>/dev/null)
+	if [ $rc = 0 ] && [ "$wl" = 0 ] && [ "${w:-0}" -gt 0 ] && [ -z "$(active_swaps)" ] &&
+		! nbd_connected; then
+		ok tier-nbd-kernel "swapbench tier up nbd --transport kernel: workload exit 0, nbd0 wrote $(mib "$w") MiB, all undone"
+	else
+		result tier-nbd-kernel fail "swapbench exit $rc, workload exit $wl, nbd0 write bytes ${w:-?}, swaps: $(active_swaps | tr '\n' ' ')"
+		return 1
+	fi
+}
+
 doctor() {
 	local rc lines
 	if [ ! -x "$BUILD/swapbench" ]; then
@@ -470,5 +497,6 @@ case ${1:-all} in
 all) run_all ;;
 nbd) keep_stderr; scenario_nbd ;;
 zram) keep_stderr; scenario_zram ;;
-*) echo "usage: $0 [all|nbd|zram]" >&2; exit 2 ;;
+tier) keep_stderr; scenario_tier ;;
+*) echo "usage: $0 [all|nbd|zram|tier]" >&2; exit 2 ;;
 esac
