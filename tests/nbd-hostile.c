@@ -38,86 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* --- NBD protocol constants (NetworkBlockDevice/nbd doc/proto.md) ------- */
+/* --- NBD protocol constants: common/nbd-proto.h, plus what only a client needs --- */
 
-#define NBD_MAGIC			0x4e42444d41474943ULL
-#define NBD_IHAVEOPT			0x49484156454F5054ULL
-#define NBD_REP_MAGIC			0x0003e889045565a9ULL
-#define NBD_REQUEST_MAGIC		0x25609513U
-#define NBD_SIMPLE_REPLY_MAGIC		0x67446698U
-#define NBD_STRUCTURED_REPLY_MAGIC	0x668e33efU
-
-#define NBD_FLAG_FIXED_NEWSTYLE		(1U << 0)	/* handshake flags */
-#define NBD_FLAG_NO_ZEROES		(1U << 1)
-#define NBD_FLAG_C_FIXED_NEWSTYLE	(1U << 0)	/* client flags */
-#define NBD_FLAG_C_NO_ZEROES		(1U << 1)
-
-#define NBD_OPT_EXPORT_NAME		1
-#define NBD_OPT_ABORT			2
-#define NBD_OPT_LIST			3
-#define NBD_OPT_STARTTLS		5
-#define NBD_OPT_INFO			6
-#define NBD_OPT_GO			7
-#define NBD_OPT_STRUCTURED_REPLY	8
-
-#define NBD_REP_ACK			1
-#define NBD_REP_SERVER			2
-#define NBD_REP_INFO			3
-#define NBD_REP_ERR(n)			(0x80000000U | (n))
-#define NBD_REP_ERR_UNSUP		NBD_REP_ERR(1)
-#define NBD_REP_ERR_POLICY		NBD_REP_ERR(2)
-#define NBD_REP_ERR_INVALID		NBD_REP_ERR(3)
-#define NBD_REP_ERR_PLATFORM		NBD_REP_ERR(4)
-#define NBD_REP_ERR_TLS_REQD		NBD_REP_ERR(5)
-#define NBD_REP_ERR_UNKNOWN		NBD_REP_ERR(6)
-#define NBD_REP_ERR_SHUTDOWN		NBD_REP_ERR(7)
-#define NBD_REP_ERR_BLOCK_SIZE_REQD	NBD_REP_ERR(8)
-#define NBD_REP_ERR_TOO_BIG		NBD_REP_ERR(9)
-
-#define NBD_INFO_EXPORT			0
-#define NBD_INFO_NAME			1
-#define NBD_INFO_DESCRIPTION		2
-#define NBD_INFO_BLOCK_SIZE		3
-
-#define NBD_FLAG_HAS_FLAGS		(1U << 0)	/* transmission flags */
-#define NBD_FLAG_READ_ONLY		(1U << 1)
-#define NBD_FLAG_SEND_FLUSH		(1U << 2)
-#define NBD_FLAG_SEND_FUA		(1U << 3)
-#define NBD_FLAG_SEND_TRIM		(1U << 5)
-#define NBD_FLAG_SEND_WRITE_ZEROES	(1U << 6)
-#define NBD_FLAG_SEND_DF		(1U << 7)
-
-#define NBD_CMD_READ			0
-#define NBD_CMD_WRITE			1
-#define NBD_CMD_DISC			2
-#define NBD_CMD_FLUSH			3
-#define NBD_CMD_TRIM			4
-#define NBD_CMD_CACHE			5
-#define NBD_CMD_WRITE_ZEROES		6
-#define NBD_CMD_BLOCK_STATUS		7
-
-#define NBD_CMD_FLAG_FUA		(1U << 0)
-#define NBD_CMD_FLAG_NO_HOLE		(1U << 1)
-#define NBD_CMD_FLAG_DF			(1U << 2)
-
-#define NBD_REPLY_FLAG_DONE		(1U << 0)
-#define NBD_REPLY_TYPE_NONE		0
-#define NBD_REPLY_TYPE_OFFSET_DATA	1
-#define NBD_REPLY_TYPE_OFFSET_HOLE	2
-#define NBD_REPLY_TYPE_ERROR		0x8001
-
-#define NBD_EPERM	1
-#define NBD_EIO		5
-#define NBD_ENOMEM	12
-#define NBD_EINVAL	22
-#define NBD_ENOSPC	28
-#define NBD_EOVERFLOW	75
-#define NBD_ENOTSUP	95
-#define NBD_ESHUTDOWN	108
+#include "nbd-proto.h"
 
 #define KIB		1024U
 #define MIB		(1024U * 1024U)
-#define REQ_SIZE	28
 #define HOSTILE_SEED	0x686f7374696c6521ULL	/* "hostile!" */
 
 /* --- settings ----------------------------------------------------------- */
@@ -132,39 +58,6 @@ static bool opt_verbose;
 static volatile sig_atomic_t stop_flag;
 
 /* --- small helpers ------------------------------------------------------- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v >> 32);
-	put32(p + 4, v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 static int64_t now_ns(void)
 {
@@ -651,12 +544,12 @@ static int hs_greeting(struct conn *c, struct got *g)
 		from_io(g, c, io, "reading the greeting");
 		return -1;
 	}
-	if (get64(b) != NBD_MAGIC || get64(b + 8) != NBD_IHAVEOPT) {
+	if (nbd_get64(b) != NBD_MAGIC || nbd_get64(b + 8) != NBD_IHAVEOPT) {
 		setgot(g, G_BROKEN, "greeting is not fixed newstyle (%016" PRIx64
-		       " %016" PRIx64 ")", get64(b), get64(b + 8));
+		       " %016" PRIx64 ")", nbd_get64(b), nbd_get64(b + 8));
 		return -1;
 	}
-	c->hflags = get16(b + 16);
+	c->hflags = nbd_get16(b + 16);
 	if (!(c->hflags & NBD_FLAG_FIXED_NEWSTYLE)) {
 		setgot(g, G_BROKEN, "handshake flags 0x%04x lack FIXED_NEWSTYLE",
 		       c->hflags);
@@ -676,7 +569,7 @@ static int hs_flags(struct conn *c, uint32_t cflags, struct got *g)
 	uint8_t b[4];
 	enum io io;
 
-	put32(b, cflags);
+	nbd_put32(b, cflags);
 	io = send_all(c, b, sizeof b);
 	if (io != IO_OK) {
 		from_io(g, c, io, "sending client flags");
@@ -695,9 +588,9 @@ static enum io opt_send(struct conn *c, uint64_t magic, uint32_t opt,
 	uint8_t *b = xmalloc(16 + datalen);
 	enum io io;
 
-	put64(b, magic);
-	put32(b + 8, opt);
-	put32(b + 12, lenfield);
+	nbd_put64(b, magic);
+	nbd_put32(b + 8, opt);
+	nbd_put32(b + 12, lenfield);
 	if (datalen)
 		memcpy(b + 16, data, datalen);
 	io = send_all(c, b, 16 + datalen);
@@ -714,14 +607,14 @@ static int parse_info(struct conn *c, const uint8_t *p, uint32_t len,
 		setgot(g, G_BROKEN, "NBD_REP_INFO of %" PRIu32 " bytes", len);
 		return -1;
 	}
-	type = get16(p);
+	type = nbd_get16(p);
 	if (type == NBD_INFO_EXPORT) {
 		if (len != 12) {
 			setgot(g, G_BROKEN, "NBD_INFO_EXPORT of %" PRIu32 " bytes", len);
 			return -1;
 		}
-		c->size = get64(p + 2);
-		c->tflags = get16(p + 10);
+		c->size = nbd_get64(p + 2);
+		c->tflags = nbd_get16(p + 10);
 		c->have_export = true;
 		if (!(c->tflags & NBD_FLAG_HAS_FLAGS)) {
 			setgot(g, G_BROKEN, "transmission flags 0x%04x lack HAS_FLAGS",
@@ -733,9 +626,9 @@ static int parse_info(struct conn *c, const uint8_t *p, uint32_t len,
 			setgot(g, G_BROKEN, "NBD_INFO_BLOCK_SIZE of %" PRIu32 " bytes", len);
 			return -1;
 		}
-		c->min_block = get32(p + 2);
-		c->pref_block = get32(p + 6);
-		c->max_block = get32(p + 10);
+		c->min_block = nbd_get32(p + 2);
+		c->pref_block = nbd_get32(p + 6);
+		c->max_block = nbd_get32(p + 10);
 	}
 	/* Other information types are the server's business. */
 	return 0;
@@ -760,15 +653,15 @@ static int opt_final(struct conn *c, uint32_t opt, struct got *g)
 			from_io(g, c, io, "reading the option reply");
 			return -1;
 		}
-		if (get64(h) != NBD_REP_MAGIC) {
-			setgot(g, G_BROKEN, "option reply magic 0x%016" PRIx64, get64(h));
+		if (nbd_get64(h) != NBD_REP_MAGIC) {
+			setgot(g, G_BROKEN, "option reply magic 0x%016" PRIx64, nbd_get64(h));
 			return -1;
 		}
-		type = get32(h + 12);
-		len = get32(h + 16);
-		if (get32(h + 8) != opt) {
+		type = nbd_get32(h + 12);
+		len = nbd_get32(h + 16);
+		if (nbd_get32(h + 8) != opt) {
 			setgot(g, G_BROKEN, "reply to option %" PRIu32 " names option %" PRIu32,
-			       opt, get32(h + 8));
+			       opt, nbd_get32(h + 8));
 			return -1;
 		}
 		if (len > sizeof buf) {
@@ -786,7 +679,7 @@ static int opt_final(struct conn *c, uint32_t opt, struct got *g)
 			continue;
 		}
 		if (type == NBD_REP_SERVER && opt == NBD_OPT_LIST) {
-			if (len < 4 || get32(buf) > len - 4) {
+			if (len < 4 || nbd_get32(buf) > len - 4) {
 				setgot(g, G_BROKEN, "NBD_REP_SERVER with a bad name length");
 				return -1;
 			}
@@ -824,11 +717,11 @@ static int hs_go(struct conn *c, uint32_t opt, const char *name,
 	enum io io;
 	unsigned i;
 
-	put32(b, (uint32_t)nlen);
+	nbd_put32(b, (uint32_t)nlen);
 	memcpy(b + 4, name, nlen);
-	put16(b + 4 + nlen, (uint16_t)ninfos);
+	nbd_put16(b + 4 + nlen, (uint16_t)ninfos);
 	for (i = 0; i < ninfos; i++)
-		put16(b + 6 + nlen + 2 * i, infos[i]);
+		nbd_put16(b + 6 + nlen + 2 * i, infos[i]);
 	c->have_export = false;
 	io = opt_send(c, NBD_IHAVEOPT, opt, (uint32_t)len, b, len);
 	free(b);
@@ -912,12 +805,12 @@ static void req_init(struct req *r, const struct conn *c, uint32_t idx,
 
 static void put_req(uint8_t *b, uint32_t magic, const struct req *r)
 {
-	put32(b, magic);
-	put16(b + 4, r->flags);
-	put16(b + 6, r->type);
-	put64(b + 8, r->handle);
-	put64(b + 16, r->off);
-	put32(b + 24, r->len);
+	nbd_put32(b, magic);
+	nbd_put16(b + 4, r->flags);
+	nbd_put16(b + 6, r->type);
+	nbd_put64(b + 8, r->handle);
+	nbd_put64(b + 16, r->off);
+	nbd_put32(b + 24, r->len);
 }
 
 /* The hostile cases' pattern lives in the last quarter of the export. */
@@ -967,7 +860,7 @@ static int rx_msg(struct conn *c, struct req *reqs, uint32_t n, struct got *g)
 		from_io(g, c, io, "reading a reply");
 		return -1;
 	}
-	if (get32(h) == NBD_SIMPLE_REPLY_MAGIC) {
+	if (nbd_get32(h) == NBD_SIMPLE_REPLY_MAGIC) {
 		uint32_t err;
 
 		io = recv_all(c, h + 4, 12);
@@ -975,8 +868,8 @@ static int rx_msg(struct conn *c, struct req *reqs, uint32_t n, struct got *g)
 			from_io(g, c, io, "reading a simple reply");
 			return -1;
 		}
-		err = get32(h + 4);
-		handle = get64(h + 8);
+		err = nbd_get32(h + 4);
+		handle = nbd_get64(h + 8);
 		idx = (uint32_t)handle;
 		if (idx >= n || reqs[idx].handle != handle || reqs[idx].done) {
 			setgot(g, G_BROKEN, "simple reply for handle 0x%016" PRIx64
@@ -1000,8 +893,8 @@ static int rx_msg(struct conn *c, struct req *reqs, uint32_t n, struct got *g)
 		r->done = true;
 		return (int)idx;
 	}
-	if (get32(h) != NBD_STRUCTURED_REPLY_MAGIC) {
-		setgot(g, G_BROKEN, "reply magic 0x%08" PRIx32, get32(h));
+	if (nbd_get32(h) != NBD_STRUCTURED_REPLY_MAGIC) {
+		setgot(g, G_BROKEN, "reply magic 0x%08" PRIx32, nbd_get32(h));
 		return -1;
 	}
 	if (!c->structured) {
@@ -1013,10 +906,10 @@ static int rx_msg(struct conn *c, struct req *reqs, uint32_t n, struct got *g)
 		from_io(g, c, io, "reading a structured reply");
 		return -1;
 	}
-	uint16_t flags = get16(h + 4), type = get16(h + 6);
-	uint32_t len = get32(h + 16);
+	uint16_t flags = nbd_get16(h + 4), type = nbd_get16(h + 6);
+	uint32_t len = nbd_get32(h + 16);
 
-	handle = get64(h + 8);
+	handle = nbd_get64(h + 8);
 	idx = (uint32_t)handle;
 	if (idx >= n || reqs[idx].handle != handle || reqs[idx].done) {
 		setgot(g, G_BROKEN, "structured chunk for handle 0x%016" PRIx64
@@ -1048,8 +941,8 @@ static int rx_msg(struct conn *c, struct req *reqs, uint32_t n, struct got *g)
 			from_io(g, c, io, "reading a content chunk");
 			return -1;
 		}
-		off = get64(b);
-		dlen = type == NBD_REPLY_TYPE_OFFSET_HOLE ? get32(b + 8) : len - 8;
+		off = nbd_get64(b);
+		dlen = type == NBD_REPLY_TYPE_OFFSET_HOLE ? nbd_get32(b + 8) : len - 8;
 		if (off < r->off || off - r->off > r->len || dlen > r->len - (off - r->off)) {
 			setgot(g, G_BROKEN, "content chunk at %" PRIu64 "+%" PRIu32
 			       " outside READ %" PRIu64 "+%" PRIu32, off, dlen, r->off, r->len);
@@ -1080,14 +973,14 @@ static int rx_msg(struct conn *c, struct req *reqs, uint32_t n, struct got *g)
 			from_io(g, c, io, "reading an error chunk");
 			return -1;
 		}
-		err = get32(b);
-		if (err == 0 || get16(b + 4) > len - 6) {
+		err = nbd_get32(b);
+		if (err == 0 || nbd_get16(b + 4) > len - 6) {
 			setgot(g, G_BROKEN, "error chunk with error %" PRIu32
-			       " and message length %u of %" PRIu32, err, get16(b + 4), len);
+			       " and message length %u of %" PRIu32, err, nbd_get16(b + 4), len);
 			return -1;
 		}
-		if (opt_verbose && get16(b + 4))
-			fprintf(stderr, "# server says: %.*s\n", get16(b + 4),
+		if (opt_verbose && nbd_get16(b + 4))
+			fprintf(stderr, "# server says: %.*s\n", nbd_get16(b + 4),
 				(const char *)scratch);
 		if (!r->error)
 			r->error = err;
@@ -1138,7 +1031,7 @@ static int wait_replies(struct conn *c, struct req *reqs, uint32_t n, struct got
 /* One request, its payload (if any), its reply; g gets G_ERRNO. */
 static int xfer(struct conn *c, struct req *r, const void *payload, struct got *g)
 {
-	uint8_t h[REQ_SIZE];
+	uint8_t h[NBD_REQUEST_SIZE];
 	enum io io;
 
 	put_req(h, NBD_REQUEST_MAGIC, r);
@@ -1290,9 +1183,9 @@ static void hs_generic(struct conn *c, const struct hcase *hc, struct got *g)
 		setgot(g, G_BROKEN, "out of memory");
 		return;
 	}
-	put64(b, m->magic ? m->magic : NBD_IHAVEOPT);
-	put32(b + 8, m->opt);
-	put32(b + 12, lenfield);
+	nbd_put64(b, m->magic ? m->magic : NBD_IHAVEOPT);
+	nbd_put32(b + 8, m->opt);
+	nbd_put32(b + 12, lenfield);
 	if (m->paylen)
 		memcpy(b + 16, m->payload, m->paylen < plen ? m->paylen : plen);
 	nsend = m->send_bytes ? m->send_bytes : total;
@@ -1365,8 +1258,8 @@ static void hs_export_name(struct conn *c, const struct hcase *hc, struct got *g
 		from_io(g, c, io, "reading the EXPORT_NAME reply");
 		return;
 	}
-	c->size = get64(b);
-	c->tflags = get16(b + 8);
+	c->size = nbd_get64(b);
+	c->tflags = nbd_get16(b + 8);
 	c->phase = PH_TX;
 	c->ro = c->tflags & NBD_FLAG_READ_ONLY;
 	if (!(c->tflags & NBD_FLAG_HAS_FLAGS)) {
@@ -1452,7 +1345,7 @@ static uint64_t tx_offset(const struct conn *c, const struct tx_msg *t)
 static void tx_generic(struct conn *c, const struct hcase *hc, struct got *g)
 {
 	const struct tx_msg *t = &hc->tx;
-	uint8_t h[REQ_SIZE], *payload = NULL;
+	uint8_t h[NBD_REQUEST_SIZE], *payload = NULL;
 	struct req r;
 	enum io io;
 
@@ -1491,7 +1384,7 @@ static void tx_disc_inflight(struct conn *c, const struct hcase *hc, struct got 
 {
 	enum { N = 16 };
 	struct req reqs[N + 1];
-	uint8_t h[(N + 1) * REQ_SIZE];
+	uint8_t h[(N + 1) * NBD_REQUEST_SIZE];
 	uint32_t i;
 	enum io io;
 
@@ -1500,10 +1393,10 @@ static void tx_disc_inflight(struct conn *c, const struct hcase *hc, struct got 
 		req_init(&reqs[i], c, i, NBD_CMD_READ, 0,
 			 region_lo(c) + (uint64_t)i * 256 * KIB % (c->size - region_lo(c)),
 			 256 * KIB);
-		put_req(h + i * REQ_SIZE, NBD_REQUEST_MAGIC, &reqs[i]);
+		put_req(h + i * NBD_REQUEST_SIZE, NBD_REQUEST_MAGIC, &reqs[i]);
 	}
 	req_init(&reqs[N], c, N, NBD_CMD_DISC, 0, 0, 0);
-	put_req(h + N * REQ_SIZE, NBD_REQUEST_MAGIC, &reqs[N]);
+	put_req(h + N * NBD_REQUEST_SIZE, NBD_REQUEST_MAGIC, &reqs[N]);
 	io = send_all(c, h, sizeof h);
 	if (io != IO_OK) {
 		from_io(g, c, io, "sending the requests");
@@ -1524,7 +1417,7 @@ static void tx_pipeline(struct conn *c, const struct hcase *hc, struct got *g)
 	uint32_t n = (uint32_t)hc->arg, i;
 	uint64_t span = c->size - region_lo(c);
 	struct req *reqs = xmalloc(n * sizeof *reqs);
-	uint8_t *h = xmalloc((size_t)n * REQ_SIZE);
+	uint8_t *h = xmalloc((size_t)n * NBD_REQUEST_SIZE);
 	uint8_t *data = xmalloc((size_t)n * 4096);
 	enum io io;
 
@@ -1532,9 +1425,9 @@ static void tx_pipeline(struct conn *c, const struct hcase *hc, struct got *g)
 		req_init(&reqs[i], c, i, NBD_CMD_READ, 0,
 			 region_lo(c) + (uint64_t)i * 4096 % span, 4096);
 		reqs[i].buf = data + (size_t)i * 4096;
-		put_req(h + (size_t)i * REQ_SIZE, NBD_REQUEST_MAGIC, &reqs[i]);
+		put_req(h + (size_t)i * NBD_REQUEST_SIZE, NBD_REQUEST_MAGIC, &reqs[i]);
 	}
-	io = send_all(c, h, (size_t)n * REQ_SIZE);
+	io = send_all(c, h, (size_t)n * NBD_REQUEST_SIZE);
 	if (io != IO_OK)
 		from_io(g, c, io, "sending the requests");
 	else if (wait_replies(c, reqs, n, g) == 0)
@@ -1551,7 +1444,7 @@ static void tx_stall(struct conn *c, const struct hcase *hc, struct got *g)
 	enum { N = 64 };
 	uint32_t len = c->size < MIB ? (uint32_t)c->size : MIB, i;
 	struct req reqs[N];
-	uint8_t h[N * REQ_SIZE];
+	uint8_t h[N * NBD_REQUEST_SIZE];
 	uint8_t *data = xmalloc((size_t)N * len);
 	int64_t t0;
 	struct conn c2;
@@ -1562,7 +1455,7 @@ static void tx_stall(struct conn *c, const struct hcase *hc, struct got *g)
 		req_init(&reqs[i], c, i, NBD_CMD_READ, 0,
 			 (uint64_t)i * len % (c->size - len + 1), len);
 		reqs[i].buf = data + (size_t)i * len;
-		put_req(h + i * REQ_SIZE, NBD_REQUEST_MAGIC, &reqs[i]);
+		put_req(h + i * NBD_REQUEST_SIZE, NBD_REQUEST_MAGIC, &reqs[i]);
 	}
 	io = send_all(c, h, sizeof h);
 	t0 = now_ns();
@@ -1593,7 +1486,7 @@ static void tx_vanish_pending(struct conn *c, const struct hcase *hc, struct got
 	enum { N = 64 };
 	uint32_t len = c->size < MIB ? (uint32_t)c->size : MIB, i;
 	bool structured = c->structured;
-	uint8_t h[N * REQ_SIZE];
+	uint8_t h[N * NBD_REQUEST_SIZE];
 	int k;
 
 	(void)hc;
@@ -1608,7 +1501,7 @@ static void tx_vanish_pending(struct conn *c, const struct hcase *hc, struct got
 
 			req_init(&r, c, i, NBD_CMD_READ, 0,
 				 (uint64_t)i * len % (c->size - len + 1), len);
-			put_req(h + i * REQ_SIZE, NBD_REQUEST_MAGIC, &r);
+			put_req(h + i * NBD_REQUEST_SIZE, NBD_REQUEST_MAGIC, &r);
 		}
 		send_all(c, h, sizeof h);
 		conn_close(c);
@@ -1627,7 +1520,7 @@ static void tx_write_read_back(struct conn *c, const struct hcase *hc, struct go
 	const uint64_t seed = HOSTILE_SEED ^ 0x5a5a5a5a5a5a5a5aULL;
 	uint32_t len = (uint32_t)hc->arg, i;
 	uint64_t off = c->size - len;
-	uint8_t h[REQ_SIZE], *wbuf = xmalloc(len), *rbuf = xmalloc(len);
+	uint8_t h[NBD_REQUEST_SIZE], *wbuf = xmalloc(len), *rbuf = xmalloc(len);
 	bool dribble = hc->tx.pl_bytes;
 	struct req r;
 	struct got g2;
@@ -1719,7 +1612,7 @@ static void tx_pipeline_mixed(struct conn *c, const struct hcase *hc, struct got
 	};
 	uint64_t span = c->size - region_lo(c);
 	struct req *reqs = xmalloc(N * sizeof *reqs);
-	uint8_t *buf = xmalloc((size_t)N * (REQ_SIZE + BLK)), *p = buf;
+	uint8_t *buf = xmalloc((size_t)N * (NBD_REQUEST_SIZE + BLK)), *p = buf;
 	uint8_t *data = xmalloc((size_t)N * BLK);
 	struct sender snd;
 	pthread_t tid;
@@ -1752,7 +1645,7 @@ static void tx_pipeline_mixed(struct conn *c, const struct hcase *hc, struct got
 			break;
 		}
 		put_req(p, NBD_REQUEST_MAGIC, &reqs[i]);
-		p += REQ_SIZE;
+		p += NBD_REQUEST_SIZE;
 		if (i % K == 1) {
 			pat_fill(p, off, BLK, HOSTILE_SEED);
 			p += BLK;
@@ -2299,7 +2192,7 @@ static int good_op(struct conn *c, uint64_t *rng, uint8_t *wbuf, uint8_t *rbuf,
 
 		snprintf(what, whatlen, "8 pipelined WRITEs then READs at %" PRIu64, base);
 		for (i = 0; i < N && io == IO_OK; i++) {
-			uint8_t h[REQ_SIZE];
+			uint8_t h[NBD_REQUEST_SIZE];
 
 			req_init(&reqs[i], c, i, NBD_CMD_WRITE, 0, base + i * blen, blen);
 			pat_fill(wbuf + i * blen, reqs[i].off, blen, seed);
@@ -2315,7 +2208,7 @@ static int good_op(struct conn *c, uint64_t *rng, uint8_t *wbuf, uint8_t *rbuf,
 		if (wait_replies(c, reqs, N, g) < 0)
 			return -1;
 		for (i = 0; i < N; i++) {
-			uint8_t h[REQ_SIZE];
+			uint8_t h[NBD_REQUEST_SIZE];
 
 			if (reqs[i].error) {
 				setgot(g, G_ERRNO, "%s", "");
@@ -2438,7 +2331,7 @@ static int good_client(const char *path, int seconds)
 		}
 		if (++ops % 256 == 0) {
 			struct req r;
-			uint8_t h[REQ_SIZE];
+			uint8_t h[NBD_REQUEST_SIZE];
 
 			req_init(&r, &c, 0, NBD_CMD_DISC, 0, 0, 0);
 			put_req(h, NBD_REQUEST_MAGIC, &r);
