@@ -18,6 +18,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "procfs.h"
 #include "result.h"
 #include "run.h"
 #include "stats.h"
@@ -37,45 +38,10 @@ static const char usage_text[] =
 	"come from $SWAPBENCH_PLOTS, else plots/ beside the build directory, else\n"
 	"./plots.  Needs gnuplot (gnuplot-nox).\n";
 
-/* snprintf for paths and command lines: -1 (reported) when it does not fit. */
-static int __attribute__((format(printf, 3, 4))) fit(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= len) {
-		error("path too long: '%.60s...'", buf);
-		return -1;
-	}
-	return 0;
-}
-
 /* The directory of the gnuplot scripts (see usage_text). */
 static void plot_dir(char *buf, size_t len)
 {
-	const char *env = getenv("SWAPBENCH_PLOTS");
-	char self[PATH_MAX], *slash;
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(buf, len, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (fit(buf, len, "%s/../plots/common.gp", self) == 0 &&
-			    access(buf, R_OK) == 0 && fit(buf, len, "%s/../plots", self) == 0)
-				return;
-		}
-	}
-	snprintf(buf, len, "plots");
+	data_dir("SWAPBENCH_PLOTS", "plots", "common.gp", buf, len);
 }
 
 /* p99.tsv and p99-runs.tsv; returns the tiers with valid runs (0 when
@@ -88,8 +54,8 @@ static int write_p99(const json_t *doc, const char *dir)
 	size_t i, j;
 	int rows = -1;
 
-	if (fit(path, sizeof path, "%s/p99.tsv", dir) ||
-	    fit(runs_path, sizeof runs_path, "%s/p99-runs.tsv", dir))
+	if (pathf(path, sizeof path, "%s/p99.tsv", dir) ||
+	    pathf(runs_path, sizeof runs_path, "%s/p99-runs.tsv", dir))
 		goto out;
 	f = fopen(path, "w");
 	fr = fopen(runs_path, "w");
@@ -343,9 +309,9 @@ static int write_all_series(const json_t *doc, const char *run_dir, const char *
 			if (!file || strcmp(tier, result_group(run, group, sizeof group)) ||
 			    !json_is_true(json_object_get(run, "valid")))
 				continue;
-			if (fit(src, sizeof src, "%s%s%s", file[0] == '/' ? "" : run_dir,
+			if (pathf(src, sizeof src, "%s%s%s", file[0] == '/' ? "" : run_dir,
 				file[0] == '/' ? "" : "/", file) ||
-			    fit(dst, sizeof dst, "%s/series-%s.tsv", dir, tier))
+			    pathf(dst, sizeof dst, "%s/series-%s.tsv", dir, tier))
 				break;
 			if (write_series(src, dst) > 0 && strlen(tiers) + strlen(tier) + 2 < len) {
 				if (tiers[0])
@@ -379,13 +345,13 @@ static int render(const char *plots, const char *dir, const char *figure, const 
 	gp_str(host, sizeof host, result_fp_str(doc, "host"));
 	gp_str(kernel, sizeof kernel, result_fp_str(doc, "kernel"));
 	gp_str(scenario, sizeof scenario, result_fp_str(doc, "scenario"));
-	if (fit(script, sizeof script, "%s/%s.gp", plots, figure))
+	if (pathf(script, sizeof script, "%s/%s.gp", plots, figure))
 		return -1;
 	for (i = 0; i < 2; i++) {
 		const char *argv[] = { "gnuplot", "-e", vars, script, NULL };
 
-		if (fit(out, sizeof out, "%s/%s.%s", dir, figure, fmts[i]) ||
-		    fit(vars, sizeof vars,
+		if (pathf(out, sizeof out, "%s/%s.%s", dir, figure, fmts[i]) ||
+		    pathf(vars, sizeof vars,
 			 "plotdir=\"%s\"; datadir=\"%s\"; out=\"%s\"; fmt=\"%s\"; host=\"%s\"; "
 			 "kernel=\"%s\"; scenario=\"%s\"; tiers=\"%s\"",
 			 plots, dir, out, fmts[i], host, kernel, scenario, tiers))
@@ -403,8 +369,8 @@ static int plot_one(const char *run_dir, const char *plots)
 	json_t *doc;
 	int ret = -1, n;
 
-	if (fit(path, sizeof path, "%s/run.json", run_dir) ||
-	    fit(dir, sizeof dir, "%s/plots", run_dir))
+	if (pathf(path, sizeof path, "%s/run.json", run_dir) ||
+	    pathf(dir, sizeof dir, "%s/plots", run_dir))
 		return -1;
 	if (!(doc = result_load(path)))
 		return -1;
@@ -457,7 +423,7 @@ int cmd_plot(int argc, char **argv)
 		return 1;
 	}
 	plot_dir(plots, sizeof plots);
-	if (fit(probe, sizeof probe, "%s/common.gp", plots))
+	if (pathf(probe, sizeof probe, "%s/common.gp", plots))
 		return 1;
 	if (access(probe, R_OK)) {
 		error("cannot read '%s': %m (set SWAPBENCH_PLOTS to the plots/ directory)", probe);

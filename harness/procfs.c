@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -128,6 +129,32 @@ int pathf(char *buf, size_t len, const char *fmt, ...)
 		return -1;
 	}
 	return 0;
+}
+
+void data_dir(const char *env, const char *name, const char *probe, char *buf, size_t len)
+{
+	const char *e = getenv(env);
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (e && *e) {
+		snprintf(buf, len, "%s", e);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (pathf(buf, len, "%s/../%s/%s", self, name, probe) == 0 &&
+			    access(buf, F_OK) == 0) {
+				snprintf(buf, len, "%s/../%s", self, name);
+				return;
+			}
+		}
+	}
+	snprintf(buf, len, "%s", name);
 }
 
 bool kv_next(const char **pos, char *key, size_t klen, char *val, size_t vlen)

@@ -33,6 +33,11 @@ int write_text(const char *path, const char *value, bool quiet);
  * when the result does not fit. */
 int pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A directory of the project's data files (scenarios, plots) into buf:
+ * $ENV when set, else NAME beside the build directory of this binary
+ * (EXE_DIR/../NAME) when PROBE exists in it, else NAME (relative). */
+void data_dir(const char *env, const char *name, const char *probe, char *buf, size_t len);
+
 /* --- key/value texts --------------------------------------------------------- */
 
 /* Iterates over "key value" lines as found in /proc/vmstat, memory.stat,

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "parse.h"
+#include "procfs.h"
 #include "scenario.h"
 #include "tier.h"
 
@@ -260,26 +261,7 @@ int scenario_load(const char *path, struct scenario *s)
 
 void scenario_dir(char *buf, size_t len)
 {
-	const char *env = getenv("SWAPBENCH_SCENARIOS");
-	char self[PATH_MAX], *slash;
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(buf, len, "%s", env);
-		return;
-	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (snprintf(buf, len, "%s/../scenarios", self) < (int)len &&
-			    access(buf, F_OK) == 0)
-				return;
-		}
-	}
-	snprintf(buf, len, "scenarios");
+	data_dir("SWAPBENCH_SCENARIOS", "scenarios", ".", buf, len);
 }
 
 void scenario_path(const char *name, char *buf, size_t len)
