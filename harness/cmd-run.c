@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "fio-raw.h"
 #include "journal.h"
 #include "log.h"
 #include "memcg.h"
@@ -433,6 +434,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	json_object_set_new(j->doc, "tier", json_pack("{s:s, s:{}, s:{}, s:b}", "name", ops->name,
 						       "settings", "state", "up", 0));
 	tier_bind(&t, ops, j);
+	t.no_swapon = o->sc.kind == SCENARIO_FIO_RAW;
 	for (i = 0; i < o->sc.ntier; i++)
 		json_object_set_new(t.settings, o->sc.tier_key[i], json_string(o->sc.tier_val[i]));
 	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why)) {
@@ -450,6 +452,11 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	if (!json_object_get(tier_config, ops->name))
 		json_object_set_new(tier_config, ops->name, tier_json(&t, true));
 	json_object_set_new(run, "tier_counters_before", tier_json(&t, false));
+	if (o->sc.kind == SCENARIO_FIO_RAW) {
+		rc = fio_raw_measure(&o->sc, &t, o->out, tag, run, children);
+		json_object_set_new(run, "tier_counters_after", tier_json(&t, false));
+		goto teardown;
+	}
 	settle_memory();
 	quiet = wait_quiet(&waited);
 	json_object_set_new(run, "psi_quiet", json_boolean(quiet));
@@ -612,10 +619,6 @@ int cmd_run(int argc, char **argv)
 	scenario_path(scen, path, sizeof path);
 	if (scenario_load(path, &o.sc) < 0)
 		return 1;
-	if (o.sc.kind == SCENARIO_FIO_RAW) {
-		error("scenario '%s' is of kind fio-raw, which 'swapbench run' does not run yet", o.sc.name);
-		return 1;
-	}
 	o.repeats = repeats ? (unsigned)repeats : o.sc.repeats;
 	if (!tier_list && o.sc.tiers[0])
 		tier_list = o.sc.tiers;

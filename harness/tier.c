@@ -179,6 +179,8 @@ int tier_swapon(struct tier *t, const char *dev)
 	if (tier_uint(t, "priority", 0, 32767, &prio) < 0)
 		return -1;
 	json_object_set_new(t->state, "swap_dev", json_string(dev));
+	if (t->no_swapon)
+		return 0;
 	if (run(mkswap, TIMEOUT_QUICK_S, t->dry_run ? RUN_DRY : 0, NULL) < 0)
 		return -1;
 	if (change_swapon(t->j, dev, (int)prio) < 0)

@@ -40,6 +40,9 @@ struct tier {
 				 * the journal so that later commands (tier show,
 				 * tier down) find it; borrowed likewise */
 	bool dry_run;		/* setup prints what it would do */
+	bool no_swapon;		/* setup stops short of mkswap and swapon: the
+				 * device is made and state.swap_dev names it, for
+				 * fio on the raw device (scenario kind fio-raw) */
 };
 
 struct tier_ops {
@@ -114,7 +117,7 @@ int tier_check_common(const struct tier *t);
 int tier_apply_common(struct tier *t);
 
 /* mkswap DEV, then swapon at the --priority setting (journaled), and
- * state.swap_dev = DEV. */
+ * state.swap_dev = DEV.  With t->no_swapon, only state.swap_dev = DEV. */
 int tier_swapon(struct tier *t, const char *dev);
 
 /* Adds {"swaps": {size_bytes, used_bytes, priority}} for state.swap_dev
