@@ -2,8 +2,12 @@
  * Writes the TSV inputs into RUN_DIR/plots/ from RUN_DIR/run.json (and the
  * runs' samples files) and runs gnuplot on plots/<figure>.gp, each of which
  * loads plots/common.gp (fixed colours per tier, titles with host, kernel
- * and scenario).  A figure whose data is absent is skipped with a note.  Try:
- *   build/swapbench plot tests/fixtures/results/run-a */
+ * and scenario).  Which figures apply follows the scenario kind: the probe
+ * figures for overcommit and ramp runs (the overcommit curve for a ramp
+ * only), fio-latency for fio-raw runs.  A figure whose data is absent is
+ * skipped with a note.  Try:
+ *   build/swapbench plot tests/fixtures/results/run-a
+ *   build/swapbench plot tests/fixtures/results/ramp-a tests/fixtures/results/fio-a */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -30,13 +34,24 @@ static const char usage_text[] =
 	"\n"
 	"Draws the figures of each run directory (RUN_DIR/run.json, as written by\n"
 	"'swapbench run') into RUN_DIR/plots/, as PNG and SVG, with the TSV files\n"
-	"they are drawn from beside them:\n"
-	"  p99-by-tier   probe latency p99 by tier, with the run-to-run spread\n"
-	"  psi-full      PSI memory full over time per tier (from samples files)\n"
-	"  swap-rates    swap-in and swap-out rates over time per tier\n"
-	"A figure whose data is absent is skipped with a note.  The gnuplot scripts\n"
-	"come from $SWAPBENCH_PLOTS, else plots/ beside the build directory, else\n"
-	"./plots.  Needs gnuplot (gnuplot-nox).\n";
+	"they are drawn from beside them.  Overcommit and ramp runs:\n"
+	"  p99-by-tier       probe latency p99 by tier, with the run-to-run spread\n"
+	"  psi-full          PSI memory full over time per tier (from samples files)\n"
+	"  swap-rates        swap-in and swap-out rates over time per tier\n"
+	"  latency-cdf       probe exec latency tail per tier: the share of probes\n"
+	"                    slower than x (1 - CDF), log-log, from the valid runs'\n"
+	"                    histograms merged (cdf-TIER.tsv)\n"
+	"  overcommit-curve  ramp runs only: probe p99 and PSI full against the\n"
+	"                    overcommit ratio, median and min-max over repeats\n"
+	"                    (curve-TIER.tsv)\n"
+	"fio-raw runs:\n"
+	"  fio-latency       latency p50, p99 and p99.9 per fio job and tier, median\n"
+	"                    over valid runs; runs marked not applicable are left out\n"
+	"                    (fio-TIER.tsv)\n"
+	"Titles carry the host, kernel and scenario; each tier keeps one colour in\n"
+	"every figure.  A figure whose data is absent is skipped with a note.  The\n"
+	"gnuplot scripts come from $SWAPBENCH_PLOTS, else plots/ beside the build\n"
+	"directory, else ./plots.  Needs gnuplot (gnuplot-nox).\n";
 
 /* The directory of the gnuplot scripts (see usage_text). */
 static void plot_dir(char *buf, size_t len)
@@ -335,8 +350,53 @@ static void gp_str(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
+/* A name fit for a file name and for a gnuplot word list: characters
+ * other than letters, digits and "._@+-" become '_'. */
+static void safe_name(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; *src && i + 1 < len; src++) {
+		char c = *src;
+
+		dst[i++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			   strchr("._@+-", c) ? c : '_';
+	}
+	dst[i] = '\0';
+}
+
+/* Appends word W to the space-separated LIST of LEN bytes; -1 (with a
+ * warning) when it does not fit. */
+static int words_add(char *list, size_t len, const char *w)
+{
+	size_t used = strlen(list);
+
+	if (used + strlen(w) + 2 > len) {
+		warn("too many tiers for one figure: '%s' left out", w);
+		return -1;
+	}
+	snprintf(list + used, len - used, "%s%s", used ? " " : "", w);
+	return 0;
+}
+
+/* Opens DIR/PREFIX-NAME.tsv for writing (its path into path); NULL after a
+ * message. */
+static FILE *open_tsv(const char *dir, const char *prefix, const char *name, char *path, size_t len)
+{
+	FILE *f;
+
+	if (pathf(path, len, "%s/%s-%s.tsv", dir, prefix, name))
+		return NULL;
+	if (!(f = fopen(path, "w")))
+		error("cannot write '%s': %m", path);
+	return f;
+}
+
+/* Renders plots/FIGURE.gp as PNG and SVG into DIR.  TIERS is the gnuplot
+ * variable of the same name; EXTRA, when not NULL, more assignments
+ * ("a=1; b=\"x\"") for the figure's own variables. */
 static int render(const char *plots, const char *dir, const char *figure, const json_t *doc,
-		  const char *tiers)
+		  const char *tiers, const char *extra)
 {
 	static const char *const fmts[] = { "png", "svg" };
 	char host[128], kernel[128], scenario[128], vars[4096], script[PATH_MAX], out[PATH_MAX];
@@ -353,8 +413,9 @@ static int render(const char *plots, const char *dir, const char *figure, const 
 		if (pathf(out, sizeof out, "%s/%s.%s", dir, figure, fmts[i]) ||
 		    pathf(vars, sizeof vars,
 			 "plotdir=\"%s\"; datadir=\"%s\"; out=\"%s\"; fmt=\"%s\"; host=\"%s\"; "
-			 "kernel=\"%s\"; scenario=\"%s\"; tiers=\"%s\"",
-			 plots, dir, out, fmts[i], host, kernel, scenario, tiers))
+			 "kernel=\"%s\"; scenario=\"%s\"; tiers=\"%s\"%s%s",
+			 plots, dir, out, fmts[i], host, kernel, scenario, tiers,
+			 extra ? "; " : "", extra ? extra : ""))
 			return -1;
 		if (run(argv, GNUPLOT_TIMEOUT_S, 0, NULL))
 			return -1;
@@ -363,11 +424,366 @@ static int render(const char *plots, const char *dir, const char *figure, const 
 	return 0;
 }
 
+/* The first run of group GROUP (result_group), or NULL. */
+static const json_t *group_run(const json_t *doc, const char *group)
+{
+	json_t *run;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		char g[128];
+
+		if (!strcmp(result_group(run, g, sizeof g), group))
+			return run;
+	}
+	return NULL;
+}
+
+/* doc's groups ordered by tier (in order of first appearance), each
+ * tier's groups in order of first appearance: a new array of strings. */
+static json_t *groups_by_tier(const json_t *doc)
+{
+	json_t *groups = result_tiers(doc), *tiers = result_base_tiers(doc), *out = json_array(), *t, *g;
+	size_t i, j;
+
+	json_array_foreach(tiers, i, t) {
+		json_array_foreach(groups, j, g) {
+			const char *tier = json_string_value(json_object_get(group_run(doc,
+						json_string_value(g)), "tier"));
+
+			if (tier && !strcmp(tier, json_string_value(t)))
+				json_array_append(out, g);
+		}
+	}
+	json_decref(groups);
+	json_decref(tiers);
+	return out;
+}
+
+/* cdf-GROUP.tsv per group whose valid runs carry histograms.probe_exec_ns:
+ * at each bucket's upper edge, the share of probes at or below it and the
+ * share above it.  Fills TIERS (the groups written, a tier's ratios
+ * together), DASHES (a gnuplot
+ * dash type per group: the rank of its ratio when the runs have several)
+ * and *ymin (a power of ten at or below the smallest share above, at most
+ * 1e-4 so that p99.9 shows above the axis).  Returns the groups written, -1
+ * on error. */
+static int write_cdf(const json_t *doc, const char *dir, char *tiers, char *dashes, size_t len,
+		     double *ymin)
+{
+	json_t *groups = groups_by_tier(doc), *g;
+	size_t i, j, k, nr;
+	double *ratios = result_ratios(doc, NULL, &nr), low = 5e-4;
+	int rows = 0;
+
+	tiers[0] = dashes[0] = '\0';
+	json_array_foreach(groups, i, g) {
+		const char *group = json_string_value(g);
+		char name[128], path[PATH_MAX], dash[24];
+		size_t n, runs;
+		struct result_bucket *b = result_histogram(doc, group, "probe_exec_ns", &n, &runs);
+		const json_t *ratio = json_object_get(group_run(doc, group), "ratio");
+		double total = 0, cum = 0, r = json_is_number(ratio) ? json_number_value(ratio) : NAN;
+		FILE *f;
+
+		for (j = 0; j < n; j++)
+			total += b[j].count;
+		if (!n || total <= 0) {
+			free(b);
+			continue;
+		}
+		safe_name(name, sizeof name, group);
+		if (!(f = open_tsv(dir, "cdf", name, path, sizeof path))) {
+			free(b);
+			rows = -1;
+			break;
+		}
+		fprintf(f, "# %s: probe exec latency, %.0f probes over %zu valid runs\n"
+			"# latency_ms\tcdf\texceedance\n", name, total, runs);
+		/* The lowest bucket's lower edge: no probe below it. */
+		fprintf(f, "%.6f\t%.9f\t%.6e\n", b[0].low_ns / 1e6, 0.0, 1.0);
+		for (j = 0; j < n; j++) {
+			double above;
+
+			cum += b[j].count;
+			above = (total - cum) / total;
+			fprintf(f, "%.6f\t%.9f\t%.6e\n", b[j].high_ns / 1e6, cum / total, above);
+			if (above > 0 && above < low)
+				low = above;
+		}
+		free(b);
+		if (fclose(f)) {
+			error("cannot write '%s': %m", path);
+			rows = -1;
+			break;
+		}
+		for (k = 0; k < nr && ratios[k] != r; k++)
+			;
+		snprintf(dash, sizeof dash, "%zu", nr > 1 && k < nr ? k + 1 : 1);
+		if (words_add(tiers, len, name))
+			break;
+		words_add(dashes, len, dash);
+		rows++;
+	}
+	*ymin = pow(10, floor(log10(low)));
+	free(ratios);
+	json_decref(groups);
+	return rows;
+}
+
+/* Median, minimum and maximum of v[0..n) into out[0..2]. */
+static void spread(double *v, size_t n, double scale, double out[3])
+{
+	size_t i;
+
+	out[0] = stats_median(v, n) * scale;
+	out[1] = out[2] = v[0] * scale;
+	for (i = 1; i < n; i++) {
+		out[1] = fmin(out[1], v[i] * scale);
+		out[2] = fmax(out[2], v[i] * scale);
+	}
+}
+
+/* curve-TIER.tsv per tier of a ramp: per ratio, probe p99 (ms) and PSI full
+ * (%) as median, minimum and maximum over the valid runs ('?' where none).
+ * x_plot is the ratio nudged per tier so that error bars do not hide each
+ * other.  Fills TIERS; returns the tiers written, -1 on error. */
+static int write_curve(const json_t *doc, const char *dir, char *tiers, size_t len)
+{
+	json_t *names = result_base_tiers(doc), *t;
+	size_t i, j, nall, nt = json_array_size(names);
+	double *all = result_ratios(doc, NULL, &nall);
+	double nudge = nall > 1 ? (all[nall - 1] - all[0]) * 0.008 : 0;
+	int rows = 0;
+
+	tiers[0] = '\0';
+	json_array_foreach(names, i, t) {
+		const char *tier = json_string_value(t);
+		char name[128], path[PATH_MAX];
+		size_t nr, written = 0;
+		double *ratios = result_ratios(doc, tier, &nr);
+		FILE *f;
+
+		safe_name(name, sizeof name, tier);
+		if (!(f = open_tsv(dir, "curve", name, path, sizeof path))) {
+			free(ratios);
+			rows = -1;
+			break;
+		}
+		fprintf(f, "# ratio\tx_plot\tp99_median_ms\tp99_min_ms\tp99_max_ms\t"
+			"psi_full_median_pct\tpsi_full_min_pct\tpsi_full_max_pct\tvalid_runs\n");
+		for (j = 0; j < nr; j++) {
+			char group[160];
+			size_t np, ns, x;
+			double *p99, *psi, a[3], b[3];
+
+			snprintf(group, sizeof group, "%s@%g", tier, ratios[j]);
+			p99 = result_values(doc, group, "probe_p99_ns", &np, &x);
+			psi = result_values(doc, group, "psi_full_pct", &ns, &x);
+			if (np || ns) {
+				fprintf(f, "%g\t%.4f", ratios[j], ratios[j] + ((double)i - (nt - 1) / 2.0) * nudge);
+				if (np) {
+					spread(p99, np, 1e-6, a);
+					fprintf(f, "\t%.6f\t%.6f\t%.6f", a[0], a[1], a[2]);
+				} else {
+					fprintf(f, "\t?\t?\t?");
+				}
+				if (ns) {
+					spread(psi, ns, 1, b);
+					fprintf(f, "\t%.4f\t%.4f\t%.4f", b[0], b[1], b[2]);
+				} else {
+					fprintf(f, "\t?\t?\t?");
+				}
+				fprintf(f, "\t%zu\n", np > ns ? np : ns);
+				written++;
+			}
+			free(p99);
+			free(psi);
+		}
+		free(ratios);
+		if (fclose(f)) {
+			error("cannot write '%s': %m", path);
+			rows = -1;
+			break;
+		}
+		if (!written) {
+			unlink(path);
+			continue;
+		}
+		if (words_add(tiers, len, name))
+			break;
+		rows++;
+	}
+	free(all);
+	json_decref(names);
+	return rows;
+}
+
+/* fio latency keys of fio-TIER.tsv, in its column order. */
+static const char *const fio_keys[] = {
+	"iops", "bw_bytes_per_s", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns", "lat_p999_ns", "lat_max_ns",
+};
+
+/* fio-TIER.tsv per tier with a valid fio run: per job, the medians over the
+ * valid runs whose job reported no error; x_plot places the tier in its
+ * job's cluster.  Fills TIERS and JOBS (the job names, the x categories
+ * 0, 1, ...); returns the tiers written, -1 on error. */
+static int write_fio(const json_t *doc, const char *dir, char *tiers, char *jobs, size_t len)
+{
+	json_t *names = result_base_tiers(doc), *jl = result_fio_jobs(doc), *t, *job;
+	size_t i, j, k, n, nt = 0, ti = 0;
+	int rows = 0;
+
+	tiers[0] = jobs[0] = '\0';
+	json_array_foreach(jl, j, job) {
+		char name[128];
+
+		safe_name(name, sizeof name, json_string_value(job));
+		if (words_add(jobs, len, name)) {
+			while (json_array_size(jl) > j)
+				json_array_remove(jl, j);
+			break;
+		}
+	}
+	/* Tiers with data first: they share each job's cluster. */
+	json_array_foreach(names, i, t) {
+		bool any = false;
+
+		json_array_foreach(jl, j, job) {
+			free(result_fio_values(doc, json_string_value(t), json_string_value(job), "lat_p99_ns", &n));
+			any = any || n;
+		}
+		if (any)
+			nt++;
+	}
+	json_array_foreach(names, i, t) {
+		const char *tier = json_string_value(t);
+		char name[128], path[PATH_MAX];
+		size_t written = 0;
+		FILE *f;
+
+		safe_name(name, sizeof name, tier);
+		if (!(f = open_tsv(dir, "fio", name, path, sizeof path))) {
+			rows = -1;
+			break;
+		}
+		fprintf(f, "# x_plot\tjob\tvalid_runs\tiops\tbw_bytes_per_s\tlat_p50_us\tlat_p90_us\t"
+			"lat_p99_us\tlat_p999_us\tlat_max_us\n");
+		json_array_foreach(jl, j, job) {
+			double *p99 = result_fio_values(doc, tier, json_string_value(job), "lat_p99_ns", &n);
+			char jname[128];
+
+			free(p99);
+			if (!n)
+				continue;
+			safe_name(jname, sizeof jname, json_string_value(job));
+			fprintf(f, "%.4f\t%s\t%zu", (double)j + ((double)ti - (nt - 1) / 2.0) * 0.7 / nt,
+				jname, n);
+			for (k = 0; k < sizeof fio_keys / sizeof fio_keys[0]; k++) {
+				size_t m;
+				double *v = result_fio_values(doc, tier, json_string_value(job), fio_keys[k], &m);
+				double scale = k >= 2 ? 1e-3 : 1;
+
+				if (m)
+					fprintf(f, "\t%.3f", stats_median(v, m) * scale);
+				else
+					fprintf(f, "\t?");
+				free(v);
+			}
+			fputc('\n', f);
+			written++;
+		}
+		if (fclose(f)) {
+			error("cannot write '%s': %m", path);
+			rows = -1;
+			break;
+		}
+		if (!written) {
+			unlink(path);
+			continue;
+		}
+		ti++;
+		if (words_add(tiers, len, name))
+			break;
+		rows++;
+	}
+	json_decref(jl);
+	json_decref(names);
+	return rows;
+}
+
+/* The probe figures of an overcommit or ramp run; 0 or -1. */
+static int plot_probe(const char *run_dir, const char *plots, const char *dir, const json_t *doc,
+		      bool ramp)
+{
+	char tiers[2048], dashes[2048];
+	double ymin;
+	int n;
+
+	n = write_p99(doc, dir);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		info("%s: p99-by-tier skipped: no valid run has probe_p99_ns", run_dir);
+	else if (render(plots, dir, "p99-by-tier", doc, "", NULL))
+		return -1;
+	write_all_series(doc, run_dir, dir, tiers, sizeof tiers);
+	if (!tiers[0]) {
+		info("%s: psi-full and swap-rates skipped: no valid run has a samples file", run_dir);
+	} else if (render(plots, dir, "psi-full", doc, tiers, NULL) ||
+		   render(plots, dir, "swap-rates", doc, tiers, NULL)) {
+		return -1;
+	}
+	n = write_cdf(doc, dir, tiers, dashes, sizeof tiers, &ymin);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		info("%s: latency-cdf skipped: no valid run has histograms.probe_exec_ns", run_dir);
+	} else {
+		char vars[2200];
+
+		if (pathf(vars, sizeof vars, "dashes=\"%s\"; ymin=%g", dashes, ymin) ||
+		    render(plots, dir, "latency-cdf", doc, tiers, vars))
+			return -1;
+	}
+	if (!ramp) {
+		info("%s: overcommit-curve skipped: not a ramp (each tier ran at one ratio)", run_dir);
+		return 0;
+	}
+	n = write_curve(doc, dir, tiers, sizeof tiers);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		info("%s: overcommit-curve skipped: no valid run has probe_p99_ns or psi_full_pct", run_dir);
+	else if (render(plots, dir, "overcommit-curve", doc, tiers, NULL))
+		return -1;
+	return 0;
+}
+
+/* The figure of a fio-raw run; 0 or -1. */
+static int plot_fio(const char *run_dir, const char *plots, const char *dir, const json_t *doc)
+{
+	char tiers[2048], jobs[2048], vars[2100];
+	int n;
+
+	n = write_fio(doc, dir, tiers, jobs, sizeof tiers);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		info("%s: fio-latency skipped: no valid fio run has a job with lat_p99_ns", run_dir);
+		return 0;
+	}
+	if (pathf(vars, sizeof vars, "jobs=\"%s\"", jobs))
+		return -1;
+	return render(plots, dir, "fio-latency", doc, tiers, vars);
+}
+
 static int plot_one(const char *run_dir, const char *plots)
 {
-	char path[PATH_MAX], dir[PATH_MAX], tiers[1024];
+	char path[PATH_MAX], dir[PATH_MAX];
+	const char *kind;
 	json_t *doc;
-	int ret = -1, n;
+	int ret = -1;
 
 	if (pathf(path, sizeof path, "%s/run.json", run_dir) ||
 	    pathf(dir, sizeof dir, "%s/plots", run_dir))
@@ -378,21 +794,15 @@ static int plot_one(const char *run_dir, const char *plots)
 		error("cannot create '%s': %m", dir);
 		goto out;
 	}
-	n = write_p99(doc, dir);
-	if (n < 0)
-		goto out;
-	if (n == 0)
-		info("%s: p99-by-tier skipped: no valid run has probe_p99_ns", run_dir);
-	else if (render(plots, dir, "p99-by-tier", doc, ""))
-		goto out;
-	write_all_series(doc, run_dir, dir, tiers, sizeof tiers);
-	if (!tiers[0]) {
-		info("%s: psi-full and swap-rates skipped: no valid run has a samples file", run_dir);
-	} else if (render(plots, dir, "psi-full", doc, tiers) ||
-		   render(plots, dir, "swap-rates", doc, tiers)) {
-		goto out;
+	kind = result_kind(doc);
+	if (!strcmp(kind, "fio-raw")) {
+		info("%s: a fio-raw run: only fio-latency applies", run_dir);
+		ret = plot_fio(run_dir, plots, dir, doc);
+	} else {
+		ret = plot_probe(run_dir, plots, dir, doc, !strcmp(kind, "ramp"));
+		if (!ret)
+			info("%s: fio-latency skipped: not a fio-raw run", run_dir);
 	}
-	ret = 0;
 out:
 	json_decref(doc);
 	return ret;

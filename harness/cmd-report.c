@@ -1,11 +1,14 @@
 /* swapbench report RUN_DIR: RUN_DIR/report.md, the write-up of one run: a
  * table per tier (medians over valid runs of probe latency, PSI full, the
- * longest stall, swap traffic and throughput, and validity), the figures of
- * 'swapbench plot' embedded, the fingerprint and the command to reproduce.
+ * longest stall, swap traffic and throughput, and validity), for a ramp a
+ * table per ratio as well, for a fio-raw run a table per tier and job
+ * instead, the figures of 'swapbench plot' embedded, the fingerprint and
+ * the command to reproduce.
  * Try:
  *   build/swapbench plot tests/fixtures/results/run-a
  *   build/swapbench report tests/fixtures/results/run-a */
 #include <getopt.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +23,17 @@
 static const char usage_text[] =
 	"usage: swapbench report RUN_DIR\n"
 	"\n"
-	"Writes RUN_DIR/report.md from RUN_DIR/run.json: per tier the medians over\n"
-	"valid runs (probe latency p50/p99/p99.9, PSI full, longest stall, swap-in\n"
-	"and swap-out pages, throughput) with how many runs were valid, the figures\n"
-	"in RUN_DIR/plots/ (run 'swapbench plot RUN_DIR' first), the fingerprint and\n"
-	"the command that reproduces the run.\n";
+	"Writes RUN_DIR/report.md from RUN_DIR/run.json:\n"
+	"  overcommit and ramp runs: per tier the medians over valid runs (probe\n"
+	"    latency p50/p99/p99.9, PSI full, longest stall, swap-in and swap-out\n"
+	"    pages, throughput) with how many runs were valid; for a ramp also a\n"
+	"    table per ratio (probe p99 and PSI full of each tier)\n"
+	"  fio-raw runs: per tier and fio job the medians over valid runs of IOPS,\n"
+	"    bandwidth and latency p50/p99/p99.9 (us)\n"
+	"and why runs were invalid, the figures in RUN_DIR/plots/ (run 'swapbench\n"
+	"plot RUN_DIR' first: p99-by-tier, psi-full, swap-rates, latency-cdf,\n"
+	"overcommit-curve, fio-latency, those drawn), the fingerprint and the\n"
+	"command that reproduces the run.\n";
 
 static const struct {
 	const char *key, *head;
@@ -45,6 +54,9 @@ static const struct {
 	{ "p99-by-tier", "Probe latency p99 by tier, with the run-to-run spread" },
 	{ "psi-full", "PSI memory full over time" },
 	{ "swap-rates", "Swap-in and swap-out rates over time" },
+	{ "latency-cdf", "Probe exec latency tail per tier: share of probes slower than x (1 - CDF)" },
+	{ "overcommit-curve", "Overcommit curve: probe p99 and PSI full by ratio, median and min-max over repeats" },
+	{ "fio-latency", "fio on the raw device: latency p50, p99 and p99.9 per job and tier" },
 };
 
 /* A markdown table cell: '|' and newlines would break the table. */
@@ -53,6 +65,8 @@ static void cell(FILE *f, const char *s)
 	for (; *s; s++)
 		fputs(*s == '|' ? "\\|" : *s == '\n' ? " " : (char[]){ *s, 0 }, f);
 }
+
+static void write_invalid(FILE *f, const json_t *doc, bool fio);
 
 static void write_table(FILE *f, const json_t *doc)
 {
@@ -91,18 +105,128 @@ static void write_table(FILE *f, const json_t *doc)
 		fputc('\n', f);
 	}
 	fprintf(f, "\nMedians over each tier's valid runs.\n\n");
-	/* Why runs were invalid. */
+	write_invalid(f, doc, false);
+	json_decref(tiers);
+}
+
+/* Why runs were invalid, one line each; a fio run by its tier alone (its
+ * "ratio" means nothing). */
+static void write_invalid(FILE *f, const json_t *doc, bool fio)
+{
+	json_t *run;
+	size_t j;
+
 	json_array_foreach(json_object_get(doc, "runs"), j, run) {
 		const char *why = json_string_value(json_object_get(run, "invalid_reason"));
 		char group[128];
 
 		if (json_is_true(json_object_get(run, "valid")))
 			continue;
-		fprintf(f, "- invalid: %s repeat %lld: ", result_group(run, group, sizeof group),
+		fprintf(f, "- invalid: %s repeat %lld: ",
+			fio ? json_string_value(json_object_get(run, "tier")) :
+			      result_group(run, group, sizeof group),
 			json_integer_value(json_object_get(run, "repeat")));
 		cell(f, why ? why : "(no reason recorded)");
 		fputc('\n', f);
 	}
+}
+
+/* The median of KEY over TIER's runs of JOB, scaled, with PREC decimals,
+ * as a table cell; "-" when there is none. */
+static void fio_cell(FILE *f, const json_t *doc, const char *tier, const char *job, const char *key,
+		     double scale, int prec)
+{
+	size_t n;
+	double *v = result_fio_values(doc, tier, job, key, &n);
+
+	if (n) {
+		fprintf(f, " %.*f |", prec, stats_median(v, n) * scale);
+	} else {
+		fputs(" - |", f);
+	}
+	free(v);
+}
+
+/* fio-raw: per tier and job, medians over the valid runs whose job had no
+ * error; a tier without any such run gets one row. */
+static void write_fio_table(FILE *f, const json_t *doc)
+{
+	json_t *tiers = result_base_tiers(doc), *jobs = result_fio_jobs(doc), *t, *job, *run;
+	size_t i, j, k;
+
+	fprintf(f, "| tier | job | valid runs | IOPS | bandwidth (MiB/s) | p50 (us) | p99 (us) | p99.9 (us) |\n"
+		   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+	json_array_foreach(tiers, i, t) {
+		const char *tier = json_string_value(t);
+		size_t total = 0, rows = 0, n;
+
+		json_array_foreach(json_object_get(doc, "runs"), k, run)
+			total += !strcmp(tier, json_string_value(json_object_get(run, "tier")));
+		json_array_foreach(jobs, j, job) {
+			const char *name = json_string_value(job);
+
+			free(result_fio_values(doc, tier, name, "lat_p50_ns", &n));
+			if (!n)
+				free(result_fio_values(doc, tier, name, "iops", &n));
+			if (!n)
+				continue;
+			fprintf(f, "| %s | ", tier);
+			cell(f, name);
+			fprintf(f, " | %zu/%zu |", n, total);
+			fio_cell(f, doc, tier, name, "iops", 1, 0);
+			fio_cell(f, doc, tier, name, "bw_bytes_per_s", 1.0 / (1 << 20), 1);
+			fio_cell(f, doc, tier, name, "lat_p50_ns", 1e-3, 1);
+			fio_cell(f, doc, tier, name, "lat_p99_ns", 1e-3, 1);
+			fio_cell(f, doc, tier, name, "lat_p999_ns", 1e-3, 1);
+			fputc('\n', f);
+			rows++;
+		}
+		if (!rows)
+			fprintf(f, "| %s | - | 0/%zu | - | - | - | - | - |\n", tier, total);
+	}
+	fprintf(f, "\nMedians over each tier's valid runs whose job reported no error; latency is\n"
+		   "fio's completion latency (clat) where it gave one, else its total (lat).\n\n");
+	write_invalid(f, doc, true);
+	json_decref(jobs);
+	json_decref(tiers);
+}
+
+/* A ramp: a row per ratio, per tier the median probe p99 and PSI full over
+ * its valid runs at that ratio. */
+static void write_ratio_table(FILE *f, const json_t *doc)
+{
+	json_t *tiers = result_base_tiers(doc), *t;
+	size_t i, j, nr;
+	double *ratios = result_ratios(doc, NULL, &nr);
+	static const char *const keys[] = { "probe_p99_ns", "psi_full_pct" };
+
+	fprintf(f, "\n## Overcommit curve: per ratio\n\n| ratio |");
+	json_array_foreach(tiers, i, t)
+		fprintf(f, " %s probe p99 | %s PSI full |", json_string_value(t), json_string_value(t));
+	fprintf(f, "\n| ---: |");
+	json_array_foreach(tiers, i, t)
+		fprintf(f, " ---: | ---: |");
+	fputc('\n', f);
+	for (j = 0; j < nr; j++) {
+		fprintf(f, "| %g |", ratios[j]);
+		json_array_foreach(tiers, i, t) {
+			char group[160], buf[32];
+			size_t k, n, x;
+
+			snprintf(group, sizeof group, "%s@%g", json_string_value(t), ratios[j]);
+			for (k = 0; k < 2; k++) {
+				double *v = result_values(doc, group, keys[k], &n, &x);
+
+				fprintf(f, " %s |", n ? metric_format(metric_find(keys[k])->unit,
+						stats_median(v, n), buf, sizeof buf) : "-");
+				free(v);
+			}
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, "\nMedians over the valid runs of each tier at each ratio (working set /\n"
+		   "memory cgroup limit); the spread is in the overcommit-curve figure.\n");
+	free(ratios);
 	json_decref(tiers);
 }
 
@@ -197,7 +321,7 @@ int cmd_report(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char path[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8];
-	const char *run_dir;
+	const char *run_dir, *kind;
 	json_t *doc;
 	FILE *f;
 	int c, ret = 1;
@@ -229,8 +353,16 @@ int cmd_report(int argc, char **argv)
 	}
 	fprintf(f, "# swapbench: %s on %s, kernel %s\n\n", result_fp_str(doc, "scenario"),
 		result_fp_str(doc, "host"), result_fp_str(doc, "kernel"));
-	fprintf(f, "## Results per tier\n\n");
-	write_table(f, doc);
+	kind = result_kind(doc);
+	if (!strcmp(kind, "fio-raw")) {
+		fprintf(f, "## Results per tier and job: fio on the raw device\n\n");
+		write_fio_table(f, doc);
+	} else {
+		fprintf(f, "## Results per tier\n\n");
+		write_table(f, doc);
+		if (!strcmp(kind, "ramp"))
+			write_ratio_table(f, doc);
+	}
 	write_figures(f, run_dir);
 	fprintf(f, "\n## Fingerprint\n\n```json\n");
 	json_dumpf(json_object_get(doc, "fingerprint"), f, JSON_INDENT(2) | JSON_SORT_KEYS);

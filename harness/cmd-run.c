@@ -31,6 +31,7 @@
 #include "sampler.h"
 #include "scenario.h"
 #include "tier.h"
+#include "windows.h"
 
 #define RUN_SCHEMA "swapbench-run"
 #define RUN_SCHEMA_VERSION 1
@@ -47,14 +48,27 @@ static const char usage_text[] =
 	"whose stress-ng failed is kept and marked invalid with its reason.\n"
 	"\n"
 	"  --scenario NAME   scenario name or .ini path (default overcommit)\n"
-	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports)\n"
+	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports);\n"
+	"                    a tier may carry options: nbd:backend=vram:threads=4 runs as\n"
+	"                    'nbd-vram-4' (the option values joined), beside nbd:backend=ram\n"
 	"  --repeats N       runs per tier (default: the scenario's)\n"
+	"  --set S.K=V       override the scenario's key K of section [S], e.g.\n"
+	"                    --set memcg.limit=4G --set workload.ratio=1.5 (repeatable;\n"
+	"                    recorded in the result)\n"
 	"  --out DIR         output directory\n"
 	"  --progress        a live progress line even when stderr is not a terminal\n";
 
+/* One entry of --tiers: a tier, its options, and the label its runs carry. */
+struct tier_spec {
+	const struct tier_ops *ops;
+	char label[64];
+	char key[6][32], val[6][64];
+	unsigned nopt;
+};
+
 struct run_opts {
 	struct scenario sc;
-	const struct tier_ops *tiers[8];
+	struct tier_spec tiers[8];
 	unsigned ntiers, repeats;
 	char out[1024];		/* the output directory */
 	bool progress;
@@ -249,6 +263,47 @@ static json_t *tier_json(const struct tier *t, bool describe)
 	return o;
 }
 
+/* {"probe_exec_ns": [[low, high, count], ...], "probe_touch_ns": ...}: the
+ * non-empty buckets, for CDFs and merging across repeats. */
+static json_t *histograms_json(const struct probe *p)
+{
+	const struct histogram *h[] = { &p->exec, &p->touch };
+	const char *names[] = { "probe_exec_ns", "probe_touch_ns" };
+	json_t *o = json_object();
+	unsigned i, b;
+
+	for (i = 0; i < 2; i++) {
+		json_t *a = json_array();
+
+		for (b = 0; b < HIST_BUCKETS; b++)
+			if (h[i]->bucket[b])
+				json_array_append_new(a, json_pack("[I, I, I]",
+					(json_int_t)hist_bucket_low(b), (json_int_t)hist_bucket_high(b),
+					(json_int_t)h[i]->bucket[b]));
+		json_object_set_new(o, names[i], a);
+	}
+	return o;
+}
+
+/* The compression ratio a declared compressibility allows (orig/stored),
+ * as measured by a compressing tier: bands wide enough for the algorithms
+ * the kernel offers, narrow enough to tell the factors apart. */
+static bool compressibility_fits(const char *declared, double ratio, char *range, size_t len)
+{
+	static const struct { const char *name; double lo, hi; } bands[] = {
+		{ "incompressible", 0, 1.3 }, { "2:1", 1.5, 3.5 }, { "4:1", 3.0, 8.0 },
+		{ "zero", 8.0, 1e12 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof bands / sizeof bands[0]; i++)
+		if (!strcmp(declared, bands[i].name)) {
+			snprintf(range, len, "%.1f to %.1f", bands[i].lo, bands[i].hi);
+			return ratio >= bands[i].lo && ratio < bands[i].hi;
+		}
+	return true;
+}
+
 /* Runs stress-ng in the cgroup with sampling and probes; fills run's metrics,
  * children and validity.  Returns 0, or -1 when the run could not be made
  * (setup failures), 128+N on signal N. */
@@ -266,11 +321,14 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	uint64_t kills = 0, t0, dur;
 	char vm[16], bytes[32], method[48], seed[32], dur_s[32], yaml[PATH_MAX], log[PATH_MAX];
 	char tsv_name[128], tsv[PATH_MAX], procs[PATH_MAX + 16], reason[256] = "";
+	char win_name[128], win[PATH_MAX], range[32];
+	struct windows_summary ws1;
+	FILE *wf;
 	struct sampler s = { .interval_ms = sc->sample_interval_ms, .cgroup = cg,
 			     .cgroup_version = o->root.version, .tier = t };
 	struct probe *p = calloc(1, sizeof *p);
 	struct child_opts co = { .own_pgrp = true };
-	struct progress pr = { .o = o, .s = &s, .tier = t->ops->name, .repeat = repeat };
+	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
 	int status = 0, w, rc = 0, exit_code = -1;
 	bool timed_out = false;
 	json_int_t bogo;
@@ -288,15 +346,33 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	snprintf(log, sizeof log, "%s/%s-stress-ng.log", o->out, tag);
 	snprintf(tsv_name, sizeof tsv_name, "%s-samples.tsv", tag);
 	snprintf(tsv, sizeof tsv, "%s/%s", o->out, tsv_name);
+	snprintf(win_name, sizeof win_name, "%s-windows.tsv", tag);
+	snprintf(win, sizeof win, "%s/%s", o->out, win_name);
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
 	/* stress-ng 0.15 splits --vm-bytes among the --vm workers: pass the
 	 * total, which each worker divides.  XXX: newer stress-ng gives each
 	 * worker --vm-bytes; check the version when it changes. */
 	snprintf(bytes, sizeof bytes, "%" PRIu64, per_worker * sc->workers);
-	const char *argv[] = { "stress-ng", "--vm", vm, "--vm-bytes", bytes, "--vm-method", method,
-			       "--vm-keep", "--no-madvise", "--oomable", "--seed", seed,
-			       "--timeout", dur_s, "--metrics-brief", "--yaml", yaml,
-			       NULL };
+	const char *stress_argv[] = { "stress-ng", "--vm", vm, "--vm-bytes", bytes, "--vm-method", method,
+				      "--vm-keep", "--no-madvise", "--oomable", "--seed", seed,
+				      "--timeout", dur_s, "--metrics-brief", "--yaml", yaml,
+				      NULL };
+	/* The built-in workload: swapbench itself, as `swapbench touch`. */
+	char self[PATH_MAX] = "/proc/self/exe", touch_json[PATH_MAX], dur_n[16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	const char *touch_argv[] = { self, "touch", "--bytes", bytes, "--workers", vm, "--duration",
+				     dur_n, "--compressibility", sc->compressibility, "--locality",
+				     sc->locality, "--seed", seed, "--output", touch_json, NULL };
+	bool touch = !strcmp(sc->engine, "touch");
+	const char *const *argv = touch ? touch_argv : stress_argv;
+	json_t *tj = NULL;
+
+	if (n > 0)
+		self[n] = '\0';
+	snprintf(dur_n, sizeof dur_n, "%u", sc->duration_s);
+	snprintf(touch_json, sizeof touch_json, "%s/%s-touch.json", o->out, tag);
+	if (touch)
+		snprintf(log, sizeof log, "%s/%s-touch.log", o->out, tag);
 
 	s.out = fopen(tsv, "we");
 	if (!s.out)
@@ -343,10 +419,21 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	s.out = NULL;
 	if (rc == -1)
 		goto out;
+	wf = fopen(win, "we");
+	if (!wf)
+		warn("cannot write '%s': %m; no per-second windows kept", win);
+	windows_summarise(s.secs, s.nsecs, p->log, p->nlog, wf, &ws1);
+	if (wf)
+		fclose(wf);
 	json_array_append_new(children, json_pack("{s:o, s:i}", "argv", argv_json(argv),
 						  "exit_code", exit_code));
 	memcg_oom_kills(&o->root, cg, &kills);
-	bogo = bogo_ops(yaml);
+	if (touch) {
+		tj = json_load_file(touch_json, 0, NULL);
+		bogo = tj ? json_integer_value(json_object_get(tj, "ops")) : -1;
+	} else {
+		bogo = bogo_ops(yaml);
+	}
 
 	{
 		uint64_t in = s.last.pswpin - s.first.pswpin, out = s.last.pswpout - s.first.pswpout;
@@ -369,7 +456,12 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
 			"swapin_rate_pages_per_s", (double)in / secs,
 			"swapout_rate_pages_per_s", (double)out / secs,
-			"stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur));
+			touch ? "touch_ops" : "stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur));
+		json_object_set_new(json_object_get(run, "metrics"), "workload_ops_per_s",
+				    json_real(bogo >= 0 ? (double)bogo / (sc->duration_s ? sc->duration_s : 1) : 0));
+		if (tj)
+			json_object_set(json_object_get(run, "metrics"), "touch_mismatches",
+					json_object_get(tj, "mismatches"));
 		extra = json_pack(
 			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}",
 			"touch_p50_ns", (json_int_t)hist_quantile(&p->touch, 0.50),
@@ -385,13 +477,36 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout);
 		json_object_update(json_object_get(run, "metrics"), extra);
 		json_decref(extra);
+		windows_json(&ws1, json_object_get(run, "metrics"));
+		json_object_set_new(run, "histograms", histograms_json(p));
+		if (s.comp_orig_bytes) {
+			double cratio = s.comp_stored_bytes ? (double)s.comp_orig_bytes /
+							     (double)s.comp_stored_bytes : 0;
+
+			json_object_set_new(json_object_get(run, "metrics"), "compression", json_pack(
+				"{s:I, s:I, s:f}", "orig_bytes", (json_int_t)s.comp_orig_bytes,
+				"stored_bytes", (json_int_t)s.comp_stored_bytes, "ratio", cratio));
+			/* Judged only on enough data: a few MiB say nothing. */
+			if (s.comp_orig_bytes >= (16ULL << 20) && s.comp_stored_bytes &&
+			    !compressibility_fits(sc->compressibility, cratio, range, sizeof range) && !reason[0])
+				snprintf(reason, sizeof reason, "compressibility: the scenario declares %s "
+					 "(orig/stored %s) but the tier stored %.2f:1", sc->compressibility,
+					 range, cratio);
+		}
 		/* Why a run does not count, first reason wins. */
 		if (rc > 128)
 			snprintf(reason, sizeof reason, "interrupted by signal %d", rc - 128);
 		else if (timed_out)
-			snprintf(reason, sizeof reason, "timeout: stress-ng outlived %u s", sc->timeout_s);
+			snprintf(reason, sizeof reason, "timeout: %s outlived %u s", sc->engine, sc->timeout_s);
 		else if (kills)
-			snprintf(reason, sizeof reason, "oom kill: %" PRIu64 " in the workload cgroup", kills);
+			snprintf(reason, sizeof reason, "oom kill: %" PRIu64 " in the workload cgroup%s", kills,
+				 o->root.version == 1 ? " (cgroup v1 reclaim gives up early under heavy "
+				 "swap-in; try a lower ratio, or cgroup v2)" : "");
+		else if (touch && json_integer_value(json_object_get(tj, "mismatches")) > 0)
+			snprintf(reason, sizeof reason, "data corruption: %lld page(s) read back wrong "
+				 "(%.120s)", (long long)json_integer_value(json_object_get(tj, "mismatches")), log);
+		else if (touch && exit_code != 0)
+			snprintf(reason, sizeof reason, "swapbench touch exit code %d (%.120s)", exit_code, log);
 		else if (exit_code == 3 || exit_code == 7)
 			snprintf(reason, sizeof reason, "stress-ng exit code %d (%s)", exit_code,
 				 exit_code == 3 ? "out of resources" : "stressor killed or failed");
@@ -408,17 +523,56 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	json_object_set_new(run, "valid", json_boolean(!reason[0]));
 	json_object_set_new(run, "invalid_reason", reason[0] ? json_string(reason) : json_null());
 	json_object_set_new(run, "samples_file", json_string(tsv_name));
+	json_object_set_new(run, "windows_file", json_string(win_name));
+	json_decref(tj);
 out:
+	sampler_free(&s);
+	probe_free(p);
 	free(p);
 	return rc;
+}
+
+/* counters.block_stat.write_bytes, or -1. */
+static json_int_t device_writes(json_t *counters)
+{
+	json_t *v = json_object_get(json_object_get(counters, "block_stat"), "write_bytes");
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/* The share of swap-out traffic that reached the tier's own device (its
+ * block device's writes over pswpout): at least 95%, or the run is invalid.
+ * zswap is judged by its pool (zswpout) instead: pages it keeps never reach
+ * a device, by design. */
+static void check_share(json_t *run)
+{
+	json_t *m = json_object_get(run, "metrics");
+	json_int_t a = device_writes(json_object_get(run, "tier_counters_before"));
+	json_int_t b = device_writes(json_object_get(run, "tier_counters_after"));
+	json_int_t out = json_integer_value(json_object_get(m, "pswpout_pages"));
+	double share;
+	char reason[160];
+
+	if (!m || a < 0 || b < a || out <= 0 ||
+	    !strcmp(json_string_value(json_object_get(run, "tier_name")), "zswap"))
+		return;
+	share = (double)(b - a) / ((double)out * 4096) * 100;
+	json_object_set_new(m, "tier_write_share_pct", json_real(share));
+	if (share < 95 && json_is_true(json_object_get(run, "valid"))) {
+		snprintf(reason, sizeof reason, "wrong tier: its device took %.1f%% of the %lld pages "
+			 "swapped out (95%% needed)", share, (long long)out);
+		json_object_set_new(run, "valid", json_false());
+		json_object_set_new(run, "invalid_reason", json_string(reason));
+	}
 }
 
 /* Sets the tier up, measures, tears down.  Returns 0 (run appended, valid or
  * not), -1 when the tier could not be set up or the machine not restored,
  * 128+N on signal. */
-static int run_one(const struct run_opts *o, struct journal *j, const struct tier_ops *ops,
+static int run_one(const struct run_opts *o, struct journal *j, const struct tier_spec *ts,
 		   unsigned repeat, double ratio, json_t *runs, json_t *tier_config)
 {
+	const struct tier_ops *ops = ts->ops;
 	json_t *run, *children = json_array();
 	size_t log0 = run_log ? json_array_size(run_log) : 0, i;
 	char why[512] = "", name[64], cg[PATH_MAX], tag[96];
@@ -427,8 +581,9 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	bool quiet, torn = false;
 	int rc = -1;
 
-	snprintf(tag, sizeof tag, "%s-r%u-x%.2f", ops->name, repeat, ratio);
-	run = json_pack("{s:s, s:i, s:f}", "tier", ops->name, "repeat", (int)repeat, "ratio", ratio);
+	snprintf(tag, sizeof tag, "%s-r%u-x%.2f", ts->label, repeat, ratio);
+	run = json_pack("{s:s, s:s, s:i, s:f}", "tier", ts->label, "tier_name", ops->name,
+			"repeat", (int)repeat, "ratio", ratio);
 	if (journal_begin(j) < 0)
 		goto out;
 	json_object_set_new(j->doc, "tier", json_pack("{s:s, s:{}, s:{}, s:b}", "name", ops->name,
@@ -437,9 +592,11 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	t.no_swapon = o->sc.kind == SCENARIO_FIO_RAW;
 	for (i = 0; i < o->sc.ntier; i++)
 		json_object_set_new(t.settings, o->sc.tier_key[i], json_string(o->sc.tier_val[i]));
+	for (i = 0; i < ts->nopt; i++)
+		json_object_set_new(t.settings, ts->key[i], json_string(ts->val[i]));
 	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why)) {
 		if (why[0])
-			error("tier '%s' cannot run here: %s", ops->name, why);
+			error("tier '%s' cannot run here: %s", ts->label, why);
 		json_object_del(j->doc, "tier");
 		journal_save(j);
 		goto out;
@@ -449,8 +606,8 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	json_object_set_new(json_object_get(j->doc, "tier"), "up", json_true());
 	if (journal_save(j) < 0 || sig_pending)
 		goto restore;
-	if (!json_object_get(tier_config, ops->name))
-		json_object_set_new(tier_config, ops->name, tier_json(&t, true));
+	if (!json_object_get(tier_config, ts->label))
+		json_object_set_new(tier_config, ts->label, tier_json(&t, true));
 	json_object_set_new(run, "tier_counters_before", tier_json(&t, false));
 	if (o->sc.kind == SCENARIO_FIO_RAW) {
 		rc = fio_raw_measure(&o->sc, &t, o->out, tag, run, children);
@@ -470,6 +627,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		goto teardown;
 	rc = measure(o, &t, repeat, ratio, cg, run, children, tag);
 	json_object_set_new(run, "tier_counters_after", tier_json(&t, false));
+	check_share(run);
 teardown:
 	torn = true;
 	if (ops->teardown && ops->teardown(&t) < 0 && rc == 0)
@@ -501,19 +659,51 @@ out:
 
 /* --- the command ----------------------------------------------------------------- */
 
-static int add_tier(struct run_opts *o, const char *name)
+/* Adds SPEC, "NAME[:KEY=VALUE...]", to o->tiers. */
+static int add_tier(struct run_opts *o, const char *spec)
 {
-	const struct tier_ops *ops = tier_find(name);
+	char buf[256], *tok, *save = NULL, *eq;
+	struct tier_spec *ts;
 	unsigned i;
 
-	if (!ops)
-		return usage_error("run", "unknown tier '%s' ('swapbench list tiers')", name);
-	for (i = 0; i < o->ntiers; i++)
-		if (o->tiers[i] == ops)
-			return usage_error("run", "tier '%s' named twice", name);
 	if (o->ntiers == sizeof o->tiers / sizeof o->tiers[0])
-		return usage_error("run", "too many tiers");
-	o->tiers[o->ntiers++] = ops;
+		return usage_error("run", "too many tiers (at most %zu)", sizeof o->tiers / sizeof o->tiers[0]);
+	if (strlen(spec) >= sizeof buf)
+		return usage_error("run", "--tiers: '%s' is too long", spec);
+	ts = &o->tiers[o->ntiers];
+	memset(ts, 0, sizeof *ts);
+	snprintf(buf, sizeof buf, "%s", spec);
+	tok = strtok_r(buf, ":", &save);
+	ts->ops = tok ? tier_find(tok) : NULL;
+	if (!ts->ops)
+		return usage_error("run", "unknown tier '%s' ('swapbench list tiers')", tok ? tok : spec);
+	snprintf(ts->label, sizeof ts->label, "%s", ts->ops->name);
+	while ((tok = strtok_r(NULL, ":", &save))) {
+		eq = strchr(tok, '=');
+		if (!eq || eq == tok || !eq[1])
+			return usage_error("run", "--tiers: expected KEY=VALUE after '%s:', got '%s'",
+					   ts->ops->name, tok);
+		*eq = '\0';
+		if (!tier_has_param(ts->ops, tok))
+			return usage_error("run", "--tiers: tier '%s' has no option '%s' "
+					   "('swapbench tier up %s --help')", ts->ops->name, tok, ts->ops->name);
+		if (ts->nopt == sizeof ts->key / sizeof ts->key[0] || strlen(tok) >= sizeof ts->key[0] ||
+		    strlen(eq + 1) >= sizeof ts->val[0] ||
+		    strlen(ts->label) + strlen(eq + 1) + 2 > sizeof ts->label)
+			return usage_error("run", "--tiers: too many or too long options in '%s'", spec);
+		snprintf(ts->key[ts->nopt], sizeof ts->key[0], "%s", tok);
+		snprintf(ts->val[ts->nopt], sizeof ts->val[0], "%s", eq + 1);
+		ts->nopt++;
+		strcat(ts->label, "-");
+		strcat(ts->label, eq + 1);
+	}
+	if (strcspn(ts->label, "/ \t\n\"'\\") != strlen(ts->label))
+		return usage_error("run", "--tiers: '%s' makes the label '%s', which holds a character "
+				   "unfit for file names", spec, ts->label);
+	for (i = 0; i < o->ntiers; i++)
+		if (!strcmp(o->tiers[i].label, ts->label))
+			return usage_error("run", "tier '%s' named twice", ts->label);
+	o->ntiers++;
 	return 0;
 }
 
@@ -543,8 +733,12 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 
 		t = (struct tier){ .ops = tiers[i], .j = j, .settings = settings, .state = state };
 		why[0] = '\0';
-		if (tiers[i]->supported(&t, why, sizeof why))
-			o->tiers[o->ntiers++] = tiers[i];
+		if (tiers[i]->supported(&t, why, sizeof why)) {
+			memset(&o->tiers[o->ntiers], 0, sizeof o->tiers[0]);
+			o->tiers[o->ntiers].ops = tiers[i];
+			snprintf(o->tiers[o->ntiers].label, sizeof o->tiers[0].label, "%s", tiers[i]->name);
+			o->ntiers++;
+		}
 		else
 			info("skipping tier '%s': %s", tiers[i]->name, why);
 		json_decref(settings);
@@ -575,13 +769,15 @@ int cmd_run(int argc, char **argv)
 		{ "scenario", required_argument, NULL, 's' },
 		{ "tiers", required_argument, NULL, 't' },
 		{ "repeats", required_argument, NULL, 'r' },
+		{ "set", required_argument, NULL, 'S' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct run_opts o;
-	const char *scen = "overcommit", *tier_list = NULL;
+	const char *scen = "overcommit", *tier_list = NULL, *sets[32];
+	unsigned nsets = 0, si;
 	char path[PATH_MAX], host[64] = "host", date[32], docpath[PATH_MAX + 16];
 	json_t *doc = NULL, *runs, *tier_config;
 	struct swap_area areas[4];
@@ -594,7 +790,7 @@ int cmd_run(int argc, char **argv)
 
 	memset(&o, 0, sizeof o);
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+s:t:r:o:ph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:t:r:S:o:ph", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': scen = optarg; break;
 		case 't': tier_list = optarg; break;
@@ -606,6 +802,11 @@ int cmd_run(int argc, char **argv)
 			if (strlen(optarg) >= sizeof o.out)
 				return usage_error("run", "--out: a path under %zu characters, please", sizeof o.out);
 			snprintf(o.out, sizeof o.out, "%s", optarg);
+			break;
+		case 'S':
+			if (nsets == sizeof sets / sizeof sets[0])
+				return usage_error("run", "--set: at most %zu, please", sizeof sets / sizeof sets[0]);
+			sets[nsets++] = optarg;
 			break;
 		case 'p': o.progress = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
@@ -619,6 +820,11 @@ int cmd_run(int argc, char **argv)
 	scenario_path(scen, path, sizeof path);
 	if (scenario_load(path, &o.sc) < 0)
 		return 1;
+	for (si = 0; si < nsets; si++)
+		if (scenario_set(&o.sc, sets[si]) < 0)
+			return 2;
+	if (nsets && scenario_check(&o.sc) < 0)
+		return 2;
 	o.repeats = repeats ? (unsigned)repeats : o.sc.repeats;
 	if (!tier_list && o.sc.tiers[0])
 		tier_list = o.sc.tiers;
@@ -682,8 +888,15 @@ int cmd_run(int argc, char **argv)
 		json_t *tl = json_array();
 
 		for (ti = 0; ti < o.ntiers; ti++)
-			json_array_append_new(tl, json_string(o.tiers[ti]->name));
+			json_array_append_new(tl, json_string(o.tiers[ti].label));
 		json_object_set_new(json_object_get(doc, "settings"), "tiers", tl);
+	}
+	{
+		json_t *ov = json_array();
+
+		for (si = 0; si < nsets; si++)
+			json_array_append_new(ov, json_string(sets[si]));
+		json_object_set_new(json_object_get(doc, "settings"), "overrides", ov);
 	}
 	tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
 	rc = 0;
@@ -694,9 +907,9 @@ int cmd_run(int argc, char **argv)
 				size_t n = json_array_size(runs);
 
 				if (o.progress)
-					info("tier %s, repeat %u/%u, ratio %.2f", o.tiers[ti]->name, rep,
+					info("tier %s, repeat %u/%u, ratio %.2f", o.tiers[ti].label, rep,
 					     o.repeats, o.sc.ratios[ri]);
-				r = run_one(&o, &j, o.tiers[ti], rep, o.sc.ratios[ri], runs, tier_config);
+				r = run_one(&o, &j, &o.tiers[ti], rep, o.sc.ratios[ri], runs, tier_config);
 				if (r >= 128)
 					rc = r;
 				else if (r < 0)
@@ -704,7 +917,7 @@ int cmd_run(int argc, char **argv)
 				if (json_array_size(runs) > n &&
 				    !json_is_true(json_object_get(json_array_get(runs, n), "valid"))) {
 					ninvalid++;
-					warn("tier '%s' repeat %u: invalid: %s", o.tiers[ti]->name, rep,
+					warn("tier '%s' repeat %u: invalid: %s", o.tiers[ti].label, rep,
 					     json_string_value(json_object_get(json_array_get(runs, n),
 									       "invalid_reason")));
 				}

@@ -17,7 +17,8 @@ struct journal;
 	X(compare, "compare two result documents run by run: the CI gate") \
 	X(calibrate, "run-to-run variation from A/A halves, and thresholds") \
 	X(plot, "draw a run's figures (PNG and SVG) with gnuplot") \
-	X(report, "write a run's report.md: table, figures, fingerprint")
+	X(report, "write a run's report.md: table, figures, fingerprint") \
+	X(touch, "the built-in workload: checked pages of declared compressibility")
 
 #define X(n, summary) int cmd_##n(int argc, char **argv);
 COMMANDS(X)

@@ -1,6 +1,7 @@
 /* The probe thread: see probe.h. */
 #include <errno.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -38,7 +39,7 @@ static int exec_once(const char *cmd)
 static void *probe_main(void *arg)
 {
 	struct probe *p = arg;
-	uint64_t t0 = mono_ns(), k, intended, now, step = (uint64_t)p->interval_ms * 1000000ULL;
+	uint64_t t0 = mono_ns(), k, intended, now, exec_ns, t_touch, touch_ns, step = (uint64_t)p->interval_ms * 1000000ULL;
 	unsigned next_page = 0, i;
 	struct timespec ts;
 
@@ -58,14 +59,18 @@ static void *probe_main(void *arg)
 		if (exec_once(p->cmd) < 0)
 			p->exec_failures++;
 		now = mono_ns();
-		hist_add(&p->exec, now - intended);
+		exec_ns = now - intended;
+		hist_add(&p->exec, exec_ns);
 		/* The touch is timed alone: page-fault latency as a program sees it. */
-		intended = mono_ns();
+		t_touch = mono_ns();
 		for (i = 0; i < PROBE_TOUCH; i++) {
 			p->pages[(size_t)next_page * 4096] ^= 1;
 			next_page = (next_page + 1) % p->npages;
 		}
-		hist_add(&p->touch, mono_ns() - intended);
+		touch_ns = mono_ns() - t_touch;
+		hist_add(&p->touch, touch_ns);
+		if (p->nlog < PROBE_LOG_MAX)
+			p->log[p->nlog++] = (struct probe_sample){ intended, exec_ns, touch_ns };
 		p->slots++;
 	}
 	return NULL;
@@ -78,11 +83,18 @@ int probe_start(struct probe *p)
 	hist_init(&p->exec);
 	hist_init(&p->touch);
 	p->slots = p->late_slots = p->exec_failures = 0;
+	p->nlog = 0;
+	p->log = calloc(PROBE_LOG_MAX, sizeof *p->log);
+	if (!p->log) {
+		error("out of memory for the probe's log");
+		return -1;
+	}
 	p->npages = PROBE_PAGES;
 	p->pages = mmap(NULL, (size_t)p->npages * 4096, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p->pages == MAP_FAILED) {
 		error("cannot map the probe's pages: %m");
+		probe_free(p);
 		return -1;
 	}
 	for (i = 0; i < p->npages * 4096; i++)
@@ -92,6 +104,7 @@ int probe_start(struct probe *p)
 	if (errno) {
 		error("cannot start the probe thread: %m");
 		munmap(p->pages, (size_t)p->npages * 4096);
+		probe_free(p);
 		return -1;
 	}
 	p->started = true;
@@ -106,4 +119,11 @@ void probe_stop(struct probe *p)
 	pthread_join(p->thread, NULL);
 	munmap(p->pages, (size_t)p->npages * 4096);
 	p->started = false;
+}
+
+void probe_free(struct probe *p)
+{
+	free(p->log);
+	p->log = NULL;
+	p->nlog = 0;
 }

@@ -15,6 +15,14 @@
 
 #include "histogram.h"
 
+/* One slot: when it was meant to start and what it measured. */
+struct probe_sample {
+	uint64_t t_ns;			/* intended start, CLOCK_MONOTONIC */
+	uint64_t exec_ns, touch_ns;
+};
+
+#define PROBE_LOG_MAX (1u << 16)	/* slots kept one by one (109 min at 100 ms) */
+
 struct probe {
 	/* set before probe_start */
 	unsigned interval_ms;
@@ -24,6 +32,9 @@ struct probe {
 	struct histogram touch;		/* ns to touch PROBE_TOUCH pages */
 	uint64_t slots, late_slots;	/* slots run; those started after their time */
 	uint64_t exec_failures;		/* spawns that failed or exited non-zero */
+	struct probe_sample *log;	/* the first PROBE_LOG_MAX slots, for
+					 * per-second windows; owned, freed by probe_free */
+	size_t nlog;
 	/* private */
 	pthread_t thread;
 	volatile bool stop;
@@ -35,7 +46,10 @@ struct probe {
 /* Starts the probe thread.  0, or -1 with a message. */
 int probe_start(struct probe *p);
 
-/* Stops it and frees its pages. */
+/* Stops it and frees its pages (the log stays). */
 void probe_stop(struct probe *p);
+
+/* Frees the log. */
+void probe_free(struct probe *p);
 
 #endif

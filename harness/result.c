@@ -1,5 +1,6 @@
 /* Result documents of `swapbench run`: see result.h.
  * Try: build/swapbench compare tests/fixtures/results/base.json tests/fixtures/results/truncated.json */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,9 @@ json_t *result_load(const char *path)
 		goto bad;
 	}
 	json_array_foreach(runs, i, run) {
+		/* fio-raw runs carry "fio_jobs" instead of "metrics". */
 		if (!json_is_string(json_object_get(run, "tier")) ||
-		    !json_is_object(json_object_get(run, "metrics"))) {
+		    (!json_is_object(json_object_get(run, "metrics")) && !result_is_fio(run))) {
 			error("'%s': run %zu has no \"tier\" string or \"metrics\" object", path, i);
 			goto bad;
 		}
@@ -202,4 +204,233 @@ const char *result_fp_str(const json_t *doc, const char *key)
 	const char *s = json_string_value(json_object_get(json_object_get(doc, "fingerprint"), key));
 
 	return s ? s : "?";
+}
+
+bool result_is_fio(const json_t *run)
+{
+	const char *kind = json_string_value(json_object_get(run, "kind"));
+
+	return (kind && !strcmp(kind, "fio")) || json_is_array(json_object_get(run, "fio_jobs"));
+}
+
+const char *result_kind(const json_t *doc)
+{
+	const json_t *sc = json_object_get(json_object_get(doc, "settings"), "scenario");
+	const char *kind = json_string_value(json_object_get(sc, "kind"));
+	json_t *tiers, *t, *run;
+	size_t i, n;
+
+	if (kind)
+		return kind;
+	json_array_foreach(json_object_get(doc, "runs"), i, run)
+		if (result_is_fio(run))
+			return "fio-raw";
+	kind = "overcommit";
+	tiers = result_base_tiers(doc);
+	json_array_foreach(tiers, i, t) {
+		free(result_ratios(doc, json_string_value(t), &n));
+		if (n > 1)
+			kind = "ramp";
+	}
+	json_decref(tiers);
+	return kind;
+}
+
+json_t *result_base_tiers(const json_t *doc)
+{
+	json_t *tiers = json_array(), *run, *t;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		const char *name = json_string_value(json_object_get(run, "tier"));
+		bool seen = false;
+
+		if (!name)
+			continue;
+		json_array_foreach(tiers, j, t)
+			seen = seen || !strcmp(json_string_value(t), name);
+		if (!seen)
+			json_array_append_new(tiers, json_string(name));
+	}
+	return tiers;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double *result_ratios(const json_t *doc, const char *tier, size_t *n)
+{
+	const json_t *runs = json_object_get(doc, "runs");
+	double *r;
+	json_t *run;
+	size_t i, k = 0;
+
+	*n = 0;
+	r = malloc((json_array_size(runs) + 1) * sizeof *r);
+	if (!r)
+		return NULL;
+	json_array_foreach(runs, i, run) {
+		const json_t *ratio = json_object_get(run, "ratio");
+		const char *t = json_string_value(json_object_get(run, "tier"));
+
+		if (json_is_number(ratio) && t && (!tier || !strcmp(t, tier)))
+			r[k++] = json_number_value(ratio);
+	}
+	qsort(r, k, sizeof *r, cmp_double);
+	for (i = 0; i < k; i++)
+		if (!*n || r[*n - 1] != r[i])
+			r[(*n)++] = r[i];
+	if (!*n) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int cmp_bucket(const void *a, const void *b)
+{
+	const struct result_bucket *x = a, *y = b;
+
+	if (x->high_ns != y->high_ns)
+		return (x->high_ns > y->high_ns) - (x->high_ns < y->high_ns);
+	return (x->low_ns > y->low_ns) - (x->low_ns < y->low_ns);
+}
+
+/* Whether h is a list of [low, high, count] with 0 <= low <= high, count >= 0. */
+static bool histogram_ok(const json_t *h)
+{
+	const json_t *b;
+	size_t i;
+
+	if (!json_is_array(h))
+		return false;
+	json_array_foreach(h, i, b) {
+		const json_t *lo = json_array_get(b, 0), *hi = json_array_get(b, 1), *c = json_array_get(b, 2);
+
+		if (json_array_size(b) != 3 || !json_is_number(lo) || !json_is_number(hi) ||
+		    !json_is_number(c))
+			return false;
+		/* Written so that NaN fails too. */
+		if (!(json_number_value(lo) >= 0 && json_number_value(lo) <= json_number_value(hi) &&
+		      json_number_value(c) >= 0 && isfinite(json_number_value(hi)) &&
+		      isfinite(json_number_value(c))))
+			return false;
+	}
+	return true;
+}
+
+struct result_bucket *result_histogram(const json_t *doc, const char *group, const char *key,
+				       size_t *n, size_t *runs)
+{
+	struct result_bucket *b = NULL, *nb;
+	size_t i, j, total = 0, cap = 0;
+	json_t *run, *e;
+
+	*n = *runs = 0;
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		const json_t *h = json_object_get(json_object_get(run, "histograms"), key);
+		char g[128];
+
+		if (!h || !json_is_true(json_object_get(run, "valid")) ||
+		    strcmp(result_group(run, g, sizeof g), group))
+			continue;
+		if (!histogram_ok(h)) {
+			warn("%s repeat %lld: histogram '%s' is not a list of [low_ns, high_ns, count]; "
+			     "run left out", group, json_integer_value(json_object_get(run, "repeat")), key);
+			continue;
+		}
+		if (total + json_array_size(h) > cap) {
+			cap = 2 * (total + json_array_size(h));
+			if (!(nb = realloc(b, cap * sizeof *b)))
+				goto nomem;
+			b = nb;
+		}
+		json_array_foreach(h, j, e) {
+			struct result_bucket x = { json_number_value(json_array_get(e, 0)),
+						   json_number_value(json_array_get(e, 1)),
+						   json_number_value(json_array_get(e, 2)) };
+
+			if (x.count > 0)
+				b[total++] = x;
+		}
+		(*runs)++;
+	}
+	if (!total) {
+		free(b);
+		return NULL;
+	}
+	qsort(b, total, sizeof *b, cmp_bucket);
+	for (i = 0; i < total; i++) {
+		if (*n && b[*n - 1].low_ns == b[i].low_ns && b[*n - 1].high_ns == b[i].high_ns)
+			b[*n - 1].count += b[i].count;
+		else
+			b[(*n)++] = b[i];
+	}
+	return b;
+nomem:
+	error("out of memory merging histograms");
+	free(b);
+	*n = *runs = 0;
+	return NULL;
+}
+
+json_t *result_fio_jobs(const json_t *doc)
+{
+	json_t *jobs = json_array(), *run, *job, *t;
+	size_t i, j, k;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		json_array_foreach(json_object_get(run, "fio_jobs"), j, job) {
+			const char *name = json_string_value(json_object_get(job, "job"));
+			bool seen = false;
+
+			if (!name)
+				continue;
+			json_array_foreach(jobs, k, t)
+				seen = seen || !strcmp(json_string_value(t), name);
+			if (!seen)
+				json_array_append_new(jobs, json_string(name));
+		}
+	}
+	return jobs;
+}
+
+double *result_fio_values(const json_t *doc, const char *tier, const char *job, const char *key,
+			  size_t *n)
+{
+	const json_t *runs = json_object_get(doc, "runs");
+	double *v;
+	json_t *run, *e;
+	size_t i, j;
+
+	*n = 0;
+	v = malloc((json_array_size(runs) + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	json_array_foreach(runs, i, run) {
+		const char *t = json_string_value(json_object_get(run, "tier"));
+
+		if (!t || strcmp(t, tier) || !json_is_true(json_object_get(run, "valid")))
+			continue;
+		json_array_foreach(json_object_get(run, "fio_jobs"), j, e) {
+			const char *name = json_string_value(json_object_get(e, "job"));
+			const json_t *x = json_object_get(e, key), *err = json_object_get(e, "error");
+
+			/* One value per run: the first entry of the job. */
+			if (name && !strcmp(name, job)) {
+				if (json_is_number(x) && (!err || (json_is_number(err) && json_number_value(err) == 0)))
+					v[(*n)++] = json_number_value(x);
+				break;
+			}
+		}
+	}
+	if (!*n) {
+		free(v);
+		return NULL;
+	}
+	return v;
 }

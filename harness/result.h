@@ -1,7 +1,9 @@
 /* Result documents of `swapbench run` (schema "swapbench-run", version 1)
  * as compare, calibrate, plot and report read them: loading with a clear
  * error, the metrics they gate on (one list, RESULT_METRICS), the values of
- * one metric over a tier's valid runs, and the fingerprint check.
+ * one metric over a tier's valid runs, the fingerprint check, and what plot
+ * and report draw besides: the scenario kind, the ratios of a ramp, merged
+ * latency histograms and the jobs of fio-raw runs.
  * Try: build/swapbench compare tests/fixtures/results/base.json tests/fixtures/results/cand-ok.json */
 #ifndef SWAPBENCH_RESULT_H
 #define SWAPBENCH_RESULT_H
@@ -82,5 +84,51 @@ const char *result_fingerprint_diff(const json_t *a, const json_t *b);
 
 /* The fingerprint's string member KEY, or "?" when absent. */
 const char *result_fp_str(const json_t *doc, const char *key);
+
+/* Whether RUN is a fio-raw run ("kind": "fio", or a "fio_jobs" array): it
+ * has "fio_jobs" instead of "metrics". */
+bool result_is_fio(const json_t *run);
+
+/* doc's scenario kind: settings.scenario.kind ("overcommit", "ramp",
+ * "fio-raw") where recorded, else "fio-raw" when a run is a fio run,
+ * "ramp" when a tier ran at two ratios or more, else "overcommit".  The
+ * string lives as long as doc. */
+const char *result_kind(const json_t *doc);
+
+/* The runs' "tier"s (ratio left out: "zram", never "zram@1.5") in order of
+ * first appearance: a new array of strings. */
+json_t *result_base_tiers(const json_t *doc);
+
+/* The distinct "ratio"s of the runs of TIER ("tier", not a group; NULL for
+ * every tier), ascending, into a malloc'd array (NULL when none; the
+ * caller frees); *n gets their count. */
+double *result_ratios(const json_t *doc, const char *tier, size_t *n);
+
+/* One bucket of a latency histogram as runs record them:
+ * "histograms": { KEY: [[low_ns, high_ns, count], ...] }, both ends in. */
+struct result_bucket {
+	double low_ns, high_ns, count;
+};
+
+/* Histogram KEY ("probe_exec_ns", "probe_touch_ns") summed over the valid
+ * runs of group GROUP (result_group), ascending by high_ns then low_ns,
+ * equal buckets merged, empty ones left out, into a malloc'd array (NULL
+ * when there are none; the caller frees).  *n gets the buckets, *runs the
+ * runs that contributed.  A run whose histogram is malformed (not
+ * [low, high, count] numbers with 0 <= low <= high, count >= 0) is left
+ * out with a warning. */
+struct result_bucket *result_histogram(const json_t *doc, const char *group, const char *key,
+				       size_t *n, size_t *runs);
+
+/* The "job" names of every fio run's "fio_jobs" in order of first
+ * appearance: a new array of strings. */
+json_t *result_fio_jobs(const json_t *doc);
+
+/* The values of KEY ("iops", "lat_p99_ns", ...) of job JOB over the valid
+ * fio runs of TIER (the runs' "tier") where that job has "error" 0, in
+ * document order, into a malloc'd array (NULL when none; the caller
+ * frees); *n gets their count. */
+double *result_fio_values(const json_t *doc, const char *tier, const char *job, const char *key,
+			  size_t *n);
 
 #endif

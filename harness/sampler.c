@@ -125,6 +125,10 @@ static void sample_fast(struct sampler *s)
 	s->last = now;
 	s->samples++;
 	pthread_mutex_unlock(&s->lock);
+	/* On the second, measured from the first sample: an absolute grid. */
+	if (s->secs && s->nsecs < SAMPLER_SECS_MAX &&
+	    now.t_ns - s->first.t_ns >= (uint64_t)s->nsecs * 1000000000ULL)
+		s->secs[s->nsecs++] = now;
 }
 
 static void sample_meminfo(struct sampler *s)
@@ -169,12 +173,19 @@ static void emit_json(struct sampler *s, uint64_t t, const char *prefix, json_t 
 
 static void sample_tier(struct sampler *s)
 {
-	json_t *o;
+	json_t *o, *c;
+	uint64_t orig;
 
 	if (!s->tier || !s->tier->ops->counters || !s->out)
 		return;
 	o = json_object();
 	s->tier->ops->counters(s->tier, o);
+	c = json_object_get(o, "compression");
+	orig = (uint64_t)json_integer_value(json_object_get(c, "orig_bytes"));
+	if (orig > s->comp_orig_bytes) {
+		s->comp_orig_bytes = orig;
+		s->comp_stored_bytes = (uint64_t)json_integer_value(json_object_get(c, "stored_bytes"));
+	}
 	emit_json(s, mono_ns(), "", o);
 	json_decref(o);
 }
@@ -235,6 +246,12 @@ int sampler_start(struct sampler *s)
 	char path[PATH_MAX];
 	int i;
 
+	s->nsecs = 0;
+	s->secs = calloc(SAMPLER_SECS_MAX, sizeof *s->secs);
+	if (!s->secs) {
+		error("out of memory for the sampler's windows");
+		return -1;
+	}
 	s->fd_vmstat = open_ro("/proc/vmstat");
 	s->fd_psi_mem = open_ro("/proc/pressure/memory");
 	s->fd_psi_io = open_ro("/proc/pressure/io");
@@ -262,6 +279,7 @@ int sampler_start(struct sampler *s)
 	s->stop = false;
 	s->samples = 0;
 	s->longest_stall_ns = s->stall_run_ns = 0;
+	s->comp_orig_bytes = s->comp_stored_bytes = 0;
 	errno = pthread_create(&s->thread, NULL, sampler_main, s);
 	if (errno) {
 		error("cannot start the sampler thread: %m");
@@ -305,4 +323,11 @@ void sampler_latest(struct sampler *s, struct sampler_totals *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->last;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void sampler_free(struct sampler *s)
+{
+	free(s->secs);
+	s->secs = NULL;
+	s->nsecs = 0;
 }

@@ -38,7 +38,13 @@ struct sampler {
 	struct sampler_totals first, last;
 	uint64_t longest_stall_ns;	/* longest run of intervals at least half stalled (full) */
 	uint64_t samples;		/* rounds of the fast table */
+	uint64_t comp_orig_bytes;	/* a compressing tier at its fullest: what */
+	uint64_t comp_stored_bytes;	/* it held, and in how many bytes (0: none) */
 	uint64_t cpu_ns, wall_ns;	/* the thread's CPU time and its life */
+	struct sampler_totals *secs;	/* a snapshot each second from the first
+					 * sample on (per-second windows), owned,
+					 * freed by sampler_free */
+	size_t nsecs;
 	/* private */
 	pthread_t thread;
 	pthread_mutex_t lock;		/* guards last */
@@ -53,8 +59,14 @@ struct sampler {
 /* Opens the files and starts the thread.  0, or -1 with a message. */
 int sampler_start(struct sampler *s);
 
-/* Stops the thread (one last sample first) and closes the files. */
+/* Stops the thread (one last sample first) and closes the files; the
+ * results stay. */
 void sampler_stop(struct sampler *s);
+
+/* Frees the per-second snapshots. */
+void sampler_free(struct sampler *s);
+
+#define SAMPLER_SECS_MAX 7200	/* per-second snapshots kept: two hours */
 
 /* The latest sample, for a progress line. */
 void sampler_latest(struct sampler *s, struct sampler_totals *out);

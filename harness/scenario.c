@@ -29,6 +29,7 @@ void scenario_defaults(struct scenario *s)
 	s->ratios[0] = 1.2;
 	s->nratios = 1;
 	s->workers = 1;
+	snprintf(s->engine, sizeof s->engine, "stress-ng");
 	snprintf(s->method, sizeof s->method, "rand-set");
 	s->duration_s = 60;
 	s->timeout_s = 120;
@@ -38,6 +39,7 @@ void scenario_defaults(struct scenario *s)
 	s->sample_interval_ms = 100;
 	s->probe_interval_ms = 100;
 	snprintf(s->probe_cmd, sizeof s->probe_cmd, "/bin/true");
+	s->fio_size_bytes = 1ULL << 30;
 	s->repeats = 3;
 }
 
@@ -140,6 +142,10 @@ static int handler(void *arg, const char *section, const char *key, const char *
 	} else if (IS("workload", "workers")) {
 		bad = uint_val(v, 1, 64, &s->workers);
 		expect = "a number from 1 to 64";
+	} else if (IS("workload", "engine")) {
+		expect = "stress-ng or touch";
+		bad = strcmp(v, "stress-ng") && strcmp(v, "touch") ? -1 :
+		      copy(s->engine, sizeof s->engine, v);
 	} else if (IS("workload", "vm-method")) {
 		bad = copy(s->method, sizeof s->method, v);
 		expect = "a stress-ng --vm-method name";
@@ -174,6 +180,14 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		expect = "an absolute path of a program";
 		if (!bad && s->probe_cmd[0] != '/')
 			bad = -1;
+	} else if (IS("fio", "size")) {
+		uint64_t u;
+
+		/* Whole MiB: fio preconditions it with 1 MiB writes. */
+		bad = parse_size(v, &u) < 0 || u < (1ULL << 20) || u % (1ULL << 20) ? -1 : 0;
+		if (!bad)
+			s->fio_size_bytes = u;
+		expect = "a size in whole MiB, 1M or more";
 	} else if (IS("run", "repeats")) {
 		bad = uint_val(v, 1, 100, &s->repeats);
 		expect = "a number from 1 to 100";
@@ -251,9 +265,34 @@ int scenario_load(const char *path, struct scenario *s)
 		error("%s:%d: %s", path, line, c.msg[0] ? c.msg : "syntax error (expected [section] or key = value)");
 		return -1;
 	}
+	return scenario_check(s);
+}
+
+int scenario_check(const struct scenario *s)
+{
 	if (s->timeout_s <= s->duration_s) {
-		error("%s: workload.timeout_s (%u) must exceed workload.duration_s (%u)", path,
+		error("%s: workload.timeout_s (%u) must exceed workload.duration_s (%u)", s->path,
 		      s->timeout_s, s->duration_s);
+		return -1;
+	}
+	return 0;
+}
+
+int scenario_set(struct scenario *s, const char *assignment)
+{
+	struct ctx c = { .s = s, .path = s->path };
+	char section[64], key[64];
+	const char *dot = strchr(assignment, '.'), *eq = strchr(assignment, '=');
+
+	if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1 ||
+	    (size_t)(dot - assignment) >= sizeof section || (size_t)(eq - dot - 1) >= sizeof key) {
+		error("--set: expected SECTION.KEY=VALUE (workload.ratio=1.5), got '%s'", assignment);
+		return -1;
+	}
+	snprintf(section, sizeof section, "%.*s", (int)(dot - assignment), assignment);
+	snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+	if (!handler(&c, section, key, eq + 1)) {
+		error("--set %s", c.msg);
 		return -1;
 	}
 	return 0;
@@ -286,14 +325,14 @@ uint64_t scenario_limit(const struct scenario *s, uint64_t mem_total)
 
 json_t *scenario_json(const struct scenario *s)
 {
-	json_t *r = json_array(), *t = json_object();
+	json_t *r = json_array(), *t = json_object(), *o;
 	unsigned i;
 
 	for (i = 0; i < s->nratios; i++)
 		json_array_append_new(r, json_real(s->ratios[i]));
 	for (i = 0; i < s->ntier; i++)
 		json_object_set_new(t, s->tier_key[i], json_string(s->tier_val[i]));
-	return json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:i, s:s, s:i, s:i, s:I, s:i, s:i, s:s, s:o}",
+	o = json_pack("{s:s, s:s, s:s, s:I, s:i, s:o, s:i, s:s, s:i, s:i, s:I, s:i, s:i, s:s, s:o}",
 			 "name", s->name, "file", s->path, "kind", scenario_kind_name(s->kind),
 			 "memcg_limit_bytes", s->limit_bytes ? (json_int_t)s->limit_bytes : (json_int_t)0,
 			 "memcg_limit_pct_of_memtotal", (int)s->limit_pct,
@@ -302,4 +341,9 @@ json_t *scenario_json(const struct scenario *s)
 			 "seed", (json_int_t)s->seed, "sample_interval_ms", (int)s->sample_interval_ms,
 			 "probe_interval_ms", (int)s->probe_interval_ms, "probe_cmd", s->probe_cmd,
 			 "tier_settings", t);
+	if (o)
+		json_object_set_new(o, "engine", json_string(s->engine));
+	if (o && s->kind == SCENARIO_FIO_RAW)
+		json_object_set_new(o, "fio_size_bytes", json_integer((json_int_t)s->fio_size_bytes));
+	return o;
 }

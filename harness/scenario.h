@@ -26,7 +26,8 @@ struct scenario {
 	double ratios[SCENARIO_MAX_RATIOS];	/* working set / limit; ratio = F or ratios = F,F */
 	unsigned nratios;
 	unsigned workers;		/* stress-ng --vm N */
-	char method[32];		/* --vm-method */
+	char engine[16];		/* stress-ng, or touch (swapbench touch) */
+	char method[32];		/* stress-ng --vm-method */
 	unsigned duration_s;		/* stress-ng --timeout */
 	unsigned timeout_s;		/* swapbench kills it after this */
 	uint64_t seed;
@@ -37,6 +38,9 @@ struct scenario {
 	unsigned sample_interval_ms;
 	unsigned probe_interval_ms;
 	char probe_cmd[256];
+	/* [fio] (kind fio-raw): size = SIZE, the region of the device fio
+	 * writes once and then measures (capped at the device's size) */
+	uint64_t fio_size_bytes;
 	/* [tier]: options every tier takes (tier.h's tier_common_params),
 	 * passed to each tier's setup: page-cluster = 0 and the like */
 	char tier_key[8][32], tier_val[8][64];
@@ -52,6 +56,13 @@ void scenario_defaults(struct scenario *s);
 /* Parses the INI file PATH into s (defaults first).  Returns 0, or -1 after
  * one message "PATH:LINE: ..." naming the key at fault. */
 int scenario_load(const char *path, struct scenario *s);
+
+/* Applies "SECTION.KEY=VALUE" over the loaded scenario, checked as the
+ * file's keys are.  0, or -1 with a message. */
+int scenario_set(struct scenario *s, const char *assignment);
+
+/* Checks what depends on several keys (timeout_s > duration_s).  0 or -1. */
+int scenario_check(const struct scenario *s);
 
 /* Where NAME is: NAME itself when it holds a '/' or ends in ".ini", else
  * DIR/NAME.ini with DIR as for `swapbench list scenarios`. */

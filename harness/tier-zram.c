@@ -217,6 +217,9 @@ static int zram_counters(const struct tier *t, json_t *out)
 		o = json_object();
 		fields_to_json(buf, zram_mm_fields, zram_mm_nfields, o);
 		json_object_set_new(out, "mm_stat", o);
+		json_object_set_new(out, "compression", json_pack("{s:O*, s:O*}",
+			"orig_bytes", json_object_get(o, "orig_data_bytes"),
+			"stored_bytes", json_object_get(o, "compr_data_bytes")));
 	}
 	snprintf(path, sizeof path, "%s/io_stat", sysfs);
 	if (read_text(path, buf, sizeof buf) >= 0) {

@@ -198,6 +198,10 @@ static int zswap_counters(const struct tier *t, json_t *out)
 	}
 	if (d)
 		closedir(d);
+	if (json_object_get(dbg, "stored_pages") && json_object_get(dbg, "pool_total_size_bytes"))
+		json_object_set_new(out, "compression", json_pack("{s:I, s:O}", "orig_bytes",
+			json_integer_value(json_object_get(dbg, "stored_pages")) * 4096,
+			"stored_bytes", json_object_get(dbg, "pool_total_size_bytes")));
 	json_object_set_new(out, "debugfs", dbg);
 	storage_counters(t, out);
 	tier_swap_counters(t, out);

@@ -51,6 +51,13 @@ static const struct tier_param *param_of(const struct tier *t, const char *name)
 	return NULL;
 }
 
+bool tier_has_param(const struct tier_ops *ops, const char *name)
+{
+	struct tier t = { .ops = ops };
+
+	return param_of(&t, name) != NULL;
+}
+
 const char *tier_get(const struct tier *t, const char *name)
 {
 	const char *v = json_string_value(json_object_get(t->settings, name));

@@ -76,7 +76,9 @@ struct tier_ops {
 
 	/* Adds the counters that prove the tier served the faults (its block
 	 * device's stat, zram mm_stat/io_stat, zswap counters, /proc/swaps
-	 * use) to out, raw, with units in the keys.  0 or -1. */
+	 * use) to out, raw, with units in the keys; a compressing tier adds
+	 * "compression": {"orig_bytes", "stored_bytes"} (what it holds now,
+	 * before and after compression).  0 or -1. */
 	int (*counters)(const struct tier *t, json_t *out);
 };
 
@@ -93,6 +95,9 @@ const struct tier_ops *tier_find(const char *name);
 /* Options every tier takes (size, priority, swappiness, page-cluster,
  * watermark-scale-factor, thp). */
 extern const struct tier_param tier_common_params[];
+
+/* Whether NAME is an option of OPS (its own or a common one). */
+bool tier_has_param(const struct tier_ops *ops, const char *name);
 
 /* The setting NAME: the option given, else its default; NULL when unset. */
 const char *tier_get(const struct tier *t, const char *name);

@@ -4,6 +4,7 @@
 #   out fmt           output file and format ('png' or 'svg')
 #   host kernel scenario   for the subtitle
 #   tiers             the tiers with data, space-separated
+# and a figure may set fig_height (pixels) before loading this.
 # Try: build/swapbench plot tests/fixtures/results/run-a
 
 if (!exists("fmt")) fmt = "png"
@@ -11,15 +12,16 @@ if (!exists("host")) host = "?"
 if (!exists("kernel")) kernel = "?"
 if (!exists("scenario")) scenario = "?"
 if (!exists("tiers")) tiers = ""
+if (!exists("fig_height")) fig_height = 560
 
 # PNG through cairo where this gnuplot has it (gnuplot-nox may lack it).
 if (fmt eq "svg") {
-	set terminal svg size 900,560 dynamic noenhanced font "sans,11" background rgb "white"
+	set terminal svg size 900,fig_height dynamic noenhanced font "sans,11" background rgb "white"
 } else {
 	if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-		set terminal pngcairo size 900,560 noenhanced font "sans,10"
+		set terminal pngcairo size 900,fig_height noenhanced font "sans,10"
 	} else {
-		set terminal png size 900,560 noenhanced
+		set terminal png size 900,fig_height noenhanced
 	}
 }
 set output out
@@ -43,6 +45,7 @@ fig_title(s) = s . "\n" . subtitle
 
 set datafile separator "\t"
 set datafile commentschars "#"
+set datafile missing "?"
 set grid ytics lc rgb "#dddddd"
 set border 3
 set tics nomirror

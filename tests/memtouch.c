@@ -19,11 +19,10 @@
 #include <time.h>
 
 #include "log.h"
+#include "pattern.h"
 #include "parse.h"
 
-#define PAGE_BYTES 4096u
-#define PAGE_WORDS (PAGE_BYTES / sizeof(uint64_t))
-#define GOLDEN 0x9e3779b97f4a7c15ull
+#define PAGE_BYTES PATTERN_PAGE
 /* Mismatching pages described on stderr before we only count them. */
 #define MAX_REPORTED 10
 
@@ -41,48 +40,6 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 all pages matched, 1 mismatch or runtime error,\n"
 	"2 usage error.\n";
-
-static uint64_t mix64(uint64_t z)
-{
-	/* splitmix64's finaliser: every input bit flips about half the output. */
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t page_key(uint64_t seed, uint64_t pass, uint64_t page)
-{
-	return mix64(mix64(seed ^ (pass * GOLDEN)) + page * GOLDEN);
-}
-
-static uint64_t word_at(uint64_t key, unsigned i)
-{
-	return mix64(key + (uint64_t)(i + 1) * GOLDEN);
-}
-
-static void fill_page(uint64_t *w, uint64_t key)
-{
-	unsigned i;
-
-	for (i = 0; i < PAGE_WORDS; i++)
-		w[i] = word_at(key, i);
-}
-
-/* Returns the index of the first wrong word, or -1 when the page matches. */
-static int check_page(const uint64_t *w, uint64_t key, uint64_t *expected)
-{
-	unsigned i;
-
-	for (i = 0; i < PAGE_WORDS; i++) {
-		uint64_t want = word_at(key, i);
-
-		if (w[i] != want) {
-			*expected = want;
-			return (int)i;
-		}
-	}
-	return -1;
-}
 
 static uint64_t now_ns(void)
 {
@@ -165,15 +122,15 @@ int main(int argc, char **argv)
 	for (pass = 0; pass < passes; pass++) {
 		t = now_ns();
 		for (pg = 0; pg < pages; pg++)
-			fill_page((uint64_t *)(mem + pg * PAGE_BYTES),
-				  page_key(seed, pass, pg));
+			pattern_fill((uint64_t *)(mem + pg * PAGE_BYTES),
+				     pattern_key(seed, pass, pg), PATTERN_WORDS);
 		write_ns += now_ns() - t;
 
 		t = now_ns();
 		for (pg = 0; pg < pages; pg++) {
 			uint64_t want;
 			const uint64_t *w = (const uint64_t *)(mem + pg * PAGE_BYTES);
-			int bad = check_page(w, page_key(seed, pass, pg), &want);
+			int bad = pattern_check(w, pattern_key(seed, pass, pg), PATTERN_WORDS, &want);
 
 			if (bad < 0)
 				continue;

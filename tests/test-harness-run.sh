@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # swapbench run end to end: the quick scenario on zram and disk writes one
 # result document (schema swapbench-run) whose runs swapped and are valid,
+# with per-second windows, histograms and the tier's share of the traffic;
+# on zram, the declared compressibility is checked (stress-ng's data judged
+# against "incompressible" is invalid, swapbench touch's random pages are
+# valid, a tier with options runs under its own label),
 # a scenario whose working set fits in its limit is judged invalid ("did
 # not swap"), an interrupted run (SIGINT) restores and says so, a malformed scenario is refused with FILE:LINE and the key,
 # and the machine is exactly as before.  Try:
 #   tests/run-tests test-harness-run.sh
-# timeout: 240
+# timeout: 300
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
@@ -56,6 +60,13 @@ done
 jq -e 'all(.runs[]; (.children | length) > 0 and all(.children[]; (.argv | type == "array")
 	and (.exit_code | type == "number")))' "$doc" >/dev/null || fail "children malformed"
 jq -e 'all(.runs[]; .samples_file | type == "string")' "$doc" >/dev/null || fail "no samples_file"
+jq -e 'all(.runs[]; (.metrics.windows_1s >= 5) and (.metrics.psi_full_1s_p99_pct | type == "number")
+	and (.metrics.psi_full_1s_p99_pct <= .metrics.psi_full_1s_max_pct)
+	and (.metrics.probe_p99_1s_max_ns >= 0) and (.metrics.tier_write_share_pct >= 95)
+	and (.histograms.probe_exec_ns | length > 0)
+	and ([.histograms.probe_exec_ns[][2]] | add) == .metrics.probe_slots)' "$doc" >/dev/null ||
+	fail "windows, histograms or traffic share missing or wrong: $(jq -c '[.runs[].metrics |
+		{windows_1s, psi_full_1s_p99_pct, tier_write_share_pct, probe_slots}]' "$doc")"
 for i in $(seq 0 $((n - 1))); do
 	r=$(jq -c ".runs[$i] | {tier, valid, invalid_reason, p99: .metrics.probe_p99_ns,
 		pswpout: .metrics.pswpout_pages, sampler_pct: .metrics.sampler_cpu_pct_of_core}" "$doc")
@@ -65,7 +76,34 @@ for i in $(seq 0 $((n - 1))); do
 	f=$tmp/quick/$(jq -r ".runs[$i].samples_file" "$doc")
 	[ "$(head -1 "$f")" = "$(printf 't_ns\tsource\tkey\tvalue')" ] || fail "$f: bad header"
 	grep -q "$(printf '\tvmstat\tpswpout\t')" "$f" || fail "$f: no vmstat pswpout samples"
+	w=$tmp/quick/$(jq -r ".runs[$i].windows_file" "$doc")
+	head -1 "$w" | grep -q "^second	probes	probe_p50_ns" || fail "$w: bad header"
+	[ "$(wc -l <"$w")" -ge 6 ] || fail "$w: too few windows"
 done
+
+# zram checks the declared compressibility: stress-ng's pages are not
+# incompressible (invalid), swapbench touch's are (valid, read back intact).
+if supported_tier zram; then
+	# Two repeats: cgroup v1 now and then OOM-kills at this ratio (also invalid).
+	with_timeout 120 "$SWAPBENCH" run --scenario quick --tiers zram:algorithm=lzo-rle --repeats 2 \
+		--set factors.compressibility=incompressible --out "$tmp/liar" ||
+		fail "swapbench run (declared incompressible) exited with status $?"
+	r=$(jq -c '[.runs[] | {tier, valid, invalid_reason, c: .metrics.compression.ratio}]' "$tmp/liar/run.json")
+	info "stress-ng declared incompressible: $r"
+	jq -e 'length == 2 and all(.[]; .tier == "zram-lzo-rle" and .valid == false)' <<<"$r" >/dev/null ||
+		fail "tier options or validity: $r"
+	grep -q '"invalid_reason":"compressibility: the scenario declares incompressible' <<<"$r" ||
+		fail "stress-ng's compressible data passed as incompressible: $r"
+	with_timeout 90 "$SWAPBENCH" run --scenario quick --tiers zram --repeats 1 --set workload.engine=touch \
+		--set factors.compressibility=incompressible --set factors.locality=random --out "$tmp/touch" ||
+		fail "swapbench run (touch) exited with status $?"
+	r=$(jq -c '.runs[0] | {valid, invalid_reason, c: .metrics.compression.ratio,
+		ops: .metrics.touch_ops, bad: .metrics.touch_mismatches}' "$tmp/touch/run.json")
+	info "touch, incompressible: $r"
+	jq -e '.valid and .c < 1.3 and .ops > 0 and .bad == 0' <<<"$r" >/dev/null ||
+		fail "touch engine: $r"
+	same_machine "$before" "after the compressibility runs"
+fi
 
 # A working set that fits: judged invalid, and still restored.
 tier=${tiers%%,*}
