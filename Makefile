@@ -4,7 +4,7 @@
 #   make test            run every test; last line "N passed, N failed, N skipped"
 #   make deps            install what is missing (Debian 12 / Ubuntu 24.04, root)
 #   make bench-server    fio against vramd, nbdkit memory and nbdkit null
-#   make bench           swapbench run SCENARIO=overcommit [TIERS=a,b] [REPEATS=N] (root)
+#   make bench           swapbench run SCENARIO=overcommit [TIERS=a,b] [REPEATS=N] [SET="memcg.limit=4G ..."] (root)
 #   make check-vm        the kernel NBD path on Debian's kernel in QEMU (root)
 #   make fuzz            build the libFuzzer targets (clang)
 #
@@ -156,11 +156,13 @@ bench-server: all
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-server.sh $(BENCH_ARGS)
 
 # bench: `swapbench run` on every tier (or TIERS=a,b), REPEATS times each,
-# interleaved; the result lands in results/HOST-DATE-SCENARIO/ (root).
+# interleaved, with SET="S.K=V ..." as --set overrides; the result lands in
+# results/HOST-DATE-SCENARIO/ (root).
 SCENARIO ?= overcommit
 bench: $(BUILD)/swapbench
 	$(Q)$(BUILD)/swapbench run --scenario $(SCENARIO) $(if $(TIERS),--tiers $(TIERS)) \
-		$(if $(REPEATS),--repeats $(REPEATS)) $(if $(OUT),--out $(OUT))
+		$(if $(REPEATS),--repeats $(REPEATS)) $(if $(OUT),--out $(OUT)) \
+		$(foreach s,$(SET),--set $(s))
 
 # check-vm: the kernel NBD client and zram.ko on Debian's stock kernel, in
 # QEMU (TCG) over the host's root (root; the kernel package is downloaded once

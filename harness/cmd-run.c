@@ -581,7 +581,10 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	bool quiet, torn = false;
 	int rc = -1;
 
-	snprintf(tag, sizeof tag, "%s-r%u-x%.2f", ts->label, repeat, ratio);
+	if (o->sc.kind == SCENARIO_FIO_RAW)
+		snprintf(tag, sizeof tag, "%s-r%u", ts->label, repeat);
+	else
+		snprintf(tag, sizeof tag, "%s-r%u-x%.2f", ts->label, repeat, ratio);
 	run = json_pack("{s:s, s:s, s:i, s:f}", "tier", ts->label, "tier_name", ops->name,
 			"repeat", (int)repeat, "ratio", ratio);
 	if (journal_begin(j) < 0)
@@ -834,12 +837,13 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	if (mem_total(&o.mem_total) < 0)
 		return 1;
-	if (memcg_find(&o.root) < 0) {
+	if (memcg_find(&o.root) < 0 && o.sc.kind != SCENARIO_FIO_RAW) {
 		error("no memory cgroup controller is mounted: mount cgroup v2 with the memory "
 		      "controller (or v1 memory); memory pressure is only ever made inside one");
 		return 1;
 	}
-	if (!have_command("stress-ng")) {
+	if (o.sc.kind != SCENARIO_FIO_RAW && !strcmp(o.sc.engine, "stress-ng") &&
+	    !have_command("stress-ng")) {
 		error("'stress-ng' not found: apt-get install stress-ng (or make deps)");
 		return 1;
 	}
