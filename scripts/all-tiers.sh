@@ -24,8 +24,12 @@ SCENARIOS=${SCENARIOS:-overcommit incompressible fio-raw ramp}
 
 common=(--tiers "$TIERS" --set "memcg.limit=$LIMIT" --set "workload.workers=$WORKERS"
 	--set "tier.size=$SIZE")
-rc=0
+rc=0 pid= stop=
+# A signal to this script (timeout, kill) reaches the running swapbench,
+# which stops, restores the machine and writes the runs done so far.
+trap 'stop=1; [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null' INT TERM
 for sc in $SCENARIOS; do
+	[ -n "$stop" ] && break
 	case $sc in
 	overcommit | incompressible)
 		n=$REPEATS
@@ -42,6 +46,11 @@ for sc in $SCENARIOS; do
 		exit 2 ;;
 	esac
 	echo "== $sc: $SWAPBENCH run --scenario $sc ${common[*]} ${args[*]} --out $OUT/$sc"
-	"$SWAPBENCH" run --scenario "$sc" "${common[@]}" "${args[@]}" --out "$OUT/$sc" || rc=1
+	"$SWAPBENCH" run --scenario "$sc" "${common[@]}" "${args[@]}" --out "$OUT/$sc" &
+	pid=$!
+	while ! wait "$pid"; do	# wait returns early when a trapped signal comes
+		kill -0 "$pid" 2>/dev/null || { rc=1; break; }
+	done
+	pid=
 done
 exit $rc
