@@ -42,10 +42,11 @@ static const struct {
 	{ "probe_p99_ns", "probe p99" },
 	{ "probe_p999_ns", "probe p99.9" },
 	{ "psi_full_pct", "PSI full" },
+	{ "psi_full_1s_p99_pct", "PSI full, p99 of seconds" },
 	{ "longest_stall_ns", "longest stall" },
-	{ "pswpin_pages", "swap-in (pages)" },
-	{ "pswpout_pages", "swap-out (pages)" },
-	{ "stressng_bogo_ops", "throughput (bogo ops)" },
+	{ "swapped_out_rate_pages_per_s", "swap-out (pages/s)" },
+	{ "swapped_in_rate_pages_per_s", "swap-in (pages/s)" },
+	{ "workload_ops_per_s", "workload (ops/s)" },
 };
 
 static const struct {
@@ -104,7 +105,15 @@ static void write_table(FILE *f, const json_t *doc)
 		}
 		fputc('\n', f);
 	}
-	fprintf(f, "\nMedians over each tier's valid runs.\n\n");
+	fprintf(f, "\nMedians over each tier's valid runs.  Swap-out and swap-in count pages "
+		   "to and from the device and zswap's pool, per second of the workload.\n");
+	if (strcmp(json_string_value(json_object_get(json_object_get(json_object_get(doc, "settings"),
+		   "scenario"), "engine")) ?: "stress-ng", "touch"))
+		fprintf(f, "Workload ops/s are stress-ng's bogo ops, which its --vm stressor counts "
+			   "once per pass over its whole buffer: 0 means under one pass in the run.\n");
+	else
+		fprintf(f, "Workload ops/s are swapbench touch's page verify-and-rewrite operations.\n");
+	fputc('\n', f);
 	write_invalid(f, doc, false);
 	json_decref(tiers);
 }
@@ -261,23 +270,35 @@ static void reconstruct(FILE *f, const json_t *settings)
 {
 	const json_t *sc = json_object_get(settings, "scenario"), *tiers, *t;
 	const char *name = json_is_string(sc) ? json_string_value(sc) :
-			   json_string_value(json_object_get(sc, "file"));
+			   json_string_value(json_object_get(sc, "name"));
 	const char *out = json_string_value(json_object_get(settings, "out"));
+	bool labels = false;
 	size_t i;
 
 	if (!name)
-		name = json_string_value(json_object_get(sc, "name"));
+		name = json_string_value(json_object_get(sc, "file"));
 	fprintf(f, "sudo swapbench run");
 	if (name)
 		fprintf(f, " --scenario '%s'", name);
-	tiers = json_object_get(settings, "tiers");
+	/* The --tiers given (tier_specs), else the labels, which name a tier
+	 * with options only by their values ("nbd-vram"). */
+	tiers = json_object_get(settings, "tier_specs");
+	if (!json_is_array(tiers)) {
+		tiers = json_object_get(settings, "tiers");
+		labels = true;
+	}
 	json_array_foreach(tiers, i, t)
 		fprintf(f, "%s%s", i ? "," : " --tiers ", json_string_value(t));
 	if (json_is_integer(json_object_get(settings, "repeats")))
 		fprintf(f, " --repeats %lld", json_integer_value(json_object_get(settings, "repeats")));
+	json_array_foreach(json_object_get(settings, "overrides"), i, t)
+		fprintf(f, " --set '%s'", json_string_value(t));
 	if (out)
 		fprintf(f, " --out '%s'", out);
 	fputc('\n', f);
+	if (labels)
+		fprintf(f, "# --tiers above are labels: a tier run with options (nbd-vram) is\n"
+			   "# NAME:KEY=VALUE (nbd:backend=vram); fingerprint.tier_config has them\n");
 }
 
 static void write_reproduce(FILE *f, const json_t *doc)

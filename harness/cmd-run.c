@@ -62,6 +62,7 @@ static const char usage_text[] =
 struct tier_spec {
 	const struct tier_ops *ops;
 	char label[64];
+	char spec[256];		/* as given: nbd:backend=vram */
 	char key[6][32], val[6][64];
 	unsigned nopt;
 };
@@ -681,6 +682,7 @@ static int add_tier(struct run_opts *o, const char *spec)
 	if (!ts->ops)
 		return usage_error("run", "unknown tier '%s' ('swapbench list tiers')", tok ? tok : spec);
 	snprintf(ts->label, sizeof ts->label, "%s", ts->ops->name);
+	snprintf(ts->spec, sizeof ts->spec, "%s", spec);
 	while ((tok = strtok_r(NULL, ":", &save))) {
 		eq = strchr(tok, '=');
 		if (!eq || eq == tok || !eq[1])
@@ -740,6 +742,7 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 			memset(&o->tiers[o->ntiers], 0, sizeof o->tiers[0]);
 			o->tiers[o->ntiers].ops = tiers[i];
 			snprintf(o->tiers[o->ntiers].label, sizeof o->tiers[0].label, "%s", tiers[i]->name);
+			snprintf(o->tiers[o->ntiers].spec, sizeof o->tiers[0].spec, "%s", tiers[i]->name);
 			o->ntiers++;
 		}
 		else
@@ -901,6 +904,10 @@ int cmd_run(int argc, char **argv)
 		for (si = 0; si < nsets; si++)
 			json_array_append_new(ov, json_string(sets[si]));
 		json_object_set_new(json_object_get(doc, "settings"), "overrides", ov);
+		ov = json_array();
+		for (ti = 0; ti < o.ntiers; ti++)
+			json_array_append_new(ov, json_string(o.tiers[ti].spec));
+		json_object_set_new(json_object_get(doc, "settings"), "tier_specs", ov);
 	}
 	tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
 	rc = 0;

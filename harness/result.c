@@ -145,6 +145,29 @@ static int cmp_repeat(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
+/* A run's metric KEY, derived where result.h says so; NULL when absent. */
+static json_t *run_metric(const json_t *run, const char *key)
+{
+	json_t *m = json_object_get(run, "metrics"), *v = json_object_get(m, key);
+	static json_t *derived;	/* the last derived value, owned here */
+	const char *a = NULL, *b = NULL;
+	double secs;
+
+	if (v)
+		return v;
+	if (!strcmp(key, "swapped_out_rate_pages_per_s"))
+		a = "pswpout_pages", b = "zswpout_pages";
+	else if (!strcmp(key, "swapped_in_rate_pages_per_s"))
+		a = "pswpin_pages", b = "zswpin_pages";
+	secs = json_number_value(json_object_get(m, "duration_ns")) / 1e9;
+	if (!a || !json_is_number(json_object_get(m, a)) || secs <= 0)
+		return NULL;
+	json_decref(derived);
+	derived = json_real((json_number_value(json_object_get(m, a)) +
+			     json_number_value(json_object_get(m, b))) / secs);
+	return derived;
+}
+
 double *result_values(const json_t *doc, const char *tier, const char *key,
 		      size_t *n, size_t *excluded)
 {
@@ -159,7 +182,7 @@ double *result_values(const json_t *doc, const char *tier, const char *key,
 	if (!k)
 		return NULL;
 	json_array_foreach(runs, i, run) {
-		json_t *v = json_object_get(json_object_get(run, "metrics"), key);
+		json_t *v = run_metric(run, key);
 		char group[128];
 
 		if (strcmp(result_group(run, group, sizeof group), tier))

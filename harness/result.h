@@ -38,7 +38,16 @@ enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
 	X(swapin_rate, "swapin_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
 	X(swapout_rate, "swapout_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
 	X(throughput, "stressng_bogo_ops", METRIC_HIGHER_BETTER, UNIT_OPS, false) \
-	X(duration, "duration_ns", METRIC_LOWER_BETTER, UNIT_NS, false)
+	X(duration, "duration_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
+	X(psi_full_1s_p99, "psi_full_1s_p99_pct", METRIC_MARGIN_PP, UNIT_PCT, false) \
+	X(ops_rate, "workload_ops_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
+	X(out_rate, "swapped_out_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
+	X(in_rate, "swapped_in_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false)
+
+/* swapped_{out,in}_rate_pages_per_s are derived when a run lacks them: the
+ * pages that went to the device or into zswap's pool (pswp* + zswp*) per
+ * second of the workload (duration_ns), so that zswap, whose pages mostly
+ * never reach a device, compares with the others. */
 
 struct metric {
 	const char *name;	/* what --metric takes */

@@ -147,7 +147,7 @@ grep -Eq 'run\.json:[0-9]+:[0-9]+: ' "$tmp/err" || fail "broken: $(cat "$tmp/err
 "$SWAPBENCH" report "$tmp/run-a" >"$tmp/out" 2>"$tmp/err" || fail "report: $(cat "$tmp/err")"
 md=$tmp/run-a/report.md
 [ -s "$md" ] || fail "report.md missing"
-grep -q '^| tier | valid runs | probe p50 | probe p99 | probe p99.9 | PSI full | longest stall |' "$md" ||
+grep -q '^| tier | valid runs | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | workload (ops/s) |$' "$md" ||
 	fail "report: no table header"
 grep -q '^| zram | 6/6 | ' "$md" || fail "report: no zram row"
 grep -q '^| disk | 5/6 | ' "$md" || fail "report: disk validity"
@@ -164,7 +164,7 @@ grep -q 'No figures\|p99-by-tier' "$tmp/bare/report.md" || fail "report bare: fi
 # is rebuilt from scenario, tiers, repeats and out.
 cp -r "$F/run-b" "$tmp/run-b"
 "$SWAPBENCH" report "$tmp/run-b" >/dev/null 2>&1 || fail "report run-b failed"
-grep -qx "sudo swapbench run --scenario 'scenarios/overcommit.ini' --tiers zram,disk,nbd-ram --repeats 6 --out 'results/x'" \
+grep -qx "sudo swapbench run --scenario 'overcommit' --tiers zram,disk,nbd-ram --repeats 6 --out 'results/x'" \
 	"$tmp/run-b/report.md" || fail "report: command not rebuilt from settings"
 
 # A ramp's report: the table per tier and ratio, then one row per ratio.
