@@ -25,6 +25,7 @@
 #include "log.h"
 #include "memcg.h"
 #include "parse.h"
+#include "pattern.h"
 #include "probe.h"
 #include "procfs.h"
 #include "run.h"
@@ -330,7 +331,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	struct probe *p = calloc(1, sizeof *p);
 	struct child_opts co = { .own_pgrp = true };
 	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
-	int status = 0, w, rc = 0, exit_code = -1;
+	int status = 0, w, rc = 0, exit_code = -1, words;
 	bool timed_out = false;
 	json_int_t bogo;
 	pid_t pid;
@@ -384,6 +385,9 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	}
 	p->interval_ms = sc->probe_interval_ms;
 	p->cmd = sc->probe_cmd;
+	p->cgroup_procs = sc->probe_inside ? procs : NULL;
+	words = pattern_words_for(sc->compressibility);
+	p->touch_random_words = words < 0 ? PATTERN_WORDS : (unsigned)words;
 	if (probe_start(p) < 0) {
 		sampler_stop(&s);
 		rc = -1;
@@ -479,6 +483,8 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		json_object_update(json_object_get(run, "metrics"), extra);
 		json_decref(extra);
 		windows_json(&ws1, json_object_get(run, "metrics"));
+		json_object_set_new(json_object_get(run, "metrics"), "touch_slots",
+				    json_integer((json_int_t)p->touch_slots));
 		json_object_set_new(run, "histograms", histograms_json(p));
 		if (s.comp_orig_bytes) {
 			double cratio = s.comp_stored_bytes ? (double)s.comp_orig_bytes /

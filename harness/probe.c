@@ -1,35 +1,92 @@
-/* The probe thread: see probe.h. */
+/* The probe thread and the toucher: see probe.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "pattern.h"
 #include "probe.h"
 #include "run.h"
 
-#define PROBE_PAGES 64		/* its own memory: 256 KiB */
+#define PROBE_PAGES 64		/* the toucher's memory: 256 KiB */
 #define PROBE_TOUCH 4		/* pages touched each slot */
+#define TOUCHER_STOP_MS 5000	/* then SIGKILL: it may sit in a swap-in */
 
 extern char **environ;
 
-static int exec_once(const char *cmd)
+/* What the toucher writes and the parent reads: one writer each way. */
+struct probe_shared {
+	volatile int stop;
+	uint64_t slots;
+	struct histogram touch;
+	uint64_t touch_ns[PROBE_LOG_MAX];
+};
+
+/* Async-signal-safe: writes the calling process's pid into PROCS (after
+ * fork, in a multithreaded parent). */
+static int join_cgroup(const char *procs)
 {
-	char *const argv[] = { (char *)cmd, NULL };
+	char buf[24], *s = buf + sizeof buf;
+	unsigned long pid = (unsigned long)getpid();
+	int fd = open(procs, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	do
+		*--s = (char)('0' + pid % 10);
+	while ((pid /= 10));
+	ok = write(fd, s, (size_t)(buf + sizeof buf - s)) > 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static void sleep_until(uint64_t t)
+{
+	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ULL),
+			       .tv_nsec = (long)(t % 1000000000ULL) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static int exec_once(const struct probe *p)
+{
+	char *const argv[] = { (char *)p->cmd, NULL };
 	posix_spawn_file_actions_t fa;
-	int status = 0, rc;
+	int status = 0, rc, fd;
 	pid_t pid;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", 0, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
-	rc = posix_spawn(&pid, cmd, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc)
-		return -1;
+	if (p->cgroup_procs) {
+		/* Into the workload's cgroup before exec: fork, join, exec. */
+		pid = fork();
+		if (pid == 0) {
+			fd = open("/dev/null", O_RDWR);
+			if (fd < 0 || join_cgroup(p->cgroup_procs) < 0)
+				_exit(127);
+			dup2(fd, 0);
+			dup2(fd, 1);
+			execve(p->cmd, argv, environ);
+			_exit(127);
+		}
+		if (pid < 0)
+			return -1;
+	} else {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", 0, 0);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
+		rc = posix_spawn(&pid, p->cmd, &fa, NULL, argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		if (rc)
+			return -1;
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -39,71 +96,95 @@ static int exec_once(const char *cmd)
 static void *probe_main(void *arg)
 {
 	struct probe *p = arg;
-	uint64_t t0 = mono_ns(), k, intended, now, exec_ns, t_touch, touch_ns, step = (uint64_t)p->interval_ms * 1000000ULL;
-	unsigned next_page = 0, i;
-	struct timespec ts;
+	uint64_t t0 = mono_ns(), k, intended, now, step = (uint64_t)p->interval_ms * 1000000ULL;
 
 	for (k = 0; !p->stop; k++) {
 		intended = t0 + k * step;
 		now = mono_ns();
-		if (now < intended) {
-			ts.tv_sec = (time_t)(intended / 1000000000ULL);
-			ts.tv_nsec = (long)(intended % 1000000000ULL);
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-				;
-		} else if (now - intended > step / 10) {
+		if (now < intended)
+			sleep_until(intended);
+		else if (now - intended > step / 10)
 			p->late_slots++;
-		}
 		if (p->stop)
 			break;
-		if (exec_once(p->cmd) < 0)
+		if (exec_once(p) < 0)
 			p->exec_failures++;
 		now = mono_ns();
-		exec_ns = now - intended;
-		hist_add(&p->exec, exec_ns);
-		/* The touch is timed alone: page-fault latency as a program sees it. */
-		t_touch = mono_ns();
-		for (i = 0; i < PROBE_TOUCH; i++) {
-			p->pages[(size_t)next_page * 4096] ^= 1;
-			next_page = (next_page + 1) % p->npages;
-		}
-		touch_ns = mono_ns() - t_touch;
-		hist_add(&p->touch, touch_ns);
+		hist_add(&p->exec, now - intended);
 		if (p->nlog < PROBE_LOG_MAX)
-			p->log[p->nlog++] = (struct probe_sample){ intended, exec_ns, touch_ns };
+			p->log[p->nlog++] = (struct probe_sample){ intended, now - intended, 0 };
 		p->slots++;
 	}
 	return NULL;
 }
 
+/* The toucher, after fork: async-signal-safe calls only. */
+static void toucher_main(const struct probe *p, struct probe_shared *sh)
+{
+	uint64_t t0, k, t, step = (uint64_t)p->interval_ms * 1000000ULL;
+	size_t len = (size_t)PROBE_PAGES * PATTERN_PAGE;
+	unsigned next = 0, i;
+	char *pages;
+
+	/* Never outlive swapbench, even one killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (p->cgroup_procs && join_cgroup(p->cgroup_procs) < 0)
+		_exit(2);
+	pages = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pages == MAP_FAILED)
+		_exit(1);
+	madvise(pages, len, MADV_NOHUGEPAGE);
+	for (i = 0; i < PROBE_PAGES; i++)
+		pattern_fill((uint64_t *)(pages + (size_t)i * PATTERN_PAGE), pattern_key(7, 0, i),
+			     p->touch_random_words);
+	t0 = mono_ns();
+	for (k = 0; !sh->stop; k++) {
+		sleep_until(t0 + k * step);
+		t = mono_ns();
+		for (i = 0; i < PROBE_TOUCH; i++) {
+			pages[(size_t)next * PATTERN_PAGE + PATTERN_PAGE - 1] ^= 1;
+			next = (next + 1) % PROBE_PAGES;
+		}
+		t = mono_ns() - t;
+		hist_add(&sh->touch, t);
+		if (sh->slots < PROBE_LOG_MAX)
+			sh->touch_ns[sh->slots] = t;
+		sh->slots++;
+	}
+	_exit(0);
+}
+
 int probe_start(struct probe *p)
 {
-	unsigned i;
-
 	hist_init(&p->exec);
 	hist_init(&p->touch);
-	p->slots = p->late_slots = p->exec_failures = 0;
+	p->slots = p->late_slots = p->exec_failures = p->touch_slots = 0;
 	p->nlog = 0;
+	p->toucher = 0;
 	p->log = calloc(PROBE_LOG_MAX, sizeof *p->log);
-	if (!p->log) {
-		error("out of memory for the probe's log");
-		return -1;
-	}
-	p->npages = PROBE_PAGES;
-	p->pages = mmap(NULL, (size_t)p->npages * 4096, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p->pages == MAP_FAILED) {
-		error("cannot map the probe's pages: %m");
+	p->shared = mmap(NULL, sizeof *p->shared, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!p->log || p->shared == MAP_FAILED) {
+		error("out of memory for the probes");
+		p->shared = NULL;
 		probe_free(p);
 		return -1;
 	}
-	for (i = 0; i < p->npages * 4096; i++)
-		p->pages[i] = (char)(i * 2654435761u >> 24);
+	hist_init(&p->shared->touch);
+	p->toucher = fork();
+	if (p->toucher == 0)
+		toucher_main(p, p->shared);
+	if (p->toucher < 0) {
+		error("cannot start the toucher: %m");
+		probe_free(p);
+		return -1;
+	}
 	p->stop = false;
 	errno = pthread_create(&p->thread, NULL, probe_main, p);
 	if (errno) {
 		error("cannot start the probe thread: %m");
-		munmap(p->pages, (size_t)p->npages * 4096);
+		kill(p->toucher, SIGKILL);
+		waitpid(p->toucher, NULL, 0);
 		probe_free(p);
 		return -1;
 	}
@@ -113,11 +194,33 @@ int probe_start(struct probe *p)
 
 void probe_stop(struct probe *p)
 {
+	uint64_t deadline, k;
+	int status = 0;
+
 	if (!p->started)
 		return;
 	p->stop = true;
+	p->shared->stop = 1;
 	pthread_join(p->thread, NULL);
-	munmap(p->pages, (size_t)p->npages * 4096);
+	deadline = mono_ns() + TOUCHER_STOP_MS * 1000000ULL;
+	while (waitpid(p->toucher, &status, WNOHANG) == 0) {
+		if (mono_ns() > deadline) {
+			warn("the toucher (pid %d) did not stop in %d ms: killing it", (int)p->toucher,
+			     TOUCHER_STOP_MS);
+			kill(p->toucher, SIGKILL);
+			waitpid(p->toucher, &status, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		warn("the toucher could not join the workload's cgroup: its latencies are from outside");
+	hist_merge(&p->touch, &p->shared->touch);
+	p->touch_slots = p->shared->slots;
+	/* Both run on the same interval from (nearly) the same start: slot k
+	 * of one is slot k of the other. */
+	for (k = 0; k < p->nlog && k < p->shared->slots; k++)
+		p->log[k].touch_ns = p->shared->touch_ns[k];
 	p->started = false;
 }
 
@@ -126,4 +229,7 @@ void probe_free(struct probe *p)
 	free(p->log);
 	p->log = NULL;
 	p->nlog = 0;
+	if (p->shared)
+		munmap(p->shared, sizeof *p->shared);
+	p->shared = NULL;
 }

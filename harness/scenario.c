@@ -175,6 +175,11 @@ static int handler(void *arg, const char *section, const char *key, const char *
 	} else if (IS("probe", "interval_ms")) {
 		bad = uint_val(v, 10, 10000, &s->probe_interval_ms);
 		expect = "milliseconds from 10 to 10000";
+	} else if (IS("probe", "placement")) {
+		expect = "outside (unrelated work) or inside (in the workload's cgroup)";
+		bad = strcmp(v, "outside") && strcmp(v, "inside") ? -1 : 0;
+		if (!bad)
+			s->probe_inside = !strcmp(v, "inside");
 	} else if (IS("probe", "cmd")) {
 		bad = copy(s->probe_cmd, sizeof s->probe_cmd, v);
 		expect = "an absolute path of a program";
@@ -341,8 +346,10 @@ json_t *scenario_json(const struct scenario *s)
 			 "seed", (json_int_t)s->seed, "sample_interval_ms", (int)s->sample_interval_ms,
 			 "probe_interval_ms", (int)s->probe_interval_ms, "probe_cmd", s->probe_cmd,
 			 "tier_settings", t);
-	if (o)
+	if (o) {
 		json_object_set_new(o, "engine", json_string(s->engine));
+		json_object_set_new(o, "probe_placement", json_string(s->probe_inside ? "inside" : "outside"));
+	}
 	if (o && s->kind == SCENARIO_FIO_RAW)
 		json_object_set_new(o, "fio_size_bytes", json_integer((json_int_t)s->fio_size_bytes));
 	return o;

@@ -6,6 +6,7 @@
 #ifndef SWAPBENCH_SCENARIO_H
 #define SWAPBENCH_SCENARIO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -38,6 +39,7 @@ struct scenario {
 	unsigned sample_interval_ms;
 	unsigned probe_interval_ms;
 	char probe_cmd[256];
+	bool probe_inside;		/* [probe] placement = inside (else outside) */
 	/* [fio] (kind fio-raw): size = SIZE, the region of the device fio
 	 * writes once and then measures (capped at the device's size) */
 	uint64_t fio_size_bytes;

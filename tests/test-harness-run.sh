@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# swapbench run end to end: the quick scenario on zram and disk writes one
+# swapbench run end to end: the quick scenario on zram, zswap, disk and nbd
+# (vramd's ram backend over nbdfuse, probes inside the workload's cgroup) writes one
 # result document (schema swapbench-run) whose runs swapped and are valid,
 # with per-second windows, histograms and the tier's share of the traffic;
 # on zram, the declared compressibility is checked (stress-ng's data judged
@@ -9,7 +10,7 @@
 # not swap"), an interrupted run (SIGINT) restores and says so, a malformed scenario is refused with FILE:LINE and the key,
 # and the machine is exactly as before.  Try:
 #   tests/run-tests test-harness-run.sh
-# timeout: 300
+# timeout: 420
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
@@ -30,17 +31,22 @@ requires_root
 [ -z "$(active_swaps)" ] ||
 	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
 memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
+server_swap=on
+[ -z "${SWAPBENCH_SANITIZED:-}" ] || server_swap=off	# no mlockall of ASan's shadow
 tiers=
-for t in zram disk; do
-	supported_tier "$t" && tiers=${tiers:+$tiers,}$t
+for t in zram zswap disk nbd; do
+	supported_tier "$t" || continue
+	[ "$t" = nbd ] && t=nbd:backend=ram:transport=fuse:server-swap=$server_swap
+	tiers=${tiers:+$tiers,}$t
 done
-[ -n "$tiers" ] || skip "neither zram nor disk runs here"
+[ -n "$tiers" ] || skip "neither zram, zswap, disk nor nbd runs here"
 keep_stderr
 swapbench_isolate
 before=$(machine_snapshot)
 
 doc=$tmp/quick/run.json
-with_timeout 150 "$SWAPBENCH" run --scenario quick --tiers "$tiers" --repeats 1 --out "$tmp/quick" ||
+with_timeout 200 "$SWAPBENCH" run --scenario quick --tiers "$tiers" --repeats 1 --out "$tmp/quick" \
+	--set probe.placement=inside ||
 	fail "swapbench run --scenario quick exited with status $?"
 same_machine "$before" "after run quick"
 [ -s "$doc" ] || fail "no document $doc"
@@ -62,14 +68,14 @@ jq -e 'all(.runs[]; (.children | length) > 0 and all(.children[]; (.argv | type 
 jq -e 'all(.runs[]; .samples_file | type == "string")' "$doc" >/dev/null || fail "no samples_file"
 jq -e 'all(.runs[]; (.metrics.windows_1s >= 5) and (.metrics.psi_full_1s_p99_pct | type == "number")
 	and (.metrics.psi_full_1s_p99_pct <= .metrics.psi_full_1s_max_pct)
-	and (.metrics.probe_p99_1s_max_ns >= 0) and (.metrics.tier_write_share_pct >= 95)
-	and (.histograms.probe_exec_ns | length > 0)
+	and (.metrics.probe_p99_1s_max_ns >= 0) and (.tier_name == "zswap" or .metrics.tier_write_share_pct >= 95)
+	and (.histograms.probe_exec_ns | length > 0) and (.metrics.touch_slots > 0)
 	and ([.histograms.probe_exec_ns[][2]] | add) == .metrics.probe_slots)' "$doc" >/dev/null ||
-	fail "windows, histograms or traffic share missing or wrong: $(jq -c '[.runs[].metrics |
-		{windows_1s, psi_full_1s_p99_pct, tier_write_share_pct, probe_slots}]' "$doc")"
+	fail "windows, histograms or traffic share missing or wrong: $(jq -c '[.runs[] | .tier as $t | .metrics |
+		{tier: $t, windows_1s, psi_full_1s_p99_pct, tier_write_share_pct, probe_slots, touch_slots}]' "$doc")"
 for i in $(seq 0 $((n - 1))); do
 	r=$(jq -c ".runs[$i] | {tier, valid, invalid_reason, p99: .metrics.probe_p99_ns,
-		pswpout: .metrics.pswpout_pages, sampler_pct: .metrics.sampler_cpu_pct_of_core}" "$doc")
+		pswpout: (.metrics.pswpout_pages + .metrics.zswpout_pages), sampler_pct: .metrics.sampler_cpu_pct_of_core}" "$doc")
 	info "$r"
 	[ "$(jq -r .valid <<<"$r")" = true ] || fail "run $i invalid: $r"
 	[ "$(jq -r .pswpout <<<"$r")" -gt 0 ] || fail "run $i did not swap: $r"
