@@ -27,6 +27,7 @@
 #include "parse.h"
 #include "pattern.h"
 #include "probe.h"
+#include "result.h"
 #include "procfs.h"
 #include "run.h"
 #include "sampler.h"
@@ -947,6 +948,8 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 out_write:
+	if (o.sc.kind != SCENARIO_FIO_RAW)
+		json_object_set_new(doc, "summary", result_summary(doc));
 	snprintf(docpath, sizeof docpath, "%s/run.json", o.out);
 	if (json_dump_file(doc, docpath, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
 		error("cannot write '%s'", docpath);

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "result.h"
+#include "stats.h"
 
 const struct metric metrics[] = {
 #define X(n, k, kind, unit, gated) { #n, k, kind, unit, gated },
@@ -166,6 +167,29 @@ static json_t *run_metric(const json_t *run, const char *key)
 	derived = json_real((json_number_value(json_object_get(m, a)) +
 			     json_number_value(json_object_get(m, b))) / secs);
 	return derived;
+}
+
+json_t *result_summary(const json_t *doc)
+{
+	json_t *out = json_object(), *tiers = result_tiers(doc), *t;
+	size_t i, k, n, x;
+
+	json_array_foreach(tiers, i, t) {
+		json_t *g = json_object();
+
+		for (k = 0; metrics[k].name; k++) {
+			double *v = result_values(doc, json_string_value(t), metrics[k].key, &n, &x);
+
+			if (n)
+				json_object_set_new(g, metrics[k].key, json_pack("{s:f, s:f, s:I}",
+					"median", stats_median(v, n), "mad", stats_mad(v, n),
+					"runs", (json_int_t)n));
+			free(v);
+		}
+		json_object_set_new(out, json_string_value(t), g);
+	}
+	json_decref(tiers);
+	return out;
 }
 
 double *result_values(const json_t *doc, const char *tier, const char *key,

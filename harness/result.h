@@ -75,6 +75,10 @@ json_t *result_load(const char *path);
  * alike).  Written into buf, which it returns. */
 const char *result_group(const json_t *run, char *buf, size_t len);
 
+/* {GROUP: {METRIC_KEY: {"median", "mad", "runs"}}} over each group's valid
+ * runs, for every metric of RESULT_METRICS a run has: a new object. */
+json_t *result_summary(const json_t *doc);
+
 /* The groups (result_group) of doc's runs in order of first appearance: a
  * new array of strings.  compare, calibrate, plot and report call them
  * tiers. */

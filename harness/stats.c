@@ -47,6 +47,20 @@ double stats_median(const double *x, size_t n)
 	return m;
 }
 
+double stats_mad(const double *x, size_t n)
+{
+	double m = stats_median(x, n), *d, r;
+	size_t i;
+
+	if (n == 0 || !(d = malloc(n * sizeof *d)))
+		return NAN;
+	for (i = 0; i < n; i++)
+		d[i] = fabs(x[i] - m);
+	r = median_inplace(d, n);
+	free(d);
+	return r;
+}
+
 static double effect_of(enum stats_effect effect, double mb, double mc)
 {
 	return effect == STATS_RATIO ? mc / mb : mc - mb;

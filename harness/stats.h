@@ -20,6 +20,10 @@ uint64_t stats_rand(uint64_t *state);
  * unchanged.  NAN when n is 0 or on allocation failure. */
 double stats_median(const double *x, size_t n);
 
+/* Median absolute deviation from the median of x[0..n-1] (unscaled); NAN
+ * when n is 0. */
+double stats_mad(const double *x, size_t n);
+
 /* What the interval is about: cand/base medians, or cand - base. */
 enum stats_effect {
 	STATS_RATIO,

@@ -26,9 +26,14 @@ static size_t rank(size_t n, double q)
 	return k ? k - 1 : 0;
 }
 
+/* b - a of a counter: one that went down from under 2^32 wrapped as a
+ * 32-bit counter (block stat fields on 32-bit kernels); any other drop is a
+ * reset and counts as none. */
 static uint64_t delta(uint64_t a, uint64_t b)
 {
-	return b >= a ? b - a : 0;	/* a counter reset (never seen) counts as none */
+	if (b >= a)
+		return b - a;
+	return a <= UINT32_MAX ? b + (UINT32_MAX - a) + 1 : 0;
 }
 
 void windows_summarise(const struct sampler_totals *secs, size_t nsecs,

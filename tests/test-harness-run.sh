@@ -66,6 +66,9 @@ done
 jq -e 'all(.runs[]; (.children | length) > 0 and all(.children[]; (.argv | type == "array")
 	and (.exit_code | type == "number")))' "$doc" >/dev/null || fail "children malformed"
 jq -e 'all(.runs[]; .samples_file | type == "string")' "$doc" >/dev/null || fail "no samples_file"
+jq -e --argjson n "$n" '(.summary | length) == $n and all(.summary[]; .probe_p99_ns.runs == 1
+	and .probe_p99_ns.mad == 0 and .psi_full_pct.median >= 0)' "$doc" >/dev/null ||
+	fail "summary missing or wrong: $(jq -c .summary "$doc" | head -c 400)"
 jq -e 'all(.runs[]; (.metrics.windows_1s >= 5) and (.metrics.psi_full_1s_p99_pct | type == "number")
 	and (.metrics.psi_full_1s_p99_pct <= .metrics.psi_full_1s_max_pct)
 	and (.metrics.probe_p99_1s_max_ns >= 0) and (.tier_name == "zswap" or .metrics.tier_write_share_pct >= 95)

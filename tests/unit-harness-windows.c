@@ -51,6 +51,18 @@ int main(void)
 	CHECK(nlines == 101);
 	fclose(f);
 
+	/* A 32-bit counter that wraps within a window counts what it moved. */
+	secs[1].pswpout = 4294967000ULL;
+	secs[2].pswpout = 100;
+	f = tmpfile();
+	windows_summarise(secs, 3, NULL, 0, f, &sum);
+	rewind(f);
+	nlines = 0;
+	while (fgets(line, sizeof line, f))
+		if (nlines++ == 2)
+			CHECK(!strncmp(line, "1\t0\t0\t0\t0\t0\t10000\t0\t0\t396\t", 22));
+	fclose(f);
+
 	/* Probes before the first snapshot are left out; no windows, no crash. */
 	windows_summarise(secs, 1, log, 1000, NULL, &sum);
 	CHECK(sum.windows == 0 && sum.probe_p99_max_ns == 0);
