@@ -54,6 +54,8 @@ static const char usage_text[] =
 	"                    a tier may carry options: nbd:backend=vram:threads=4 runs as\n"
 	"                    'nbd-vram-4' (the option values joined), beside nbd:backend=ram\n"
 	"  --repeats N       runs per tier (default: the scenario's)\n"
+	"  --probe-cmd CMD   the exec probe's command (default /bin/true; a command line\n"
+	"                    with a space runs under /bin/sh -c: 'ls -R /usr/share')\n"
 	"  --set S.K=V       override the scenario's key K of section [S], e.g.\n"
 	"                    --set memcg.limit=4G --set workload.ratio=1.5 (repeatable;\n"
 	"                    recorded in the result)\n"
@@ -783,6 +785,7 @@ int cmd_run(int argc, char **argv)
 		{ "tiers", required_argument, NULL, 't' },
 		{ "repeats", required_argument, NULL, 'r' },
 		{ "set", required_argument, NULL, 'S' },
+		{ "probe-cmd", required_argument, NULL, 'P' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "progress", no_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
@@ -791,6 +794,7 @@ int cmd_run(int argc, char **argv)
 	static struct run_opts o;
 	const char *scen = "overcommit", *tier_list = NULL, *sets[32];
 	unsigned nsets = 0, si;
+	static char probe_set[300];
 	char path[PATH_MAX], host[64] = "host", date[32], docpath[PATH_MAX + 16];
 	json_t *doc = NULL, *runs, *tier_config;
 	struct swap_area areas[4];
@@ -803,7 +807,7 @@ int cmd_run(int argc, char **argv)
 
 	memset(&o, 0, sizeof o);
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+s:t:r:S:o:ph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:t:r:S:P:o:ph", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': scen = optarg; break;
 		case 't': tier_list = optarg; break;
@@ -820,6 +824,12 @@ int cmd_run(int argc, char **argv)
 			if (nsets == sizeof sets / sizeof sets[0])
 				return usage_error("run", "--set: at most %zu, please", sizeof sets / sizeof sets[0]);
 			sets[nsets++] = optarg;
+			break;
+		case 'P':
+			if (nsets == sizeof sets / sizeof sets[0] ||
+			    snprintf(probe_set, sizeof probe_set, "probe.cmd=%s", optarg) >= (int)sizeof probe_set)
+				return usage_error("run", "--probe-cmd: too long");
+			sets[nsets++] = probe_set;
 			break;
 		case 'p': o.progress = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;

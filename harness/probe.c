@@ -59,7 +59,10 @@ static void sleep_until(uint64_t t)
 
 static int exec_once(const struct probe *p)
 {
-	char *const argv[] = { (char *)p->cmd, NULL };
+	/* A command line with a space goes to the shell: "ls -R /usr/share". */
+	char *const direct[] = { (char *)p->cmd, NULL };
+	char *const shell[] = { (char *)"/bin/sh", (char *)"-c", (char *)p->cmd, NULL };
+	char *const *argv = strchr(p->cmd, ' ') ? shell : direct;
 	posix_spawn_file_actions_t fa;
 	int status = 0, rc, fd;
 	pid_t pid;
@@ -73,7 +76,7 @@ static int exec_once(const struct probe *p)
 				_exit(127);
 			dup2(fd, 0);
 			dup2(fd, 1);
-			execve(p->cmd, argv, environ);
+			execve(argv[0], argv, environ);
 			_exit(127);
 		}
 		if (pid < 0)
@@ -82,7 +85,7 @@ static int exec_once(const struct probe *p)
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", 0, 0);
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", 1, 0);
-		rc = posix_spawn(&pid, p->cmd, &fa, NULL, argv, environ);
+		rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
 		if (rc)
 			return -1;

@@ -33,7 +33,8 @@ struct probe_shared;
 struct probe {
 	/* set before probe_start */
 	unsigned interval_ms;
-	const char *cmd;		/* absolute path, run without arguments */
+	const char *cmd;		/* absolute path, run without arguments; or a
+					 * command line with a space, run by /bin/sh -c */
 	const char *cgroup_procs;	/* placement inside: the workload cgroup's
 					 * cgroup.procs; NULL: outside */
 	unsigned touch_random_words;	/* the toucher's page data (pattern.h) */

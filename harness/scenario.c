@@ -182,8 +182,8 @@ static int handler(void *arg, const char *section, const char *key, const char *
 			s->probe_inside = !strcmp(v, "inside");
 	} else if (IS("probe", "cmd")) {
 		bad = copy(s->probe_cmd, sizeof s->probe_cmd, v);
-		expect = "an absolute path of a program";
-		if (!bad && s->probe_cmd[0] != '/')
+		expect = "an absolute path of a program, or a shell command line (with a space)";
+		if (!bad && s->probe_cmd[0] != '/' && !strchr(s->probe_cmd, ' '))
 			bad = -1;
 	} else if (IS("fio", "size")) {
 		uint64_t u;
