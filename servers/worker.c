@@ -143,6 +143,20 @@ static void post_recv(struct conn *c)
 	c->ops++;
 }
 
+/* True when rx holds one whole request and nothing after it: the client
+ * is waiting for this reply (queue depth 1) and sends nothing meanwhile. */
+static bool lone_request(const struct session *s)
+{
+	uint32_t avail = s->rx_tail - s->rx_head;
+	const uint8_t *h = s->rx + s->rx_head;
+
+	if (s->state != SS_HEADER || avail < NBD_REQUEST_SIZE)
+		return false;
+	if (nbd_get16(h + 6) == NBD_CMD_WRITE)
+		return avail == NBD_REQUEST_SIZE + (uint64_t)nbd_get32(h + 24);
+	return avail == NBD_REQUEST_SIZE;
+}
+
 static void conn_run(struct conn *c)
 {
 	struct session *s = &c->s;
@@ -150,8 +164,10 @@ static void conn_run(struct conn *c)
 
 	/* A backend that waits for a device (the GPU) gets the next receive
 	 * going before the wait, so network and device overlap; session
-	 * processing only reads rx below rx_tail, the receive writes above. */
-	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head) {
+	 * processing only reads rx below rx_tail, the receive writes above.
+	 * Not for a lone request: nothing can arrive before its reply, and
+	 * the system call would only delay the device. */
+	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head && !lone_request(s)) {
 		post_recv(c);
 		io_uring_submit(&c->w->ring);
 	}
