@@ -6,23 +6,15 @@
  * buffers (allocated once at start-up) are registered as pinned memory, so
  * they are the staging buffers: data moves by DMA straight between the
  * socket buffers and VRAM, with no extra host copy.
- * A batch of at most VRAM_RING_MAX small copies (queue depth 1 to 8, the
- * swap path's usual case) skips the driver: each worker has a resident GPU
- * block polling a mailbox in mapped pinned memory (vram-copy.h), and the
- * worker spins on the block's answer.  A driver call plus a stream
- * synchronisation cost some 8 us and more once the GPU has idled between
- * requests; the mailbox answers in a few.  VRAMD_RING=0 turns it off.
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
  * Try: build/vramd --backend vram --size 8G --socket /tmp/g.sock -f */
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend.h"
 #include "log.h"
@@ -35,19 +27,6 @@
 /* Requests up to this size are moved by the batch copy kernel; larger
  * ones by the copy engines (cudaMemcpyAsync), which win on bandwidth. */
 #define VRAM_KERNEL_MAX (16u << 10)
-/* Resident ring blocks at most (one per worker, the rest use streams):
- * each holds a slot on an SM for good, and one that cannot be placed
- * would never answer. */
-#define VRAM_RING_WORKERS 64
-#define VRAM_RING_START_NS 2000000000ull /* a block must be running by then */
-
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
-#else
-#define cpu_relax() __asm__ __volatile__("" ::: "memory")
-#endif
 
 struct vram {
 	int gpu;
@@ -60,12 +39,6 @@ struct vram {
 	char name[256];
 	volatile int lost;   /* a sticky CUDA error: refuse writes */
 	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
-	uint64_t ring_posts, ring_copies;
-	unsigned rings;      /* ring blocks started */
-	bool use_ring;       /* start a ring block per worker */
-	struct vram_ring *ring_mem; /* mailboxes, one per ring worker */
-	struct vram_ring *ring_mem_dev;
-	unsigned ring_slots;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
 	void *nvml;          /* NVML device handle, or NULL */
 };
@@ -83,12 +56,6 @@ struct vram_worker {
 	uint64_t b_off[VRAM_COPY_MAX];
 	uint32_t b_len[VRAM_COPY_MAX];
 	bool b_write[VRAM_COPY_MAX];
-	/* The resident ring block, or ring == NULL. */
-	struct vram_ring *ring;     /* host address */
-	struct vram_ring *ring_dev; /* the same, as the GPU addresses it */
-	cudaStream_t ring_stream;
-	uint32_t ring_seq;
-	bool ring_running;          /* the block is (or may be) on the GPU */
 };
 
 /* Logs a failed CUDA call with its error string; yields -1 or 0. */
@@ -183,9 +150,6 @@ static int vram_supported(char *why, size_t len)
 	int n = 0, drv = 0;
 	cudaError_t e;
 
-	/* Load kernels at start-up: loading one while a ring block runs can
-	 * wait for an idle device (vram_copy_preload does it too). */
-	setenv("CUDA_MODULE_LOADING", "EAGER", 0);
 	if (cudaDriverGetVersion(&drv) != cudaSuccess || drv == 0) {
 		snprintf(why, len, "no NVIDIA driver (libcuda.so.1 cannot be loaded)");
 		return 0;
@@ -200,44 +164,6 @@ static int vram_supported(char *why, size_t len)
 		return 0;
 	}
 	return 1;
-}
-
-/* Whether this GPU can keep ring blocks resident: they read mapped host
- * memory, run beside other kernels, and never finish, so a kernel time
- * limit (a display watchdog) would kill them. */
-static bool ring_wanted(struct vram *v, const struct backend_config *cfg)
-{
-	const char *env = getenv("VRAMD_RING");
-	int map = 0, timeout = 1, conc = 0;
-	void *dev;
-
-	if (env && !strcmp(env, "0")) {
-		info("vram backend: ring blocks off (VRAMD_RING=0)");
-		return false;
-	}
-	cudaDeviceGetAttribute(&map, cudaDevAttrCanMapHostMemory, cfg->gpu);
-	cudaDeviceGetAttribute(&timeout, cudaDevAttrKernelExecTimeout, cfg->gpu);
-	cudaDeviceGetAttribute(&conc, cudaDevAttrConcurrentKernels, cfg->gpu);
-	if (!map || timeout || !conc) {
-		info("vram backend: no ring blocks on GPU %d (mapped host memory %s, concurrent "
-		     "kernels %s, kernel time limit %s)", cfg->gpu, map ? "yes" : "no",
-		     conc ? "yes" : "no", timeout ? "yes" : "no");
-		return false;
-	}
-	if (CU((cudaError_t)vram_copy_preload()) < 0)
-		return false;
-	v->ring_slots = cfg->workers < VRAM_RING_WORKERS ? cfg->workers : VRAM_RING_WORKERS;
-	if (CU(cudaHostAlloc((void **)&v->ring_mem, v->ring_slots * sizeof *v->ring_mem,
-			     cudaHostAllocMapped | cudaHostAllocPortable)) < 0)
-		return false;
-	if (CU(cudaHostGetDevicePointer(&dev, v->ring_mem, 0)) < 0) {
-		cudaFreeHost(v->ring_mem);
-		v->ring_mem = NULL;
-		return false;
-	}
-	memset(v->ring_mem, 0, v->ring_slots * sizeof *v->ring_mem);
-	v->ring_mem_dev = dev;
-	return true;
 }
 
 static void *vram_create(const struct backend_config *cfg)
@@ -261,10 +187,11 @@ static void *vram_create(const struct backend_config *cfg)
 		goto err;
 	}
 	/* How a host thread waits for the GPU: spinning answers fastest,
-	 * blocking leaves the CPU to the clients.  Set before first use;
-	 * without cudaInitDeviceFlagsAreValid the flags are ignored. */
+	 * blocking leaves the CPU to the clients (and costs some 45 us per
+	 * wait on the H100 host).  Set before first use; without
+	 * cudaInitDeviceFlagsAreValid the runtime ignores the flags. */
 	v->sync_mode = cfg->cuda_sync;
-	if (CU(cudaInitDevice(cfg->gpu, cuda_sync_flags[cfg->cuda_sync] | cudaDeviceMapHost,
+	if (CU(cudaInitDevice(cfg->gpu, cuda_sync_flags[cfg->cuda_sync],
 			      cudaInitDeviceFlagsAreValid)) < 0)
 		goto err;
 	if (CU(cudaSetDevice(cfg->gpu)) < 0 || CU(cudaGetDeviceProperties(&prop, cfg->gpu)) < 0 ||
@@ -282,7 +209,6 @@ static void *vram_create(const struct backend_config *cfg)
 	/* A fresh export reads as zeros. */
 	if (CU(cudaMemset(v->dev, 0, cfg->size)) < 0 || CU(cudaDeviceSynchronize()) < 0)
 		goto err_free;
-	v->use_ring = ring_wanted(v, cfg);
 	v->nvml = nvml_device(cfg->gpu);
 	info("vram backend: %s on GPU %d (%s), %s free before", format_size(cfg->size, a, sizeof a),
 	     cfg->gpu, v->name, format_size(fr, b, sizeof b));
@@ -298,11 +224,8 @@ static void vram_free(void *p)
 {
 	struct vram *v = p;
 
-	/* Every ring block has stopped: the workers are closed. */
 	if (v->pinned)
 		cudaHostUnregister(v->pinned);
-	if (v->ring_mem)
-		cudaFreeHost(v->ring_mem);
 	cudaFree(v->dev);
 	free(v);
 }
@@ -325,69 +248,12 @@ static int vram_register(void *p, void *base, size_t len)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Posts n = 0: the block exits. */
-static void ring_post_stop(struct vram_worker *w)
-{
-	w->ring->n = 0;
-	__atomic_store_n(&w->ring->seq, ++w->ring_seq, __ATOMIC_RELEASE);
-}
-
-/* Starts the worker's ring block and waits until it runs.  On failure the
- * worker goes on with its stream alone. */
-static void ring_open(struct vram_worker *w, unsigned idx)
-{
-	struct vram *v = w->v;
-	int lo = 0, hi = 0;
-	uint64_t t0;
-
-	w->ring = &v->ring_mem[idx];
-	w->ring_dev = &v->ring_mem_dev[idx];
-	/* Highest priority: the block is placed before queued batch work. */
-	cudaDeviceGetStreamPriorityRange(&lo, &hi);
-	if (CU(cudaStreamCreateWithPriority(&w->ring_stream, cudaStreamNonBlocking, hi)) < 0)
-		goto off;
-	if (CU((cudaError_t)vram_ring_start(w->ring_dev, w->ring_stream)) < 0) {
-		cudaStreamDestroy(w->ring_stream);
-		goto off;
-	}
-	w->ring_running = true;
-	t0 = mono_ns();
-	while (!__atomic_load_n(&w->ring->started, __ATOMIC_ACQUIRE)) {
-		cudaError_t e = cudaStreamQuery(w->ring_stream);
-
-		if (e != cudaErrorNotReady || mono_ns() - t0 > VRAM_RING_START_NS) {
-			warn("vram backend: worker %u: ring block did not start (%s); this worker "
-			     "waits on its stream instead", idx,
-			     e == cudaErrorNotReady ? "timed out" : cudaGetErrorString(e));
-			/* It may still start later: it will find the stop
-			 * post and exit.  Its mailbox stays allocated. */
-			ring_post_stop(w);
-			w->ring_running = false;
-			cudaStreamDestroy(w->ring_stream);
-			goto off;
-		}
-		sched_yield();
-	}
-	v->rings++;
-	return;
-off:
-	w->ring = NULL;
-	w->ring_dev = NULL;
-}
-
 static void *vram_worker_open(void *p, unsigned idx)
 {
 	struct vram *v = p;
 	struct vram_worker *w = calloc(1, sizeof *w);
 
+	(void)idx;
 	if (!w) {
 		error("vram backend: out of memory");
 		return NULL;
@@ -398,8 +264,6 @@ static void *vram_worker_open(void *p, unsigned idx)
 		free(w);
 		return NULL;
 	}
-	if (v->use_ring && idx < v->ring_slots)
-		ring_open(w, idx);
 	return w;
 }
 
@@ -407,12 +271,6 @@ static void vram_worker_close(void *p)
 {
 	struct vram_worker *w = p;
 
-	if (w->ring && w->ring_running) {
-		ring_post_stop(w);
-		cudaStreamSynchronize(w->ring_stream); /* the block exits at once */
-	}
-	if (w->ring)
-		cudaStreamDestroy(w->ring_stream);
 	cudaStreamSynchronize(w->stream);
 	cudaStreamDestroy(w->stream);
 	free(w);
@@ -523,8 +381,7 @@ static int add_copy(struct vram_worker *w, void *dst, const void *src, uint32_t 
 		n = 0;
 	}
 	w->batch.d[n] = (struct vram_copy){ .dst = (uint64_t)(uintptr_t)dst,
-					    .src = (uint64_t)(uintptr_t)src, .len = len,
-					    .flags = write ? VRAM_COPY_SRC_HOST : VRAM_COPY_DST_HOST };
+					    .src = (uint64_t)(uintptr_t)src, .len = len };
 	w->b_off[n] = off;
 	w->b_len[n] = len;
 	w->b_write[n] = write;
@@ -580,71 +437,14 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 	return enqueue(w, cudaMemsetAsync(w->v->dev + off, 0, len, w->stream), "cudaMemsetAsync", status);
 }
 
-/* Serves the gathered batch through the worker's ring block.  Returns 0
- * once the block answered, -EIO when the device failed, or 1 when the
- * block is gone but the device is fine (the stream serves the batch).
- * The worker spins: the answer comes in a few microseconds, sooner than a
- * thread put to sleep could wake up. */
-static int ring_run(struct vram_worker *w)
-{
-	struct vram_ring *r = w->ring;
-	uint32_t n = w->batch.n, seq = w->ring_seq + 1;
-	unsigned long spins;
-	cudaError_t e;
-
-	memcpy(r->d, w->batch.d, n * sizeof *r->d);
-	r->n = n;
-	__atomic_store_n(&r->seq, seq, __ATOMIC_RELEASE);
-	w->ring_seq = seq;
-	for (spins = 1; __atomic_load_n(&r->done, __ATOMIC_ACQUIRE) != seq; spins++) {
-		cpu_relax();
-		if (spins % 4096)
-			continue;
-		/* Slow (the GPU is busy, preempted or gone): is the block
-		 * still there?  After a long wait, leave the CPU to others. */
-		e = cudaStreamQuery(w->ring_stream);
-		if (e == cudaErrorNotReady) {
-			if (spins >= 65536)
-				sched_yield();
-			continue;
-		}
-		if (__atomic_load_n(&r->done, __ATOMIC_ACQUIRE) == seq)
-			break;
-		w->ring_running = false;
-		if (e == cudaSuccess) {
-			error("vram backend: a worker's ring block exited unasked; the worker waits "
-			      "on its stream from now on");
-			return 1;
-		}
-		mark_lost(w->v, e);
-		return -EIO;
-	}
-	__atomic_add_fetch(&w->v->ring_posts, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&w->v->ring_copies, n, __ATOMIC_RELAXED);
-	return 0;
-}
-
 static int vram_sync(void *p)
 {
 	struct vram_worker *w = p;
 	cudaError_t e;
 	unsigned i;
-	int r;
 
 	if (w->nq == 0)
 		return 0;
-	/* Only the gathered copies, nothing on the stream: the ring can
-	 * serve them with no ordering against stream work to keep. */
-	if (w->ring_running && w->batch.n == w->nq && w->batch.n <= VRAM_RING_MAX) {
-		r = ring_run(w);
-		if (r <= 0) {
-			for (i = 0; r < 0 && i < w->nq; i++)
-				*w->queued[i] = EIO;
-			w->batch.n = 0;
-			w->nq = 0;
-			return r;
-		}
-	}
 	launch(w); /* a failed launch shows again in the synchronisation */
 	e = cudaStreamSynchronize(w->stream);
 	if (e != cudaSuccess) {
@@ -702,9 +502,6 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "engine_copies", json_integer((json_int_t)v->engine_copies));
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	json_object_set_new(o, "cuda_device_flags", json_integer(v->device_flags));
-	json_object_set_new(o, "ring_blocks", json_integer(v->rings));
-	json_object_set_new(o, "ring_posts", json_integer((json_int_t)v->ring_posts));
-	json_object_set_new(o, "ring_copies", json_integer((json_int_t)v->ring_copies));
 	if (!v->nvml) {
 		json_object_set_new(o, "nvml", json_string(nvml.why ? nvml.why : "unavailable"));
 		return;
