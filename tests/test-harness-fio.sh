@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # swapbench run, scenario kind fio-raw: fio on each tier's raw device (zram,
 # disk and nbd through vramd's ram backend, set up but never swapped on),
-# shortened to 2 s jobs on 64 MiB.  Each tier gets one valid run with six
+# shortened to 1 s jobs on 64 MiB.  Each tier gets one valid run with six
 # fio jobs whose IOPS and latency percentiles make sense; zswap's run is kept
 # as "not applicable"; a bad [fio] size is refused; the machine is exactly
 # as before (no swap, no loop device left).  Try:
@@ -13,14 +13,14 @@
 requires jq fio
 requires_swapbench
 
-# A scenario as the shipped one, shortened: 2 s a job on 64 MiB of 128 MiB
+# A scenario as the shipped one, shortened: 1 s a job on 64 MiB of 128 MiB
 # devices.
 scen=$tmp/fio-short.ini
-sed -e 's/^duration_s = .*/duration_s = 2/' -e 's/^timeout_s = .*/timeout_s = 30/' \
+sed -e 's/^duration_s = .*/duration_s = 1/' -e 's/^timeout_s = .*/timeout_s = 30/' \
 	-e 's/^size = .*/size = 64M/' "$top/scenarios/fio-raw.ini" >"$scen"
 printf '\n[tier]\nsize = 128M\n' >>"$scen"
 grep -qx 'size = 64M' "$scen" || fail "scenarios/fio-raw.ini has no [fio] size to shorten"
-grep -qx 'duration_s = 2' "$scen" || fail "scenarios/fio-raw.ini has no duration_s to shorten"
+grep -qx 'duration_s = 1' "$scen" || fail "scenarios/fio-raw.ini has no duration_s to shorten"
 
 # A bad [fio] size: refused with FILE:LINE and the key (no root needed).
 sed -e 's/^size = 64M$/size = 1000/' "$scen" >"$tmp/bad.ini"

@@ -47,6 +47,8 @@ if [ -n "${VM_SCENARIOS:-}" ]; then
 	EXPECTED=("${keep[@]}")
 fi
 
+[ -z "${SWAPBENCH_SKIP_VM:-}" ] ||
+	skip "SWAPBENCH_SKIP_VM is set (CI's sanitizer pass: the VM test ran in the plain pass)"
 requires_root
 requires "$QEMU" busybox timeout apt-get dpkg modinfo
 requires_vramd
