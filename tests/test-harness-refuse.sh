@@ -5,7 +5,7 @@
 # with its one-line message and changes nothing; --dry-run prints the
 # changes and makes none; list, doctor (text and --json), a kept tier
 # shown and taken down, --disable-other-swap putting the other swap back at
-# its priority.  Try:
+# its priority; run's --tiers specs and --set overrides, touch's options.  Try:
 #   tests/run-tests test-harness-refuse.sh
 # timeout: 120
 
@@ -44,6 +44,18 @@ expect 2 "unknown command 'frobnicate'" "$SB" frobnicate
 expect 2 "needs up, down or show" "$SB" tier
 expect 2 "needs a TIER" "$SB" tier up
 expect 2 "unknown tier 'tape'" "$SB" tier up tape
+# run's tier specs and overrides, touch's options
+expect 2 "tier 'nbd' has no option 'bogus'" "$SB" run --tiers nbd:bogus=1
+expect 2 "expected KEY=VALUE after 'nbd:'" "$SB" run --tiers nbd:backend
+expect 2 "tier 'nbd-ram' named twice" "$SB" run --tiers nbd:backend=ram,zram,nbd:backend=ram
+expect 2 "--set workload.ratio: expected" "$SB" run --set workload.ratio=abc
+expect 2 "--set: expected SECTION.KEY=VALUE" "$SB" run --set ratio
+expect 2 "--set unknown key 'nope' in section \[probe\]" "$SB" run --set probe.nope=1
+expect 2 "--set probe.placement: expected outside .* or inside" "$SB" run --set probe.placement=under
+expect 2 "--set workload.engine: expected stress-ng or touch" "$SB" run --set workload.engine=fio
+expect 2 "--compressibility: expected incompressible, 2:1, 4:1 or zero" "$SB" touch --bytes 1M --compressibility 3:1
+expect 2 "--bytes is required" "$SB" touch
+expect 2 "--locality: expected random or sequential" "$SB" touch --bytes 1M --locality up
 expect 2 "option '--algorithm' does not apply to tier 'disk'" "$SB" tier up disk --algorithm lz4
 expect 2 "unexpected argument 'extra' \(put a command after --\)" "$SB" tier up zram extra
 expect 2 "--hold and a COMMAND exclude each other" "$SB" tier up zram --hold -- true
