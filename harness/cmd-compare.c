@@ -224,7 +224,7 @@ static void print_rows(const json_t *rows, bool markdown)
 		printf("| tier | metric | runs (base/cand) | base median | cand median | change | 95%% CI | p (M-W) | verdict |\n"
 		       "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | --- |\n");
 	else
-		printf("%-9s %-13s %-7s %11s %11s %10s %-22s %6s  %s\n", "tier", "metric", "runs",
+		printf("%-14s %-13s %-7s %11s %11s %10s %-22s %6s  %s\n", "tier", "metric", "runs",
 		       "base", "cand", "change", "95% CI", "p", "verdict");
 	json_array_foreach(rows, i, row) {
 		double pv = num(row, "mann_whitney_p");
@@ -252,7 +252,7 @@ static void print_rows(const json_t *rows, bool markdown)
 			       json_string_value(json_object_get(row, "metric")), runs, bm, cm, eff, ci, p,
 			       strncmp(v, "regressed", 9) ? "" : "**", v, strncmp(v, "regressed", 9) ? "" : "**");
 		else
-			printf("%-9s %-13s %-7s %11s %11s %10s %-22s %6s  %s\n",
+			printf("%-14s %-13s %-7s %11s %11s %10s %-22s %6s  %s\n",
 			       json_string_value(json_object_get(row, "tier")),
 			       json_string_value(json_object_get(row, "metric")), runs, bm, cm, eff, ci, p, v);
 	}
