@@ -47,6 +47,7 @@ static const struct {
 	{ "swapped_out_rate_pages_per_s", "swap-out (pages/s)" },
 	{ "swapped_in_rate_pages_per_s", "swap-in (pages/s)" },
 	{ "workload_ops_per_s", "workload (ops/s)" },
+	{ "tier_daemons_cpu_pct_of_core", "NBD daemons CPU (% of a core)" },
 };
 
 static const struct {

@@ -576,6 +576,32 @@ static void check_share(json_t *run)
 	}
 }
 
+/* The CPU time the tier's daemons (vramd, nbdfuse) used over the run, from
+ * counters.daemons.NAME.cpu_ns before and after: the NBD path's own cost. */
+static void daemons_cpu(json_t *run)
+{
+	json_t *m = json_object_get(run, "metrics"), *v;
+	json_t *b = json_object_get(json_object_get(run, "tier_counters_before"), "daemons");
+	json_t *a = json_object_get(json_object_get(run, "tier_counters_after"), "daemons");
+	json_int_t dur = json_integer_value(json_object_get(m, "duration_ns")), sum = 0;
+	const char *name;
+	bool any = false;
+
+	json_object_foreach(a, name, v) {
+		json_int_t x = json_integer_value(json_object_get(json_object_get(b, name), "cpu_ns"));
+		json_int_t y = json_integer_value(json_object_get(v, "cpu_ns"));
+
+		if (json_object_get(v, "cpu_ns") && y >= x) {
+			sum += y - x;
+			any = true;
+		}
+	}
+	if (!m || !any || dur <= 0)
+		return;
+	json_object_set_new(m, "tier_daemons_cpu_ns", json_integer(sum));
+	json_object_set_new(m, "tier_daemons_cpu_pct_of_core", json_real((double)sum * 100 / (double)dur));
+}
+
 /* Sets the tier up, measures, tears down.  Returns 0 (run appended, valid or
  * not), -1 when the tier could not be set up or the machine not restored,
  * 128+N on signal. */
@@ -641,6 +667,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	rc = measure(o, &t, repeat, ratio, cg, run, children, tag);
 	json_object_set_new(run, "tier_counters_after", tier_json(&t, false));
 	check_share(run);
+	daemons_cpu(run);
 teardown:
 	torn = true;
 	if (ops->teardown && ops->teardown(&t) < 0 && rc == 0)

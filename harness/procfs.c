@@ -520,6 +520,50 @@ bool opt_has(const char *opts, const char *word)
 	return false;
 }
 
+/* The text of field FIELD (3 = state) of a /proc/PID/stat text, counted
+ * after the last ')' so that any comm is safe; NULL when short. */
+static const char *pidstat_at(const char *text, int field)
+{
+	const char *p = strrchr(text, ')');
+	int f;
+
+	if (!p)
+		return NULL;
+	for (p++, f = 3; f < field; f++) {
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+		if (!*p)
+			return NULL;
+	}
+	return p;
+}
+
+int pidstat_cpu_ticks(const char *text, uint64_t *ticks)
+{
+	const char *p = pidstat_at(text, 14);
+	unsigned long long u, s;
+
+	if (!p || sscanf(p, " %llu %llu", &u, &s) != 2)
+		return -1;
+	*ticks = u + s;
+	return 0;
+}
+
+int pid_cpu_ns(pid_t pid, uint64_t *ns)
+{
+	char path[64], buf[1024];
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t t;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (pid <= 0 || read_text(path, buf, sizeof buf) < 0 || pidstat_cpu_ticks(buf, &t) < 0)
+		return -1;
+	*ns = t * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+	return 0;
+}
+
 int pidstat_parse(const char *text, char *state, uint64_t *start_ticks)
 {
 	const char *p = strrchr(text, ')');

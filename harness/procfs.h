@@ -143,6 +143,14 @@ bool opt_has(const char *opts, const char *word);
  * is safe.  Returns 0 or -1. */
 int pidstat_parse(const char *text, char *state, uint64_t *start_ticks);
 
+/* From a /proc/PID/stat text: utime + stime (fields 14 and 15), in clock
+ * ticks.  Returns 0 or -1. */
+int pidstat_cpu_ticks(const char *text, uint64_t *ticks);
+
+/* The CPU time (user + system) PID has used, in ns.  0, or -1 when there is
+ * no such process. */
+int pid_cpu_ns(pid_t pid, uint64_t *ns);
+
 /* Reads /proc/PID/stat: 0 and the fields, or -1 when there is no such
  * process (or it is a zombie: *state 'Z' is returned as -1 too). */
 int pid_stat(pid_t pid, char *state, uint64_t *start_ticks);

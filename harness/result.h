@@ -42,7 +42,8 @@ enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
 	X(psi_full_1s_p99, "psi_full_1s_p99_pct", METRIC_MARGIN_PP, UNIT_PCT, false) \
 	X(ops_rate, "workload_ops_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
 	X(out_rate, "swapped_out_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
-	X(in_rate, "swapped_in_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false)
+	X(in_rate, "swapped_in_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
+	X(daemons_cpu, "tier_daemons_cpu_pct_of_core", METRIC_MARGIN_PP, UNIT_PCT, false)
 
 /* swapped_{out,in}_rate_pages_per_s are derived when a run lacks them: the
  * pages that went to the device or into zswap's pool (pswp* + zswp*) per

@@ -392,7 +392,7 @@ static int nbd_setup(struct tier *t)
 	return tier_swapon(t, dev);
 }
 
-/* {"pid": N, "vm_swap_bytes": N} of the daemons. */
+/* {"pid": N, "vm_swap_bytes": N, "cpu_ns": N} of the daemons. */
 static json_t *daemons(const struct tier *t)
 {
 	static const char *const names[] = { "vramd", "nbdfuse" };
@@ -402,7 +402,7 @@ static json_t *daemons(const struct tier *t)
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
 		char key[32];
 		pid_t pid;
-		uint64_t sw;
+		uint64_t sw, cpu;
 
 		snprintf(key, sizeof key, "%s_pid", names[i]);
 		pid = (pid_t)json_integer_value(json_object_get(t->state, key));
@@ -410,6 +410,9 @@ static json_t *daemons(const struct tier *t)
 			continue;
 		json_object_set_new(out, names[i], json_pack("{s:i, s:I}", "pid", (int)pid,
 							     "vm_swap_bytes", (json_int_t)sw));
+		if (pid_cpu_ns(pid, &cpu) == 0)
+			json_object_set_new(json_object_get(out, names[i]), "cpu_ns",
+					    json_integer((json_int_t)cpu));
 	}
 	return out;
 }

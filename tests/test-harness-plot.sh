@@ -147,7 +147,7 @@ grep -Eq 'run\.json:[0-9]+:[0-9]+: ' "$tmp/err" || fail "broken: $(cat "$tmp/err
 "$SWAPBENCH" report "$tmp/run-a" >"$tmp/out" 2>"$tmp/err" || fail "report: $(cat "$tmp/err")"
 md=$tmp/run-a/report.md
 [ -s "$md" ] || fail "report.md missing"
-grep -q '^| tier | valid runs | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | workload (ops/s) |$' "$md" ||
+grep -q '^| tier | valid runs | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | workload (ops/s) | NBD daemons CPU (% of a core) |$' "$md" ||
 	fail "report: no table header"
 grep -q '^| zram | 6/6 | ' "$md" || fail "report: no zram row"
 grep -q '^| disk | 5/6 | ' "$md" || fail "report: disk validity"

@@ -155,6 +155,9 @@ static void test_pid(void)
 	CHECK(pidstat_parse(odd, &s, &ticks) == 0 && s == 'S' && ticks == 987654);
 	CHECK(pidstat_parse("12 (x) R 1 2", &s, &ticks) == -1);
 	CHECK(pidstat_parse("garbage", &s, &ticks) == -1);
+	CHECK(pidstat_cpu_ticks(st, &ticks) == 0 && ticks == 9 + 110);
+	CHECK(pidstat_cpu_ticks(odd, &ticks) == 0 && ticks == 1 + 2);
+	CHECK(pidstat_cpu_ticks("12 (x) R 1 2 3", &ticks) == -1);
 	free(st);
 	free(odd);
 }
