@@ -145,18 +145,12 @@ static json_t *gather_tools(void)
 		{ "fusermount3", "--version" }, { "jq", "--version" }, { "nvidia-smi", "--version" },
 	};
 	json_t *out = json_object();
-	char self[PATH_MAX], vramd[PATH_MAX + 8], *slash;
-	ssize_t n;
+	char self[PATH_MAX], vramd[PATH_MAX + 8];
 	size_t i;
 
 	for (i = 0; i < sizeof tools / sizeof tools[0]; i++)
 		json_object_set_new(out, tools[i].name, tool_version(tools[i].name, tools[i].arg));
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
+	if (self_dir(self, sizeof self) == 0) {
 		snprintf(vramd, sizeof vramd, "%s/vramd", self);
 		json_object_set_new(out, "vramd", tool_version(access(vramd, X_OK) == 0 ? vramd : "vramd",
 							       "--version"));

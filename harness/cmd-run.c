@@ -104,15 +104,6 @@ fail:
 	return -1;
 }
 
-static json_t *argv_json(const char *const argv[])
-{
-	json_t *a = json_array();
-
-	for (; *argv; argv++)
-		json_array_append_new(a, json_string(*argv));
-	return a;
-}
-
 /* run_log keeps a command as one line: back to words (XXX: quoting is lost). */
 static json_t *split_words(const char *line)
 {
@@ -364,7 +355,6 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 				      NULL };
 	/* The built-in workload: swapbench itself, as `swapbench touch`. */
 	char self[PATH_MAX] = "/proc/self/exe", touch_json[PATH_MAX], dur_n[16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	const char *touch_argv[] = { self, "touch", "--bytes", bytes, "--workers", vm, "--duration",
 				     dur_n, "--compressibility", sc->compressibility, "--locality",
 				     sc->locality, "--seed", seed, "--output", touch_json, NULL };
@@ -372,8 +362,8 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	const char *const *argv = touch ? touch_argv : stress_argv;
 	json_t *tj = NULL;
 
-	if (n > 0)
-		self[n] = '\0';
+	if (self_exe(self, sizeof self) < 0)
+		snprintf(self, sizeof self, "/proc/self/exe");
 	snprintf(dur_n, sizeof dur_n, "%u", sc->duration_s);
 	snprintf(touch_json, sizeof touch_json, "%s/%s-touch.json", o->out, tag);
 	if (touch)

@@ -54,15 +54,6 @@ struct fio_ctx {
 	json_t *children;
 };
 
-static json_t *argv_json(const char *const argv[])
-{
-	json_t *a = json_array();
-
-	for (; *argv; argv++)
-		json_array_append_new(a, json_string(*argv));
-	return a;
-}
-
 /* io_uring when this fio has it and the kernel allows it, else libaio.
  * Asked once per process. */
 static const char *fio_engine(void)

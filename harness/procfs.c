@@ -131,28 +131,39 @@ int pathf(char *buf, size_t len, const char *fmt, ...)
 	return 0;
 }
 
+int self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+int self_dir(char *buf, size_t len)
+{
+	char *slash;
+
+	if (self_exe(buf, len) < 0 || !(slash = strrchr(buf, '/')))
+		return -1;
+	*slash = '\0';
+	return 0;
+}
+
 void data_dir(const char *env, const char *name, const char *probe, char *buf, size_t len)
 {
 	const char *e = getenv(env);
-	char self[PATH_MAX], *slash;
-	ssize_t n;
+	char self[PATH_MAX];
 
 	if (e && *e) {
 		snprintf(buf, len, "%s", e);
 		return;
 	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (pathf(buf, len, "%s/../%s/%s", self, name, probe) == 0 &&
-			    access(buf, F_OK) == 0) {
-				snprintf(buf, len, "%s/../%s", self, name);
-				return;
-			}
-		}
+	if (self_dir(self, sizeof self) == 0 &&
+	    pathf(buf, len, "%s/../%s/%s", self, name, probe) == 0 && access(buf, F_OK) == 0) {
+		snprintf(buf, len, "%s/../%s", self, name);
+		return;
 	}
 	snprintf(buf, len, "%s", name);
 }
@@ -566,24 +577,11 @@ int pid_cpu_ns(pid_t pid, uint64_t *ns)
 
 int pidstat_parse(const char *text, char *state, uint64_t *start_ticks)
 {
-	const char *p = strrchr(text, ')');
+	const char *p = pidstat_at(text, 3), *q = pidstat_at(text, 22);
 	unsigned long long st;
 	char s;
-	int field;
 
-	if (!p || sscanf(p + 1, " %c", &s) != 1)
-		return -1;
-	/* After ')' comes field 3 (state); the start time is field 22. */
-	p += 2;
-	for (field = 3; field < 22; field++) {
-		while (*p == ' ')
-			p++;
-		while (*p && *p != ' ')
-			p++;
-		if (!*p)
-			return -1;
-	}
-	if (sscanf(p, " %llu", &st) != 1)
+	if (!p || !q || sscanf(p, " %c", &s) != 1 || sscanf(q, " %llu", &st) != 1)
 		return -1;
 	*state = s;
 	*start_ticks = st;

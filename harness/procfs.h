@@ -38,6 +38,11 @@ int pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(pri
  * (EXE_DIR/../NAME) when PROBE exists in it, else NAME (relative). */
 void data_dir(const char *env, const char *name, const char *probe, char *buf, size_t len);
 
+/* The running binary's path (/proc/self/exe) into buf, or its directory
+ * with self_dir.  0, or -1 when it cannot be read. */
+int self_exe(char *buf, size_t len);
+int self_dir(char *buf, size_t len);
+
 /* --- key/value texts --------------------------------------------------------- */
 
 /* Iterates over "key value" lines as found in /proc/vmstat, memory.stat,

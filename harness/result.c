@@ -146,27 +146,27 @@ static int cmp_repeat(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* A run's metric KEY, derived where result.h says so; NULL when absent. */
-static json_t *run_metric(const json_t *run, const char *key)
+/* A run's metric KEY into *v, derived where result.h says so.  Returns
+ * whether the run has it. */
+static bool run_metric(const json_t *run, const char *key, double *v)
 {
-	json_t *m = json_object_get(run, "metrics"), *v = json_object_get(m, key);
-	static json_t *derived;	/* the last derived value, owned here */
+	json_t *m = json_object_get(run, "metrics"), *x = json_object_get(m, key);
 	const char *a = NULL, *b = NULL;
 	double secs;
 
-	if (v)
-		return v;
+	if (x) {
+		*v = json_number_value(x);
+		return json_is_number(x);
+	}
 	if (!strcmp(key, "swapped_out_rate_pages_per_s"))
 		a = "pswpout_pages", b = "zswpout_pages";
 	else if (!strcmp(key, "swapped_in_rate_pages_per_s"))
 		a = "pswpin_pages", b = "zswpin_pages";
 	secs = json_number_value(json_object_get(m, "duration_ns")) / 1e9;
 	if (!a || !json_is_number(json_object_get(m, a)) || secs <= 0)
-		return NULL;
-	json_decref(derived);
-	derived = json_real((json_number_value(json_object_get(m, a)) +
-			     json_number_value(json_object_get(m, b))) / secs);
-	return derived;
+		return false;
+	*v = (json_number_value(json_object_get(m, a)) + json_number_value(json_object_get(m, b))) / secs;
+	return true;
 }
 
 json_t *result_summary(const json_t *doc)
@@ -206,18 +206,19 @@ double *result_values(const json_t *doc, const char *tier, const char *key,
 	if (!k)
 		return NULL;
 	json_array_foreach(runs, i, run) {
-		json_t *v = run_metric(run, key);
+		double v = 0;
+		bool has = run_metric(run, key, &v);
 		char group[128];
 
 		if (strcmp(result_group(run, group, sizeof group), tier))
 			continue;
-		if (!json_is_true(json_object_get(run, "valid")) || !json_is_number(v)) {
+		if (!json_is_true(json_object_get(run, "valid")) || !has) {
 			(*excluded)++;
 			continue;
 		}
 		k[*n].repeat = json_integer_value(json_object_get(run, "repeat"));
 		k[*n].idx = i;
-		k[(*n)++].v = json_number_value(v);
+		k[(*n)++].v = v;
 	}
 	if (*n) {
 		qsort(k, *n, sizeof *k, cmp_repeat);

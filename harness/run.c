@@ -483,3 +483,12 @@ void hang_report(const char *what)
 		fprintf(stderr, "  no task in D state\n");
 	kmsg_tail(20);
 }
+
+json_t *argv_json(const char *const argv[])
+{
+	json_t *a = json_array();
+
+	for (; *argv; argv++)
+		json_array_append_new(a, json_string(*argv));
+	return a;
+}

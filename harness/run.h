@@ -82,6 +82,10 @@ int child_wait(pid_t pid, int timeout_ms, int tick_ms, void (*tick)(void *), voi
  * with its /proc/PID/stack and wchan, and the last lines of the kernel log. */
 void hang_report(const char *what);
 
+/* A command's argv as a JSON array of strings (for a document's
+ * "children"): a new reference. */
+json_t *argv_json(const char *const argv[]);
+
 /* Whether NAME is an executable in $PATH (or, with a '/', that file). */
 bool have_command(const char *name);
 

@@ -40,23 +40,15 @@ static const struct tier_param nbd_params[] = {
 static void vramd_path(const struct tier *t, char *buf, size_t len)
 {
 	const char *v = tier_get(t, "vramd");
-	char self[PATH_MAX], *slash;
-	ssize_t n;
+	char self[PATH_MAX];
 
 	if (v) {
 		snprintf(buf, len, "%s", v);
 		return;
 	}
-	n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			if (pathf(buf, len, "%s/vramd", self) == 0 && access(buf, X_OK) == 0)
-				return;
-		}
-	}
+	if (self_dir(self, sizeof self) == 0 && pathf(buf, len, "%s/vramd", self) == 0 &&
+	    access(buf, X_OK) == 0)
+		return;
 	snprintf(buf, len, "vramd");
 }
 

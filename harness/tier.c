@@ -38,14 +38,14 @@ const struct tier_param tier_common_params[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-static const struct tier_param *param_of(const struct tier *t, const char *name)
+static const struct tier_param *param_of(const struct tier_ops *ops, const char *name)
 {
 	const struct tier_param *p;
 
 	for (p = tier_common_params; p->name; p++)
 		if (!strcmp(p->name, name))
 			return p;
-	for (p = t->ops->params; p && p->name; p++)
+	for (p = ops->params; p && p->name; p++)
 		if (!strcmp(p->name, name))
 			return p;
 	return NULL;
@@ -53,9 +53,7 @@ static const struct tier_param *param_of(const struct tier *t, const char *name)
 
 bool tier_has_param(const struct tier_ops *ops, const char *name)
 {
-	struct tier t = { .ops = ops };
-
-	return param_of(&t, name) != NULL;
+	return param_of(ops, name) != NULL;
 }
 
 const char *tier_get(const struct tier *t, const char *name)
@@ -65,7 +63,7 @@ const char *tier_get(const struct tier *t, const char *name)
 
 	if (v)
 		return v;
-	p = param_of(t, name);
+	p = param_of(t->ops, name);
 	return p ? p->def : NULL;
 }
 
