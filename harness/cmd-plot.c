@@ -367,6 +367,21 @@ static void safe_name(char *dst, size_t len, const char *src)
 
 /* Appends word W to the space-separated LIST of LEN bytes; -1 (with a
  * warning) when it does not fit. */
+/* Closes a TSV input: -1 when it could not be written (reported), 0 when
+ * it has no rows (removed), 1 when kept. */
+static int series_close(FILE *f, const char *path, size_t rows)
+{
+	if (fclose(f)) {
+		error("cannot write '%s': %m", path);
+		return -1;
+	}
+	if (!rows) {
+		unlink(path);
+		return 0;
+	}
+	return 1;
+}
+
 static int words_add(char *list, size_t len, const char *w)
 {
 	size_t used = strlen(list);
@@ -512,8 +527,7 @@ static int write_cdf(const json_t *doc, const char *dir, char *tiers, char *dash
 				low = above;
 		}
 		free(b);
-		if (fclose(f)) {
-			error("cannot write '%s': %m", path);
+		if (series_close(f, path, 1) < 0) {
 			rows = -1;
 			break;
 		}
@@ -601,15 +615,13 @@ static int write_curve(const json_t *doc, const char *dir, char *tiers, size_t l
 			free(psi);
 		}
 		free(ratios);
-		if (fclose(f)) {
-			error("cannot write '%s': %m", path);
+		int kept = series_close(f, path, written);
+		if (kept < 0) {
 			rows = -1;
 			break;
 		}
-		if (!written) {
-			unlink(path);
+		if (!kept)
 			continue;
-		}
 		if (words_add(tiers, len, name))
 			break;
 		rows++;
@@ -693,15 +705,13 @@ static int write_fio(const json_t *doc, const char *dir, char *tiers, char *jobs
 			fputc('\n', f);
 			written++;
 		}
-		if (fclose(f)) {
-			error("cannot write '%s': %m", path);
+		int kept = series_close(f, path, written);
+		if (kept < 0) {
 			rows = -1;
 			break;
 		}
-		if (!written) {
-			unlink(path);
+		if (!kept)
 			continue;
-		}
 		ti++;
 		if (words_add(tiers, len, name))
 			break;

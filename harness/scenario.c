@@ -11,6 +11,7 @@
 #include "log.h"
 #include "parse.h"
 #include "procfs.h"
+#include "pattern.h"
 #include "scenario.h"
 #include "tier.h"
 
@@ -163,8 +164,8 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		expect = "an unsigned number";
 	} else if (IS("factors", "compressibility")) {
 		expect = "incompressible, 2:1, 4:1 or zero";
-		bad = strcmp(v, "incompressible") && strcmp(v, "2:1") && strcmp(v, "4:1") &&
-		      strcmp(v, "zero") ? -1 : copy(s->compressibility, sizeof s->compressibility, v);
+		/* The names the touch engine and the toucher can make. */
+		bad = pattern_words_for(v) < 0 ? -1 : copy(s->compressibility, sizeof s->compressibility, v);
 	} else if (IS("factors", "locality")) {
 		expect = "random or sequential";
 		bad = strcmp(v, "random") && strcmp(v, "sequential") ? -1 :
@@ -276,8 +277,8 @@ int scenario_load(const char *path, struct scenario *s)
 int scenario_check(const struct scenario *s)
 {
 	if (s->timeout_s <= s->duration_s) {
-		error("%s: workload.timeout_s (%u) must exceed workload.duration_s (%u)", s->path,
-		      s->timeout_s, s->duration_s);
+		error("%s: workload.timeout_s (%u) must exceed workload.duration_s (%u) "
+		      "(--set workload.timeout_s=N raises it)", s->path, s->timeout_s, s->duration_s);
 		return -1;
 	}
 	return 0;

@@ -107,13 +107,17 @@ if supported_tier zram; then
 		fail "tier options or validity: $r"
 	grep -q '"invalid_reason":"compressibility: the scenario declares incompressible' <<<"$r" ||
 		fail "stress-ng's compressible data passed as incompressible: $r"
+	# Also a probe command line, run by the shell.
 	with_timeout 90 "$SWAPBENCH" run --scenario quick --tiers zram --repeats 1 \
-		--set factors.compressibility=incompressible --out "$tmp/touch" ||
+		--set factors.compressibility=incompressible --probe-cmd '/bin/sh -c "exit 0"' \
+		--out "$tmp/touch" ||
 		fail "swapbench run (touch) exited with status $?"
 	r=$(jq -c '.runs[0] | {valid, invalid_reason, c: .metrics.compression.ratio,
-		ops: .metrics.touch_ops, bad: .metrics.touch_mismatches}' "$tmp/touch/run.json")
+		ops: .metrics.touch_ops, bad: .metrics.touch_mismatches,
+		probes: .metrics.probe_slots, probe_fail: .metrics.probe_exec_failures}' "$tmp/touch/run.json")
 	info "touch, incompressible: $r"
-	jq -e '.valid and .c < 1.3 and .ops > 0 and .bad == 0' <<<"$r" >/dev/null ||
+	jq -e '.valid and .c < 1.3 and .ops > 0 and .bad == 0 and .probes > 0 and .probe_fail == 0' \
+		<<<"$r" >/dev/null ||
 		fail "touch engine: $r"
 	same_machine "$before" "after the compressibility runs"
 fi
