@@ -30,24 +30,6 @@ struct probe_shared {
 	uint64_t touch_ns[PROBE_LOG_MAX];
 };
 
-/* Async-signal-safe: writes the calling process's pid into PROCS (after
- * fork, in a multithreaded parent). */
-static int join_cgroup(const char *procs)
-{
-	char buf[24], *s = buf + sizeof buf;
-	unsigned long pid = (unsigned long)getpid();
-	int fd = open(procs, O_WRONLY | O_CLOEXEC), ok;
-
-	if (fd < 0)
-		return -1;
-	do
-		*--s = (char)('0' + pid % 10);
-	while ((pid /= 10));
-	ok = write(fd, s, (size_t)(buf + sizeof buf - s)) > 0;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 static void sleep_until(uint64_t t)
 {
 	struct timespec ts = { .tv_sec = (time_t)(t / 1000000000ULL),

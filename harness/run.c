@@ -185,6 +185,31 @@ static void log_run(const char *line, int code, uint64_t ns, bool timed_out)
 		json_array_append_new(run_log, e);
 }
 
+/* In a child before exec: the signals swapbench catches back to default. */
+static void child_signals(void)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+int join_cgroup(const char *procs)
+{
+	char buf[24], *s = buf + sizeof buf;
+	unsigned long pid = (unsigned long)getpid();
+	int fd = open(procs, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	do
+		*--s = (char)('0' + pid % 10);
+	while ((pid /= 10));
+	ok = write(fd, s, (size_t)(buf + sizeof buf - s)) > 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 int run(const char *const argv[], int timeout_s, unsigned flags, struct run_result *r)
 {
 	struct run_result local;
@@ -221,10 +246,7 @@ int run(const char *const argv[], int timeout_s, unsigned flags, struct run_resu
 		int null = open("/dev/null", O_RDONLY);
 
 		setpgid(0, 0);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
+		child_signals();
 		if (null >= 0)
 			dup2(null, 0);
 		dup2(pipefd[1], 1);
@@ -305,10 +327,7 @@ pid_t spawn_daemon(const char *const argv[], const char *log)
 			int null = open("/dev/null", O_RDONLY);
 			int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
-			signal(SIGINT, SIG_DFL);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGHUP, SIG_DFL);
-			signal(SIGPIPE, SIG_DFL);
+			child_signals();
 			if (null >= 0)
 				dup2(null, 0);
 			if (out >= 0) {
@@ -346,18 +365,12 @@ pid_t child_start(const char *const argv[], const struct child_opts *o)
 		return -1;
 	}
 	if (pid == 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGPIPE, SIG_DFL);
+		child_signals();
 		if (o && o->own_pgrp)
 			setpgid(0, 0);
-		if (o && o->cgroup_procs) {
-			char buf[32];
-
-			snprintf(buf, sizeof buf, "%d", (int)getpid());
-			if (write_text(o->cgroup_procs, buf, false) < 0)
-				_exit(127);
+		if (o && o->cgroup_procs && join_cgroup(o->cgroup_procs) < 0) {
+			error("cannot join the cgroup ('%s'): %m", o->cgroup_procs);
+			_exit(127);
 		}
 		if (o && o->output) {
 			int fd = open(o->output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

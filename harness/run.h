@@ -82,6 +82,11 @@ int child_wait(pid_t pid, int timeout_ms, int tick_ms, void (*tick)(void *), voi
  * with its /proc/PID/stack and wchan, and the last lines of the kernel log. */
 void hang_report(const char *what);
 
+/* Moves the calling process into the cgroup whose cgroup.procs is PROCS;
+ * async-signal-safe (for a child between fork and exec).  0, or -1 with
+ * errno set. */
+int join_cgroup(const char *procs);
+
 /* A command's argv as a JSON array of strings (for a document's
  * "children"): a new reference. */
 json_t *argv_json(const char *const argv[]);
