@@ -54,6 +54,7 @@ struct touch_opts {
 	uint64_t bytes, workers, duration_s, seed;
 	unsigned random_words;
 	bool sequential;
+	bool corrupt;		/* $SWAPBENCH_TEST_TOUCH_CORRUPT: the test hook */
 	const char *compressibility, *output;
 };
 
@@ -93,6 +94,9 @@ static void worker(const struct touch_opts *o, unsigned id, uint64_t pages, stru
 		pattern_fill((uint64_t *)(mem + pg * PATTERN_PAGE), pattern_key(seed, 0, pg),
 			     o->random_words);
 	t->fill_ns = mono_ns() - t0;
+	/* Test hook: one flipped bit, as swap that lost a write would leave. */
+	if (o->corrupt && id == 0)
+		mem[PATTERN_PAGE / 2] ^= 1;
 	deadline = mono_ns() + o->duration_s * 1000000000ULL;
 	for (pg = 0;; k++) {
 		uint64_t *w;
@@ -178,6 +182,7 @@ int cmd_touch(int argc, char **argv)
 		return usage_error("touch", "unexpected argument '%s'", argv[optind]);
 	if (!o.bytes)
 		return usage_error("touch", "--bytes is required");
+	o.corrupt = getenv("SWAPBENCH_TEST_TOUCH_CORRUPT") != NULL;
 	pages = o.bytes / PATTERN_PAGE / o.workers;
 	if (!pages)
 		return usage_error("touch", "--bytes: under one page per worker");

@@ -119,6 +119,14 @@ if supported_tier zram; then
 	jq -e '.valid and .c < 1.3 and .ops > 0 and .bad == 0 and .probes > 0 and .probe_fail == 0' \
 		<<<"$r" >/dev/null ||
 		fail "touch engine: $r"
+	# A page that comes back wrong (the touch test hook) makes the run invalid.
+	SWAPBENCH_TEST_TOUCH_CORRUPT=1 with_timeout 60 "$SWAPBENCH" run --scenario quick --tiers zram \
+		--repeats 1 --set workload.duration_s=3 --out "$tmp/corrupt" ||
+		fail "swapbench run (corrupt) exited with status $?"
+	r=$(jq -c '.runs[0] | {valid, invalid_reason}' "$tmp/corrupt/run.json")
+	info "touch, one bit flipped: $r"
+	grep -q '"invalid_reason":"data corruption: 1 page(s) read back wrong' <<<"$r" ||
+		fail "a corrupted page was not caught: $r"
 	same_machine "$before" "after the compressibility runs"
 fi
 
