@@ -5,7 +5,8 @@
 # with per-second windows, histograms and the tier's share of the traffic;
 # on zram, the declared compressibility is checked (stress-ng's data judged
 # against "incompressible" is invalid, swapbench touch's random pages are
-# valid, a tier with options runs under its own label),
+# valid, a flipped bit (the touch test hook) is "data corruption", a tier with
+# options runs under its own label),
 # a scenario whose working set fits in its limit is judged invalid ("did
 # not swap"), an interrupted run (SIGINT) restores and says so, a malformed scenario is refused with FILE:LINE and the key,
 # and the machine is exactly as before.  Try:
