@@ -44,12 +44,14 @@ static int null_pread(void *w, void *buf, uint32_t len, uint64_t off, int *statu
 	return 0;
 }
 
-static int null_pwrite(void *w, const void *buf, uint32_t len, uint64_t off, int *status)
+static int null_pwrite(void *w, const void *buf, uint32_t len, uint64_t off, bool fua,
+			 int *status)
 {
 	(void)w;
 	(void)buf;
 	(void)len;
 	(void)off;
+	(void)fua;
 	*status = 0;
 	return 0;
 }

@@ -74,10 +74,12 @@ static int ram_pread(void *w, void *buf, uint32_t len, uint64_t off, int *status
 	return 0;
 }
 
-static int ram_pwrite(void *w, const void *buf, uint32_t len, uint64_t off, int *status)
+static int ram_pwrite(void *w, const void *buf, uint32_t len, uint64_t off, bool fua,
+			 int *status)
 {
 	struct ram *r = w;
 
+	(void)fua; /* host memory: complete on return */
 	memcpy(r->base + off, buf, len);
 	*status = 0;
 	return 0;
@@ -94,7 +96,7 @@ static int ram_zero(void *w, uint32_t len, uint64_t off, int *status)
 	return 0;
 }
 
-static void *ram_direct(void *w, uint64_t off, uint32_t len)
+static void *ram_direct(void *w, uint64_t off, uint32_t *len)
 {
 	struct ram *r = w;
 

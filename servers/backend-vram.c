@@ -1,17 +1,27 @@
 /* The vram backend: the export lives in GPU memory, one plain cudaMalloc
  * allocation on --gpu N.  Each worker owns a CUDA stream; a batch of
- * requests becomes a run of cudaMemcpyAsync/cudaMemsetAsync calls on that
- * stream and one cudaStreamSynchronize, so small copies are queued back to
- * back instead of paying a synchronous round trip each.  The connection
- * buffers (allocated once at start-up) are registered as pinned memory, so
- * they are the staging buffers: data moves by DMA straight between the
- * socket buffers and VRAM, with no extra host copy.
+ * requests becomes one launch of the batch copy kernel (small requests) or
+ * cudaMemcpyAsync calls (large ones) on that stream, so small copies are
+ * queued back to back instead of paying a synchronous round trip each.  The
+ * connection buffers (allocated once at start-up) are registered as pinned
+ * memory: reads move by DMA straight from VRAM into the reply buffer.
+ *
+ * Writes are write-back, as the NBD protocol allows for a write without
+ * FUA: the payload is copied into the worker's pinned staging ring (large
+ * payloads are received there directly), the reply goes out, and the copy
+ * to VRAM starts after it; a CUDA event fences each round.  Every later
+ * request sees the data: the worker's own in stream order, other workers'
+ * by waiting on the writer's latest fence (cudaStreamWaitEvent) before
+ * their first copy of a batch.  FLUSH and FUA wait for completion.  A copy
+ * that fails marks the device lost: later writes and flushes fail.
+ *
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
  * Try: build/vramd --backend vram --size 8G --socket /tmp/g.sock -f */
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +37,22 @@
 /* Requests up to this size are moved by the batch copy kernel; larger
  * ones by the copy engines (cudaMemcpyAsync), which win on bandwidth. */
 #define VRAM_KERNEL_MAX (16u << 10)
+/* Write-back staging per worker (pinned, allocated at start-up), the
+ * regions and fences it tracks, and the largest direct receive. */
+#define VRAM_RING (8u << 20)
+#define VRAM_REGIONS 4096
+#define VRAM_FENCES 64
+#define VRAM_DIRECT_MAX (1u << 20)
+#define SEQ_HELD UINT64_MAX /* region lent to a receive in progress */
+
+/* What a worker publishes for the others: write-backs are numbered 1, 2,
+ * ... per worker.  The replies of the first `announced` may be out; the
+ * first `kicked` are on the stream before event `last`; the first `done`
+ * are complete. */
+struct vram_wb {
+	uint64_t announced, kicked, done;
+	cudaEvent_t last;
+} __attribute__((aligned(64)));
 
 struct vram {
 	int gpu;
@@ -38,14 +64,31 @@ struct vram {
 	size_t pinned_len;
 	char name[256];
 	volatile int lost;   /* a sticky CUDA error: refuse writes */
+	unsigned nworkers;
+	struct vram_wb *wb;  /* [nworkers] */
 	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
+	uint64_t writebacks, staging_waits, order_waits;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
 	void *nvml;          /* NVML device handle, or NULL */
 };
 
 struct vram_worker {
 	struct vram *v;
+	unsigned idx;
 	cudaStream_t stream;
+	/* Write-back state (see the top of the file). */
+	uint64_t posted;          /* write-backs accepted */
+	bool dirty;               /* some on the stream are not behind a fence */
+	bool ordered;             /* this batch waits for the others' already */
+	uint64_t *seen;           /* [nworkers]: announced counts waited for */
+	uint8_t *ring, *ring_dev; /* staging (host, GPU address); [r_head,
+				   * r_tail) circularly in use, equal when
+				   * empty */
+	uint32_t r_head, r_tail;
+	struct { uint32_t start, end; uint64_t seq; } reg[VRAM_REGIONS];
+	unsigned g_head, g_n;     /* regions in ring order */
+	struct { cudaEvent_t ev; uint64_t seq; } fence[VRAM_FENCES];
+	unsigned f_head, f_n;
 	unsigned nq;
 	int *queued[VRAM_QUEUE]; /* statuses to settle at sync */
 	/* Small copies gathered for one kernel launch, with the VRAM range
@@ -180,6 +223,14 @@ static void *vram_create(const struct backend_config *cfg)
 	}
 	v->gpu = cfg->gpu;
 	v->size = cfg->size;
+	v->nworkers = cfg->workers ? cfg->workers : 1;
+	v->wb = aligned_alloc(64, sizeof *v->wb * v->nworkers);
+	if (!v->wb) {
+		error("vram backend: out of memory");
+		free(v);
+		return NULL;
+	}
+	memset(v->wb, 0, sizeof *v->wb * v->nworkers);
 	if (CU(cudaGetDeviceCount(&n)) < 0)
 		goto err;
 	if (cfg->gpu >= n) {
@@ -216,6 +267,7 @@ static void *vram_create(const struct backend_config *cfg)
 err_free:
 	cudaFree(v->dev);
 err:
+	free(v->wb);
 	free(v);
 	return NULL;
 }
@@ -227,6 +279,7 @@ static void vram_free(void *p)
 	if (v->pinned)
 		cudaHostUnregister(v->pinned);
 	cudaFree(v->dev);
+	free(v->wb);
 	free(v);
 }
 
@@ -248,31 +301,59 @@ static int vram_register(void *p, void *base, size_t len)
 	return 0;
 }
 
+static void vram_worker_close(void *p);
+
 static void *vram_worker_open(void *p, unsigned idx)
 {
 	struct vram *v = p;
 	struct vram_worker *w = calloc(1, sizeof *w);
+	unsigned i;
 
-	(void)idx;
-	if (!w) {
+	if (!w || !(w->seen = calloc(v->nworkers, sizeof *w->seen))) {
 		error("vram backend: out of memory");
-		return NULL;
-	}
-	w->v = v;
-	if (CU(cudaSetDevice(v->gpu)) < 0 ||
-	    CU(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking)) < 0) {
 		free(w);
 		return NULL;
 	}
+	w->v = v;
+	w->idx = idx < v->nworkers ? idx : 0;
+	if (CU(cudaSetDevice(v->gpu)) < 0 ||
+	    CU(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking)) < 0) {
+		free(w->seen);
+		free(w);
+		return NULL;
+	}
+	if (CU(cudaHostAlloc((void **)&w->ring, VRAM_RING, cudaHostAllocMapped)) < 0) {
+		error("vram backend: cannot pin %u MiB of write-back staging for worker %u",
+		      VRAM_RING >> 20, idx);
+		w->ring = NULL;
+		vram_worker_close(w);
+		return NULL;
+	}
+	if (CU(cudaHostGetDevicePointer((void **)&w->ring_dev, w->ring, 0)) < 0) {
+		vram_worker_close(w);
+		return NULL;
+	}
+	for (i = 0; i < VRAM_FENCES; i++)
+		if (CU(cudaEventCreateWithFlags(&w->fence[i].ev, cudaEventDisableTiming)) < 0) {
+			vram_worker_close(w);
+			return NULL;
+		}
 	return w;
 }
 
 static void vram_worker_close(void *p)
 {
 	struct vram_worker *w = p;
+	unsigned i;
 
 	cudaStreamSynchronize(w->stream);
+	for (i = 0; i < VRAM_FENCES; i++)
+		if (w->fence[i].ev)
+			cudaEventDestroy(w->fence[i].ev);
 	cudaStreamDestroy(w->stream);
+	if (w->ring)
+		cudaFreeHost(w->ring);
+	free(w->seen);
 	free(w);
 }
 
@@ -297,7 +378,7 @@ static void mark_lost(struct vram *v, cudaError_t e)
 		      v->gpu, v->name, cudaGetErrorString(e), cudaGetErrorName(e));
 }
 
-/* Queues status to be settled by sync; a full queue syncs first. */
+/* Queues status to be settled by sync. */
 static int enqueue(struct vram_worker *w, cudaError_t e, const char *what, int *status)
 {
 	if (e != cudaSuccess) {
@@ -310,6 +391,176 @@ static int enqueue(struct vram_worker *w, cudaError_t e, const char *what, int *
 }
 
 static int vram_sync(void *p);
+static int launch(struct vram_worker *w);
+
+/* --- write-back: fences, staging, ordering between workers -------------- */
+
+static inline uint64_t load_acq(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void store_rel(uint64_t *p, uint64_t x)
+{
+	__atomic_store_n(p, x, __ATOMIC_RELEASE);
+}
+
+/* Frees the staging regions whose copies are complete. */
+static void reclaim(struct vram_worker *w, uint64_t done)
+{
+	while (w->g_n && w->reg[w->g_head].seq != SEQ_HELD && w->reg[w->g_head].seq <= done) {
+		w->r_head = w->reg[w->g_head].end;
+		w->g_head = (w->g_head + 1) % VRAM_REGIONS;
+		w->g_n--;
+	}
+	if (w->g_n == 0)
+		w->r_head = w->r_tail = 0;
+}
+
+/* Retires completed fences; with wait, waits for the oldest first. */
+static void fence_poll(struct vram_worker *w, bool wait)
+{
+	struct vram_wb *me = &w->v->wb[w->idx];
+	uint64_t done = me->done;
+
+	while (w->f_n) {
+		cudaEvent_t ev = w->fence[w->f_head].ev;
+		cudaError_t e = wait ? cudaEventSynchronize(ev) : cudaEventQuery(ev);
+
+		if (e == cudaErrorNotReady)
+			break;
+		if (e != cudaSuccess)
+			mark_lost(w->v, e); /* the copies failed: nothing to wait for */
+		done = w->fence[w->f_head].seq;
+		w->f_head = (w->f_head + 1) % VRAM_FENCES;
+		w->f_n--;
+		wait = false;
+	}
+	store_rel(&me->done, done);
+	reclaim(w, done);
+}
+
+/* Everything on the stream finished (after a synchronisation). */
+static void all_done(struct vram_worker *w)
+{
+	struct vram_wb *me = &w->v->wb[w->idx];
+
+	w->f_n = 0;
+	w->dirty = false;
+	store_rel(&me->done, w->posted);
+	store_rel(&me->kicked, w->posted);
+	reclaim(w, w->posted);
+}
+
+/* Puts every write-back of this worker on the stream behind a fence, and
+ * publishes the fence for the other workers. */
+static void cover(struct vram_worker *w)
+{
+	struct vram_wb *me = &w->v->wb[w->idx];
+	cudaError_t e;
+	unsigned i;
+
+	if (w->batch.n)
+		launch(w);
+	if (!w->dirty)
+		return;
+	if (w->f_n == VRAM_FENCES)
+		fence_poll(w, true);
+	i = (w->f_head + w->f_n) % VRAM_FENCES;
+	e = cudaEventRecord(w->fence[i].ev, w->stream);
+	if (e != cudaSuccess) {
+		/* Without a fence the others cannot wait on the stream:
+		 * finish it here instead. */
+		mark_lost(w->v, e);
+		cudaStreamSynchronize(w->stream);
+		all_done(w);
+		return;
+	}
+	w->fence[i].seq = w->posted;
+	w->f_n++;
+	w->dirty = false;
+	__atomic_store_n(&me->last, w->fence[i].ev, __ATOMIC_RELEASE);
+	store_rel(&me->kicked, w->posted);
+}
+
+/* Orders this worker's stream after every write-back of the others whose
+ * reply may have reached a client.  A worker announces before it sends
+ * and covers right after, so the wait for `kicked` is short. */
+static void order_after_others(struct vram_worker *w)
+{
+	struct vram *v = w->v;
+	unsigned i, spins;
+
+	for (i = 0; i < v->nworkers; i++) {
+		struct vram_wb *o = &v->wb[i];
+		uint64_t a;
+
+		if (i == w->idx)
+			continue;
+		a = load_acq(&o->announced);
+		if (a <= w->seen[i] || load_acq(&o->done) >= a)
+			continue;
+		for (spins = 0; load_acq(&o->kicked) < a && load_acq(&o->done) < a; spins++)
+			if (spins > 64)
+				sched_yield();
+		if (load_acq(&o->done) < a) {
+			cudaStreamWaitEvent(w->stream, __atomic_load_n(&o->last, __ATOMIC_ACQUIRE), 0);
+			__atomic_add_fetch(&v->order_waits, 1, __ATOMIC_RELAXED);
+		}
+		w->seen[i] = a;
+	}
+}
+
+/* A staging region of len bytes for write-back number seq (or SEQ_HELD),
+ * waiting for older copies when the ring is full; NULL when it cannot be
+ * had (the caller then takes the synchronous path). */
+static uint8_t *ring_alloc(struct vram_worker *w, uint32_t len, uint64_t seq)
+{
+	uint32_t at;
+	bool polled = false;
+
+	len = (len + 63) & ~63u;
+	if (!w->ring || len > VRAM_RING / 2)
+		return NULL;
+	for (;;) {
+		if (w->g_n < VRAM_REGIONS) {
+			if (w->r_tail >= w->r_head) {
+				if (VRAM_RING - w->r_tail >= len)
+					at = w->r_tail;
+				else if (w->r_head > len)
+					at = 0;
+				else
+					goto full;
+			} else if (w->r_head - w->r_tail > len) {
+				at = w->r_tail;
+			} else {
+				goto full;
+			}
+			w->r_tail = at + len;
+			w->reg[(w->g_head + w->g_n) % VRAM_REGIONS].start = at;
+			w->reg[(w->g_head + w->g_n) % VRAM_REGIONS].end = at + len;
+			w->reg[(w->g_head + w->g_n) % VRAM_REGIONS].seq = seq;
+			w->g_n++;
+			return w->ring + at;
+		}
+full:
+		if (!polled) {
+			fence_poll(w, false);
+			polled = true;
+			continue;
+		}
+		/* The oldest region may be lent to a receive that only this
+		 * thread can complete: never wait for it. */
+		if (w->g_n && w->reg[w->g_head].seq == SEQ_HELD)
+			return NULL;
+		if (!w->f_n)
+			cover(w);
+		if (!w->f_n)
+			return NULL;
+		__atomic_add_fetch(&w->v->staging_waits, 1, __ATOMIC_RELAXED);
+		fence_poll(w, true);
+	}
+}
 
 static int begin(struct vram_worker *w, bool writes)
 {
@@ -321,6 +572,10 @@ static int begin(struct vram_worker *w, bool writes)
 		return -EIO;
 	if (w->nq == VRAM_QUEUE)
 		vram_sync(w);
+	if (!w->ordered) {
+		order_after_others(w);
+		w->ordered = true;
+	}
 	return 0;
 }
 
@@ -364,6 +619,8 @@ static int launch(struct vram_worker *w)
 	return 0;
 }
 
+/* Adds a small copy to the batch; status NULL for a write-back (nothing
+ * to settle at sync). */
 static int add_copy(struct vram_worker *w, void *dst, const void *src, uint32_t len,
 		    uint64_t off, bool write, int *status)
 {
@@ -386,8 +643,10 @@ static int add_copy(struct vram_worker *w, void *dst, const void *src, uint32_t 
 	w->b_len[n] = len;
 	w->b_write[n] = write;
 	w->batch.n = n + 1;
-	*status = 0;
-	w->queued[w->nq++] = status;
+	if (status) {
+		*status = 0;
+		w->queued[w->nq++] = status;
+	}
 	return 0;
 }
 
@@ -408,14 +667,42 @@ static int vram_pread(void *p, void *buf, uint32_t len, uint64_t off, int *statu
 		       "cudaMemcpyAsync (read)", status);
 }
 
-static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, int *status)
+/* Queues the copy of staged bytes to VRAM, as write-back number
+ * w->posted + 1. */
+static int stage_copy(struct vram_worker *w, const uint8_t *st, uint32_t len, uint64_t off)
+{
+	int r;
+
+	if (len <= VRAM_KERNEL_MAX) {
+		r = add_copy(w, w->v->dev + off, w->ring_dev + (st - w->ring), len, off, true, NULL);
+	} else {
+		r = launch(w);
+		if (r == 0) {
+			__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
+			r = CU(cudaMemcpyAsync(w->v->dev + off, st, len, cudaMemcpyHostToDevice,
+					       w->stream)) < 0 ? -EIO : 0;
+		}
+	}
+	w->posted++;
+	w->dirty = true;
+	__atomic_add_fetch(&w->v->writebacks, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, bool fua, int *status)
 {
 	struct vram_worker *w = p;
 	void *hbuf = len <= VRAM_KERNEL_MAX ? mapped(w->v, buf, len) : NULL;
+	uint8_t *st;
 	int r = begin(w, true);
 
 	if (r < 0)
 		return r;
+	if (!fua && (st = ring_alloc(w, len, w->posted + 1))) {
+		memcpy(st, buf, len);
+		*status = 0;
+		return stage_copy(w, st, len, off);
+	}
 	if (hbuf)
 		return add_copy(w, w->v->dev + off, hbuf, len, off, true, status);
 	if ((r = launch(w)) < 0)
@@ -423,6 +710,58 @@ static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, int
 	__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
 	return enqueue(w, cudaMemcpyAsync(w->v->dev + off, buf, len, cudaMemcpyHostToDevice, w->stream),
 		       "cudaMemcpyAsync (write)", status);
+}
+
+/* Large writes are received straight into staging. */
+static void *vram_direct(void *p, uint64_t off, uint32_t *len)
+{
+	struct vram_worker *w = p;
+	uint32_t n = *len < VRAM_DIRECT_MAX ? *len : VRAM_DIRECT_MAX;
+	uint8_t *st;
+
+	(void)off;
+	if (w->v->lost || bind_thread(w) < 0 || !(st = ring_alloc(w, n, SEQ_HELD)))
+		return NULL;
+	*len = n;
+	return st;
+}
+
+static int vram_direct_done(void *p, void *buf, uint32_t n, uint64_t off)
+{
+	struct vram_worker *w = p;
+	uint32_t start = (uint32_t)((uint8_t *)buf - w->ring);
+	unsigned i, k = w->g_n;
+	int r;
+
+	/* Find the region (it is among the newest: one receive per
+	 * connection is in flight). */
+	while (k-- > 0) {
+		i = (w->g_head + k) % VRAM_REGIONS;
+		if (w->reg[i].start == start && w->reg[i].seq == SEQ_HELD)
+			break;
+	}
+	if (k == (unsigned)-1) {
+		error("vram backend: direct_done for a region not lent");
+		return -EIO;
+	}
+	i = (w->g_head + k) % VRAM_REGIONS;
+	if (k == w->g_n - 1 && n < w->reg[i].end - start) {
+		/* The newest region: give the unused end back. */
+		w->reg[i].end = start + ((n + 63) & ~63u);
+		w->r_tail = w->reg[i].end;
+	}
+	if (n == 0) {
+		w->reg[i].seq = 0; /* nothing to wait for */
+		reclaim(w, 0);
+		return 0;
+	}
+	r = begin(w, true);
+	w->reg[i].seq = w->posted + 1;
+	if (r < 0) {
+		w->reg[i].seq = 0;
+		return r;
+	}
+	return stage_copy(w, buf, n, off);
 }
 
 static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
@@ -437,12 +776,14 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 	return enqueue(w, cudaMemsetAsync(w->v->dev + off, 0, len, w->stream), "cudaMemsetAsync", status);
 }
 
+/* Waits for the stream; write-backs alone are left to kick(). */
 static int vram_sync(void *p)
 {
 	struct vram_worker *w = p;
 	cudaError_t e;
 	unsigned i;
 
+	w->ordered = false;
 	if (w->nq == 0)
 		return 0;
 	launch(w); /* a failed launch shows again in the synchronisation */
@@ -453,19 +794,50 @@ static int vram_sync(void *p)
 			*w->queued[i] = EIO;
 	}
 	w->nq = 0;
+	all_done(w);
 	return e == cudaSuccess ? 0 : -EIO;
 }
 
-/* Writes are complete in VRAM before they are acknowledged (every batch
- * is synchronised before its replies go out), so a flush only has to wait
- * for this worker's stream. */
-static int vram_flush(void *p)
+static bool vram_deferred(void *p)
 {
 	struct vram_worker *w = p;
 
-	if (w->v->lost)
+	if (!w->batch.n && !w->dirty)
+		return false;
+	/* The replies about to be sent may cover these write-backs. */
+	store_rel(&w->v->wb[w->idx].announced, w->posted);
+	return true;
+}
+
+static void vram_kick(void *p)
+{
+	struct vram_worker *w = p;
+
+	if (bind_thread(w) == 0)
+		cover(w);
+	w->ordered = false;
+}
+
+/* Completes every write acknowledged so far by any worker: waits on the
+ * others' fences on this stream, then for the stream. */
+static int vram_flush(void *p)
+{
+	struct vram_worker *w = p;
+	struct vram *v = w->v;
+	cudaError_t e;
+
+	if (bind_thread(w) < 0 || v->lost)
 		return -EIO;
-	return vram_sync(p);
+	if (w->nq)
+		vram_sync(w); /* the session flushes between batches: not reached */
+	cover(w);
+	memset(w->seen, 0, sizeof *w->seen * v->nworkers);
+	order_after_others(w);
+	e = cudaStreamSynchronize(w->stream);
+	if (e != cudaSuccess)
+		mark_lost(v, e);
+	all_done(w);
+	return v->lost ? -EIO : 0;
 }
 
 static void vram_dump(FILE *f)
@@ -500,6 +872,9 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "kernel_launches", json_integer((json_int_t)v->launches));
 	json_object_set_new(o, "kernel_copies", json_integer((json_int_t)v->kernel_copies));
 	json_object_set_new(o, "engine_copies", json_integer((json_int_t)v->engine_copies));
+	json_object_set_new(o, "writeback_writes", json_integer((json_int_t)v->writebacks));
+	json_object_set_new(o, "staging_waits", json_integer((json_int_t)v->staging_waits));
+	json_object_set_new(o, "order_waits", json_integer((json_int_t)v->order_waits));
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	json_object_set_new(o, "cuda_device_flags", json_integer(v->device_flags));
 	if (!v->nvml) {
@@ -547,8 +922,12 @@ const struct backend_ops backend_vram = {
 	.pwrite = vram_pwrite,
 	.zero = vram_zero,
 	.trim = vram_zero,
+	.direct = vram_direct,
+	.direct_done = vram_direct_done,
 	.sync = vram_sync,
 	.flush = vram_flush,
+	.deferred = vram_deferred,
+	.kick = vram_kick,
 	.dump = vram_dump,
 	.describe = vram_describe,
 };

@@ -27,8 +27,8 @@ struct backend_config {
 struct backend_ops {
 	const char *name;
 	const char *summary;
-	/* The data operations complete in sync() after a device wait (not in
-	 * the call itself): the worker then overlaps receiving with it. */
+	/* Reads complete in sync() after a device wait (not in the call
+	 * itself): the worker then overlaps receiving with it. */
 	bool waits;
 
 	/* 1 when the backend can run in this build and on this host; else 0
@@ -58,14 +58,25 @@ struct backend_ops {
 	 * caller.  Return 0 when queued or done, or -errno when the operation
 	 * could not even be started (then *status is not touched). */
 	int (*pread)(void *w, void *buf, uint32_t len, uint64_t off, int *status);
-	int (*pwrite)(void *w, const void *buf, uint32_t len, uint64_t off, int *status);
+	/* fua: the write must be complete in the storage when sync()
+	 * returns.  Without it a backend may finish the write after sync()
+	 * (write-back) once it holds its own copy of buf: the buffer is
+	 * free again, every later operation by any worker sees the data,
+	 * and flush() waits for it. */
+	int (*pwrite)(void *w, const void *buf, uint32_t len, uint64_t off, bool fua, int *status);
 	int (*zero)(void *w, uint32_t len, uint64_t off, int *status);
 	int (*trim)(void *w, uint32_t len, uint64_t off, int *status);
 
-	/* Optional.  Where len bytes at off can be written in place (the
-	 * storage is host memory): the receive path then puts a large WRITE's
-	 * payload straight into the export, with no copy.  NULL when not. */
-	void *(*direct)(void *w, uint64_t off, uint32_t len);
+	/* Optional.  Where the next *len payload bytes of a large WRITE at
+	 * off can be received with no copy through rx: the export itself
+	 * (host storage) or a staging buffer the backend owns.  The backend
+	 * may lower *len.  NULL when not now (then the payload goes through
+	 * rx).  Every region handed out is returned by direct_done. */
+	void *(*direct)(void *w, uint64_t off, uint32_t *len);
+	/* Optional.  n bytes (0: the receive failed) landed at buf, a region
+	 * from direct() for offset off.  Returns 0, or -errno for the
+	 * write's reply. */
+	int (*direct_done)(void *w, void *buf, uint32_t n, uint64_t off);
 
 	/* Waits for every operation this worker queued; afterwards all their
 	 * statuses are final.  Returns 0, or -errno when the device is lost
@@ -73,6 +84,11 @@ struct backend_ops {
 	int (*sync)(void *w);
 	/* Makes every write completed so far, by any worker, durable. */
 	int (*flush)(void *w);
+	/* Optional.  Work held back until the replies are out: the worker
+	 * asks deferred() after each round of completions and, when true,
+	 * submits its sends and then calls kick() to start that work. */
+	bool (*deferred)(void *w);
+	void (*kick)(void *w);
 
 	/* Capability lines for --dump-backend ("key=value\n"). */
 	void (*dump)(FILE *f);

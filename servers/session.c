@@ -65,7 +65,12 @@ void session_init(struct session *s, const struct export *ex, void *bw,
 
 void session_direct_done(struct session *s, uint32_t n)
 {
+	const struct backend_ops *ops = s->ex->ops;
+	int r = ops->direct_done ? ops->direct_done(s->bw, s->direct, n, s->s_off) : 0;
+
 	s->direct = NULL;
+	if (r < 0 && !s->s_error)
+		s->s_error = -r;
 	s->s_off += n;
 	s->s_left -= n;
 	if (s->s_left == 0) {
@@ -366,7 +371,8 @@ static int step_header(struct session *s)
 		if (avail < NBD_REQUEST_SIZE + len)
 			return BLOCKED;
 		p = add_pending(s, s->structured ? PK_STRUCT_NONE : PK_SIMPLE, cmd, handle, off, 0, len);
-		r = ops->pwrite(s->bw, h + NBD_REQUEST_SIZE, len, off, &p->status);
+		r = ops->pwrite(s->bw, h + NBD_REQUEST_SIZE, len, off,
+				(flags & NBD_CMD_FLAG_FUA) != 0, &p->status);
 		if (r < 0)
 			p->status = -r;
 		put_reply(s, handle, 0);
@@ -446,14 +452,19 @@ static int step_write_stream(struct session *s)
 	struct pending *p;
 	int r;
 
-	bool direct = s->state == SS_WRITE_STREAM && !s->s_error && s->ex->ops->direct;
+	bool fua = (s->s_flags & NBD_CMD_FLAG_FUA) != 0;
+	/* A FUA write goes through rx: its segments are complete before the
+	 * reply, as pwrite() promises for fua. */
+	bool direct = s->state == SS_WRITE_STREAM && !s->s_error && !fua && s->ex->ops->direct;
 
 	if (n > s->s_left)
 		n = s->s_left;
 	if (n == 0) {
 		/* What rx held is written; the rest can land in place. */
-		if (direct)
-			s->direct = s->ex->ops->direct(s->bw, s->s_off, s->s_left);
+		if (direct) {
+			s->direct_len = s->s_left;
+			s->direct = s->ex->ops->direct(s->bw, s->s_off, &s->direct_len);
+		}
 		return BLOCKED;
 	}
 	/* Otherwise gather a worthwhile segment first: each one ends a batch,
@@ -462,7 +473,7 @@ static int step_write_stream(struct session *s)
 		return BLOCKED;
 	if (s->state == SS_WRITE_STREAM && !s->s_error) {
 		p = add_pending(s, PK_WSEG, STAT_write, s->s_handle, s->s_off, 0, 0);
-		r = s->ex->ops->pwrite(s->bw, s->rx + s->rx_head, n, s->s_off, &p->status);
+		r = s->ex->ops->pwrite(s->bw, s->rx + s->rx_head, n, s->s_off, fua, &p->status);
 		if (r < 0)
 			p->status = -r;
 	}

@@ -67,8 +67,10 @@ struct session {
 	int s_error;                 /* positive errno for the final reply */
 	int s_status;                /* backend status of the last segment */
 	bool s_started;              /* READ stream: first segment sent */
-	uint8_t *direct;             /* WRITE stream: receive the next s_left
-				      * payload bytes here, not into rx */
+	uint8_t *direct;             /* WRITE stream: receive the next
+				      * direct_len payload bytes here, not
+				      * into rx (ops->direct) */
+	uint32_t direct_len;
 	bool hdr_only;               /* after a direct write: receive just the
 				      * next header, so a following large write's
 				      * payload can land in place too */
@@ -88,7 +90,8 @@ void session_init(struct session *s, const struct export *ex, void *bw,
  * bytes already in tx are sent (s->close_why says why). */
 int session_process(struct session *s);
 
-/* The worker received n (<= s_left) payload bytes at s->direct. */
+/* The worker received n (<= direct_len) payload bytes at s->direct; n = 0
+ * when the receive failed (the region goes back to the backend). */
 void session_direct_done(struct session *s, uint32_t n);
 
 /* Moves unconsumed rx bytes to the front; call before receiving, never

@@ -80,12 +80,26 @@ static inline uint64_t ud(void *p, unsigned op)
 	return (uint64_t)(uintptr_t)p | op;
 }
 
+/* Every submission goes through here.  Device work a backend held back
+ * until the replies are out (write-back copies) starts right after the
+ * submission that sends them: deferred() first announces it to the other
+ * workers, kick() then starts it. */
+static void submit(struct worker *w, bool always)
+{
+	bool held = export->ops->deferred && export->ops->deferred(w->bw);
+
+	if (always || held)
+		io_uring_submit(&w->ring);
+	if (held)
+		export->ops->kick(w->bw);
+}
+
 static struct io_uring_sqe *get_sqe(struct worker *w)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 
 	if (!sqe) {
-		io_uring_submit(&w->ring);
+		submit(w, true);
 		sqe = io_uring_get_sqe(&w->ring);
 	}
 	return sqe; /* the ring has room for every connection's two ops */
@@ -135,7 +149,7 @@ static void post_recv(struct conn *c)
 	sqe = get_sqe(c->w);
 	c->recv_direct = s->direct != NULL;
 	if (s->direct)
-		io_uring_prep_recv(sqe, c->fd, s->direct, s->s_left, 0);
+		io_uring_prep_recv(sqe, c->fd, s->direct, s->direct_len, 0);
 	else
 		io_uring_prep_recv(sqe, c->fd, s->rx + s->rx_tail, session_rx_room(s), 0);
 	io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
@@ -169,7 +183,7 @@ static void conn_run(struct conn *c)
 	 * the system call would only delay the device. */
 	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head && !lone_request(s)) {
 		post_recv(c);
-		io_uring_submit(&c->w->ring);
+		submit(c->w, true);
 	}
 	if (!c->dead && !s->close && session_process(s) < 0)
 		s->close = true;
@@ -234,8 +248,11 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 	c->ops--;
 	if (op == OP_RECV) {
 		c->recv_posted = false;
-		if (res > 0 && c->recv_direct) {
-			session_direct_done(&c->s, (uint32_t)res);
+		if (c->recv_direct) {
+			/* A failed receive still returns the region. */
+			session_direct_done(&c->s, res > 0 ? (uint32_t)res : 0);
+			if (res <= 0 && res != -EINTR && res != -EAGAIN)
+				c->eof = true;
 		} else if (res > 0) {
 			c->s.rx_tail += (uint32_t)res;
 			c->s.t_batch = now_ns();
@@ -275,6 +292,9 @@ static void *worker_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring, n);
+		/* Replies leave, then held-back device work starts; with
+		 * none held the wait below submits. */
+		submit(w, false);
 	}
 	return NULL;
 }

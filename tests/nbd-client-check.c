@@ -2,7 +2,8 @@
  * careful client would, and check every answer: zero (with and without
  * NO_HOLE), trim, flush and FUA writes with read-back, 256 pipelined
  * commands retired out of issue order, two connections sharing data
- * (multi-conn), and the errno libnbd maps from the server's error replies.
+ * (multi-conn; a write read back on the other connection at once, with no
+ * flush), and the errno libnbd maps from the server's error replies.
  *
  *   build/tests/nbd-client-check [--no-structured] [--read-only] URI
  *
@@ -571,6 +572,57 @@ static bool check_pipelining(struct nbd_handle *h)
 	return ok;
 }
 
+/* A write is visible on the other connection as soon as its reply is in,
+ * with no flush between (vramd's write-back copies to the GPU must not
+ * let a read overtake them): one write then one read, and batches of 64
+ * pipelined writes then 64 pipelined reads, at random 4 KiB-aligned
+ * offsets of [0, 32) MiB, 4 or 8 KiB each, on alternating connections. */
+#define VIS_ROUNDS 2000
+#define VIS_BATCH 64
+static bool check_visible_at_once(struct nbd_handle *h1, struct nbd_handle *h2)
+{
+	static unsigned char got[VIS_BATCH][8192];
+	uint64_t rng = 7, off[VIS_BATCH];
+	unsigned round, i, bad = 0;
+	char what[96];
+
+	step("write on one connection, read at once on the other");
+	for (round = 0; round < VIS_ROUNDS && !bad; round++) {
+		struct nbd_handle *w = round & 1 ? h2 : h1, *r = round & 1 ? h1 : h2;
+		unsigned n = round % 10 == 9 ? VIS_BATCH : 1;
+		size_t len = round % 3 == 0 ? 8192 : 4096;
+
+		for (i = 0; i < n; i++) {
+			/* One write per 512 KiB slice: writes in flight
+			 * together never overlap (their order is free). */
+			off[i] = (splitmix64(&rng) % 126 + 128 * (uint64_t)(n == 1 ?
+				  splitmix64(&rng) % VIS_BATCH : i)) * 4096;
+			fill(model + off[i], len, off[i], 100 + round);
+			if (nbd_aio_pwrite(w, model + off[i], len, off[i], NBD_NULL_COMPLETION, 0) == -1)
+				return nbd_failed("aio_pwrite");
+		}
+		while (nbd_aio_in_flight(w) > 0)
+			if (nbd_poll(w, -1) == -1)
+				return nbd_failed("poll (writes)");
+		for (i = 0; i < n; i++)
+			if (nbd_aio_pread(r, got[i], len, off[i], NBD_NULL_COMPLETION, 0) == -1)
+				return nbd_failed("aio_pread");
+		while (nbd_aio_in_flight(r) > 0)
+			if (nbd_poll(r, -1) == -1)
+				return nbd_failed("poll (reads)");
+		for (i = 0; i < n; i++)
+			if (memcmp(got[i], model + off[i], len) != 0) {
+				snprintf(what, sizeof what, "round %u: read %u on the other connection",
+					 round, i);
+				bad++;
+				same(got[i], model + off[i], len, off[i], what);
+				break;
+			}
+	}
+	return check(!bad, "%u rounds of writes read back at once on the other connection",
+		     round);
+}
+
 /* Two connections: what one writes and flushes, the other reads. */
 static bool check_multi_conn(struct nbd_handle *h)
 {
@@ -591,6 +643,7 @@ static bool check_multi_conn(struct nbd_handle *h)
 	memset(model + 4 * MiB, 0, 4096);
 	ok &= CALL_OK("connection 2: flush", nbd_flush(h2, 0)) &&
 	      verify(h, 4 * MiB, 8192, "connection 1 reads connection 2's zero");
+	ok &= check_visible_at_once(h, h2);
 	step("connection 2: shutdown");
 	if (nbd_shutdown(h2, 0) == -1)
 		ok = nbd_failed("connection 2: shutdown");

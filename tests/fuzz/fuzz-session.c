@@ -42,15 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (s.direct) {
 			/* The worker would receive straight into the export. */
 			n = size < chunk ? size : chunk;
-			if (n > s.s_left)
-				n = s.s_left;
+			if (n > s.direct_len)
+				n = s.direct_len;
 			memcpy(s.direct, data, n);
 			data += n;
 			size -= n;
-			if (n)
-				session_direct_done(&s, (uint32_t)n);
-			else
-				s.direct = NULL;
+			session_direct_done(&s, (uint32_t)n); /* 0: returned unused */
 		}
 		session_compact_rx(&s);
 		n = size < chunk ? size : chunk;
