@@ -90,8 +90,20 @@ TEST_SRC   := $(wildcard tests/*.c)
 TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIBS  := $(shell pkg-config --libs libnbd 2>/dev/null || echo -lnbd)
 
-all: $(BUILD)/vramd $(TEST_BIN)
+# vramd with the vram backend over an emulated GPU (tests/gpu-double/), so
+# the backend's logic is tested on hosts without one; tests only.
+ifeq ($(HAVE_CUDA),1)
+GPU_DOUBLE  := $(BUILD)/tests/vramd-gpu-double
+CFLAGS_tests/gpu-double/cuda-double.c := -isystem $(CUDA_HOME)/include -Iservers
+endif
+
+all: $(BUILD)/vramd $(TEST_BIN) $(GPU_DOUBLE)
 	$(Q)[ "$(HAVE_CUDA)" = 1 ] || echo "note: vram backend skipped: $(CUDA_WHY)"
+
+$(BUILD)/tests/vramd-gpu-double: $(call obj,$(VRAMD_SRC) tests/gpu-double/cuda-double.c) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl -lpthread -lm
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

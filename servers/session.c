@@ -460,8 +460,9 @@ static int step_write_stream(struct session *s)
 	if (n > s->s_left)
 		n = s->s_left;
 	if (n == 0) {
-		/* What rx held is written; the rest can land in place. */
-		if (direct) {
+		/* What rx held is written; the rest can land in place (unless
+		 * a region is lent already: a receive may be filling it). */
+		if (direct && !s->direct) {
 			s->direct_len = s->s_left;
 			s->direct = s->ex->ops->direct(s->bw, s->s_off, &s->direct_len);
 		}

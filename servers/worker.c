@@ -117,6 +117,8 @@ static void release(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	if (c->s.direct)
+		session_direct_done(&c->s, 0); /* a lent region goes back */
 	close(c->fd);
 	w->conns[c->slot] = w->conns[--w->nconns];
 	w->conns[c->slot]->slot = c->slot;
@@ -149,7 +151,8 @@ static void post_recv(struct conn *c)
 	sqe = get_sqe(c->w);
 	c->recv_direct = s->direct != NULL;
 	if (s->direct)
-		io_uring_prep_recv(sqe, c->fd, s->direct, s->direct_len, 0);
+		io_uring_prep_recv(sqe, c->fd, s->direct,
+				   s->direct_len < s->s_left ? s->direct_len : s->s_left, 0);
 	else
 		io_uring_prep_recv(sqe, c->fd, s->rx + s->rx_tail, session_rx_room(s), 0);
 	io_uring_sqe_set_data64(sqe, ud(c, OP_RECV));
@@ -254,6 +257,11 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 			if (res <= 0 && res != -EINTR && res != -EAGAIN)
 				c->eof = true;
 		} else if (res > 0) {
+			/* A region lent while this receive into rx was in
+			 * flight would now be at the wrong offset: give it
+			 * back; the session asks again once rx is consumed. */
+			if (c->s.direct)
+				session_direct_done(&c->s, 0);
 			c->s.rx_tail += (uint32_t)res;
 			c->s.t_batch = now_ns();
 		} else if (res != -EINTR && res != -EAGAIN && res != -ENOBUFS) {

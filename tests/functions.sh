@@ -9,7 +9,8 @@ set -u
 
 : "${top:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${BUILD:=$top/build}"
-VRAMD="$BUILD/vramd"
+# VRAMD may name another build of the server (the GPU double's, say).
+: "${VRAMD:=$BUILD/vramd}"
 export LC_ALL=C
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/swapbench-test.XXXXXX")
@@ -59,7 +60,9 @@ requires_root() {
 }
 
 requires_gpu() {
-	command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 ||
+	# build/tests/vramd-gpu-double emulates the GPU: no device needed.
+	[ "${VRAMD##*/}" = vramd-gpu-double ] ||
+		{ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; } ||
 		skip "no NVIDIA GPU on this host"
 	"$VRAMD" --backend vram --dump-backend 2>/dev/null | grep -qx 'cuda=yes' ||
 		skip "vramd built without CUDA"
@@ -364,4 +367,24 @@ wait_swap_used() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# run_suites LABEL SUITE...: runs each tests/SUITE script with the
+# environment as it is (VRAMD, VRAMD_BACKEND, NBDCOPY_SIZE), saying
+# "SUITE LABEL" as it goes; a skipped suite is reported, not failed.
+# Returns 1 when any failed (its log tail on stderr).
+run_suites() {
+	local label=$1 t r rc=0
+	shift
+	for t in "$@"; do
+		info "$t $label"
+		bash "$top/tests/$t" >"$tmp/$t.log" 2>&1
+		r=$?
+		case $r in
+		0) info "ok: $t" ;;
+		77) info "skipped: $t: $(grep -m1 '^SKIP' "$tmp/$t.log")" ;;
+		*) tail -30 "$tmp/$t.log" >&2; echo "FAIL: $t $label (exit $r)" >&2; rc=1 ;;
+		esac
+	done
+	return $rc
 }

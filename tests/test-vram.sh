@@ -6,16 +6,5 @@
 . "$(dirname "$0")/functions.sh"
 requires_vramd
 requires_gpu
-rc=0
-for t in test-nbdinfo.sh test-libnbd.sh test-fio-verify.sh test-hostile.sh test-nbdcopy.sh \
-	test-swap-fuse.sh; do
-	info "$t with --backend vram"
-	VRAMD_BACKEND=vram NBDCOPY_SIZE=4G bash "$top/tests/$t" >"$tmp/$t.log" 2>&1
-	r=$?
-	case $r in
-	0) info "ok: $t" ;;
-	77) info "skipped: $t: $(grep -m1 '^SKIP' "$tmp/$t.log")" ;;
-	*) tail -30 "$tmp/$t.log" >&2; echo "FAIL: $t with --backend vram (exit $r)" >&2; rc=1 ;;
-	esac
-done
-exit $rc
+VRAMD_BACKEND=vram NBDCOPY_SIZE=4G run_suites "with --backend vram" test-nbdinfo.sh \
+	test-libnbd.sh test-fio-verify.sh test-hostile.sh test-nbdcopy.sh test-swap-fuse.sh

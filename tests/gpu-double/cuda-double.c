@@ -1,0 +1,519 @@
+/* An emulated GPU for testing vramd's vram backend where there is none:
+ * the CUDA runtime calls servers/backend-vram.c makes, and the batch copy
+ * kernel's entry point, implemented on the CPU, so that the backend's own
+ * code (write-back staging, fences, ordering between workers, the lost
+ * device) runs against real clients in CI.  It is linked only into
+ * build/tests/vramd-gpu-double, never into vramd.
+ *
+ * What makes it a useful double is that it is asynchronous like a GPU:
+ * every stream is a thread that runs its operations in order, each after
+ * a delay (GPU_DOUBLE_DELAY_US, default 20, plus up to as much again at
+ * random), so a read that is not ordered after a write's copy sees stale
+ * data, and a staging buffer reused before its copy ran corrupts it.
+ * Events and cudaStreamWaitEvent work across streams as CUDA's do.
+ *
+ * GPU_DOUBLE_FAIL_AFTER=N makes the Nth copy or memset fail with a sticky
+ * error (cudaErrorIllegalAddress), as a lost device does: that operation
+ * and every later call fail.  GPU_DOUBLE_MEM_MIB sets the "free VRAM"
+ * (default 2048).  Device memory is host memory (calloc). */
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vram-copy.h"
+
+enum op_kind { OP_COPY, OP_SET, OP_BATCH, OP_EVENT, OP_WAIT };
+
+struct op {
+	enum op_kind kind;
+	void *dst;
+	const void *src;
+	size_t len;
+	int val;
+	struct CUevent_st *ev;
+	uint64_t seq;
+	struct vram_copy_batch *batch;
+	struct op *next;
+};
+
+struct CUstream_st {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;          /* new work, or work finished */
+	struct op *head, *tail;
+	unsigned pending;           /* queued or running */
+	bool stop;
+	struct CUstream_st *next;   /* all streams, for cudaDeviceSynchronize */
+};
+
+struct CUevent_st {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t recorded, completed;
+};
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct CUstream_st *g_streams;
+static volatile int sticky;          /* cudaError_t once the device is lost */
+static long fail_after = -1, ops_done;
+static unsigned delay_us = 20;
+static unsigned device_flags;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void g_init(void)
+{
+	const char *e;
+
+	if ((e = getenv("GPU_DOUBLE_DELAY_US")))
+		delay_us = (unsigned)strtoul(e, NULL, 10);
+	if ((e = getenv("GPU_DOUBLE_FAIL_AFTER")))
+		fail_after = strtol(e, NULL, 10);
+}
+
+static cudaError_t lost(void)
+{
+	pthread_once(&g_once, g_init);
+	return (cudaError_t)__atomic_load_n(&sticky, __ATOMIC_ACQUIRE);
+}
+
+static void pause_a_little(unsigned *seed)
+{
+	unsigned us = delay_us ? delay_us + (unsigned)rand_r(seed) % (delay_us + 1) : 0;
+	struct timespec ts = { 0, (long)us * 1000 };
+
+	if (us)
+		nanosleep(&ts, NULL);
+}
+
+/* A copy or memset runs, or fails and loses the device. */
+static bool data_op_allowed(void)
+{
+	long n = __atomic_add_fetch(&ops_done, 1, __ATOMIC_SEQ_CST);
+
+	if (lost())
+		return false;
+	if (fail_after >= 0 && n >= fail_after) {
+		__atomic_store_n(&sticky, cudaErrorIllegalAddress, __ATOMIC_RELEASE);
+		return false;
+	}
+	return true;
+}
+
+static void event_complete(struct CUevent_st *ev, uint64_t seq)
+{
+	pthread_mutex_lock(&ev->mu);
+	if (ev->completed < seq)
+		ev->completed = seq;
+	pthread_cond_broadcast(&ev->cv);
+	pthread_mutex_unlock(&ev->mu);
+}
+
+static void event_wait(struct CUevent_st *ev, uint64_t seq)
+{
+	pthread_mutex_lock(&ev->mu);
+	while (ev->completed < seq)
+		pthread_cond_wait(&ev->cv, &ev->mu);
+	pthread_mutex_unlock(&ev->mu);
+}
+
+static void run_op(struct op *o, unsigned *seed)
+{
+	uint32_t i;
+
+	switch (o->kind) {
+	case OP_COPY:
+		pause_a_little(seed);
+		if (data_op_allowed())
+			memcpy(o->dst, o->src, o->len);
+		break;
+	case OP_SET:
+		pause_a_little(seed);
+		if (data_op_allowed())
+			memset(o->dst, o->val, o->len);
+		break;
+	case OP_BATCH:
+		pause_a_little(seed);
+		if (data_op_allowed())
+			for (i = 0; i < o->batch->n; i++)
+				memcpy((void *)(uintptr_t)o->batch->d[i].dst,
+				       (const void *)(uintptr_t)o->batch->d[i].src, o->batch->d[i].len);
+		free(o->batch);
+		break;
+	case OP_EVENT:
+		event_complete(o->ev, o->seq);
+		break;
+	case OP_WAIT:
+		event_wait(o->ev, o->seq);
+		break;
+	}
+}
+
+static void *stream_main(void *arg)
+{
+	struct CUstream_st *s = arg;
+	unsigned seed = (unsigned)(uintptr_t)s;
+	struct op *o;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->head && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->head)
+			break;
+		o = s->head;
+		pthread_mutex_unlock(&s->mu);
+		run_op(o, &seed);
+		pthread_mutex_lock(&s->mu);
+		s->head = o->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->pending--;
+		free(o);
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static cudaError_t push(struct CUstream_st *s, struct op o)
+{
+	struct op *p = malloc(sizeof *p);
+	cudaError_t e = lost();
+
+	if (e) {
+		free(o.batch);
+		free(p);
+		return e;
+	}
+	if (!s || !p) {
+		free(o.batch);
+		free(p);
+		return !s ? cudaErrorInvalidResourceHandle : cudaErrorMemoryAllocation;
+	}
+	*p = o;
+	p->next = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (s->tail)
+		s->tail->next = p;
+	else
+		s->head = p;
+	s->tail = p;
+	s->pending++;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return cudaSuccess;
+}
+
+static void drain(struct CUstream_st *s)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->pending)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* --- the runtime API used by backend-vram.c ----------------------------- */
+
+cudaError_t cudaDriverGetVersion(int *v)
+{
+	*v = 13000;
+	return cudaSuccess;
+}
+
+cudaError_t cudaRuntimeGetVersion(int *v)
+{
+	*v = 13000;
+	return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceCount(int *n)
+{
+	*n = 1;
+	return cudaSuccess;
+}
+
+cudaError_t cudaInitDevice(int dev, unsigned int flags, unsigned int how)
+{
+	(void)how;
+	if (dev != 0)
+		return cudaErrorInvalidDevice;
+	device_flags = flags | cudaDeviceMapHost;
+	return lost();
+}
+
+cudaError_t cudaSetDevice(int dev)
+{
+	return dev == 0 ? lost() : cudaErrorInvalidDevice;
+}
+
+cudaError_t cudaGetDeviceFlags(unsigned int *flags)
+{
+	*flags = device_flags;
+	return lost();
+}
+
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev)
+{
+	if (dev != 0)
+		return cudaErrorInvalidDevice;
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "GPU double (emulated, tests only)");
+	return lost();
+}
+
+cudaError_t cudaDeviceGetPCIBusId(char *id, int len, int dev)
+{
+	(void)dev;
+	snprintf(id, (size_t)len, "0000:00:00.0");
+	return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t *fr, size_t *total)
+{
+	const char *e = getenv("GPU_DOUBLE_MEM_MIB");
+	size_t mib = e ? strtoull(e, NULL, 10) : 2048;
+
+	*fr = *total = mib << 20;
+	return lost();
+}
+
+cudaError_t cudaMalloc(void **p, size_t len)
+{
+	*p = calloc(1, len);
+	return *p ? lost() : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFree(void *p)
+{
+	free(p);
+	return cudaSuccess;
+}
+
+cudaError_t cudaHostAlloc(void **p, size_t len, unsigned int flags)
+{
+	(void)flags;
+	*p = calloc(1, len);
+	return *p ? lost() : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFreeHost(void *p)
+{
+	free(p);
+	return cudaSuccess;
+}
+
+cudaError_t cudaHostRegister(void *p, size_t len, unsigned int flags)
+{
+	(void)p;
+	(void)len;
+	(void)flags;
+	return lost();
+}
+
+cudaError_t cudaHostUnregister(void *p)
+{
+	(void)p;
+	return cudaSuccess;
+}
+
+cudaError_t cudaHostGetDevicePointer(void **dev, void *host, unsigned int flags)
+{
+	(void)flags;
+	*dev = host; /* unified addressing, as on 64-bit Linux */
+	return lost();
+}
+
+cudaError_t cudaDeviceSynchronize(void)
+{
+	struct CUstream_st *s;
+
+	pthread_mutex_lock(&g_mu);
+	for (s = g_streams; s; s = s->next)
+		drain(s);
+	pthread_mutex_unlock(&g_mu);
+	return lost();
+}
+
+cudaError_t cudaMemset(void *p, int val, size_t len)
+{
+	cudaError_t e = cudaDeviceSynchronize();
+
+	if (e)
+		return e;
+	if (!data_op_allowed())
+		return lost();
+	memset(p, val, len);
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *ps, unsigned int flags)
+{
+	struct CUstream_st *s = calloc(1, sizeof *s);
+
+	(void)flags;
+	if (!s)
+		return cudaErrorMemoryAllocation;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->thread, NULL, stream_main, s)) {
+		free(s);
+		return cudaErrorMemoryAllocation;
+	}
+	pthread_mutex_lock(&g_mu);
+	s->next = g_streams;
+	g_streams = s;
+	pthread_mutex_unlock(&g_mu);
+	*ps = s;
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t s)
+{
+	struct CUstream_st **pp;
+
+	drain(s);
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	pthread_mutex_lock(&g_mu);
+	for (pp = &g_streams; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	pthread_mutex_unlock(&g_mu);
+	free(s);
+	return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t s)
+{
+	drain(s);
+	return lost();
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t len, enum cudaMemcpyKind kind,
+			    cudaStream_t s)
+{
+	(void)kind;
+	return push(s, (struct op){ .kind = OP_COPY, .dst = dst, .src = src, .len = len });
+}
+
+cudaError_t cudaMemsetAsync(void *p, int val, size_t len, cudaStream_t s)
+{
+	return push(s, (struct op){ .kind = OP_SET, .dst = p, .val = val, .len = len });
+}
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *pe, unsigned int flags)
+{
+	struct CUevent_st *ev = calloc(1, sizeof *ev);
+
+	(void)flags;
+	if (!ev)
+		return cudaErrorMemoryAllocation;
+	pthread_mutex_init(&ev->mu, NULL);
+	pthread_cond_init(&ev->cv, NULL);
+	*pe = ev;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t ev)
+{
+	free(ev);
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t s)
+{
+	uint64_t seq;
+	cudaError_t e = lost();
+
+	if (e)
+		return e;
+	pthread_mutex_lock(&ev->mu);
+	seq = ++ev->recorded;
+	pthread_mutex_unlock(&ev->mu);
+	return push(s, (struct op){ .kind = OP_EVENT, .ev = ev, .seq = seq });
+}
+
+cudaError_t cudaEventQuery(cudaEvent_t ev)
+{
+	bool done;
+	cudaError_t e = lost();
+
+	if (e)
+		return e;
+	pthread_mutex_lock(&ev->mu);
+	done = ev->completed >= ev->recorded;
+	pthread_mutex_unlock(&ev->mu);
+	return done ? cudaSuccess : cudaErrorNotReady;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t ev)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&ev->mu);
+	seq = ev->recorded;
+	pthread_mutex_unlock(&ev->mu);
+	event_wait(ev, seq);
+	return lost();
+}
+
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t ev, unsigned int flags)
+{
+	uint64_t seq;
+
+	(void)flags;
+	pthread_mutex_lock(&ev->mu);
+	seq = ev->recorded;
+	pthread_mutex_unlock(&ev->mu);
+	return push(s, (struct op){ .kind = OP_WAIT, .ev = ev, .seq = seq });
+}
+
+const char *cudaGetErrorString(cudaError_t e)
+{
+	switch (e) {
+	case cudaSuccess: return "no error";
+	case cudaErrorNotReady: return "device not ready";
+	case cudaErrorIllegalAddress: return "an illegal memory access was encountered (GPU double)";
+	case cudaErrorMemoryAllocation: return "out of memory";
+	case cudaErrorInvalidDevice: return "invalid device ordinal";
+	default: return "unknown error (GPU double)";
+	}
+}
+
+const char *cudaGetErrorName(cudaError_t e)
+{
+	switch (e) {
+	case cudaSuccess: return "cudaSuccess";
+	case cudaErrorNotReady: return "cudaErrorNotReady";
+	case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+	case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+	case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+	default: return "cudaErrorUnknown";
+	}
+}
+
+/* --- the batch copy kernel (servers/vram-copy.cu) ----------------------- */
+
+int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
+{
+	struct vram_copy_batch *copy;
+
+	if (b->n == 0)
+		return 0;
+	copy = malloc(sizeof *copy);
+	if (!copy)
+		return cudaErrorMemoryAllocation;
+	memcpy(copy, b, sizeof *copy);
+	return push(stream, (struct op){ .kind = OP_BATCH, .batch = copy });
+}
