@@ -11,8 +11,8 @@
  * payloads are received there directly), the reply goes out, and the copy
  * to VRAM starts after it; a CUDA event fences each round.  Every later
  * request sees the data: the worker's own in stream order, other workers'
- * by waiting on the writer's latest fence (cudaStreamWaitEvent) before
- * their first copy of a batch.  FLUSH and FUA wait for completion.  A copy
+ * by waiting on the writer's latest fence (cudaStreamWaitEvent) where
+ * that writer's write-backs touched the same MiB.  FLUSH and FUA wait for completion.  A copy
  * that fails marks the device lost: later writes and flushes fail.
  *
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
@@ -44,6 +44,8 @@
 #define VRAM_FENCES 64
 #define VRAM_DIRECT_MAX (1u << 20)
 #define SEQ_HELD UINT64_MAX /* region lent to a receive in progress */
+/* Write-backs are tracked per 1 MiB of the export: who wrote there last. */
+#define VRAM_CHUNK_SHIFT 20
 
 /* What a worker publishes for the others: write-backs are numbered 1, 2,
  * ... per worker.  The replies of the first `announced` may be out; the
@@ -66,6 +68,9 @@ struct vram {
 	volatile int lost;   /* a sticky CUDA error: refuse writes */
 	unsigned nworkers;
 	struct vram_wb *wb;  /* [nworkers] */
+	/* [chunk * nworkers + worker]: the number of that worker's latest
+	 * write-back into that MiB (0: none); written by its worker only. */
+	uint64_t *lastw;
 	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
 	uint64_t writebacks, staging_waits, order_waits;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
@@ -79,8 +84,8 @@ struct vram_worker {
 	/* Write-back state (see the top of the file). */
 	uint64_t posted;          /* write-backs accepted */
 	bool dirty;               /* some on the stream are not behind a fence */
-	bool ordered;             /* this batch waits for the others' already */
-	uint64_t *seen;           /* [nworkers]: announced counts waited for */
+	uint64_t *seen;           /* [nworkers]: the stream is ordered after
+				   * that many of each worker's write-backs */
 	uint8_t *ring, *ring_dev; /* staging (host, GPU address); [r_head,
 				   * r_tail) circularly in use, equal when
 				   * empty */
@@ -231,6 +236,14 @@ static void *vram_create(const struct backend_config *cfg)
 		return NULL;
 	}
 	memset(v->wb, 0, sizeof *v->wb * v->nworkers);
+	v->lastw = calloc(((cfg->size - 1) >> VRAM_CHUNK_SHIFT) + 1,
+			  sizeof *v->lastw * v->nworkers);
+	if (!v->lastw) {
+		error("vram backend: out of memory");
+		free(v->wb);
+		free(v);
+		return NULL;
+	}
 	if (CU(cudaGetDeviceCount(&n)) < 0)
 		goto err;
 	if (cfg->gpu >= n) {
@@ -267,6 +280,7 @@ static void *vram_create(const struct backend_config *cfg)
 err_free:
 	cudaFree(v->dev);
 err:
+	free(v->lastw);
 	free(v->wb);
 	free(v);
 	return NULL;
@@ -279,6 +293,7 @@ static void vram_free(void *p)
 	if (v->pinned)
 		cudaHostUnregister(v->pinned);
 	cudaFree(v->dev);
+	free(v->lastw);
 	free(v->wb);
 	free(v);
 }
@@ -483,32 +498,62 @@ static void cover(struct vram_worker *w)
 	store_rel(&me->kicked, w->posted);
 }
 
-/* Orders this worker's stream after every write-back of the others whose
- * reply may have reached a client.  A worker announces before it sends
- * and covers right after, so the wait for `kicked` is short. */
-static void order_after_others(struct vram_worker *w)
+/* Orders this worker's stream after the first t write-backs of worker
+ * i.  A worker announces before it sends replies and covers right after,
+ * so waiting for `kicked` is short. */
+static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
+{
+	struct vram_wb *o = &w->v->wb[i];
+	unsigned spins;
+	uint64_t k;
+
+	for (spins = 0; load_acq(&o->kicked) < t && load_acq(&o->done) < t; spins++)
+		if (spins > 64)
+			sched_yield();
+	if (load_acq(&o->done) >= t) {
+		if (w->seen[i] < t)
+			w->seen[i] = t;
+		return;
+	}
+	k = load_acq(&o->kicked); /* `last` is at least this recent */
+	cudaStreamWaitEvent(w->stream, __atomic_load_n(&o->last, __ATOMIC_ACQUIRE), 0);
+	__atomic_add_fetch(&w->v->order_waits, 1, __ATOMIC_RELAXED);
+	w->seen[i] = k;
+}
+
+/* Before an access to [off, off+len): orders the stream after the other
+ * workers' write-backs there whose replies may have reached a client
+ * (the announced ones; an unannounced one is concurrent with this
+ * request).  Each worker is tracked on its own, so no ordering passes
+ * through a third, and requests elsewhere never wait. */
+static void order_range(struct vram_worker *w, uint64_t off, uint32_t len)
 {
 	struct vram *v = w->v;
-	unsigned i, spins;
+	uint64_t c, last = (off + len - 1) >> VRAM_CHUNK_SHIFT;
+	unsigned i;
 
-	for (i = 0; i < v->nworkers; i++) {
-		struct vram_wb *o = &v->wb[i];
-		uint64_t a;
+	for (c = off >> VRAM_CHUNK_SHIFT; c <= last; c++)
+		for (i = 0; i < v->nworkers; i++) {
+			uint64_t t = load_acq(&v->lastw[c * v->nworkers + i]), a;
 
-		if (i == w->idx)
-			continue;
-		a = load_acq(&o->announced);
-		if (a <= w->seen[i] || load_acq(&o->done) >= a)
-			continue;
-		for (spins = 0; load_acq(&o->kicked) < a && load_acq(&o->done) < a; spins++)
-			if (spins > 64)
-				sched_yield();
-		if (load_acq(&o->done) < a) {
-			cudaStreamWaitEvent(w->stream, __atomic_load_n(&o->last, __ATOMIC_ACQUIRE), 0);
-			__atomic_add_fetch(&v->order_waits, 1, __ATOMIC_RELAXED);
+			if (t <= w->seen[i] || i == w->idx)
+				continue;
+			a = load_acq(&v->wb[i].announced);
+			if (a < t)
+				t = a;
+			if (t > w->seen[i] && load_acq(&v->wb[i].done) < t)
+				order_after(w, i, t);
 		}
-		w->seen[i] = a;
-	}
+}
+
+/* Records write-back number seq of this worker over [off, off+len). */
+static void note_write(struct vram_worker *w, uint64_t off, uint32_t len, uint64_t seq)
+{
+	struct vram *v = w->v;
+	uint64_t c, last = (off + len - 1) >> VRAM_CHUNK_SHIFT;
+
+	for (c = off >> VRAM_CHUNK_SHIFT; c <= last; c++)
+		store_rel(&v->lastw[c * v->nworkers + w->idx], seq);
 }
 
 /* A staging region of len bytes for write-back number seq (or SEQ_HELD),
@@ -572,10 +617,6 @@ static int begin(struct vram_worker *w, bool writes)
 		return -EIO;
 	if (w->nq == VRAM_QUEUE)
 		vram_sync(w);
-	if (!w->ordered) {
-		order_after_others(w);
-		w->ordered = true;
-	}
 	return 0;
 }
 
@@ -658,6 +699,7 @@ static int vram_pread(void *p, void *buf, uint32_t len, uint64_t off, int *statu
 
 	if (r < 0)
 		return r;
+	order_range(w, off, len);
 	if (hbuf)
 		return add_copy(w, hbuf, w->v->dev + off, len, off, false, status);
 	if ((r = launch(w)) < 0)
@@ -698,9 +740,11 @@ static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, boo
 
 	if (r < 0)
 		return r;
+	order_range(w, off, len);
 	if (!fua && (st = ring_alloc(w, len, w->posted + 1))) {
 		memcpy(st, buf, len);
 		*status = 0;
+		note_write(w, off, len, w->posted + 1);
 		return stage_copy(w, st, len, off);
 	}
 	if (hbuf)
@@ -761,6 +805,8 @@ static int vram_direct_done(void *p, void *buf, uint32_t n, uint64_t off)
 		w->reg[i].seq = 0;
 		return r;
 	}
+	order_range(w, off, n);
+	note_write(w, off, n, w->posted + 1);
 	return stage_copy(w, buf, n, off);
 }
 
@@ -771,6 +817,7 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 
 	if (r < 0)
 		return r;
+	order_range(w, off, len);
 	if ((r = launch(w)) < 0)
 		return r;
 	return enqueue(w, cudaMemsetAsync(w->v->dev + off, 0, len, w->stream), "cudaMemsetAsync", status);
@@ -783,7 +830,6 @@ static int vram_sync(void *p)
 	cudaError_t e;
 	unsigned i;
 
-	w->ordered = false;
 	if (w->nq == 0)
 		return 0;
 	launch(w); /* a failed launch shows again in the synchronisation */
@@ -815,7 +861,6 @@ static void vram_kick(void *p)
 
 	if (bind_thread(w) == 0)
 		cover(w);
-	w->ordered = false;
 }
 
 /* Completes every write acknowledged so far by any worker: waits on the
@@ -825,14 +870,17 @@ static int vram_flush(void *p)
 	struct vram_worker *w = p;
 	struct vram *v = w->v;
 	cudaError_t e;
+	unsigned i;
 
 	if (bind_thread(w) < 0 || v->lost)
 		return -EIO;
 	if (w->nq)
 		vram_sync(w); /* the session flushes between batches: not reached */
 	cover(w);
-	memset(w->seen, 0, sizeof *w->seen * v->nworkers);
-	order_after_others(w);
+	for (i = 0; i < v->nworkers; i++)
+		if (i != w->idx && load_acq(&v->wb[i].announced) > w->seen[i] &&
+		    load_acq(&v->wb[i].done) < load_acq(&v->wb[i].announced))
+			order_after(w, i, load_acq(&v->wb[i].announced));
 	e = cudaStreamSynchronize(w->stream);
 	if (e != cudaSuccess)
 		mark_lost(v, e);

@@ -574,11 +574,31 @@ static bool check_pipelining(struct nbd_handle *h)
 
 /* A write is visible on the other connection as soon as its reply is in,
  * with no flush between (vramd's write-back copies to the GPU must not
- * let a read overtake them): one write then one read, and batches of 64
- * pipelined writes then 64 pipelined reads, at random 4 KiB-aligned
- * offsets of [0, 32) MiB, 4 or 8 KiB each, on alternating connections. */
+ * let a read overtake them, nor a later write): one write then one read,
+ * and batches of 64 pipelined writes then 64 pipelined reads, at random
+ * 4 KiB-aligned offsets of [0, 32) MiB, 4 or 8 KiB each, on alternating
+ * connections; every fourth round the other connection overwrites the
+ * same blocks first and the writer reads them back. */
 #define VIS_ROUNDS 2000
 #define VIS_BATCH 64
+/* Writes n blocks of len bytes at off[] on h, pattern seed, and waits for
+ * every reply. */
+static bool vis_write(struct nbd_handle *h, const uint64_t *off, unsigned n, size_t len,
+		      uint64_t seed)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		fill(model + off[i], len, off[i], seed);
+		if (nbd_aio_pwrite(h, model + off[i], len, off[i], NBD_NULL_COMPLETION, 0) == -1)
+			return nbd_failed("aio_pwrite");
+	}
+	while (nbd_aio_in_flight(h) > 0)
+		if (nbd_poll(h, -1) == -1)
+			return nbd_failed("poll (writes)");
+	return true;
+}
+
 static bool check_visible_at_once(struct nbd_handle *h1, struct nbd_handle *h2)
 {
 	static unsigned char got[VIS_BATCH][8192];
@@ -591,19 +611,22 @@ static bool check_visible_at_once(struct nbd_handle *h1, struct nbd_handle *h2)
 		struct nbd_handle *w = round & 1 ? h2 : h1, *r = round & 1 ? h1 : h2;
 		unsigned n = round % 10 == 9 ? VIS_BATCH : 1;
 		size_t len = round % 3 == 0 ? 8192 : 4096;
+		bool overwrite = round % 4 == 2;
 
-		for (i = 0; i < n; i++) {
-			/* One write per 512 KiB slice: writes in flight
-			 * together never overlap (their order is free). */
+		/* One write per 512 KiB slice: writes in flight together
+		 * never overlap (their order is free). */
+		for (i = 0; i < n; i++)
 			off[i] = (splitmix64(&rng) % 126 + 128 * (uint64_t)(n == 1 ?
 				  splitmix64(&rng) % VIS_BATCH : i)) * 4096;
-			fill(model + off[i], len, off[i], 100 + round);
-			if (nbd_aio_pwrite(w, model + off[i], len, off[i], NBD_NULL_COMPLETION, 0) == -1)
-				return nbd_failed("aio_pwrite");
+		if (!vis_write(w, off, n, len, 100 + round))
+			return false;
+		if (overwrite) {
+			/* ... and overwritten at once from the other side:
+			 * the second write must be the one that stays. */
+			if (!vis_write(r, off, n, len, 50000 + round))
+				return false;
+			r = w;
 		}
-		while (nbd_aio_in_flight(w) > 0)
-			if (nbd_poll(w, -1) == -1)
-				return nbd_failed("poll (writes)");
 		for (i = 0; i < n; i++)
 			if (nbd_aio_pread(r, got[i], len, off[i], NBD_NULL_COMPLETION, 0) == -1)
 				return nbd_failed("aio_pread");
@@ -612,8 +635,8 @@ static bool check_visible_at_once(struct nbd_handle *h1, struct nbd_handle *h2)
 				return nbd_failed("poll (reads)");
 		for (i = 0; i < n; i++)
 			if (memcmp(got[i], model + off[i], len) != 0) {
-				snprintf(what, sizeof what, "round %u: read %u on the other connection",
-					 round, i);
+				snprintf(what, sizeof what, "round %u: read %u on the other connection%s",
+					 round, i, overwrite ? " after an overwrite" : "");
 				bad++;
 				same(got[i], model + off[i], len, off[i], what);
 				break;
