@@ -12,7 +12,7 @@
  * to VRAM starts after it; a CUDA event fences each round.  Every later
  * request sees the data: the worker's own in stream order, other workers'
  * by waiting on the writer's latest fence (cudaStreamWaitEvent) where
- * that writer's write-backs touched the same MiB.  FLUSH and FUA wait for completion.  A copy
+ * that writer's write-backs touched the same 64 KiB.  FLUSH and FUA wait for completion.  A copy
  * that fails marks the device lost: later writes and flushes fail.
  *
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
@@ -44,8 +44,10 @@
 #define VRAM_FENCES 64
 #define VRAM_DIRECT_MAX (1u << 20)
 #define SEQ_HELD UINT64_MAX /* region lent to a receive in progress */
-/* Write-backs are tracked per 1 MiB of the export: who wrote there last. */
-#define VRAM_CHUNK_SHIFT 20
+/* Write-backs are tracked per chunk of the export (who wrote there last):
+ * 64 KiB, or more where that map would pass 64 MiB. */
+#define VRAM_CHUNK_MIN_SHIFT 16
+#define VRAM_MAP_MAX (64u << 20)
 
 /* What a worker publishes for the others: write-backs are numbered 1, 2,
  * ... per worker.  The replies of the first `announced` may be out; the
@@ -69,8 +71,9 @@ struct vram {
 	unsigned nworkers;
 	struct vram_wb *wb;  /* [nworkers] */
 	/* [chunk * nworkers + worker]: the number of that worker's latest
-	 * write-back into that MiB (0: none); written by its worker only. */
+	 * write-back into that chunk (0: none); written by its worker only. */
 	uint64_t *lastw;
+	unsigned chunk_shift;
 	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
 	uint64_t writebacks, staging_waits, order_waits;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
@@ -83,7 +86,8 @@ struct vram_worker {
 	cudaStream_t stream;
 	/* Write-back state (see the top of the file). */
 	uint64_t posted;          /* write-backs accepted */
-	bool dirty;               /* some on the stream are not behind a fence */
+	bool dirty;               /* some are not behind a fence yet */
+	bool dirty_engine;        /* ... and some of those on the stream */
 	uint64_t *seen;           /* [nworkers]: the stream is ordered after
 				   * that many of each worker's write-backs */
 	uint8_t *ring, *ring_dev; /* staging (host, GPU address); [r_head,
@@ -236,8 +240,10 @@ static void *vram_create(const struct backend_config *cfg)
 		return NULL;
 	}
 	memset(v->wb, 0, sizeof *v->wb * v->nworkers);
-	v->lastw = calloc(((cfg->size - 1) >> VRAM_CHUNK_SHIFT) + 1,
-			  sizeof *v->lastw * v->nworkers);
+	v->chunk_shift = VRAM_CHUNK_MIN_SHIFT;
+	while ((cfg->size >> v->chunk_shift) * v->nworkers * sizeof *v->lastw > VRAM_MAP_MAX)
+		v->chunk_shift++;
+	v->lastw = calloc(((cfg->size - 1) >> v->chunk_shift) + 1, sizeof *v->lastw * v->nworkers);
 	if (!v->lastw) {
 		error("vram backend: out of memory");
 		free(v->wb);
@@ -461,7 +467,7 @@ static void all_done(struct vram_worker *w)
 	struct vram_wb *me = &w->v->wb[w->idx];
 
 	w->f_n = 0;
-	w->dirty = false;
+	w->dirty = w->dirty_engine = false;
 	store_rel(&me->done, w->posted);
 	store_rel(&me->kicked, w->posted);
 	reclaim(w, w->posted);
@@ -493,7 +499,7 @@ static void cover(struct vram_worker *w)
 	}
 	w->fence[i].seq = w->posted;
 	w->f_n++;
-	w->dirty = false;
+	w->dirty = w->dirty_engine = false;
 	__atomic_store_n(&me->last, w->fence[i].ev, __ATOMIC_RELEASE);
 	store_rel(&me->kicked, w->posted);
 }
@@ -529,10 +535,10 @@ static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 static void order_range(struct vram_worker *w, uint64_t off, uint32_t len)
 {
 	struct vram *v = w->v;
-	uint64_t c, last = (off + len - 1) >> VRAM_CHUNK_SHIFT;
+	uint64_t c, last = (off + len - 1) >> v->chunk_shift;
 	unsigned i;
 
-	for (c = off >> VRAM_CHUNK_SHIFT; c <= last; c++)
+	for (c = off >> v->chunk_shift; c <= last; c++)
 		for (i = 0; i < v->nworkers; i++) {
 			uint64_t t = load_acq(&v->lastw[c * v->nworkers + i]), a;
 
@@ -550,9 +556,9 @@ static void order_range(struct vram_worker *w, uint64_t off, uint32_t len)
 static void note_write(struct vram_worker *w, uint64_t off, uint32_t len, uint64_t seq)
 {
 	struct vram *v = w->v;
-	uint64_t c, last = (off + len - 1) >> VRAM_CHUNK_SHIFT;
+	uint64_t c, last = (off + len - 1) >> v->chunk_shift;
 
-	for (c = off >> VRAM_CHUNK_SHIFT; c <= last; c++)
+	for (c = off >> v->chunk_shift; c <= last; c++)
 		store_rel(&v->lastw[c * v->nworkers + w->idx], seq);
 }
 
@@ -719,6 +725,7 @@ static int stage_copy(struct vram_worker *w, const uint8_t *st, uint32_t len, ui
 		r = add_copy(w, w->v->dev + off, w->ring_dev + (st - w->ring), len, off, true, NULL);
 	} else {
 		r = launch(w);
+		w->dirty_engine = true;
 		if (r == 0) {
 			__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
 			r = CU(cudaMemcpyAsync(w->v->dev + off, st, len, cudaMemcpyHostToDevice,
@@ -844,15 +851,22 @@ static int vram_sync(void *p)
 	return e == cudaSuccess ? 0 : -EIO;
 }
 
+/* Before replies go out.  A lone small write (queue depth 1) is copied
+ * after its reply is sent, to answer sooner; anything more is covered
+ * here, so that `kicked` equals `announced` and no worker ever waits for
+ * this one's sends. */
 static bool vram_deferred(void *p)
 {
 	struct vram_worker *w = p;
+	bool lone = w->batch.n == 1 && !w->dirty_engine;
 
 	if (!w->batch.n && !w->dirty)
 		return false;
+	if (!lone && bind_thread(w) == 0)
+		cover(w);
 	/* The replies about to be sent may cover these write-backs. */
 	store_rel(&w->v->wb[w->idx].announced, w->posted);
-	return true;
+	return lone;
 }
 
 static void vram_kick(void *p)
