@@ -56,10 +56,17 @@
 struct vram_wb {
 	uint64_t announced, kicked, done;
 	cudaEvent_t last;
+	int kick_req;     /* another worker waits for `kicked` to catch up */
 } __attribute__((aligned(64)));
+/* Small write-backs gather in the batch and start together: once this
+ * many are held, when a worker has been idle this long, or when another
+ * worker needs them on the stream. */
+#define VRAM_WB_BATCH 64
+#define VRAM_WB_IDLE_US 20
 
 struct vram {
 	int gpu;
+	void (*wake)(unsigned worker);
 	uint8_t *dev;
 	uint64_t size;
 	int sync_mode;       /* enum backend_cuda_sync */
@@ -231,6 +238,7 @@ static void *vram_create(const struct backend_config *cfg)
 		return NULL;
 	}
 	v->gpu = cfg->gpu;
+	v->wake = cfg->wake;
 	v->size = cfg->size;
 	v->nworkers = cfg->workers ? cfg->workers : 1;
 	v->wb = aligned_alloc(64, sizeof *v->wb * v->nworkers);
@@ -505,14 +513,21 @@ static void cover(struct vram_worker *w)
 }
 
 /* Orders this worker's stream after the first t write-backs of worker
- * i.  A worker announces before it sends replies and covers right after,
- * so waiting for `kicked` is short. */
+ * i.  Those may still be held in i's batch: then i is asked to start
+ * them, after this worker has started its own (so two workers waiting
+ * for each other both go on). */
 static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 {
 	struct vram_wb *o = &w->v->wb[i];
 	unsigned spins;
 	uint64_t k;
 
+	if (load_acq(&o->kicked) < t && load_acq(&o->done) < t) {
+		cover(w);
+		__atomic_store_n(&o->kick_req, 1, __ATOMIC_RELEASE);
+		if (w->v->wake)
+			w->v->wake(i);
+	}
 	for (spins = 0; load_acq(&o->kicked) < t && load_acq(&o->done) < t; spins++)
 		if (spins > 64)
 			sched_yield();
@@ -851,22 +866,21 @@ static int vram_sync(void *p)
 	return e == cudaSuccess ? 0 : -EIO;
 }
 
-/* Before replies go out.  A lone small write (queue depth 1) is copied
- * after its reply is sent, to answer sooner; anything more is covered
- * here, so that `kicked` equals `announced` and no worker ever waits for
- * this one's sends. */
-static bool vram_deferred(void *p)
+/* Before replies go out: announces the write-backs they may cover, and
+ * starts them when enough are held, when copies are on the stream
+ * already (they only need their fence), or when another worker asked. */
+static unsigned vram_deferred(void *p)
 {
 	struct vram_worker *w = p;
-	bool lone = w->batch.n == 1 && !w->dirty_engine;
+	struct vram_wb *me = &w->v->wb[w->idx];
 
 	if (!w->batch.n && !w->dirty)
-		return false;
-	if (!lone && bind_thread(w) == 0)
+		return 0;
+	if ((w->batch.n >= VRAM_WB_BATCH || w->dirty_engine ||
+	     __atomic_exchange_n(&me->kick_req, 0, __ATOMIC_ACQ_REL)) && bind_thread(w) == 0)
 		cover(w);
-	/* The replies about to be sent may cover these write-backs. */
-	store_rel(&w->v->wb[w->idx].announced, w->posted);
-	return lone;
+	store_rel(&me->announced, w->posted);
+	return w->batch.n || w->dirty ? VRAM_WB_IDLE_US : 0;
 }
 
 static void vram_kick(void *p)

@@ -22,6 +22,9 @@ struct backend_config {
 	unsigned workers;   /* number of worker contexts that will be opened */
 	uint32_t max_request; /* largest single pread/pwrite length */
 	int cuda_sync;      /* vram: 0 auto, 1 spin, 2 yield, 3 blocking */
+	/* Asks worker thread `worker` to call deferred() soon; callable from
+	 * any thread (another worker waiting for held-back work). */
+	void (*wake)(unsigned worker);
 };
 
 struct backend_ops {
@@ -84,10 +87,12 @@ struct backend_ops {
 	int (*sync)(void *w);
 	/* Makes every write completed so far, by any worker, durable. */
 	int (*flush)(void *w);
-	/* Optional.  Work held back until the replies are out: the worker
-	 * asks deferred() after each round of completions and, when true,
-	 * submits its sends and then calls kick() to start that work. */
-	bool (*deferred)(void *w);
+	/* Optional.  Device work held back to be started in bulk: the worker
+	 * calls deferred() before it submits each round's replies; it returns
+	 * 0 when nothing is held, else the microseconds the worker may stay
+	 * idle before it must call kick() to start the held work (or sooner,
+	 * when woken through backend_config.wake). */
+	unsigned (*deferred)(void *w);
 	void (*kick)(void *w);
 
 	/* Capability lines for --dump-backend ("key=value\n"). */

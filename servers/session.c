@@ -536,6 +536,28 @@ static int step_read_stream(struct session *s)
 	return NEED_SYNC;
 }
 
+bool session_will_wait(const struct session *s)
+{
+	uint32_t pos = s->rx_head, n;
+	const uint8_t *h;
+	uint16_t type;
+
+	if (s->state != SS_HEADER)
+		return s->state == SS_READ_STREAM;
+	for (n = 0; n < 64 && s->rx_tail - pos >= NBD_REQUEST_SIZE; n++) {
+		h = s->rx + pos;
+		type = nbd_get16(h + 6);
+		if (type != NBD_CMD_WRITE || (nbd_get16(h + 4) & NBD_CMD_FLAG_FUA))
+			return true;
+		if (nbd_get32(h + 24) > SESSION_STREAM_MIN)
+			return false; /* streamed: the backend may take it in place */
+		pos += NBD_REQUEST_SIZE + nbd_get32(h + 24);
+		if (pos > s->rx_tail)
+			break;
+	}
+	return n == 64;
+}
+
 int session_process(struct session *s)
 {
 	int r = PROGRESS;

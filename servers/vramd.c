@@ -696,7 +696,7 @@ int main(int argc, char **argv)
 	export_init_flags(&ex);
 	cfg = (struct backend_config){ .size = o.size, .gpu = (int)o.gpu,
 				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK,
-				       .cuda_sync = o.cuda_sync };
+				       .cuda_sync = o.cuda_sync, .wake = workers_wake };
 	ex.backend = ops->create(&cfg);
 	if (!ex.backend)
 		return 1;

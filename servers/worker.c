@@ -80,18 +80,16 @@ static inline uint64_t ud(void *p, unsigned op)
 	return (uint64_t)(uintptr_t)p | op;
 }
 
-/* Every submission goes through here.  Device work a backend held back
- * until the replies are out (write-back copies) starts right after the
- * submission that sends them: deferred() first announces it to the other
- * workers, kick() then starts it. */
-static void submit(struct worker *w, bool always)
+/* Every submission goes through here: the backend first learns that
+ * replies are about to leave (deferred(), which may start held-back
+ * device work or keep it for later); returns what deferred() did. */
+static unsigned submit(struct worker *w, bool always)
 {
-	bool held = export->ops->deferred && export->ops->deferred(w->bw);
+	unsigned held = export->ops->deferred ? export->ops->deferred(w->bw) : 0;
 
-	if (always || held)
+	if (always)
 		io_uring_submit(&w->ring);
-	if (held)
-		export->ops->kick(w->bw);
+	return held;
 }
 
 static struct io_uring_sqe *get_sqe(struct worker *w)
@@ -182,9 +180,12 @@ static void conn_run(struct conn *c)
 	/* A backend that waits for a device (the GPU) gets the next receive
 	 * going before the wait, so network and device overlap; session
 	 * processing only reads rx below rx_tail, the receive writes above.
-	 * Not for a lone request: nothing can arrive before its reply, and
-	 * the system call would only delay the device. */
-	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head && !lone_request(s)) {
+	 * Not for a lone request (nothing can arrive before its reply, and
+	 * the system call would only delay the device), nor when nothing
+	 * will wait (plain writes, or a large write's payload, which must
+	 * not be pulled into rx when it could land in place). */
+	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head && !lone_request(s) &&
+	    session_will_wait(s)) {
 		post_recv(c);
 		submit(c->w, true);
 	}
@@ -285,11 +286,28 @@ static void *worker_main(void *arg)
 	struct io_uring_cqe *cqe;
 	unsigned head, n;
 
+	unsigned held = 0;
+
 	post_event_read(w);
 	while (!stopping || w->nconns) {
-		int r = io_uring_submit_and_wait(&w->ring, 1);
+		int r;
 
-		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+		if (held) {
+			/* Held-back device work starts when the worker has been
+			 * idle that long, unless a round comes first. */
+			struct __kernel_timespec ts = { 0, (long long)held * 1000 };
+			struct io_uring_cqe *first;
+
+			r = io_uring_submit_and_wait_timeout(&w->ring, &first, 1, &ts, NULL);
+			if (r == -ETIME) {
+				export->ops->kick(w->bw);
+				held = 0;
+				continue;
+			}
+		} else {
+			r = io_uring_submit_and_wait(&w->ring, 1);
+		}
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
 			errno = -r;
 			error("worker %u: io_uring_submit_and_wait: %m", w->idx);
 			break;
@@ -300,9 +318,7 @@ static void *worker_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring, n);
-		/* Replies leave, then held-back device work starts; with
-		 * none held the wait below submits. */
-		submit(w, false);
+		held = submit(w, false); /* the wait above submits */
 	}
 	return NULL;
 }
@@ -417,6 +433,14 @@ int workers_adopt(int fd, bool structured)
 	if (write(best->efd, &one, sizeof one) < 0)
 		error("cannot wake worker: %m");
 	return 0;
+}
+
+void workers_wake(unsigned idx)
+{
+	uint64_t one = 1;
+
+	if (idx < nworkers && write(workers[idx].efd, &one, sizeof one) < 0)
+		error("cannot wake worker %u: %m", idx);
 }
 
 void workers_stop(void)

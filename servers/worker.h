@@ -17,6 +17,9 @@ int workers_start(const struct export *ex, unsigned n, unsigned max_conns);
  * fd afterwards.  Returns -1 (fd closed) when the pool is exhausted. */
 int workers_adopt(int fd, bool structured);
 
+/* Wakes worker idx so that it runs a round (backend_config.wake). */
+void workers_wake(unsigned idx);
+
 /* Closes every connection and joins the workers. */
 void workers_stop(void);
 
