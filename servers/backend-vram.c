@@ -95,6 +95,7 @@ struct vram_worker {
 	uint64_t posted;          /* write-backs accepted */
 	bool dirty;               /* some are not behind a fence yet */
 	bool dirty_engine;        /* ... and some of those on the stream */
+	unsigned round_adds;      /* write-backs since the last deferred() */
 	uint64_t *seen;           /* [nworkers]: the stream is ordered after
 				   * that many of each worker's write-backs */
 	uint8_t *ring, *ring_dev; /* staging (host, GPU address); [r_head,
@@ -748,6 +749,7 @@ static int stage_copy(struct vram_worker *w, const uint8_t *st, uint32_t len, ui
 		}
 	}
 	w->posted++;
+	w->round_adds++;
 	w->dirty = true;
 	__atomic_add_fetch(&w->v->writebacks, 1, __ATOMIC_RELAXED);
 	return r;
@@ -868,19 +870,26 @@ static int vram_sync(void *p)
 
 /* Before replies go out: announces the write-backs they may cover, and
  * starts them when enough are held, when copies are on the stream
- * already (they only need their fence), or when another worker asked. */
+ * already (they only need their fence), or when another worker asked.
+ * A round that brought one small write alone (queue depth 1) has it
+ * started at once after its reply leaves: the client's next request is
+ * some 15 us away, and a later start could delay it. */
 static unsigned vram_deferred(void *p)
 {
 	struct vram_worker *w = p;
 	struct vram_wb *me = &w->v->wb[w->idx];
+	bool lone = w->round_adds == 1 && w->batch.n == 1;
 
+	w->round_adds = 0;
 	if (!w->batch.n && !w->dirty)
 		return 0;
 	if ((w->batch.n >= VRAM_WB_BATCH || w->dirty_engine ||
 	     __atomic_exchange_n(&me->kick_req, 0, __ATOMIC_ACQ_REL)) && bind_thread(w) == 0)
 		cover(w);
 	store_rel(&me->announced, w->posted);
-	return w->batch.n || w->dirty ? VRAM_WB_IDLE_US : 0;
+	if (!w->batch.n && !w->dirty)
+		return 0;
+	return lone ? 1 : VRAM_WB_IDLE_US;
 }
 
 static void vram_kick(void *p)

@@ -66,13 +66,23 @@ void session_init(struct session *s, const struct export *ex, void *bw,
 void session_direct_done(struct session *s, uint32_t n)
 {
 	const struct backend_ops *ops = s->ex->ops;
-	int r = ops->direct_done ? ops->direct_done(s->bw, s->direct, n, s->s_off) : 0;
+	int r = 0;
 
-	s->direct = NULL;
-	if (r < 0 && !s->s_error)
-		s->s_error = -r;
+	s->direct += n;
+	s->direct_len -= n;
+	s->direct_got += n;
 	s->s_off += n;
 	s->s_left -= n;
+	/* The region goes back whole: once full, at the end of the payload,
+	 * or when the receive failed (n = 0; what landed still counts). */
+	if (n == 0 || s->direct_len == 0 || s->s_left == 0) {
+		if (ops->direct_done)
+			r = ops->direct_done(s->bw, s->direct - s->direct_got, s->direct_got,
+					     s->s_off - s->direct_got);
+		s->direct = NULL;
+		if (r < 0 && !s->s_error)
+			s->s_error = -r;
+	}
 	if (s->s_left == 0) {
 		s->state = SS_WRITE_REPLY;
 		s->hdr_only = true;
@@ -463,6 +473,7 @@ static int step_write_stream(struct session *s)
 		/* What rx held is written; the rest can land in place (unless
 		 * a region is lent already: a receive may be filling it). */
 		if (direct && !s->direct) {
+			s->direct_got = 0;
 			s->direct_len = s->s_left;
 			s->direct = s->ex->ops->direct(s->bw, s->s_off, &s->direct_len);
 		}

@@ -71,6 +71,7 @@ struct session {
 				      * direct_len payload bytes here, not
 				      * into rx (ops->direct) */
 	uint32_t direct_len;
+	uint32_t direct_got;         /* bytes of the region already in */
 	bool hdr_only;               /* after a direct write: receive just the
 				      * next header, so a following large write's
 				      * payload can land in place too */
@@ -91,7 +92,9 @@ void session_init(struct session *s, const struct export *ex, void *bw,
 int session_process(struct session *s);
 
 /* The worker received n (<= direct_len) payload bytes at s->direct; n = 0
- * when the receive failed (the region goes back to the backend). */
+ * when the receive failed.  The region goes back to the backend
+ * (direct_done) once full, at the end of the payload, or on failure;
+ * until then the next receive continues where this one ended. */
 void session_direct_done(struct session *s, uint32_t n);
 
 /* Moves unconsumed rx bytes to the front; call before receiving, never
