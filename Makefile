@@ -167,6 +167,19 @@ deps:
 bench-server: all
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-server.sh $(BENCH_ARGS)
 
+# bench-cuda-floor: what a lone 4 KiB copy between VRAM and pinned memory
+# costs on this GPU, by each method (the floor under vramd's QD1 time).
+ifeq ($(HAVE_CUDA),1)
+all: $(BUILD)/tests/cuda-floor
+$(BUILD)/tests/cuda-floor: tests/bench/cuda-floor.cu
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $<
+endif
+bench-cuda-floor: all
+	$(Q)[ -x $(BUILD)/tests/cuda-floor ] || { echo "bench-cuda-floor: needs a CUDA build ($(CUDA_WHY))" >&2; exit 1; }
+	$(Q)$(BUILD)/tests/cuda-floor
+
 # bench: `swapbench run` on every tier (or TIERS=a,b), REPEATS times each,
 # interleaved, with SET="S.K=V ..." as --set overrides; the result lands in
 # results/HOST-DATE-SCENARIO/ (root).
@@ -188,6 +201,6 @@ check-vm: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test deps bench-server bench fuzz clean
+.PHONY: all test deps bench-server bench-cuda-floor bench fuzz clean
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

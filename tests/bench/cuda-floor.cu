@@ -1,0 +1,182 @@
+// cuda-floor: what moving 4 KiB between VRAM and pinned host memory costs
+// on this host, by each way vramd's vram backend could do it, measured
+// with nothing else running.  It is the floor under vramd's own time for
+// a lone request (QD1): no server can answer a 4 KiB read from VRAM
+// sooner than the best line here.  A benchmark, not a test.
+//
+//   build/tests/cuda-floor [--iterations N] [--gpu N]
+//   make bench-cuda-floor
+//
+// Prints, per method and direction, p10/p50/p90 in microseconds of N
+// round trips at random 4 KiB-aligned offsets of a 64 MiB buffer, with
+// the host thread spinning (cudaDeviceScheduleSpin, as vramd's default
+// does), then the cost of the calls the write-back path makes.
+#include <cuda.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <algorithm>
+#include <vector>
+
+static double now_us()
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+#define CK(x)                                                                       \
+	do {                                                                        \
+		cudaError_t e_ = (x);                                               \
+		if (e_ != cudaSuccess) {                                            \
+			fprintf(stderr, "cuda-floor: %s: %s\n", #x, cudaGetErrorString(e_)); \
+			exit(1);                                                    \
+		}                                                                   \
+	} while (0)
+
+static void report(const char *what, std::vector<double> &v)
+{
+	std::sort(v.begin(), v.end());
+	printf("%-46s p10 %6.2f  p50 %6.2f  p90 %6.2f us\n", what, v[v.size() / 10],
+	       v[v.size() / 2], v[v.size() * 9 / 10]);
+}
+
+__global__ void copy_kernel(uint4 *d, const uint4 *s, int n)
+{
+	for (int i = threadIdx.x; i < n; i += blockDim.x)
+		d[i] = s[i];
+}
+
+typedef CUresult (*write_value_fn)(CUstream, CUdeviceptr, cuuint32_t, unsigned);
+
+int main(int argc, char **argv)
+{
+	int iters = 3000, gpu = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
+			iters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--gpu") && i + 1 < argc)
+			gpu = atoi(argv[++i]);
+		else {
+			printf("usage: cuda-floor [--iterations N] [--gpu N]\n");
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
+	}
+	if (iters < 200) {
+		fprintf(stderr, "cuda-floor: --iterations must be at least 200\n");
+		return 2;
+	}
+	CK(cudaInitDevice(gpu, cudaDeviceScheduleSpin, cudaInitDeviceFlagsAreValid));
+	CK(cudaSetDevice(gpu));
+	cudaDeviceProp prop;
+	CK(cudaGetDeviceProperties(&prop, gpu));
+	int drv = 0;
+	cudaDriverGetVersion(&drv);
+	printf("# cuda-floor: GPU %d %s, driver API %d, %d iterations (first 100 dropped)\n", gpu,
+	       prop.name, drv, iters);
+
+	uint8_t *dev, *host, *hostd;
+	CK(cudaMalloc(&dev, 64 << 20));
+	CK(cudaHostAlloc((void **)&host, 1 << 20, cudaHostAllocMapped));
+	CK(cudaHostGetDevicePointer((void **)&hostd, host, 0));
+	cudaStream_t s, s2;
+	cudaEvent_t ev;
+	CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+	CK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+	CK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+	void *fp = NULL;
+	cudaDriverEntryPointQueryResult q;
+	write_value_fn write_value = NULL;
+	if (cudaGetDriverEntryPointByVersion("cuStreamWriteValue32", &fp, 12000, cudaEnableDefault,
+					     &q) == cudaSuccess && q == cudaDriverEntryPointSuccess)
+		write_value = (write_value_fn)fp;
+
+	/* The GPU's address of a host or device pointer used below. */
+	auto gpu_addr = [&](const void *p) -> void * {
+		return p == (const void *)host ? (void *)hostd : (void *)p;
+	};
+	std::vector<double> v;
+	char what[96];
+	unsigned flag_value = 0;
+	volatile unsigned *flag = (volatile unsigned *)(host + 65536);
+	for (int dir = 0; dir < 2; dir++) {
+		const char *d = dir ? "write (H2D)" : "read (D2H)";
+#define MEASURE(label, ...)                                                         \
+	do {                                                                        \
+		v.clear();                                                          \
+		for (int k = 0; k < iters; k++) {                                   \
+			size_t off = (size_t)(rand() % 16000) * 4096;               \
+			void *dst = dir ? (void *)(dev + off) : (void *)host;       \
+			const void *src = dir ? (const void *)host : (const void *)(dev + off); \
+			double t0 = now_us();                                       \
+			__VA_ARGS__;                                                \
+			double t1 = now_us();                                       \
+			if (k >= 100)                                               \
+				v.push_back(t1 - t0);                               \
+		}                                                                   \
+		snprintf(what, sizeof what, "%s %s", d, label);                     \
+		report(what, v);                                                    \
+	} while (0)
+		MEASURE("cudaMemcpy", CK(cudaMemcpy(dst, src, 4096, cudaMemcpyDefault)));
+		MEASURE("cudaMemcpyAsync + cudaStreamSynchronize",
+			CK(cudaMemcpyAsync(dst, src, 4096, cudaMemcpyDefault, s));
+			CK(cudaStreamSynchronize(s)));
+		MEASURE("cudaMemcpyAsync + event query spin",
+			CK(cudaMemcpyAsync(dst, src, 4096, cudaMemcpyDefault, s));
+			CK(cudaEventRecord(ev, s)); while (cudaEventQuery(ev) == cudaErrorNotReady););
+		if (write_value)
+			MEASURE("cudaMemcpyAsync + flag written by the GPU",
+				CK(cudaMemcpyAsync(dst, src, 4096, cudaMemcpyDefault, s));
+				flag_value++;
+				write_value((CUstream)s, (CUdeviceptr)(hostd + 65536), flag_value, 0);
+				while (*flag != flag_value););
+		MEASURE("copy kernel (mapped host memory) + sync",
+			copy_kernel<<<1, 256, 0, s>>>((uint4 *)gpu_addr(dst), (const uint4 *)gpu_addr(src), 256);
+			CK(cudaStreamSynchronize(s)));
+		MEASURE("cudaMemcpyAsync call alone",
+			CK(cudaMemcpyAsync(dst, src, 4096, cudaMemcpyDefault, s)));
+		CK(cudaStreamSynchronize(s));
+		MEASURE("copy kernel launch call alone",
+			copy_kernel<<<1, 256, 0, s>>>((uint4 *)gpu_addr(dst), (const uint4 *)gpu_addr(src), 256));
+		CK(cudaStreamSynchronize(s));
+	}
+	v.clear();
+	for (i = 0; i < 2000; i++) {
+		double t0 = now_us();
+		CK(cudaEventRecord(ev, s));
+		v.push_back(now_us() - t0);
+	}
+	CK(cudaDeviceSynchronize());
+	report("cudaEventRecord call", v);
+	v.clear();
+	for (i = 0; i < 2000; i++) {
+		CK(cudaMemcpyAsync(dev, host, 4096, cudaMemcpyHostToDevice, s2));
+		CK(cudaEventRecord(ev, s2));
+		double t0 = now_us();
+		CK(cudaStreamWaitEvent(s, ev, 0));
+		v.push_back(now_us() - t0);
+	}
+	CK(cudaDeviceSynchronize());
+	report("cudaStreamWaitEvent call (pending event)", v);
+	v.clear();
+	for (i = 0; i < 2000; i++) {
+		double t0 = now_us();
+		(void)cudaEventQuery(ev);
+		v.push_back(now_us() - t0);
+	}
+	report("cudaEventQuery call (complete event)", v);
+	v.clear();
+	for (i = 0; i < 2000; i++) {
+		double t0 = now_us();
+		memcpy(host + 8192, host + 4096 * (i % 8 + 4), 4096);
+		v.push_back(now_us() - t0);
+	}
+	report("memcpy 4 KiB within pinned host memory", v);
+	return 0;
+}
