@@ -28,7 +28,7 @@
 
 #include "vram-copy.h"
 
-enum op_kind { OP_COPY, OP_SET, OP_BATCH, OP_EVENT, OP_WAIT };
+enum op_kind { OP_COPY, OP_SET, OP_BATCH, OP_EVENT, OP_WAIT, OP_FLAG };
 
 struct op {
 	enum op_kind kind;
@@ -150,6 +150,12 @@ static void run_op(struct op *o, unsigned *seed)
 		break;
 	case OP_WAIT:
 		event_wait(o->ev, o->seq);
+		break;
+	case OP_FLAG:
+		/* After the stream's earlier work, as cuStreamWriteValue32;
+		 * never once the device is lost. */
+		if (!lost())
+			__atomic_store_n((uint32_t *)o->dst, (uint32_t)o->seq, __ATOMIC_RELEASE);
 		break;
 	}
 }
@@ -398,6 +404,42 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s)
 {
 	drain(s);
 	return lost();
+}
+
+cudaError_t cudaStreamQuery(cudaStream_t s)
+{
+	unsigned pending;
+	cudaError_t e = lost();
+
+	if (e)
+		return e;
+	pthread_mutex_lock(&s->mu);
+	pending = s->pending;
+	pthread_mutex_unlock(&s->mu);
+	return pending ? cudaErrorNotReady : cudaSuccess;
+}
+
+/* cuStreamWriteValue32, the one driver entry point the backend asks for. */
+static int write_value32(void *stream, unsigned long long addr, uint32_t value, unsigned flags)
+{
+	(void)flags;
+	return push(stream, (struct op){ .kind = OP_FLAG, .dst = (void *)(uintptr_t)addr,
+					 .seq = value }) == cudaSuccess ? 0 : 1;
+}
+
+cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **fn, unsigned int version,
+					     unsigned long long flags,
+					     enum cudaDriverEntryPointQueryResult *status)
+{
+	(void)version;
+	(void)flags;
+	*fn = NULL;
+	*status = cudaDriverEntryPointSymbolNotFound;
+	if (strcmp(symbol, "cuStreamWriteValue32") == 0) {
+		*fn = (void *)write_value32;
+		*status = cudaDriverEntryPointSuccess;
+	}
+	return cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t len, enum cudaMemcpyKind kind,
