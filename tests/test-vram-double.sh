@@ -3,7 +3,8 @@
 # hostile-input and swap-path suites with `--backend vram`, run by
 # build/tests/vramd-gpu-double (vramd linked with tests/gpu-double/, an
 # emulated GPU whose streams run their copies late, so write-back staging
-# and the ordering between workers are really exercised), then a device
+# and the ordering between workers are really exercised; its statistics
+# must show both happened), then a device
 # lost mid-run: writes and flushes must fail with EIO, reads too, the loss
 # must be logged, and the server must stay up.  test-vram.sh runs the same
 # suites on a real GPU.
@@ -16,6 +17,20 @@ requires nbdcopy nbdinfo head cmp
 rc=0
 NBDCOPY_SIZE=256M run_suites "with --backend vram on the GPU double" test-libnbd.sh \
 	test-fio-verify.sh test-hostile.sh test-nbdcopy.sh test-swap-fuse.sh || rc=1
+
+info "writes are write-back, and workers order after each other's copies"
+requires_test_prog nbd-client-check
+requires jq
+SOCK=$tmp/wb.sock start_vramd --size 64M --stats-file "$tmp/wb.json" --stats-interval-ms 0
+with_timeout 120 "$BUILD/tests/nbd-client-check" "$NBD_URI" >"$tmp/wb.tap" 2>&1 ||
+	{ grep '^not ok' "$tmp/wb.tap" >&2; echo "FAIL: nbd-client-check on the GPU double" >&2; rc=1; }
+kill -USR1 "$VRAMD_PID"
+for ((i = 0; i < 50; i++)); do [ -s "$tmp/wb.json" ] && break; sleep 0.1; done
+counts=$(jq -c '.backend_state | [.writeback_writes, .order_waits, .completion_flag]' "$tmp/wb.json")
+info "writeback_writes, order_waits, completion_flag: $counts"
+jq -e '.backend_state | .writeback_writes > 1000 and .order_waits > 0 and .completion_flag' \
+	"$tmp/wb.json" >/dev/null || { echo "FAIL: no write-back or no ordering seen: $counts" >&2; rc=1; }
+stop_vramd "$VRAMD_PID"
 
 info "device lost after 40 copies"
 head -c 32M /dev/urandom >"$tmp/src" || fail "cannot write $tmp/src"
