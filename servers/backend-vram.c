@@ -933,7 +933,7 @@ static unsigned vram_deferred(void *p)
 	store_rel(&me->announced, w->posted);
 	if (!w->batch.n && !w->dirty)
 		return 0;
-	return lone ? 1 : VRAM_WB_IDLE_US;
+	return lone ? BACKEND_KICK_NOW : VRAM_WB_IDLE_US;
 }
 
 static void vram_kick(void *p)

@@ -89,9 +89,10 @@ struct backend_ops {
 	int (*flush)(void *w);
 	/* Optional.  Device work held back to be started in bulk: the worker
 	 * calls deferred() before it submits each round's replies; it returns
-	 * 0 when nothing is held, else the microseconds the worker may stay
-	 * idle before it must call kick() to start the held work (or sooner,
-	 * when woken through backend_config.wake). */
+	 * 0 when nothing is held, BACKEND_KICK_NOW to have kick() called
+	 * right after the replies are submitted, else the microseconds the
+	 * worker may stay idle before it must call kick() (or sooner, when
+	 * woken through backend_config.wake). */
 	unsigned (*deferred)(void *w);
 	void (*kick)(void *w);
 
@@ -100,6 +101,8 @@ struct backend_ops {
 	/* Adds the backend's live state (e.g. GPU telemetry) to stats JSON. */
 	void (*describe)(void *b, json_t *obj);
 };
+
+#define BACKEND_KICK_NOW UINT32_MAX
 
 #define BACKENDS(X) X(null) X(ram) X(vram)
 

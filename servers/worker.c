@@ -82,13 +82,20 @@ static inline uint64_t ud(void *p, unsigned op)
 
 /* Every submission goes through here: the backend first learns that
  * replies are about to leave (deferred(), which may start held-back
- * device work or keep it for later); returns what deferred() did. */
+ * device work, keep it for later, or ask for kick() once the replies are
+ * submitted); returns how long the worker may idle with work held (us),
+ * or 0.  With always false, a submission only happens for a kick: the
+ * wait in worker_main submits the rest. */
 static unsigned submit(struct worker *w, bool always)
 {
 	unsigned held = export->ops->deferred ? export->ops->deferred(w->bw) : 0;
 
-	if (always)
+	if (always || held == BACKEND_KICK_NOW)
 		io_uring_submit(&w->ring);
+	if (held == BACKEND_KICK_NOW) {
+		export->ops->kick(w->bw);
+		held = 0;
+	}
 	return held;
 }
 
