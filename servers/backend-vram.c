@@ -12,8 +12,9 @@
  * to VRAM starts after it; a CUDA event fences each round.  Every later
  * request sees the data: the worker's own in stream order, other workers'
  * by waiting on the writer's latest fence (cudaStreamWaitEvent) where
- * that writer's write-backs touched the same 64 KiB.  FLUSH and FUA wait for completion.  A copy
- * that fails marks the device lost: later writes and flushes fail.
+ * that writer's write-backs touched the same 64 KiB.  FLUSH and FUA wait
+ * for completion.  A copy that fails marks the device lost: later writes
+ * and flushes fail.
  *
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
  * Try: build/vramd --backend vram --size 8G --socket /tmp/g.sock -f */
@@ -248,23 +249,16 @@ static void *vram_create(const struct backend_config *cfg)
 	v->wake = cfg->wake;
 	v->size = cfg->size;
 	v->nworkers = cfg->workers ? cfg->workers : 1;
-	v->wb = aligned_alloc(64, sizeof *v->wb * v->nworkers);
-	if (!v->wb) {
-		error("vram backend: out of memory");
-		free(v);
-		return NULL;
-	}
-	memset(v->wb, 0, sizeof *v->wb * v->nworkers);
 	v->chunk_shift = VRAM_CHUNK_MIN_SHIFT;
 	while ((cfg->size >> v->chunk_shift) * v->nworkers * sizeof *v->lastw > VRAM_MAP_MAX)
 		v->chunk_shift++;
+	v->wb = aligned_alloc(64, sizeof *v->wb * v->nworkers);
 	v->lastw = calloc(((cfg->size - 1) >> v->chunk_shift) + 1, sizeof *v->lastw * v->nworkers);
-	if (!v->lastw) {
+	if (!v->wb || !v->lastw) {
 		error("vram backend: out of memory");
-		free(v->wb);
-		free(v);
-		return NULL;
+		goto err;
 	}
+	memset(v->wb, 0, sizeof *v->wb * v->nworkers);
 	if (CU(cudaGetDeviceCount(&n)) < 0)
 		goto err;
 	if (cfg->gpu >= n) {
@@ -559,6 +553,14 @@ static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 	w->seen[i] = k;
 }
 
+/* Orders the stream after worker i's first t write-backs unless it is
+ * already, or they are complete. */
+static void order_upto(struct vram_worker *w, unsigned i, uint64_t t)
+{
+	if (i != w->idx && t > w->seen[i] && load_acq(&w->v->wb[i].done) < t)
+		order_after(w, i, t);
+}
+
 /* Before an access to [off, off+len): orders the stream after the other
  * workers' write-backs there whose replies may have reached a client
  * (the announced ones; an unannounced one is concurrent with this
@@ -574,13 +576,10 @@ static void order_range(struct vram_worker *w, uint64_t off, uint32_t len)
 		for (i = 0; i < v->nworkers; i++) {
 			uint64_t t = load_acq(&v->lastw[c * v->nworkers + i]), a;
 
-			if (t <= w->seen[i] || i == w->idx)
-				continue;
+			if (t <= w->seen[i])
+				continue; /* the common case: nothing new there */
 			a = load_acq(&v->wb[i].announced);
-			if (a < t)
-				t = a;
-			if (t > w->seen[i] && load_acq(&v->wb[i].done) < t)
-				order_after(w, i, t);
+			order_upto(w, i, a < t ? a : t);
 		}
 }
 
@@ -863,7 +862,6 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 	return enqueue(w, cudaMemsetAsync(w->v->dev + off, 0, len, w->stream), "cudaMemsetAsync", status);
 }
 
-/* Waits for the stream; write-backs alone are left to kick(). */
 /* Waits for everything on the stream.  Spinning modes watch a flag the
  * stream writes after its work (checking the stream now and then, so an
  * error cannot leave the thread spinning); otherwise, or without stream
@@ -892,6 +890,8 @@ static cudaError_t wait_stream(struct vram_worker *w)
 	}
 }
 
+/* Waits for the stream when something waits for it (reads, FUA writes,
+ * zeroing); write-backs alone are left to deferred() and kick(). */
 static int vram_sync(void *p)
 {
 	struct vram_worker *w = p;
@@ -955,14 +955,12 @@ static int vram_flush(void *p)
 
 	if (bind_thread(w) < 0 || v->lost)
 		return -EIO;
-	if (w->nq)
-		vram_sync(w); /* the session flushes between batches: not reached */
+	/* The session flushes between batches: nothing of this worker's
+	 * waits for sync(), only its write-backs. */
 	cover(w);
 	for (i = 0; i < v->nworkers; i++)
-		if (i != w->idx && load_acq(&v->wb[i].announced) > w->seen[i] &&
-		    load_acq(&v->wb[i].done) < load_acq(&v->wb[i].announced))
-			order_after(w, i, load_acq(&v->wb[i].announced));
-	e = cudaStreamSynchronize(w->stream);
+		order_upto(w, i, load_acq(&v->wb[i].announced));
+	e = wait_stream(w);
 	if (e != cudaSuccess)
 		mark_lost(v, e);
 	all_done(w);

@@ -547,26 +547,27 @@ static int step_read_stream(struct session *s)
 	return NEED_SYNC;
 }
 
-bool session_will_wait(const struct session *s)
+bool session_receive_ahead(const struct session *s)
 {
-	uint32_t pos = s->rx_head, n;
+	uint32_t pos = s->rx_head, n, len;
 	const uint8_t *h;
-	uint16_t type;
+	bool waits = false;
 
 	if (s->state != SS_HEADER)
 		return s->state == SS_READ_STREAM;
-	for (n = 0; n < 64 && s->rx_tail - pos >= NBD_REQUEST_SIZE; n++) {
+	for (n = 0; n < 64 && !waits && s->rx_tail - pos >= NBD_REQUEST_SIZE; n++) {
 		h = s->rx + pos;
-		type = nbd_get16(h + 6);
-		if (type != NBD_CMD_WRITE || (nbd_get16(h + 4) & NBD_CMD_FLAG_FUA))
-			return true;
-		if (nbd_get32(h + 24) > SESSION_STREAM_MIN)
+		len = nbd_get16(h + 6) == NBD_CMD_WRITE ? nbd_get32(h + 24) : 0;
+		if (len > SESSION_STREAM_MIN)
 			return false; /* streamed: the backend may take it in place */
-		pos += NBD_REQUEST_SIZE + nbd_get32(h + 24);
-		if (pos > s->rx_tail)
-			break;
+		waits = nbd_get16(h + 6) != NBD_CMD_WRITE || (nbd_get16(h + 4) & NBD_CMD_FLAG_FUA);
+		pos += NBD_REQUEST_SIZE + len;
 	}
-	return n == 64;
+	/* One whole request and nothing after it: the client waits for its
+	 * reply (queue depth 1) and sends nothing meanwhile. */
+	if (n == 1 && pos == s->rx_tail)
+		return false;
+	return waits || n == 64;
 }
 
 int session_process(struct session *s)

@@ -105,11 +105,13 @@ void session_compact_rx(struct session *s);
  * a large unsent tail in place, as moving it costs more than it frees). */
 void session_compact_tx(struct session *s);
 
-/* Whether processing what rx holds would wait for the backend's device
- * (reads, FUA writes, zeroing, flushes; not plain writes, which a backend
- * may finish after the reply, nor a large WRITE whose payload it may take
- * in place).  Only then is receiving ahead worth a system call. */
-bool session_will_wait(const struct session *s);
+/* Whether to receive more while processing what rx holds: only when that
+ * processing will wait for the backend's device (reads, FUA writes,
+ * zeroing, flushes; not plain writes, which a backend may finish after the
+ * reply, nor a large WRITE whose payload it may take in place), and not
+ * for a lone request (queue depth 1: nothing comes before its reply, and
+ * the system call would only delay the device). */
+bool session_receive_ahead(const struct session *s);
 
 /* How much the next receive into rx should take. */
 static inline uint32_t session_rx_room(const struct session *s)

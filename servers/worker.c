@@ -165,20 +165,6 @@ static void post_recv(struct conn *c)
 	c->ops++;
 }
 
-/* True when rx holds one whole request and nothing after it: the client
- * is waiting for this reply (queue depth 1) and sends nothing meanwhile. */
-static bool lone_request(const struct session *s)
-{
-	uint32_t avail = s->rx_tail - s->rx_head;
-	const uint8_t *h = s->rx + s->rx_head;
-
-	if (s->state != SS_HEADER || avail < NBD_REQUEST_SIZE)
-		return false;
-	if (nbd_get16(h + 6) == NBD_CMD_WRITE)
-		return avail == NBD_REQUEST_SIZE + (uint64_t)nbd_get32(h + 24);
-	return avail == NBD_REQUEST_SIZE;
-}
-
 static void conn_run(struct conn *c)
 {
 	struct session *s = &c->s;
@@ -187,12 +173,9 @@ static void conn_run(struct conn *c)
 	/* A backend that waits for a device (the GPU) gets the next receive
 	 * going before the wait, so network and device overlap; session
 	 * processing only reads rx below rx_tail, the receive writes above.
-	 * Not for a lone request (nothing can arrive before its reply, and
-	 * the system call would only delay the device), nor when nothing
-	 * will wait (plain writes, or a large write's payload, which must
-	 * not be pulled into rx when it could land in place). */
-	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head && !lone_request(s) &&
-	    session_will_wait(s)) {
+	 * session_receive_ahead() says when that is worth it. */
+	if (export->ops->waits && !c->recv_posted && s->rx_tail > s->rx_head &&
+	    session_receive_ahead(s)) {
 		post_recv(c);
 		submit(c->w, true);
 	}
@@ -239,6 +222,12 @@ static void adopt_incoming(struct worker *w)
 	}
 }
 
+/* A receive or send that failed for now only (posted again later). */
+static bool retry(int res)
+{
+	return res == -EINTR || res == -EAGAIN || res == -ENOBUFS;
+}
+
 static void handle(struct worker *w, struct io_uring_cqe *cqe)
 {
 	uint64_t d = io_uring_cqe_get_data64(cqe);
@@ -262,7 +251,7 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 		if (c->recv_direct) {
 			/* A failed receive still returns the region. */
 			session_direct_done(&c->s, res > 0 ? (uint32_t)res : 0);
-			if (res <= 0 && res != -EINTR && res != -EAGAIN)
+			if (res <= 0 && !retry(res))
 				c->eof = true;
 		} else if (res > 0) {
 			/* A region lent while this receive into rx was in
@@ -272,7 +261,7 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 				session_direct_done(&c->s, 0);
 			c->s.rx_tail += (uint32_t)res;
 			c->s.t_batch = now_ns();
-		} else if (res != -EINTR && res != -EAGAIN && res != -ENOBUFS) {
+		} else if (!retry(res)) {
 			c->eof = true;
 		}
 	} else {
@@ -280,7 +269,7 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 		if (res > 0) {
 			c->s.tx_sent += (uint32_t)res;
 			session_compact_tx(&c->s);
-		} else if (res != -EINTR && res != -EAGAIN) {
+		} else if (!retry(res)) {
 			c->dead = true;
 		}
 	}
@@ -291,9 +280,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct io_uring_cqe *cqe;
-	unsigned head, n;
-
-	unsigned held = 0;
+	unsigned head, n, held = 0;
 
 	post_event_read(w);
 	while (!stopping || w->nconns) {

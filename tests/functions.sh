@@ -59,13 +59,16 @@ requires_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }
 
+# requires_gpu: skips unless $VRAMD can run the vram backend here (a CUDA
+# build with a driver and a device; the GPU double's build emulates them),
+# with vramd's own reason.
 requires_gpu() {
-	# build/tests/vramd-gpu-double emulates the GPU: no device needed.
-	[ "${VRAMD##*/}" = vramd-gpu-double ] ||
-		{ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; } ||
-		skip "no NVIDIA GPU on this host"
-	"$VRAMD" --backend vram --dump-backend 2>/dev/null | grep -qx 'cuda=yes' ||
-		skip "vramd built without CUDA"
+	local dump
+	dump=$("$VRAMD" --backend vram --dump-backend 2>&1)
+	grep -qx 'cuda=yes' <<<"$dump" && return 0
+	grep -q '^cuda_reason=' <<<"$dump" &&
+		skip "vram backend unavailable: $(sed -n 's/^cuda_reason=//p' <<<"$dump")"
+	skip "vramd built without CUDA"
 }
 
 # Backend under test: tests parameterised by backend read VRAMD_BACKEND

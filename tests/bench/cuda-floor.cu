@@ -59,13 +59,17 @@ int main(int argc, char **argv)
 	int iters = 3000, gpu = 0, i;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
+		if (!strcmp(argv[i], "--iterations") && i + 1 < argc) {
 			iters = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--gpu") && i + 1 < argc)
+		} else if (!strcmp(argv[i], "--gpu") && i + 1 < argc) {
 			gpu = atoi(argv[++i]);
-		else {
+		} else if (!strcmp(argv[i], "--help")) {
 			printf("usage: cuda-floor [--iterations N] [--gpu N]\n");
-			return strcmp(argv[i], "--help") ? 2 : 0;
+			return 0;
+		} else {
+			fprintf(stderr, "cuda-floor: bad argument '%s'\n"
+					"usage: cuda-floor [--iterations N] [--gpu N]\n", argv[i]);
+			return 2;
 		}
 	}
 	if (iters < 200) {

@@ -122,6 +122,17 @@ static void event_wait(struct CUevent_st *ev, uint64_t seq)
 	pthread_mutex_unlock(&ev->mu);
 }
 
+/* How many times ev has been recorded so far. */
+static uint64_t recorded(struct CUevent_st *ev)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&ev->mu);
+	seq = ev->recorded;
+	pthread_mutex_unlock(&ev->mu);
+	return seq;
+}
+
 static void run_op(struct op *o, unsigned *seed)
 {
 	uint32_t i;
@@ -501,24 +512,14 @@ cudaError_t cudaEventQuery(cudaEvent_t ev)
 
 cudaError_t cudaEventSynchronize(cudaEvent_t ev)
 {
-	uint64_t seq;
-
-	pthread_mutex_lock(&ev->mu);
-	seq = ev->recorded;
-	pthread_mutex_unlock(&ev->mu);
-	event_wait(ev, seq);
+	event_wait(ev, recorded(ev));
 	return lost();
 }
 
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t ev, unsigned int flags)
 {
-	uint64_t seq;
-
 	(void)flags;
-	pthread_mutex_lock(&ev->mu);
-	seq = ev->recorded;
-	pthread_mutex_unlock(&ev->mu);
-	return push(s, (struct op){ .kind = OP_WAIT, .ev = ev, .seq = seq });
+	return push(s, (struct op){ .kind = OP_WAIT, .ev = ev, .seq = recorded(ev) });
 }
 
 const char *cudaGetErrorString(cudaError_t e)
