@@ -19,6 +19,7 @@ VRAMD="$BUILD/vramd"
 
 # --- settings ------------------------------------------------------------------
 servers_opt="vramd nbdkit-memory nbdkit-null"
+cases_opt=""
 vramd_args=""
 runtime_s=5
 ramp_s=1
@@ -59,6 +60,9 @@ vramd/nbdkit-null.  Cases: 4 KiB randread/randwrite at QD1 on 1 connection
   --servers "LIST"    subset of: vramd nbdkit-memory nbdkit-null
                       (default "$servers_opt"; "vramd" means one column
                       per backend in \$BACKENDS, or name vramd-BACKEND)
+  --cases "PATTERNS"  only the cases whose names match one of these shell
+                      patterns (e.g. "seqwrite-* randread-qd1-c1"); names:
+                      $(for c in "${CASES[@]}"; do printf '%s ' "${c%% *}"; done | fold -s -w 52 | sed '2,$s/^/                      /')
   --vramd-args "ARGS" extra arguments for every vramd (e.g. "--threads 4")
   --size SIZE         export size, K/M/G/T suffix (default $size)
   --runtime S         seconds measured per point (default $runtime_s)
@@ -92,7 +96,7 @@ while [ $# -gt 0 ]; do
 	--*=*) val=${opt#*=} opt=${opt%%=*} ;;
 	esac
 	case $opt in
-	--servers | --vramd-args | --size | --runtime | --repeats | --out)
+	--servers | --cases | --vramd-args | --size | --runtime | --repeats | --out)
 		if [ -z "$val" ] && [[ $1 != *=* ]]; then
 			[ $# -ge 2 ] || usage_error "option '$opt' needs a value"
 			val=$2
@@ -101,6 +105,7 @@ while [ $# -gt 0 ]; do
 	esac
 	case $opt in
 	--servers) servers_opt=$val ;;
+	--cases) cases_opt=$val ;;
 	--vramd-args) vramd_args=$val ;;
 	--size) size=$val ;;
 	--runtime) runtime_s=$val ;;
@@ -113,6 +118,20 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+if [ -n "$cases_opt" ]; then
+	picked=()
+	for c in "${CASES[@]}"; do
+		for p in $cases_opt; do
+			# shellcheck disable=SC2053 # p is a pattern on purpose
+			if [[ ${c%% *} == $p ]]; then
+				picked+=("$c")
+				break
+			fi
+		done
+	done
+	[ ${#picked[@]} -gt 0 ] || usage_error "--cases: '$cases_opt' matches no case (see --help)"
+	CASES=("${picked[@]}")
+fi
 [[ $runtime_s =~ ^[1-9][0-9]*$ ]] || usage_error "--runtime: '$runtime_s' is not a positive integer"
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || usage_error "--repeats: '$repeats' is not a positive integer"
 [[ $NBDKIT_THREADS =~ ^[1-9][0-9]*$ ]] || usage_error "NBDKIT_THREADS: '$NBDKIT_THREADS' is not a positive integer"

@@ -38,9 +38,9 @@
 /* Requests up to this size are moved by the batch copy kernel; larger
  * ones by the copy engines (cudaMemcpyAsync), which win on bandwidth. */
 #define VRAM_KERNEL_MAX (16u << 10)
-/* Write-back staging per worker (pinned, allocated at start-up), the
- * regions and fences it tracks, and the largest direct receive. */
-#define VRAM_RING (8u << 20)
+/* Per worker: the regions and fences its write-back staging (pinned,
+ * allocated at start-up, --staging bytes) tracks, and the largest
+ * direct receive. */
 #define VRAM_REGIONS 4096
 #define VRAM_FENCES 64
 #define VRAM_DIRECT_MAX (1u << 20)
@@ -82,6 +82,7 @@ struct vram {
 	char name[256];
 	volatile int lost;   /* a sticky CUDA error: refuse writes */
 	unsigned nworkers;
+	uint32_t ring_len;   /* staging per worker; 0: no write-back */
 	struct vram_wb *wb;  /* [nworkers] */
 	/* [chunk * nworkers + worker]: the number of that worker's latest
 	 * write-back into that chunk (0: none); written by its worker only. */
@@ -249,6 +250,7 @@ static void *vram_create(const struct backend_config *cfg)
 	v->wake = cfg->wake;
 	v->size = cfg->size;
 	v->nworkers = cfg->workers ? cfg->workers : 1;
+	v->ring_len = cfg->staging & ~63u;
 	v->chunk_shift = VRAM_CHUNK_MIN_SHIFT;
 	while ((cfg->size >> v->chunk_shift) * v->nworkers * sizeof *v->lastw > VRAM_MAP_MAX)
 		v->chunk_shift++;
@@ -362,9 +364,9 @@ static void *vram_worker_open(void *p, unsigned idx)
 		return NULL;
 	}
 	/* The ring, and 64 bytes after it for the completion flag. */
-	if (CU(cudaHostAlloc((void **)&w->ring, VRAM_RING + 64, cudaHostAllocMapped)) < 0) {
-		error("vram backend: cannot pin %u MiB of write-back staging for worker %u",
-		      VRAM_RING >> 20, idx);
+	if (CU(cudaHostAlloc((void **)&w->ring, v->ring_len + 64, cudaHostAllocMapped)) < 0) {
+		error("vram backend: cannot pin %u MiB of write-back staging for worker %u "
+		      "(see --staging)", v->ring_len >> 20, idx);
 		w->ring = NULL;
 		vram_worker_close(w);
 		return NULL;
@@ -457,13 +459,15 @@ static void reclaim(struct vram_worker *w, uint64_t done)
 		w->r_head = w->r_tail = 0;
 }
 
-/* Retires completed fences; with wait, waits for the oldest first. */
-static void fence_poll(struct vram_worker *w, bool wait)
+/* Retires completed fences, looking at no more than max of them (each
+ * look is a cudaEventQuery, some 0.4 us); with wait, waits for the
+ * oldest first. */
+static void fence_poll(struct vram_worker *w, bool wait, unsigned max)
 {
 	struct vram_wb *me = &w->v->wb[w->idx];
 	uint64_t done = me->done;
 
-	while (w->f_n) {
+	while (w->f_n && max--) {
 		cudaEvent_t ev = w->fence[w->f_head].ev;
 		cudaError_t e = wait ? cudaEventSynchronize(ev) : cudaEventQuery(ev);
 
@@ -504,8 +508,10 @@ static void cover(struct vram_worker *w)
 		launch(w);
 	if (!w->dirty)
 		return;
-	if (w->f_n == VRAM_FENCES)
-		fence_poll(w, true);
+	/* Retire as fences are added, a couple at a time: a full table
+	 * would cost a burst of queries at once (a slow request in 64 at
+	 * queue depth 1). */
+	fence_poll(w, w->f_n == VRAM_FENCES, 2);
 	i = (w->f_head + w->f_n) % VRAM_FENCES;
 	e = cudaEventRecord(w->fence[i].ev, w->stream);
 	if (e != cudaSuccess) {
@@ -602,12 +608,12 @@ static uint8_t *ring_alloc(struct vram_worker *w, uint32_t len, uint64_t seq)
 	bool polled = false;
 
 	len = (len + 63) & ~63u;
-	if (!w->ring || len > VRAM_RING / 2)
+	if (!w->v->ring_len || len > w->v->ring_len / 2)
 		return NULL;
 	for (;;) {
 		if (w->g_n < VRAM_REGIONS) {
 			if (w->r_tail >= w->r_head) {
-				if (VRAM_RING - w->r_tail >= len)
+				if (w->v->ring_len - w->r_tail >= len)
 					at = w->r_tail;
 				else if (w->r_head > len)
 					at = 0;
@@ -627,7 +633,7 @@ static uint8_t *ring_alloc(struct vram_worker *w, uint32_t len, uint64_t seq)
 		}
 full:
 		if (!polled) {
-			fence_poll(w, false);
+			fence_poll(w, false, VRAM_FENCES);
 			polled = true;
 			continue;
 		}
@@ -640,7 +646,7 @@ full:
 		if (!w->f_n)
 			return NULL;
 		__atomic_add_fetch(&w->v->staging_waits, 1, __ATOMIC_RELAXED);
-		fence_poll(w, true);
+		fence_poll(w, true, VRAM_FENCES);
 	}
 }
 
@@ -868,19 +874,19 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
  * memory operations, cudaStreamSynchronize. */
 static cudaError_t wait_stream(struct vram_worker *w)
 {
-	volatile uint32_t *flag = (volatile uint32_t *)(w->ring + VRAM_RING);
+	volatile uint32_t *flag = (volatile uint32_t *)(w->ring + w->v->ring_len);
 	uint32_t want = ++w->flag_seq;
 	unsigned spins;
 	cudaError_t e;
 
 	if (!w->v->write_value || w->v->sync_mode >= 3 /* blocking */ ||
-	    w->v->write_value(w->stream, (unsigned long long)(uintptr_t)(w->ring_dev + VRAM_RING),
+	    w->v->write_value(w->stream, (unsigned long long)(uintptr_t)(w->ring_dev + w->v->ring_len),
 			      want, 0) != 0)
 		return cudaStreamSynchronize(w->stream);
 	for (spins = 1;; spins++) {
 		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want)
 			return cudaSuccess;
-		if (spins % 256 == 0) {
+		if (spins % 2048 == 0) {
 			e = cudaStreamQuery(w->stream);
 			if (e != cudaErrorNotReady)
 				return e != cudaSuccess ? e : cudaStreamSynchronize(w->stream);
@@ -1000,6 +1006,7 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "kernel_copies", json_integer((json_int_t)v->kernel_copies));
 	json_object_set_new(o, "engine_copies", json_integer((json_int_t)v->engine_copies));
 	json_object_set_new(o, "writeback_writes", json_integer((json_int_t)v->writebacks));
+	json_object_set_new(o, "staging_bytes_per_worker", json_integer(v->ring_len));
 	json_object_set_new(o, "staging_waits", json_integer((json_int_t)v->staging_waits));
 	json_object_set_new(o, "order_waits", json_integer((json_int_t)v->order_waits));
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));

@@ -22,6 +22,7 @@ struct backend_config {
 	unsigned workers;   /* number of worker contexts that will be opened */
 	uint32_t max_request; /* largest single pread/pwrite length */
 	int cuda_sync;      /* vram: 0 auto, 1 spin, 2 yield, 3 blocking */
+	uint32_t staging;   /* vram: write-back staging bytes per worker, 0: none */
 	/* Asks worker thread `worker` to call deferred() soon; callable from
 	 * any thread (another worker waiting for held-back work). */
 	void (*wake)(unsigned worker);

@@ -43,13 +43,13 @@
 static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
 	const char *name, *description;
-	uint64_t size, threads, max_conns, stats_ms, gpu;
+	uint64_t size, threads, max_conns, stats_ms, gpu, staging;
 	int cuda_sync;
 	mode_t socket_mode;
 	bool read_only, foreground, force_exit, allow_remote, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
-	.name = "vramd", .max_conns = 64, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
+	.name = "vramd", .max_conns = 64, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
 };
 
 static struct export ex;
@@ -74,6 +74,9 @@ static void usage(FILE *f)
 "      --gpu N              GPU index for the vram backend (default 0)\n"
 "      --cuda-sync MODE     vram: how workers wait for the GPU: auto (default),\n"
 "                           spin, yield or blocking\n"
+"      --staging SIZE       vram: pinned write-back staging per worker thread\n"
+"                           (default 8M; 2M to 1G, or 0: every write completes\n"
+"                           in VRAM before its reply)\n"
 "  -r, --read-only          refuse writes (EPERM)\n"
 "  -n, --export-name NAME   export name (default \"vramd\"; \"\" also selects it)\n"
 "      --description TEXT   export description shown by nbdinfo --list\n"
@@ -109,7 +112,7 @@ static void usage(FILE *f)
 "disconnect the client first, or use --force-exit.\n");
 }
 
-enum { O_CUDA_SYNC = 255, O_GPU = 256, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
+enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
        O_STATS, O_STATS_MS, O_DUMP };
 
 static const struct option longopts[] = {
@@ -117,6 +120,7 @@ static const struct option longopts[] = {
 	{ "size", required_argument, NULL, 's' },
 	{ "gpu", required_argument, NULL, O_GPU },
 	{ "cuda-sync", required_argument, NULL, O_CUDA_SYNC },
+	{ "staging", required_argument, NULL, O_STAGING },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "export-name", required_argument, NULL, 'n' },
 	{ "description", required_argument, NULL, O_DESC },
@@ -169,6 +173,11 @@ static void parse_args(int argc, char **argv)
 		case O_GPU:
 			if (parse_uint(optarg, 0, 1023, &o.gpu) < 0)
 				bad("invalid --gpu '%s': want a device index", optarg);
+			break;
+		case O_STAGING:
+			if (parse_size(optarg, &o.staging) < 0 ||
+			    (o.staging && (o.staging < (2u << 20) || o.staging > (1u << 30))))
+				bad("invalid --staging '%s': want 0 or a size from 2M to 1G", optarg);
 			break;
 		case O_CUDA_SYNC: {
 			static const char *const modes[] = { "auto", "spin", "yield", "blocking" };
@@ -696,7 +705,8 @@ int main(int argc, char **argv)
 	export_init_flags(&ex);
 	cfg = (struct backend_config){ .size = o.size, .gpu = (int)o.gpu,
 				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK,
-				       .cuda_sync = o.cuda_sync, .wake = workers_wake };
+				       .cuda_sync = o.cuda_sync, .staging = (uint32_t)o.staging,
+				       .wake = workers_wake };
 	ex.backend = ops->create(&cfg);
 	if (!ex.backend)
 		return 1;

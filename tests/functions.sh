@@ -87,8 +87,9 @@ requires_backend() {
 start_vramd() {
 	: "${SOCK:=$tmp/nbd.sock}"
 	rm -f "$SOCK"
+	# shellcheck disable=SC2086 # VRAMD_ARGS: extra options, word-split
 	"$VRAMD" --foreground --no-swap --backend "$VRAMD_BACKEND" \
-		--socket "$SOCK" "$@" >>"$tmp/vramd.log" 2>&1 &
+		--socket "$SOCK" ${VRAMD_ARGS:-} "$@" >>"$tmp/vramd.log" 2>&1 &
 	VRAMD_PID=$!
 	cleanup_add "stop_vramd $VRAMD_PID"
 	local i
@@ -373,7 +374,7 @@ wait_swap_used() {
 }
 
 # run_suites LABEL SUITE...: runs each tests/SUITE script with the
-# environment as it is (VRAMD, VRAMD_BACKEND, NBDCOPY_SIZE), saying
+# environment as it is (VRAMD, VRAMD_BACKEND, VRAMD_ARGS, NBDCOPY_SIZE), saying
 # "SUITE LABEL" as it goes; a skipped suite is reported, not failed.
 # Returns 1 when any failed (its log tail on stderr).
 run_suites() {

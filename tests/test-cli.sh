@@ -64,7 +64,7 @@ rc=$?
 for opt in --backend --size --socket --socket-mode --tcp --allow-remote \
 	--export-name --description --read-only --threads --max-connections \
 	--pidfile --foreground --swap --no-swap --force-exit --stats-file \
-	--stats-interval-ms --gpu --dump-backend --help --version; do
+	--stats-interval-ms --gpu --cuda-sync --staging --dump-backend --help --version; do
 	# Whole option names only: "--swap" must not be found in "--no-swap".
 	grep -qE -- "(^|[^-[:alnum:]])$opt([^-[:alnum:]]|$)" "$tmp/help" && continue
 	case $opt in
@@ -135,6 +135,10 @@ expect_error 2 'allow-remote|remote|loopback' "${base[@]}" --size 1M --tcp "192.
 expect_error 2 'tcp|port|127\.0\.0\.1' "${base[@]}" --size 1M --tcp 127.0.0.1
 expect_error 2 'thread' "${base[@]}" --size 1M --socket "$sock" --threads 0
 expect_error 2 'thread|many' "${base[@]}" --size 1M --socket "$sock" --threads many
+expect_error 2 'cuda-sync' "${base[@]}" --size 1M --socket "$sock" --cuda-sync fast
+expect_error 2 'staging.*2M' "${base[@]}" --size 1M --socket "$sock" --staging 1M
+expect_error 2 'staging.*1G' "${base[@]}" --size 1M --socket "$sock" --staging 2G
+expect_error 2 'staging' "${base[@]}" --size 1M --socket "$sock" --staging lots
 
 # Runtime error: an export too big to allocate -------------------------------
 rt_backends=ram

@@ -17,6 +17,10 @@ requires nbdcopy nbdinfo head cmp
 rc=0
 NBDCOPY_SIZE=256M run_suites "with --backend vram on the GPU double" test-libnbd.sh \
 	test-fio-verify.sh test-hostile.sh test-nbdcopy.sh test-swap-fuse.sh || rc=1
+# The staging extremes: none (every write completes in VRAM before its
+# reply) and the smallest, which a 1 MiB write half fills.
+VRAMD_ARGS="--staging 0" run_suites "with --staging 0" test-libnbd.sh test-fio-verify.sh || rc=1
+VRAMD_ARGS="--staging 2M" run_suites "with --staging 2M" test-fio-verify.sh test-nbdcopy.sh || rc=1
 
 info "writes are write-back, and workers order after each other's copies"
 requires_test_prog nbd-client-check
@@ -30,6 +34,17 @@ counts=$(jq -c '.backend_state | [.writeback_writes, .order_waits, .completion_f
 info "writeback_writes, order_waits, completion_flag: $counts"
 jq -e '.backend_state | .writeback_writes > 1000 and .order_waits > 0 and .completion_flag' \
 	"$tmp/wb.json" >/dev/null || { echo "FAIL: no write-back or no ordering seen: $counts" >&2; rc=1; }
+stop_vramd "$VRAMD_PID"
+
+info "--staging 0: no write-back at all"
+SOCK=$tmp/wt.sock start_vramd --size 64M --staging 0 --stats-file "$tmp/wt.json" --stats-interval-ms 0
+head -c 8M /dev/urandom >"$tmp/wt.src" || fail "cannot write $tmp/wt.src"
+with_timeout 60 nbdcopy "$tmp/wt.src" "$NBD_URI" && with_timeout 60 nbdcopy "$NBD_URI" - |
+	head -c 8M | cmp -s - "$tmp/wt.src" || { echo "FAIL: --staging 0 round trip differs" >&2; rc=1; }
+kill -USR1 "$VRAMD_PID"
+for ((i = 0; i < 50; i++)); do [ -s "$tmp/wt.json" ] && break; sleep 0.1; done
+jq -e '.backend_state | .writeback_writes == 0 and .staging_bytes_per_worker == 0' "$tmp/wt.json" \
+	>/dev/null || { echo "FAIL: --staging 0 still wrote back: $(jq -c .backend_state "$tmp/wt.json")" >&2; rc=1; }
 stop_vramd "$VRAMD_PID"
 
 info "device lost after 40 copies"
