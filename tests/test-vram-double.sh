@@ -4,7 +4,7 @@
 # build/tests/vramd-gpu-double (vramd linked with tests/gpu-double/, an
 # emulated GPU whose streams run their copies late, so write-back staging
 # and the ordering between workers are really exercised; its statistics
-# must show both happened), then a device
+# must show both happened), with no staging and the smallest, then a device
 # lost mid-run: writes and flushes must fail with EIO, reads too, the loss
 # must be logged, and the server must stay up.  test-vram.sh runs the same
 # suites on a real GPU.
@@ -18,9 +18,9 @@ rc=0
 NBDCOPY_SIZE=256M run_suites "with --backend vram on the GPU double" test-libnbd.sh \
 	test-fio-verify.sh test-hostile.sh test-nbdcopy.sh test-swap-fuse.sh || rc=1
 # The staging extremes: none (every write completes in VRAM before its
-# reply) and the smallest, which a 1 MiB write half fills.
-VRAMD_ARGS="--staging 0" run_suites "with --staging 0" test-libnbd.sh test-fio-verify.sh || rc=1
-VRAMD_ARGS="--staging 2M" run_suites "with --staging 2M" test-fio-verify.sh test-nbdcopy.sh || rc=1
+# reply) and the smallest (2M); their round trips in 1 MiB requests below.
+VRAMD_ARGS="--staging 0" run_suites "with --staging 0" test-libnbd.sh || rc=1
+VRAMD_ARGS="--staging 2M" run_suites "with --staging 2M" test-fio-verify.sh || rc=1
 
 info "writes are write-back, and workers order after each other's copies"
 requires_test_prog nbd-client-check
@@ -36,16 +36,28 @@ jq -e '.backend_state | .writeback_writes > 1000 and .order_waits > 0 and .compl
 	"$tmp/wb.json" >/dev/null || { echo "FAIL: no write-back or no ordering seen: $counts" >&2; rc=1; }
 stop_vramd "$VRAMD_PID"
 
-info "--staging 0: no write-back at all"
-SOCK=$tmp/wt.sock start_vramd --size 64M --staging 0 --stats-file "$tmp/wt.json" --stats-interval-ms 0
-head -c 8M /dev/urandom >"$tmp/wt.src" || fail "cannot write $tmp/wt.src"
-with_timeout 60 nbdcopy "$tmp/wt.src" "$NBD_URI" && with_timeout 60 nbdcopy "$NBD_URI" - |
-	head -c 8M | cmp -s - "$tmp/wt.src" || { echo "FAIL: --staging 0 round trip differs" >&2; rc=1; }
-kill -USR1 "$VRAMD_PID"
-for ((i = 0; i < 50; i++)); do [ -s "$tmp/wt.json" ] && break; sleep 0.1; done
-jq -e '.backend_state | .writeback_writes == 0 and .staging_bytes_per_worker == 0' "$tmp/wt.json" \
-	>/dev/null || { echo "FAIL: --staging 0 still wrote back: $(jq -c .backend_state "$tmp/wt.json")" >&2; rc=1; }
-stop_vramd "$VRAMD_PID"
+# Round trips of 1 MiB requests without staging and with the smallest
+# ring (a request half fills it), each checked in the statistics.
+head -c 16M /dev/urandom >"$tmp/st.src" || fail "cannot write $tmp/st.src"
+for st in 0 2M; do
+	info "--staging $st: 16 MiB round trip in 1 MiB requests"
+	if [ "$st" = 0 ]; then
+		want='.writeback_writes == 0 and .staging_bytes_per_worker == 0'
+	else
+		want='.writeback_writes > 0 and .staging_bytes_per_worker == 2097152'
+	fi
+	rm -f "$tmp/st.json"
+	SOCK=$tmp/st.sock start_vramd --size 64M --staging "$st" --stats-file "$tmp/st.json" \
+		--stats-interval-ms 0
+	with_timeout 60 nbdcopy --request-size=1048576 "$tmp/st.src" "$NBD_URI" &&
+		with_timeout 60 nbdcopy "$NBD_URI" - | head -c 16M | cmp -s - "$tmp/st.src" ||
+		{ echo "FAIL: --staging $st: the round trip differs" >&2; rc=1; }
+	kill -USR1 "$VRAMD_PID"
+	for ((i = 0; i < 50; i++)); do [ -s "$tmp/st.json" ] && break; sleep 0.1; done
+	jq -e ".backend_state | $want" "$tmp/st.json" >/dev/null ||
+		{ echo "FAIL: --staging $st: not '$want': $(jq -c .backend_state "$tmp/st.json")" >&2; rc=1; }
+	stop_vramd "$VRAMD_PID"
+done
 
 info "device lost after 40 copies"
 head -c 32M /dev/urandom >"$tmp/src" || fail "cannot write $tmp/src"
