@@ -19,7 +19,7 @@ VRAMD="$BUILD/vramd"
 
 # --- settings ------------------------------------------------------------------
 servers_opt="vramd nbdkit-memory nbdkit-null"
-cases_opt=""
+unset cases_opt # every case
 vramd_args=""
 runtime_s=5
 ramp_s=1
@@ -118,7 +118,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-if [ -n "$cases_opt" ]; then
+if [ -n "${cases_opt+set}" ]; then
 	picked=()
 	for c in "${CASES[@]}"; do
 		for p in $cases_opt; do

@@ -365,8 +365,10 @@ static void *vram_worker_open(void *p, unsigned idx)
 	}
 	/* The ring, and 64 bytes after it for the completion flag. */
 	if (CU(cudaHostAlloc((void **)&w->ring, v->ring_len + 64, cudaHostAllocMapped)) < 0) {
-		error("vram backend: cannot pin %u MiB of write-back staging for worker %u "
-		      "(see --staging)", v->ring_len >> 20, idx);
+		char a[32];
+
+		error("vram backend: cannot pin %s of write-back staging for worker %u (see --staging)",
+		      format_size(v->ring_len + 64, a, sizeof a), idx);
 		w->ring = NULL;
 		vram_worker_close(w);
 		return NULL;

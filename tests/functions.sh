@@ -119,6 +119,20 @@ stop_vramd() {
 	return 0
 }
 
+# fresh_stats PID FILE: asks vramd PID for its statistics (SIGUSR1) and
+# waits up to 5 s for FILE (its --stats-file) to be rewritten; returns 1
+# when it was not.
+fresh_stats() {
+	local pid=$1 file=$2 old i
+	old=$(stat -c %i.%y "$file" 2>/dev/null)
+	kill -USR1 "$pid" 2>/dev/null || return 1
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$file" ] && [ "$(stat -c %i.%y "$file" 2>/dev/null)" != "$old" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # with_timeout SECONDS CMD...: run CMD, fail the test if it overruns.
 with_timeout() {
 	local t=$1

@@ -27,6 +27,7 @@ usage_error() {
 }
 usage_error "cases.*matches no case" --cases nope
 usage_error "cases.*needs a value" --cases
+usage_error "cases.*matches no case" --cases ""
 usage_error "runtime" --runtime 0
 usage_error "repeats" --repeats x
 usage_error "size" --size 1000

@@ -334,14 +334,7 @@ if [ -n "$STATS" ]; then
 		info "jq not installed: skipping the vramd stats check"
 		STATS=
 	else
-		# SIGUSR1 asks for a fresh stats file; wait for it to be rewritten.
-		old=$(stat -c %i.%y "$STATS" 2>/dev/null)
-		kill -USR1 "$SERVER_PID"
-		for ((i = 0; i < 50; i++)); do
-			[ -s "$STATS" ] && [ "$(stat -c %i.%y "$STATS" 2>/dev/null)" != "$old" ] && break
-			sleep 0.1
-		done
-		if [ ! -s "$STATS" ]; then
+		if ! fresh_stats "$SERVER_PID" "$STATS"; then
 			info "vramd wrote no stats file $STATS: skipping the stats check"
 			STATS=
 		else

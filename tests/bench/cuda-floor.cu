@@ -57,7 +57,8 @@ __global__ void copy_kernel(uint4 *d, const uint4 *s, int n)
 }
 
 /* A resident kernel: one block polls a mailbox in mapped pinned memory
- * and copies what it names, with no driver call per copy. */
+ * and copies what it names, with no driver call per copy; a new seq with
+ * len 0 stops the block. */
 struct mbox {
 	uint64_t src, dst;
 	uint32_t len, seq;
