@@ -171,10 +171,10 @@ bench-server: all
 # costs on this GPU, by each method (the floor under vramd's QD1 time).
 ifeq ($(HAVE_CUDA),1)
 all: $(BUILD)/tests/cuda-floor
-$(BUILD)/tests/cuda-floor: tests/bench/cuda-floor.cu
+$(BUILD)/tests/cuda-floor: tests/bench/cuda-floor.cu $(VRAM_CU)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  NVCC    $<")
-	$(Q)$(NVCC) $(NVCC_FLAGS) -o $@ $<
+	$(Q)$(NVCC) $(NVCC_FLAGS) -Iservers -o $@ $^
 endif
 bench-cuda-floor: all
 	$(Q)[ -x $(BUILD)/tests/cuda-floor ] || { echo "bench-cuda-floor: needs a CUDA build ($(CUDA_WHY))" >&2; exit 1; }

@@ -16,6 +16,12 @@
  * for completion.  A copy that fails marks the device lost: later writes
  * and flushes fail.
  *
+ * A lone small read (queue depth 1) with nothing else on the worker's
+ * stream goes to the resident kernel instead (vram-copy.h), launched at
+ * the first such read: the worker fills its mailbox and spins until the
+ * GPU answers, with no driver call.  --resident-kernel off, or
+ * --cuda-sync blocking, leaves it unused.
+ *
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
  * Try: build/vramd --backend vram --size 8G --socket /tmp/g.sock -f */
 #include <cuda_runtime.h>
@@ -26,6 +32,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "log.h"
@@ -90,9 +97,28 @@ struct vram {
 	unsigned chunk_shift;
 	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
 	uint64_t writebacks, staging_waits, order_waits;
+	uint64_t resident_reads;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
+	/* The resident kernel: mailboxes (host, GPU address), its stream,
+	 * and its state. */
+	struct vram_mbox *boxes, *boxes_dev;
+	cudaStream_t serve;
+	int serve_state;     /* enum serve_state */
 	void *nvml;          /* NVML device handle, or NULL */
 };
+
+enum serve_state {
+	SERVE_OFF,       /* not wanted, or cannot run here */
+	SERVE_IDLE,      /* not launched yet */
+	SERVE_LAUNCHING, /* a worker is launching it */
+	SERVE_RUNNING,
+	SERVE_STOPPED,
+	SERVE_FAILED,    /* it could not start, or ended by itself */
+	SERVE_STUCK,     /* it would not stop: calls that wait for the
+			  * whole device must not be made */
+};
+static const char *const serve_names[] = { "off", "idle", "launching", "running", "stopped",
+					   "failed", "stuck" };
 
 struct vram_worker {
 	struct vram *v;
@@ -116,6 +142,8 @@ struct vram_worker {
 	unsigned f_head, f_n;
 	unsigned nq;
 	int *queued[VRAM_QUEUE]; /* statuses to settle at sync */
+	bool on_stream;           /* work besides write-backs is on the
+				   * stream (until the next sync) */
 	/* Small copies gathered for one kernel launch, with the VRAM range
 	 * each touches: requests in one launch run in parallel, so one that
 	 * overlaps an earlier write (or a write overlapping an earlier
@@ -299,6 +327,19 @@ static void *vram_create(const struct backend_config *cfg)
 		    q == cudaDriverEntryPointSuccess)
 			*(void **)&v->write_value = fn;
 	}
+	v->serve_state = SERVE_OFF;
+	if (cfg->resident && cfg->cuda_sync != 3 /* blocking: no spinning */) {
+		size_t bytes = sizeof *v->boxes * v->nworkers;
+
+		if (CU(cudaHostAlloc((void **)&v->boxes, bytes, cudaHostAllocMapped)) == 0 &&
+		    CU(cudaHostGetDevicePointer((void **)&v->boxes_dev, v->boxes, 0)) == 0 &&
+		    CU(cudaStreamCreateWithFlags(&v->serve, cudaStreamNonBlocking)) == 0) {
+			memset(v->boxes, 0, bytes);
+			v->serve_state = SERVE_IDLE;
+		} else {
+			warn("vram backend: no resident kernel: lone reads use the copy engines");
+		}
+	}
 	v->nvml = nvml_device(cfg->gpu);
 	info("vram backend: %s on GPU %d (%s), %s free before", format_size(cfg->size, a, sizeof a),
 	     cfg->gpu, v->name, format_size(fr, b, sizeof b));
@@ -312,13 +353,24 @@ err:
 	return NULL;
 }
 
+static void serve_stop(struct vram *v);
+
 static void vram_free(void *p)
 {
 	struct vram *v = p;
 
-	if (v->pinned)
-		cudaHostUnregister(v->pinned);
-	cudaFree(v->dev);
+	serve_stop(v);
+	/* With the kernel still running these would wait for it forever;
+	 * the process exits next, which frees the device's memory. */
+	if (v->serve_state != SERVE_STUCK) {
+		if (v->pinned)
+			cudaHostUnregister(v->pinned);
+		if (v->serve)
+			cudaStreamDestroy(v->serve);
+		if (v->boxes)
+			cudaFreeHost(v->boxes);
+		cudaFree(v->dev);
+	}
 	free(v->lastw);
 	free(v->wb);
 	free(v);
@@ -390,12 +442,15 @@ static void vram_worker_close(void *p)
 	struct vram_worker *w = p;
 	unsigned i;
 
+	/* Workers close after all have stopped: the first to close stops
+	 * the resident kernel, which cudaFreeHost would wait for. */
+	serve_stop(w->v);
 	cudaStreamSynchronize(w->stream);
 	for (i = 0; i < VRAM_FENCES; i++)
 		if (w->fence[i].ev)
 			cudaEventDestroy(w->fence[i].ev);
 	cudaStreamDestroy(w->stream);
-	if (w->ring)
+	if (w->ring && w->v->serve_state != SERVE_STUCK)
 		cudaFreeHost(w->ring);
 	free(w->seen);
 	free(w);
@@ -431,6 +486,7 @@ static int enqueue(struct vram_worker *w, cudaError_t e, const char *what, int *
 	}
 	*status = 0;
 	w->queued[w->nq++] = status;
+	w->on_stream = true;
 	return 0;
 }
 
@@ -492,7 +548,7 @@ static void all_done(struct vram_worker *w)
 	struct vram_wb *me = &w->v->wb[w->idx];
 
 	w->f_n = 0;
-	w->dirty = w->dirty_engine = false;
+	w->dirty = w->dirty_engine = w->on_stream = false;
 	store_rel(&me->done, w->posted);
 	store_rel(&me->kicked, w->posted);
 	reclaim(w, w->posted);
@@ -557,6 +613,7 @@ static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 	}
 	k = load_acq(&o->kicked); /* `last` is at least this recent */
 	cudaStreamWaitEvent(w->stream, __atomic_load_n(&o->last, __ATOMIC_ACQUIRE), 0);
+	w->on_stream = true;
 	__atomic_add_fetch(&w->v->order_waits, 1, __ATOMIC_RELAXED);
 	w->seen[i] = k;
 }
@@ -683,6 +740,7 @@ static int launch(struct vram_worker *w)
 
 	if (w->batch.n == 0)
 		return 0;
+	w->on_stream = true;
 	if (w->batch.n == 1) {
 		/* One copy alone (queue depth 1): the copy engine answers
 		 * sooner than a kernel launch. */
@@ -898,6 +956,100 @@ static cudaError_t wait_stream(struct vram_worker *w)
 	}
 }
 
+/* --- the resident kernel ------------------------------------------------ */
+
+/* Whether the resident kernel runs; the first worker to ask launches it
+ * (late, so that no start-up call waits for a kernel that never ends). */
+static bool serve_ready(struct vram *v)
+{
+	int st = __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE), idle = SERVE_IDLE;
+	cudaError_t e;
+
+	if (st == SERVE_RUNNING)
+		return true;
+	if (st != SERVE_IDLE ||
+	    !__atomic_compare_exchange_n(&v->serve_state, &idle, SERVE_LAUNCHING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	e = (cudaError_t)vram_serve_launch(v->boxes_dev, v->nworkers, v->serve);
+	if (e != cudaSuccess)
+		warn("vram backend: the resident kernel cannot start (%s): lone reads use the copy "
+		     "engines", cudaGetErrorString(e));
+	else
+		debug("vram backend: resident kernel launched, %u blocks", v->nworkers);
+	__atomic_store_n(&v->serve_state, e == cudaSuccess ? SERVE_RUNNING : SERVE_FAILED,
+			 __ATOMIC_RELEASE);
+	return e == cudaSuccess;
+}
+
+/* Asks every block to stop (len 0) and waits up to 2 s for the kernel. */
+static void serve_stop(struct vram *v)
+{
+	cudaError_t e = cudaErrorNotReady;
+	unsigned i, tries;
+
+	if (__atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
+		return;
+	for (i = 0; i < v->nworkers; i++) {
+		uint32_t q = v->boxes[i].seq_a + 1;
+
+		v->boxes[i].len = 0;
+		__atomic_store_n(&v->boxes[i].seq_a, q, __ATOMIC_RELEASE);
+		__atomic_store_n(&v->boxes[i].seq_b, q, __ATOMIC_RELEASE);
+	}
+	for (tries = 0; tries < 20000 && (e = cudaStreamQuery(v->serve)) == cudaErrorNotReady; tries++)
+		usleep(100);
+	if (e == cudaErrorNotReady)
+		warn("vram backend: the resident kernel did not stop within 2 s; leaving it to "
+		     "process exit");
+	v->serve_state = e == cudaErrorNotReady ? SERVE_STUCK : SERVE_STOPPED;
+}
+
+/* The lone read in the batch through this worker's mailbox.  Returns 0
+ * (done), -EIO (the device failed), or 1 when the kernel is gone and
+ * the read must take the stream (the batch is left as it was). */
+static int serve_read(struct vram_worker *w)
+{
+	struct vram *v = w->v;
+	struct vram_mbox *m = &v->boxes[w->idx];
+	const struct vram_copy *c = &w->batch.d[0];
+	uint32_t want = m->seq_a + 1;
+	unsigned spins;
+	cudaError_t e;
+
+	m->src = c->src;
+	m->dst = c->dst;
+	m->len = c->len;
+	__atomic_store_n(&m->seq_a, want, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->seq_b, want, __ATOMIC_RELEASE);
+	for (spins = 1; __atomic_load_n(&m->done, __ATOMIC_ACQUIRE) != want; spins++) {
+		if (spins % 2048)
+			continue;
+		e = cudaStreamQuery(v->serve);
+		if (e == cudaErrorNotReady) {
+			if (v->sync_mode == 2 /* yield */)
+				sched_yield();
+			continue;
+		}
+		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == want)
+			break; /* answered just before the end */
+		v->serve_state = SERVE_FAILED;
+		if (e == cudaSuccess) {
+			warn("vram backend: the resident kernel ended; lone reads use the copy engines");
+			return 1;
+		}
+		mark_lost(v, e);
+		*w->queued[0] = EIO;
+		w->nq = 0;
+		w->batch.n = 0;
+		return -EIO;
+	}
+	w->nq = 0;
+	w->batch.n = 0;
+	__atomic_add_fetch(&v->resident_reads, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Waits for the stream when something waits for it (reads, FUA writes,
  * zeroing); write-backs alone are left to deferred() and kick(). */
 static int vram_sync(void *p)
@@ -908,6 +1060,14 @@ static int vram_sync(void *p)
 
 	if (w->nq == 0)
 		return 0;
+	/* A lone small read, with nothing on the stream it must follow. */
+	if (w->nq == 1 && w->batch.n == 1 && !w->b_write[0] && !w->on_stream && !w->dirty &&
+	    !w->f_n && serve_ready(w->v)) {
+		int r = serve_read(w);
+
+		if (r <= 0)
+			return r;
+	}
 	launch(w); /* a failed launch shows again in the synchronisation */
 	e = wait_stream(w);
 	if (e != cudaSuccess) {
@@ -1014,6 +1174,9 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	json_object_set_new(o, "cuda_device_flags", json_integer(v->device_flags));
 	json_object_set_new(o, "completion_flag", json_boolean(v->write_value != NULL));
+	json_object_set_new(o, "resident_kernel",
+			    json_string(serve_names[__atomic_load_n(&v->serve_state, __ATOMIC_RELAXED)]));
+	json_object_set_new(o, "resident_reads", json_integer((json_int_t)v->resident_reads));
 	if (!v->nvml) {
 		json_object_set_new(o, "nvml", json_string(nvml.why ? nvml.why : "unavailable"));
 		return;

@@ -23,6 +23,7 @@ struct backend_config {
 	uint32_t max_request; /* largest single pread/pwrite length */
 	int cuda_sync;      /* vram: 0 auto, 1 spin, 2 yield, 3 blocking */
 	uint32_t staging;   /* vram: write-back staging bytes per worker, 0: none */
+	bool resident;      /* vram: a resident kernel answers lone small reads */
 	/* Asks worker thread `worker` to call deferred() soon; callable from
 	 * any thread (another worker waiting for held-back work). */
 	void (*wake)(unsigned worker);

@@ -45,11 +45,13 @@ static struct opts {
 	const char *name, *description;
 	uint64_t size, threads, max_conns, stats_ms, gpu, staging;
 	int cuda_sync;
+	bool resident;
 	mode_t socket_mode;
 	bool read_only, foreground, force_exit, allow_remote, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
 	.name = "vramd", .max_conns = 64, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
+	.resident = true,
 };
 
 static struct export ex;
@@ -77,6 +79,9 @@ static void usage(FILE *f)
 "      --staging SIZE       vram: pinned write-back staging per worker thread\n"
 "                           (default 8M; 2M to 1G, or 0: every write completes\n"
 "                           in VRAM before its reply)\n"
+"      --resident-kernel on|off  vram: a GPU kernel that never ends answers lone\n"
+"                           small reads without a driver call (default on; it\n"
+"                           keeps one block per worker polling while vramd runs)\n"
 "  -r, --read-only          refuse writes (EPERM)\n"
 "  -n, --export-name NAME   export name (default \"vramd\"; \"\" also selects it)\n"
 "      --description TEXT   export description shown by nbdinfo --list\n"
@@ -112,7 +117,7 @@ static void usage(FILE *f)
 "disconnect the client first, or use --force-exit.\n");
 }
 
-enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
+enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_RESIDENT, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
        O_STATS, O_STATS_MS, O_DUMP };
 
 static const struct option longopts[] = {
@@ -121,6 +126,7 @@ static const struct option longopts[] = {
 	{ "gpu", required_argument, NULL, O_GPU },
 	{ "cuda-sync", required_argument, NULL, O_CUDA_SYNC },
 	{ "staging", required_argument, NULL, O_STAGING },
+	{ "resident-kernel", required_argument, NULL, O_RESIDENT },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "export-name", required_argument, NULL, 'n' },
 	{ "description", required_argument, NULL, O_DESC },
@@ -178,6 +184,11 @@ static void parse_args(int argc, char **argv)
 			if (parse_size(optarg, &o.staging) < 0 ||
 			    (o.staging && (o.staging < (2u << 20) || o.staging > (1u << 30))))
 				bad("invalid --staging '%s': want 0 or a size from 2M to 1G", optarg);
+			break;
+		case O_RESIDENT:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				bad("invalid --resident-kernel '%s': want on or off", optarg);
+			o.resident = strcmp(optarg, "on") == 0;
 			break;
 		case O_CUDA_SYNC: {
 			static const char *const modes[] = { "auto", "spin", "yield", "blocking" };
@@ -706,6 +717,7 @@ int main(int argc, char **argv)
 	cfg = (struct backend_config){ .size = o.size, .gpu = (int)o.gpu,
 				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK,
 				       .cuda_sync = o.cuda_sync, .staging = (uint32_t)o.staging,
+				       .resident = o.resident,
 				       .wake = workers_wake };
 	ex.backend = ops->create(&cfg);
 	if (!ex.backend)

@@ -281,6 +281,35 @@ static bool check_writes(struct nbd_handle *h)
 	return ok;
 }
 
+/* A write answered before its bytes reach the storage (write-back) is
+ * still what the next read sees: on the same connection, the last 4 KiB
+ * of each write read as soon as the write is answered (queue depth 1). */
+static bool check_read_after_write(struct nbd_handle *h)
+{
+	static const size_t lens[] = { 4096, 8192, 64 * KiB, MiB };
+	static unsigned char got[4096];
+	unsigned round;
+	char what[96];
+
+	step("write, then read its end at once");
+	for (round = 0; round < 64; round++) {
+		size_t len = lens[round % 4];
+		uint64_t off = 8 * MiB + (uint64_t)(round % 16) * MiB, end = off + len - 4096;
+
+		fill(model + off, len, off, 200 + round);
+		if (nbd_pwrite(h, model + off, len, off, 0) == -1)
+			return nbd_failed("pwrite (read after write)");
+		if (nbd_pread(h, got, 4096, end, 0) == -1)
+			return nbd_failed("pread (read after write)");
+		if (memcmp(got, model + end, 4096) != 0) {
+			snprintf(what, sizeof what, "round %u: 4 KiB read right after a %zu-byte write",
+				 round, len);
+			return same(got, model + end, 4096, end, what);
+		}
+	}
+	return check(true, "64 writes of 4 KiB to 1 MiB, each read back at once");
+}
+
 /* nbd_zero with and without NO_HOLE and FUA; only the range changes. */
 static bool check_zero(struct nbd_handle *h)
 {
@@ -765,6 +794,7 @@ int main(int argc, char **argv)
 		goto out_close;
 	}
 	check_writes(h);
+	check_read_after_write(h);
 	check_zero(h);
 	check_trim(h);
 	check_pipelining(h);

@@ -29,26 +29,35 @@ SOCK=$tmp/wb.sock start_vramd --size 64M --stats-file "$tmp/wb.json" --stats-int
 with_timeout 120 "$BUILD/tests/nbd-client-check" "$NBD_URI" >"$tmp/wb.tap" 2>&1 ||
 	{ grep '^not ok' "$tmp/wb.tap" >&2; echo "FAIL: nbd-client-check on the GPU double" >&2; rc=1; }
 fresh_stats "$VRAMD_PID" "$tmp/wb.json" || { echo "FAIL: vramd wrote no statistics" >&2; rc=1; }
-counts=$(jq -c '.backend_state | [.writeback_writes, .order_waits, .completion_flag]' "$tmp/wb.json")
-info "writeback_writes, order_waits, completion_flag: $counts"
-jq -e '.backend_state | .writeback_writes > 1000 and .order_waits > 0 and .completion_flag' \
-	"$tmp/wb.json" >/dev/null || { echo "FAIL: no write-back or no ordering seen: $counts" >&2; rc=1; }
+counts=$(jq -c '.backend_state | [.writeback_writes, .order_waits, .completion_flag, .resident_reads]' \
+	"$tmp/wb.json")
+info "writeback_writes, order_waits, completion_flag, resident_reads: $counts"
+jq -e '.backend_state | .writeback_writes > 1000 and .order_waits > 0 and .completion_flag and
+	.resident_reads > 0 and .resident_kernel == "running"' "$tmp/wb.json" >/dev/null ||
+	{ echo "FAIL: no write-back, ordering or resident read seen: $counts" >&2; rc=1; }
 stop_vramd "$VRAMD_PID"
 
-# Round trips of 1 MiB requests without staging and with the smallest
-# ring (a request half fills it), each checked in the statistics.
+# Round trips of 1 MiB writes without staging and with the smallest ring
+# (a request half fills it), read back in lone 16 KiB requests (the
+# resident kernel's, or the copy engines' with it off), each checked in
+# the statistics.
 head -c 16M /dev/urandom >"$tmp/st.src" || fail "cannot write $tmp/st.src"
 for st in 0 2M; do
-	info "--staging $st: 16 MiB round trip in 1 MiB requests"
 	if [ "$st" = 0 ]; then
-		want='.writeback_writes == 0 and .staging_bytes_per_worker == 0'
+		resident=off
+		want='.writeback_writes == 0 and .staging_bytes_per_worker == 0 and
+		      .resident_reads == 0 and .resident_kernel == "off"'
 	else
-		want='.writeback_writes > 0 and .staging_bytes_per_worker == 2097152'
+		resident=on
+		want='.writeback_writes > 0 and .staging_bytes_per_worker == 2097152 and
+		      .resident_reads > 0'
 	fi
-	SOCK=$tmp/st.sock start_vramd --size 16M --staging "$st" --stats-file "$tmp/st$st.json" \
-		--stats-interval-ms 0
+	info "--staging $st --resident-kernel $resident: 16 MiB round trip"
+	SOCK=$tmp/st.sock start_vramd --size 16M --staging "$st" --resident-kernel "$resident" \
+		--stats-file "$tmp/st$st.json" --stats-interval-ms 0
 	with_timeout 60 nbdcopy --request-size=1048576 "$tmp/st.src" "$NBD_URI" &&
-		with_timeout 60 nbdcopy "$NBD_URI" - | cmp -s - "$tmp/st.src" ||
+		with_timeout 60 nbdcopy --synchronous --request-size=16384 "$NBD_URI" - |
+		cmp -s - "$tmp/st.src" ||
 		{ echo "FAIL: --staging $st: the round trip differs" >&2; rc=1; }
 	fresh_stats "$VRAMD_PID" "$tmp/st$st.json" || { echo "FAIL: vramd wrote no statistics" >&2; rc=1; }
 	jq -e ".backend_state | $want" "$tmp/st$st.json" >/dev/null ||

@@ -10,11 +10,11 @@
 // Prints, per method and direction, p10/p50/p90 in microseconds of N
 // round trips at random 4 KiB-aligned offsets of a 64 MiB buffer, with
 // the host thread spinning (cudaDeviceScheduleSpin, as vramd's default
-// does); then a resident kernel (16 blocks, as many as vramd's workers on
-// a 16-core host, each polling a mailbox in mapped pinned memory, so no
-// driver call per copy): the same copies, without the system fence, and
-// the answer alone; whether the pollers slow 64 MiB copies; then the cost
-// of the calls the write-back path makes.
+// does); then vramd's resident kernel (servers/vram-copy.cu: 16 blocks, as
+// many as vramd's workers on a 16-core host, each polling a mailbox in
+// mapped pinned memory, so no driver call per copy); whether the pollers
+// slow 64 MiB copies; then the cost of the calls the write-back path
+// makes.
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -25,6 +25,8 @@
 
 #include <algorithm>
 #include <vector>
+
+#include "vram-copy.h"
 
 static double now_us()
 {
@@ -56,79 +58,18 @@ __global__ void copy_kernel(uint4 *d, const uint4 *s, int n)
 		d[i] = s[i];
 }
 
-/* A resident kernel: one block polls a mailbox in mapped pinned memory
- * and copies what it names, with no driver call per copy; a new seq with
- * len 0 stops the block. */
-struct mbox {
-	uint64_t src, dst;
-	uint32_t len, seq;
-	uint32_t op; /* 1 copy, fenced; 2 copy, release only; 3 answer only */
-	uint32_t pad[9];
-	uint32_t done; /* own 64 bytes: written by the GPU */
-	uint32_t pad2[15];
-};
-
-__device__ __forceinline__ unsigned ld_acquire_sys(const unsigned *p)
+/* One copy through vramd's resident kernel (servers/vram-copy.cu), block
+ * m; false when the kernel is gone. */
+static bool resident_copy(vram_mbox *m, cudaStream_t rs, void *dst, const void *src, uint32_t len)
 {
-	unsigned v;
-
-	asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-	return v;
-}
-
-__device__ __forceinline__ void st_release_sys(unsigned *p, unsigned v)
-{
-	asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
-
-__global__ void resident_kernel(mbox *boxes)
-{
-	mbox *m = &boxes[blockIdx.x];
-	__shared__ uint64_t s_src, s_dst;
-	__shared__ unsigned s_len, s_seq, s_op;
-	unsigned seen = 0;
-
-	for (;;) {
-		if (threadIdx.x == 0) {
-			unsigned q;
-
-			while ((q = ld_acquire_sys(&m->seq)) == seen)
-				;
-			s_seq = q;
-			s_src = *(volatile uint64_t *)&m->src;
-			s_dst = *(volatile uint64_t *)&m->dst;
-			s_len = *(volatile uint32_t *)&m->len;
-			s_op = *(volatile uint32_t *)&m->op;
-		}
-		__syncthreads();
-		seen = s_seq;
-		if (s_len == 0)
-			return;
-		uint4 *d = (uint4 *)s_dst;
-		const uint4 *sv = (const uint4 *)s_src;
-		if (s_op != 3)
-			for (unsigned i = threadIdx.x; i < s_len / 16; i += blockDim.x)
-				d[i] = sv[i];
-		if (s_op == 1)
-			__threadfence_system();
-		__syncthreads();
-		if (threadIdx.x == 0)
-			st_release_sys(&m->done, seen);
-	}
-}
-
-/* One copy through resident block b; false when the kernel is gone. */
-static bool resident_copy(mbox *m, cudaStream_t rs, void *dst, const void *src, uint32_t len,
-			  unsigned op = 1)
-{
-	unsigned want = m->seq + 1;
+	unsigned want = m->seq_a + 1;
 	unsigned long spins = 0;
 
 	m->src = (uint64_t)(uintptr_t)src;
 	m->dst = (uint64_t)(uintptr_t)dst;
 	m->len = len;
-	m->op = op;
-	__atomic_store_n(&m->seq, want, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->seq_a, want, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->seq_b, want, __ATOMIC_RELEASE);
 	double t0 = now_us();
 	while (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) != want)
 		if (++spins % 4096 == 0) {
@@ -201,10 +142,10 @@ int main(int argc, char **argv)
 	 * block 0 serves the measurements, the others poll idle, as they
 	 * would in the server. */
 	const int nres = 16;
-	mbox *boxes, *boxes_dev;
+	vram_mbox *boxes, *boxes_dev;
 	cudaStream_t rs;
-	CK(cudaHostAlloc((void **)&boxes, sizeof(mbox) * nres, cudaHostAllocMapped));
-	memset(boxes, 0, sizeof(mbox) * nres);
+	CK(cudaHostAlloc((void **)&boxes, sizeof(vram_mbox) * nres, cudaHostAllocMapped));
+	memset(boxes, 0, sizeof(vram_mbox) * nres);
 	CK(cudaHostGetDevicePointer((void **)&boxes_dev, boxes, 0));
 	CK(cudaStreamCreateWithFlags(&rs, cudaStreamNonBlocking));
 	std::vector<double> v;
@@ -254,8 +195,7 @@ int main(int argc, char **argv)
 	}
 	/* The resident kernel: launched once, then each copy is a mailbox
 	 * write and a wait for the GPU's answer. */
-	resident_kernel<<<nres, 256, 0, rs>>>(boxes_dev);
-	CK(cudaGetLastError());
+	CK((cudaError_t)vram_serve_launch(boxes_dev, nres, rs));
 	printf("# resident kernel launched: %d blocks of 256 threads\n", nres);
 	bool resident_ok = true;
 	{
@@ -281,14 +221,11 @@ int main(int argc, char **argv)
 	}
 	for (int dir = 0; dir < 2 && resident_ok; dir++) {
 		const char *d = dir ? "write (H2D)" : "read (D2H)";
-		for (unsigned op = 1; op <= 3; op++)
-			MEASURE(op == 1 ? "resident kernel (mapped mailbox)"
-			      : op == 2 ? "resident kernel, no system fence"
-				       : "resident kernel, answer only (no copy)",
-				if (!resident_copy(&boxes[0], rs, gpu_addr(dst), gpu_addr(src), 4096, op)) {
-					printf("resident kernel stopped answering\n");
-					exit(1);
-				});
+		MEASURE("resident kernel (mapped mailbox)",
+			if (!resident_copy(&boxes[0], rs, gpu_addr(dst), gpu_addr(src), 4096)) {
+				printf("resident kernel stopped answering\n");
+				exit(1);
+			});
 	}
 	/* Does polling (16 blocks reading host memory across PCIe) slow the
 	 * copy engines?  64 MiB pinned copies with the pollers, then without. */
@@ -313,8 +250,11 @@ int main(int argc, char **argv)
 		if (pass == 0) {
 			/* len 0 stops a block */
 			for (int b = 0; b < nres; b++) {
+				unsigned q = boxes[b].seq_a + 1;
+
 				boxes[b].len = 0;
-				__atomic_store_n(&boxes[b].seq, boxes[b].seq + 1, __ATOMIC_RELEASE);
+				__atomic_store_n(&boxes[b].seq_a, q, __ATOMIC_RELEASE);
+				__atomic_store_n(&boxes[b].seq_b, q, __ATOMIC_RELEASE);
 			}
 			double t0 = now_us();
 			while (cudaStreamQuery(rs) == cudaErrorNotReady)

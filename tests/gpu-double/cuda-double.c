@@ -10,7 +10,10 @@
  * a delay (GPU_DOUBLE_DELAY_US, default 20, plus up to as much again at
  * random), so a read that is not ordered after a write's copy sees stale
  * data, and a staging buffer reused before its copy ran corrupts it.
- * Events and cudaStreamWaitEvent work across streams as CUDA's do.
+ * Events and cudaStreamWaitEvent work across streams as CUDA's do.  The
+ * resident kernel is an operation that keeps its stream busy, polling the
+ * mailboxes and answering each request at once, until every box has asked
+ * it to stop.
  *
  * GPU_DOUBLE_FAIL_AFTER=N makes the Nth copy or memset fail with a sticky
  * error (cudaErrorIllegalAddress), as a lost device does: that operation
@@ -28,7 +31,7 @@
 
 #include "vram-copy.h"
 
-enum op_kind { OP_COPY, OP_SET, OP_BATCH, OP_EVENT, OP_WAIT, OP_FLAG };
+enum op_kind { OP_COPY, OP_SET, OP_BATCH, OP_EVENT, OP_WAIT, OP_FLAG, OP_SERVE };
 
 struct op {
 	enum op_kind kind;
@@ -39,6 +42,7 @@ struct op {
 	struct CUevent_st *ev;
 	uint64_t seq;
 	struct vram_copy_batch *batch;
+	struct vram_mbox *boxes;
 	struct op *next;
 };
 
@@ -133,6 +137,44 @@ static uint64_t recorded(struct CUevent_st *ev)
 	return seq;
 }
 
+/* The resident kernel: returns when every box said stop, or when the
+ * device is lost (a failed copy, as a fault ends a kernel). */
+static void serve(struct vram_mbox *boxes, unsigned n)
+{
+	uint32_t *seen = calloc(n, sizeof *seen);
+	unsigned i, left = n;
+	struct timespec idle = { 0, 5000 };
+
+	while (seen && left && !lost()) {
+		bool any = false;
+
+		for (i = 0; i < n; i++) {
+			struct vram_mbox *m = &boxes[i];
+			uint32_t a = __atomic_load_n(&m->seq_a, __ATOMIC_ACQUIRE);
+
+			if (a != __atomic_load_n(&m->seq_b, __ATOMIC_ACQUIRE) || a == seen[i] ||
+			    seen[i] == UINT32_MAX)
+				continue;
+			any = true;
+			if (m->len == 0) {
+				seen[i] = UINT32_MAX; /* stopped */
+				left--;
+				continue;
+			}
+			/* No delay: sooner than any stream's copy, so a read
+			 * not ordered after a pending write sees stale data. */
+			if (!data_op_allowed())
+				break;
+			memcpy((void *)(uintptr_t)m->dst, (const void *)(uintptr_t)m->src, m->len);
+			seen[i] = a;
+			__atomic_store_n(&m->done, a, __ATOMIC_RELEASE);
+		}
+		if (!any)
+			nanosleep(&idle, NULL);
+	}
+	free(seen);
+}
+
 static void run_op(struct op *o, unsigned *seed)
 {
 	uint32_t i;
@@ -161,6 +203,9 @@ static void run_op(struct op *o, unsigned *seed)
 		break;
 	case OP_WAIT:
 		event_wait(o->ev, o->seq);
+		break;
+	case OP_SERVE:
+		serve(o->boxes, (unsigned)o->len);
 		break;
 	case OP_FLAG:
 		/* After the stream's earlier work, as cuStreamWriteValue32;
@@ -559,4 +604,11 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
 		return cudaErrorMemoryAllocation;
 	memcpy(copy, b, sizeof *copy);
 	return push(stream, (struct op){ .kind = OP_BATCH, .batch = copy });
+}
+
+int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
+{
+	if (n == 0)
+		return 0;
+	return push(stream, (struct op){ .kind = OP_SERVE, .boxes = boxes, .len = n });
 }
