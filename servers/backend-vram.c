@@ -241,11 +241,21 @@ static const char *const cuda_sync_names[] = { "auto", "spin", "yield", "blockin
 static const unsigned cuda_sync_flags[] = { cudaDeviceScheduleAuto, cudaDeviceScheduleSpin,
 					    cudaDeviceScheduleYield, cudaDeviceScheduleBlockingSync };
 
+/* Every kernel is loaded when the context is created: one loaded at its
+ * first launch (lazy loading, CUDA's default since 12.2) would wait for
+ * the resident kernel, which never ends, and so would the worker that
+ * launched it.  Set before the first CUDA call, which reads it. */
+static void eager_loading(void)
+{
+	setenv("CUDA_MODULE_LOADING", "EAGER", 1);
+}
+
 static int vram_supported(char *why, size_t len)
 {
 	int n = 0, drv = 0;
 	cudaError_t e;
 
+	eager_loading();
 	if (cudaDriverGetVersion(&drv) != cudaSuccess || drv == 0) {
 		snprintf(why, len, "no NVIDIA driver (libcuda.so.1 cannot be loaded)");
 		return 0;
@@ -270,6 +280,7 @@ static void *vram_create(const struct backend_config *cfg)
 	char a[32], b[32];
 	int n = 0;
 
+	eager_loading();
 	if (!v) {
 		error("vram backend: out of memory");
 		return NULL;
@@ -307,6 +318,16 @@ static void *vram_create(const struct backend_config *cfg)
 	    CU(cudaMemGetInfo(&fr, &total)) < 0 || CU(cudaGetDeviceFlags(&v->device_flags)) < 0)
 		goto err; /* a device in a bad state fails here */
 	snprintf(v->name, sizeof v->name, "%s", prop.name);
+	{
+		cudaError_t e = (cudaError_t)vram_kernels_load();
+
+		if (e != cudaSuccess) {
+			error("vram backend: the copy kernels cannot run on GPU %d (%s, compute "
+			      "capability %d.%d): %s", cfg->gpu, v->name, prop.major, prop.minor,
+			      cudaGetErrorString(e));
+			goto err;
+		}
+	}
 	if (cfg->size + VRAM_HEADROOM > fr) {
 		error("vram backend: --size %s does not fit: GPU %d (%s) has %s free (%s kept in reserve)",
 		      format_size(cfg->size, a, sizeof a), cfg->gpu, v->name, format_size(fr, b, sizeof b),

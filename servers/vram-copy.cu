@@ -109,6 +109,14 @@ __global__ void vram_serve_kernel(struct vram_mbox *boxes)
 	}
 }
 
+extern "C" int vram_kernels_load(void)
+{
+	struct cudaFuncAttributes a;
+	cudaError_t e = cudaFuncGetAttributes(&a, vram_copy_kernel);
+
+	return (int)(e != cudaSuccess ? e : cudaFuncGetAttributes(&a, vram_serve_kernel));
+}
+
 extern "C" int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
 {
 	if (n == 0)

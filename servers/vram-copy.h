@@ -47,6 +47,10 @@ extern "C" {
 /* Queues the copies of b on stream (a cudaStream_t); returns the
  * cudaError_t of the launch (0 on success). */
 int vram_copy_launch(const struct vram_copy_batch *b, void *stream);
+/* Loads both kernels now (a kernel loaded lazily at its first launch
+ * would wait for the resident kernel, which never ends); returns the
+ * cudaError_t, e.g. when this GPU has no image for them. */
+int vram_kernels_load(void);
 /* Launches the resident kernel on stream, block i serving boxes[i] (GPU
  * addresses), until each box gets len 0; returns the cudaError_t of the
  * launch. */
