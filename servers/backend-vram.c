@@ -99,8 +99,8 @@ struct vram {
 	uint64_t writebacks, staging_waits, order_waits;
 	uint64_t resident_reads;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
-	/* The resident kernel: mailboxes (host, GPU address), its stream,
-	 * and its state. */
+	/* The resident kernel: mailboxes (host, GPU address; one more than
+	 * workers, whose seq_a is the quit word), its stream, its state. */
 	struct vram_mbox *boxes, *boxes_dev;
 	cudaStream_t serve;
 	int serve_state;     /* enum serve_state */
@@ -116,9 +116,14 @@ enum serve_state {
 	SERVE_FAILED,    /* it could not start, or ended by itself */
 	SERVE_STUCK,     /* it would not stop: calls that wait for the
 			  * whole device must not be made */
+	SERVE_ABANDONED, /* told to quit: other work waited behind it */
 };
 static const char *const serve_names[] = { "off", "idle", "launching", "running", "stopped",
-					   "failed", "stuck" };
+					   "failed", "stuck", "abandoned" };
+/* A wait for the GPU this long while the resident kernel runs means the
+ * driver holds other work behind it (it should not: every kernel is
+ * loaded at start-up); the kernel is then told to quit, for good. */
+#define SERVE_PATIENCE_NS (500ull * 1000 * 1000)
 
 struct vram_worker {
 	struct vram *v;
@@ -153,6 +158,8 @@ struct vram_worker {
 	uint32_t b_len[VRAM_COPY_MAX];
 	bool b_write[VRAM_COPY_MAX];
 };
+
+static void serve_watch(struct vram *v, uint64_t *t0);
 
 /* Logs a failed CUDA call with its error string; yields -1 or 0. */
 #define CU(call) cu_check((call), #call)
@@ -350,7 +357,7 @@ static void *vram_create(const struct backend_config *cfg)
 	}
 	v->serve_state = SERVE_OFF;
 	if (cfg->resident && cfg->cuda_sync != 3 /* blocking: no spinning */) {
-		size_t bytes = sizeof *v->boxes * v->nworkers;
+		size_t bytes = sizeof *v->boxes * (v->nworkers + 1);
 
 		if (CU(cudaHostAlloc((void **)&v->boxes, bytes, cudaHostAllocMapped)) == 0 &&
 		    CU(cudaHostGetDevicePointer((void **)&v->boxes_dev, v->boxes, 0)) == 0 &&
@@ -538,6 +545,22 @@ static void reclaim(struct vram_worker *w, uint64_t done)
 		w->r_head = w->r_tail = 0;
 }
 
+/* cudaEventSynchronize, or while the resident kernel runs a loop that
+ * watches how long the wait lasts (serve_watch). */
+static cudaError_t event_wait(struct vram *v, cudaEvent_t ev)
+{
+	uint64_t t0 = 0;
+	unsigned spins = 0;
+	cudaError_t e;
+
+	if (__atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
+		return cudaEventSynchronize(ev);
+	while ((e = cudaEventQuery(ev)) == cudaErrorNotReady)
+		if (++spins % 256 == 0)
+			serve_watch(v, &t0);
+	return e;
+}
+
 /* Retires completed fences, looking at no more than max of them (each
  * look is a cudaEventQuery, some 0.4 us); with wait, waits for the
  * oldest first. */
@@ -548,7 +571,7 @@ static void fence_poll(struct vram_worker *w, bool wait, unsigned max)
 
 	while (w->f_n && max--) {
 		cudaEvent_t ev = w->fence[w->f_head].ev;
-		cudaError_t e = wait ? cudaEventSynchronize(ev) : cudaEventQuery(ev);
+		cudaError_t e = wait ? event_wait(w->v, ev) : cudaEventQuery(ev);
 
 		if (e == cudaErrorNotReady)
 			break;
@@ -951,19 +974,28 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 
 /* Waits for everything on the stream.  Spinning modes watch a flag the
  * stream writes after its work (checking the stream now and then, so an
- * error cannot leave the thread spinning); otherwise, or without stream
- * memory operations, cudaStreamSynchronize. */
+ * error cannot leave the thread spinning, and how long the wait lasts:
+ * serve_watch); otherwise, or without stream memory operations,
+ * cudaStreamSynchronize (a loop of queries while the resident kernel
+ * runs). */
 static cudaError_t wait_stream(struct vram_worker *w)
 {
 	volatile uint32_t *flag = (volatile uint32_t *)(w->ring + w->v->ring_len);
 	uint32_t want = ++w->flag_seq;
+	uint64_t t0 = 0;
 	unsigned spins;
 	cudaError_t e;
 
 	if (!w->v->write_value || w->v->sync_mode >= 3 /* blocking */ ||
 	    w->v->write_value(w->stream, (unsigned long long)(uintptr_t)(w->ring_dev + w->v->ring_len),
-			      want, 0) != 0)
-		return cudaStreamSynchronize(w->stream);
+			      want, 0) != 0) {
+		if (__atomic_load_n(&w->v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
+			return cudaStreamSynchronize(w->stream);
+		for (spins = 1; (e = cudaStreamQuery(w->stream)) == cudaErrorNotReady; spins++)
+			if (spins % 256 == 0)
+				serve_watch(w->v, &t0);
+		return e;
+	}
 	for (spins = 1;; spins++) {
 		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want)
 			return cudaSuccess;
@@ -971,6 +1003,7 @@ static cudaError_t wait_stream(struct vram_worker *w)
 			e = cudaStreamQuery(w->stream);
 			if (e != cudaErrorNotReady)
 				return e != cudaSuccess ? e : cudaStreamSynchronize(w->stream);
+			serve_watch(w->v, &t0);
 			if (w->v->sync_mode == 2 /* yield */)
 				sched_yield();
 		}
@@ -992,7 +1025,8 @@ static bool serve_ready(struct vram *v)
 	    !__atomic_compare_exchange_n(&v->serve_state, &idle, SERVE_LAUNCHING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return false;
-	e = (cudaError_t)vram_serve_launch(v->boxes_dev, v->nworkers, v->serve);
+	e = (cudaError_t)vram_serve_launch(v->boxes_dev, v->nworkers,
+					   &v->boxes_dev[v->nworkers].seq_a, v->serve);
 	if (e != cudaSuccess)
 		warn("vram backend: the resident kernel cannot start (%s): lone reads use the copy "
 		     "engines", cudaGetErrorString(e));
@@ -1003,27 +1037,54 @@ static bool serve_ready(struct vram *v)
 	return e == cudaSuccess;
 }
 
-/* Asks every block to stop (len 0) and waits up to 2 s for the kernel. */
+static void serve_quit(struct vram *v)
+{
+	__atomic_store_n(&v->boxes[v->nworkers].seq_a, 1u, __ATOMIC_RELEASE);
+}
+
+/* Tells the kernel to quit and waits up to 2 s for it (at exit, after
+ * every worker has stopped). */
 static void serve_stop(struct vram *v)
 {
 	cudaError_t e = cudaErrorNotReady;
-	unsigned i, tries;
+	unsigned tries;
+	int st = __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE);
 
-	if (__atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
+	if (st != SERVE_RUNNING && st != SERVE_ABANDONED)
 		return;
-	for (i = 0; i < v->nworkers; i++) {
-		uint32_t q = v->boxes[i].seq_a + 1;
-
-		v->boxes[i].len = 0;
-		__atomic_store_n(&v->boxes[i].seq_a, q, __ATOMIC_RELEASE);
-		__atomic_store_n(&v->boxes[i].seq_b, q, __ATOMIC_RELEASE);
-	}
+	serve_quit(v);
 	for (tries = 0; tries < 20000 && (e = cudaStreamQuery(v->serve)) == cudaErrorNotReady; tries++)
 		usleep(100);
 	if (e == cudaErrorNotReady)
 		warn("vram backend: the resident kernel did not stop within 2 s; leaving it to "
 		     "process exit");
-	v->serve_state = e == cudaErrorNotReady ? SERVE_STUCK : SERVE_STOPPED;
+	v->serve_state = e == cudaErrorNotReady ? SERVE_STUCK : st == SERVE_RUNNING ? SERVE_STOPPED : st;
+}
+
+/* Called now and then by a thread waiting for the GPU (*t0: 0, then when
+ * the wait began): past SERVE_PATIENCE_NS with the kernel running, it is
+ * told to quit.  Workers serving a read through it then see it end and
+ * take the stream. */
+static void serve_watch(struct vram *v, uint64_t *t0)
+{
+	struct timespec ts;
+	uint64_t now;
+	int running = SERVE_RUNNING;
+
+	if (__atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (!*t0)
+		*t0 = now;
+	if (now - *t0 < SERVE_PATIENCE_NS ||
+	    !__atomic_compare_exchange_n(&v->serve_state, &running, SERVE_ABANDONED, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	warn("vram backend: a wait for the GPU has lasted %llu ms with the resident kernel "
+	     "running: telling it to quit (lone reads use the copy engines from now on)",
+	     (unsigned long long)((now - *t0) / 1000000));
+	serve_quit(v);
 }
 
 /* The lone read in the batch through this worker's mailbox.  Returns 0
@@ -1054,11 +1115,17 @@ static int serve_read(struct vram_worker *w)
 		}
 		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == want)
 			break; /* answered just before the end */
-		v->serve_state = SERVE_FAILED;
 		if (e == cudaSuccess) {
-			warn("vram backend: the resident kernel ended; lone reads use the copy engines");
+			int running = SERVE_RUNNING;
+
+			/* Told to quit (abandoned), or ended unasked. */
+			if (__atomic_compare_exchange_n(&v->serve_state, &running, SERVE_FAILED, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				warn("vram backend: the resident kernel ended; lone reads use the "
+				     "copy engines");
 			return 1;
 		}
+		v->serve_state = SERVE_FAILED;
 		mark_lost(v, e);
 		*w->queued[0] = EIO;
 		w->nq = 0;

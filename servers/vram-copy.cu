@@ -35,6 +35,14 @@ __device__ __forceinline__ uint4 ld_relaxed_sys_v4(const void *p)
 	return v;
 }
 
+__device__ __forceinline__ uint32_t ld_relaxed_sys(const uint32_t *p)
+{
+	uint32_t v;
+
+	asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+	return v;
+}
+
 __device__ __forceinline__ void st_release_sys(uint32_t *p, uint32_t v)
 {
 	asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
@@ -53,7 +61,7 @@ __device__ void serve_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 		__stcg(&d[i], __ldcv(&s[i]));
 }
 
-__global__ void vram_serve_kernel(struct vram_mbox *boxes)
+__global__ void vram_serve_kernel(struct vram_mbox *boxes, const uint32_t *quit)
 {
 	struct vram_mbox *m = &boxes[blockIdx.x];
 	__shared__ uint64_t s_src, s_dst;
@@ -62,16 +70,23 @@ __global__ void vram_serve_kernel(struct vram_mbox *boxes)
 
 	for (;;) {
 		if (threadIdx.x < 32) {
-			/* Lane 0 reads half a, lane 1 half b, in one round
-			 * trip across PCIe. */
+			/* Lane 0 reads half a, lane 1 half b, lane 2 the
+			 * quit word, in one round trip across PCIe. */
 			for (;;) {
 				uint4 h = make_uint4(0, 0, 0, 0);
 
 				if (threadIdx.x < 2)
 					h = ld_relaxed_sys_v4((const uint8_t *)m + 16 * threadIdx.x);
+				else if (threadIdx.x == 2)
+					h.x = ld_relaxed_sys(quit);
 				uint32_t sa = __shfl_sync(0xffffffffu, h.x, 0);
 				uint32_t sb = __shfl_sync(0xffffffffu, h.x, 1);
 
+				if (__shfl_sync(0xffffffffu, h.x, 2)) {
+					if (threadIdx.x == 0)
+						s_len = 0;
+					break;
+				}
 				if (sa == sb && sa != seen) {
 					if (threadIdx.x == 0) {
 						s_seq = sa;
@@ -85,14 +100,14 @@ __global__ void vram_serve_kernel(struct vram_mbox *boxes)
 			}
 		}
 		__syncthreads();
-		seen = s_seq;
 		uint32_t len = s_len;
 		uint8_t *dst = (uint8_t *)s_dst;
 		const uint8_t *src = (const uint8_t *)s_src;
 		uint64_t a = s_dst | s_src | len;
 
 		if (len == 0)
-			return;
+			return; /* quit */
+		seen = s_seq;
 		if ((a & 15) == 0)
 			serve_copy<uint4>(dst, src, len);
 		else if ((a & 7) == 0)
@@ -117,11 +132,12 @@ extern "C" int vram_kernels_load(void)
 	return (int)(e != cudaSuccess ? e : cudaFuncGetAttributes(&a, vram_serve_kernel));
 }
 
-extern "C" int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
+extern "C" int vram_serve_launch(struct vram_mbox *boxes, unsigned n, const uint32_t *quit,
+				 void *stream)
 {
 	if (n == 0)
 		return 0;
-	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(boxes);
+	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(boxes, quit);
 	return (int)cudaGetLastError();
 }
 

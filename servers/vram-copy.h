@@ -23,14 +23,16 @@ struct vram_copy_batch {
 };
 
 /* The resident read kernel: one block per worker, launched once, polls
- * that worker's mailbox in mapped pinned memory and copies what it names,
+ * that worker's mailbox in mapped pinned memory (and the quit word) and
+ * copies what it names,
  * so a lone small read costs no driver call (4.7 us against 6.9 for
  * cudaMemcpyAsync and a completion flag on the H100 host: cuda-floor).
  * The host fills src, dst and len, then stores the same new seq in
  * seq_a and seq_b; each 16-byte half is read in one load, so a half read
  * while the host was still writing has a stale seq and is read again.
  * The block copies, then stores seq in done with system-scope release
- * (the bytes are visible before done is).  len 0 stops the block. */
+ * (the bytes are visible before done is).  A non-zero quit word stops
+ * every block. */
 struct vram_mbox {
 	uint32_t seq_a, len;
 	uint64_t src;
@@ -51,10 +53,10 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream);
  * would wait for the resident kernel, which never ends); returns the
  * cudaError_t, e.g. when this GPU has no image for them. */
 int vram_kernels_load(void);
-/* Launches the resident kernel on stream, block i serving boxes[i] (GPU
- * addresses), until each box gets len 0; returns the cudaError_t of the
- * launch. */
-int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream);
+/* Launches the resident kernel on stream, block i serving boxes[i], until
+ * *quit is not 0 (GPU addresses of mapped pinned memory); returns the
+ * cudaError_t of the launch. */
+int vram_serve_launch(struct vram_mbox *boxes, unsigned n, const uint32_t *quit, void *stream);
 #ifdef __cplusplus
 }
 #endif

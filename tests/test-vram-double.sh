@@ -6,8 +6,9 @@
 # and the ordering between workers are really exercised; its statistics
 # must show both happened), with no staging and the smallest, then a device
 # lost mid-run: writes and flushes must fail with EIO, reads too, the loss
-# must be logged, and the server must stay up.  test-vram.sh runs the same
-# suites on a real GPU.
+# must be logged, and the server must stay up; and a driver that holds
+# other work behind the resident kernel must not wedge the server.
+# test-vram.sh runs the same suites on a real GPU.
 # timeout: 900
 . "$(dirname "$0")/functions.sh"
 VRAMD=$BUILD/tests/vramd-gpu-double
@@ -64,6 +65,21 @@ for st in 0 2M; do
 		{ echo "FAIL: --staging $st: not '$want': $(jq -c .backend_state "$tmp/st$st.json")" >&2; rc=1; }
 	stop_vramd "$VRAMD_PID"
 done
+
+info "other work held behind the resident kernel: vramd tells it to quit and goes on"
+GPU_DOUBLE_SERIALIZE=1 SOCK=$tmp/ser.sock start_vramd --size 16M --stats-file "$tmp/ser.json" \
+	--stats-interval-ms 0
+with_timeout 30 nbdcopy --synchronous --request-size=4096 "$NBD_URI" null: &&
+	with_timeout 30 nbdcopy --flush "$tmp/st.src" "$NBD_URI" &&
+	with_timeout 30 nbdcopy "$NBD_URI" - | cmp -s - "$tmp/st.src" ||
+	{ echo "FAIL: writes held behind the resident kernel did not complete, or came back wrong" >&2
+	  rc=1; }
+fresh_stats "$VRAMD_PID" "$tmp/ser.json" || { echo "FAIL: vramd wrote no statistics" >&2; rc=1; }
+jq -e '.backend_state | .resident_kernel == "abandoned" and .resident_reads > 0' "$tmp/ser.json" \
+	>/dev/null && grep -q 'resident kernel running: telling it to quit' "$tmp/vramd.log" ||
+	{ echo "FAIL: the resident kernel was not told to quit: $(jq -c .backend_state "$tmp/ser.json")" >&2
+	  rc=1; }
+stop_vramd "$VRAMD_PID"
 
 info "device lost after 40 copies"
 head -c 32M /dev/urandom >"$tmp/src" || fail "cannot write $tmp/src"

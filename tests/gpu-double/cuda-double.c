@@ -12,8 +12,9 @@
  * data, and a staging buffer reused before its copy ran corrupts it.
  * Events and cudaStreamWaitEvent work across streams as CUDA's do.  The
  * resident kernel is an operation that keeps its stream busy, polling the
- * mailboxes and answering each request at once, until every box has asked
- * it to stop.
+ * mailboxes and answering each request at once, until the quit word is
+ * set.  GPU_DOUBLE_SERIALIZE=1 holds every other stream's work while it
+ * runs, as a driver would that waited for it (lazy kernel loading did).
  *
  * GPU_DOUBLE_FAIL_AFTER=N makes the Nth copy or memset fail with a sticky
  * error (cudaErrorIllegalAddress), as a lost device does: that operation
@@ -67,6 +68,8 @@ static struct CUstream_st *g_streams;
 static volatile int sticky;          /* cudaError_t once the device is lost */
 static long fail_after = -1, ops_done;
 static unsigned delay_us = 20;
+static bool serialize;
+static volatile int serving;         /* the resident kernel runs */
 static unsigned device_flags;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -78,6 +81,7 @@ static void g_init(void)
 		delay_us = (unsigned)strtoul(e, NULL, 10);
 	if ((e = getenv("GPU_DOUBLE_FAIL_AFTER")))
 		fail_after = strtol(e, NULL, 10);
+	serialize = (e = getenv("GPU_DOUBLE_SERIALIZE")) && strcmp(e, "1") == 0;
 }
 
 static cudaError_t lost(void)
@@ -137,30 +141,25 @@ static uint64_t recorded(struct CUevent_st *ev)
 	return seq;
 }
 
-/* The resident kernel: returns when every box said stop, or when the
- * device is lost (a failed copy, as a fault ends a kernel). */
-static void serve(struct vram_mbox *boxes, unsigned n)
+/* The resident kernel: returns when told to quit, or when the device is
+ * lost (a failed copy, as a fault ends a kernel). */
+static void serve(struct vram_mbox *boxes, unsigned n, const uint32_t *quit)
 {
 	uint32_t *seen = calloc(n, sizeof *seen);
-	unsigned i, left = n;
+	unsigned i;
 	struct timespec idle = { 0, 5000 };
 
-	while (seen && left && !lost()) {
+	__atomic_store_n(&serving, 1, __ATOMIC_RELEASE);
+	while (seen && !__atomic_load_n(quit, __ATOMIC_ACQUIRE) && !lost()) {
 		bool any = false;
 
 		for (i = 0; i < n; i++) {
 			struct vram_mbox *m = &boxes[i];
 			uint32_t a = __atomic_load_n(&m->seq_a, __ATOMIC_ACQUIRE);
 
-			if (a != __atomic_load_n(&m->seq_b, __ATOMIC_ACQUIRE) || a == seen[i] ||
-			    seen[i] == UINT32_MAX)
+			if (a != __atomic_load_n(&m->seq_b, __ATOMIC_ACQUIRE) || a == seen[i])
 				continue;
 			any = true;
-			if (m->len == 0) {
-				seen[i] = UINT32_MAX; /* stopped */
-				left--;
-				continue;
-			}
 			/* No delay: sooner than any stream's copy, so a read
 			 * not ordered after a pending write sees stale data. */
 			if (!data_op_allowed())
@@ -173,12 +172,16 @@ static void serve(struct vram_mbox *boxes, unsigned n)
 			nanosleep(&idle, NULL);
 	}
 	free(seen);
+	__atomic_store_n(&serving, 0, __ATOMIC_RELEASE);
 }
 
 static void run_op(struct op *o, unsigned *seed)
 {
+	struct timespec nap = { 0, 50000 };
 	uint32_t i;
 
+	while (serialize && o->kind != OP_SERVE && __atomic_load_n(&serving, __ATOMIC_ACQUIRE))
+		nanosleep(&nap, NULL);
 	switch (o->kind) {
 	case OP_COPY:
 		pause_a_little(seed);
@@ -205,7 +208,7 @@ static void run_op(struct op *o, unsigned *seed)
 		event_wait(o->ev, o->seq);
 		break;
 	case OP_SERVE:
-		serve(o->boxes, (unsigned)o->len);
+		serve(o->boxes, (unsigned)o->len, o->src);
 		break;
 	case OP_FLAG:
 		/* After the stream's earlier work, as cuStreamWriteValue32;
@@ -606,11 +609,11 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
 	return push(stream, (struct op){ .kind = OP_BATCH, .batch = copy });
 }
 
-int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
+int vram_serve_launch(struct vram_mbox *boxes, unsigned n, const uint32_t *quit, void *stream)
 {
 	if (n == 0)
 		return 0;
-	return push(stream, (struct op){ .kind = OP_SERVE, .boxes = boxes, .len = n });
+	return push(stream, (struct op){ .kind = OP_SERVE, .boxes = boxes, .len = n, .src = quit });
 }
 
 int vram_kernels_load(void)
