@@ -99,8 +99,8 @@ struct vram {
 	uint64_t writebacks, staging_waits, order_waits;
 	uint64_t resident_reads;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
-	/* The resident kernel: mailboxes (host, GPU address; one more than
-	 * workers, whose seq_a is the quit word), its stream, its state. */
+	/* The resident kernel: mailboxes (host, GPU address), its stream,
+	 * its state. */
 	struct vram_mbox *boxes, *boxes_dev;
 	cudaStream_t serve;
 	int serve_state;     /* enum serve_state */
@@ -357,7 +357,7 @@ static void *vram_create(const struct backend_config *cfg)
 	}
 	v->serve_state = SERVE_OFF;
 	if (cfg->resident && cfg->cuda_sync != 3 /* blocking: no spinning */) {
-		size_t bytes = sizeof *v->boxes * (v->nworkers + 1);
+		size_t bytes = sizeof *v->boxes * v->nworkers;
 
 		if (CU(cudaHostAlloc((void **)&v->boxes, bytes, cudaHostAllocMapped)) == 0 &&
 		    CU(cudaHostGetDevicePointer((void **)&v->boxes_dev, v->boxes, 0)) == 0 &&
@@ -1025,8 +1025,7 @@ static bool serve_ready(struct vram *v)
 	    !__atomic_compare_exchange_n(&v->serve_state, &idle, SERVE_LAUNCHING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return false;
-	e = (cudaError_t)vram_serve_launch(v->boxes_dev, v->nworkers,
-					   &v->boxes_dev[v->nworkers].seq_a, v->serve);
+	e = (cudaError_t)vram_serve_launch(v->boxes_dev, v->nworkers, v->serve);
 	if (e != cudaSuccess)
 		warn("vram backend: the resident kernel cannot start (%s): lone reads use the copy "
 		     "engines", cudaGetErrorString(e));
@@ -1037,9 +1036,13 @@ static bool serve_ready(struct vram *v)
 	return e == cudaSuccess;
 }
 
+/* Sets every block's quit (a word no worker writes). */
 static void serve_quit(struct vram *v)
 {
-	__atomic_store_n(&v->boxes[v->nworkers].seq_a, 1u, __ATOMIC_RELEASE);
+	unsigned i;
+
+	for (i = 0; i < v->nworkers; i++)
+		__atomic_store_n(&v->boxes[i].quit, 1u, __ATOMIC_RELEASE);
 }
 
 /* Tells the kernel to quit and waits up to 2 s for it (at exit, after
@@ -1096,6 +1099,7 @@ static int serve_read(struct vram_worker *w)
 	struct vram_mbox *m = &v->boxes[w->idx];
 	const struct vram_copy *c = &w->batch.d[0];
 	uint32_t want = m->seq_a + 1;
+	uint64_t t0 = 0;
 	unsigned spins;
 	cudaError_t e;
 
@@ -1109,6 +1113,7 @@ static int serve_read(struct vram_worker *w)
 			continue;
 		e = cudaStreamQuery(v->serve);
 		if (e == cudaErrorNotReady) {
+			serve_watch(v, &t0); /* an answer that never comes */
 			if (v->sync_mode == 2 /* yield */)
 				sched_yield();
 			continue;

@@ -35,14 +35,6 @@ __device__ __forceinline__ uint4 ld_relaxed_sys_v4(const void *p)
 	return v;
 }
 
-__device__ __forceinline__ uint32_t ld_relaxed_sys(const uint32_t *p)
-{
-	uint32_t v;
-
-	asm volatile("ld.relaxed.sys.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-	return v;
-}
-
 __device__ __forceinline__ void st_release_sys(uint32_t *p, uint32_t v)
 {
 	asm volatile("st.release.sys.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
@@ -50,7 +42,7 @@ __device__ __forceinline__ void st_release_sys(uint32_t *p, uint32_t v)
 
 /* Copies len bytes in units of T (every address and len a multiple of
  * its size); loads bypass L1, which may hold bytes the copy engines
- * have since overwritten (this kernel never ends). */
+ * have since overwritten (this kernel runs as long as vramd). */
 template <typename T>
 __device__ void serve_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 {
@@ -61,7 +53,7 @@ __device__ void serve_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 		__stcg(&d[i], __ldcv(&s[i]));
 }
 
-__global__ void vram_serve_kernel(struct vram_mbox *boxes, const uint32_t *quit)
+__global__ void vram_serve_kernel(struct vram_mbox *boxes)
 {
 	struct vram_mbox *m = &boxes[blockIdx.x];
 	__shared__ uint64_t s_src, s_dst;
@@ -70,19 +62,17 @@ __global__ void vram_serve_kernel(struct vram_mbox *boxes, const uint32_t *quit)
 
 	for (;;) {
 		if (threadIdx.x < 32) {
-			/* Lane 0 reads half a, lane 1 half b, lane 2 the
-			 * quit word, in one round trip across PCIe. */
+			/* Lane 0 reads half a, lane 1 half b (with quit),
+			 * in one round trip across PCIe. */
 			for (;;) {
 				uint4 h = make_uint4(0, 0, 0, 0);
 
 				if (threadIdx.x < 2)
 					h = ld_relaxed_sys_v4((const uint8_t *)m + 16 * threadIdx.x);
-				else if (threadIdx.x == 2)
-					h.x = ld_relaxed_sys(quit);
 				uint32_t sa = __shfl_sync(0xffffffffu, h.x, 0);
 				uint32_t sb = __shfl_sync(0xffffffffu, h.x, 1);
 
-				if (__shfl_sync(0xffffffffu, h.x, 2)) {
+				if (__shfl_sync(0xffffffffu, h.y, 1)) { /* quit */
 					if (threadIdx.x == 0)
 						s_len = 0;
 					break;
@@ -132,12 +122,11 @@ extern "C" int vram_kernels_load(void)
 	return (int)(e != cudaSuccess ? e : cudaFuncGetAttributes(&a, vram_serve_kernel));
 }
 
-extern "C" int vram_serve_launch(struct vram_mbox *boxes, unsigned n, const uint32_t *quit,
-				 void *stream)
+extern "C" int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
 {
 	if (n == 0)
 		return 0;
-	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(boxes, quit);
+	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(boxes);
 	return (int)cudaGetLastError();
 }
 

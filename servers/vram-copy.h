@@ -23,20 +23,20 @@ struct vram_copy_batch {
 };
 
 /* The resident read kernel: one block per worker, launched once, polls
- * that worker's mailbox in mapped pinned memory (and the quit word) and
- * copies what it names,
+ * that worker's mailbox in mapped pinned memory and copies what it names,
  * so a lone small read costs no driver call (4.7 us against 6.9 for
  * cudaMemcpyAsync and a completion flag on the H100 host: cuda-floor).
  * The host fills src, dst and len, then stores the same new seq in
  * seq_a and seq_b; each 16-byte half is read in one load, so a half read
  * while the host was still writing has a stale seq and is read again.
  * The block copies, then stores seq in done with system-scope release
- * (the bytes are visible before done is).  A non-zero quit word stops
- * every block. */
+ * (the bytes are visible before done is).  A non-zero quit stops the
+ * block (a word of its own box: one quit word polled by every block
+ * slowed each poll, and a lone read with it, from 26 to 84 us). */
 struct vram_mbox {
 	uint32_t seq_a, len;
 	uint64_t src;
-	uint32_t seq_b, pad0;
+	uint32_t seq_b, quit;
 	uint64_t dst;
 	uint32_t pad[8];
 	uint32_t done;        /* in its own 64 bytes: written by the GPU */
@@ -53,10 +53,10 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream);
  * would wait for the resident kernel, which never ends); returns the
  * cudaError_t, e.g. when this GPU has no image for them. */
 int vram_kernels_load(void);
-/* Launches the resident kernel on stream, block i serving boxes[i], until
- * *quit is not 0 (GPU addresses of mapped pinned memory); returns the
+/* Launches the resident kernel on stream, block i serving boxes[i] (GPU
+ * addresses of mapped pinned memory) until its quit is set; returns the
  * cudaError_t of the launch. */
-int vram_serve_launch(struct vram_mbox *boxes, unsigned n, const uint32_t *quit, void *stream);
+int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream);
 #ifdef __cplusplus
 }
 #endif

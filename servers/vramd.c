@@ -79,7 +79,7 @@ static void usage(FILE *f)
 "      --staging SIZE       vram: pinned write-back staging per worker thread\n"
 "                           (default 8M; 2M to 1G, or 0: every write completes\n"
 "                           in VRAM before its reply)\n"
-"      --resident-kernel on|off  vram: a GPU kernel that never ends answers lone\n"
+"      --resident-kernel on|off  vram: a GPU kernel running while vramd does answers lone\n"
 "                           small reads without a driver call (default on; it\n"
 "                           keeps one block per worker polling while vramd runs)\n"
 "  -r, --read-only          refuse writes (EPERM)\n"

@@ -144,9 +144,8 @@ int main(int argc, char **argv)
 	const int nres = 16;
 	vram_mbox *boxes, *boxes_dev;
 	cudaStream_t rs;
-	/* One more box: its seq_a is the quit word. */
-	CK(cudaHostAlloc((void **)&boxes, sizeof(vram_mbox) * (nres + 1), cudaHostAllocMapped));
-	memset(boxes, 0, sizeof(vram_mbox) * (nres + 1));
+	CK(cudaHostAlloc((void **)&boxes, sizeof(vram_mbox) * nres, cudaHostAllocMapped));
+	memset(boxes, 0, sizeof(vram_mbox) * nres);
 	CK(cudaHostGetDevicePointer((void **)&boxes_dev, boxes, 0));
 	CK(cudaStreamCreateWithFlags(&rs, cudaStreamNonBlocking));
 	std::vector<double> v;
@@ -196,7 +195,7 @@ int main(int argc, char **argv)
 	}
 	/* The resident kernel: launched once, then each copy is a mailbox
 	 * write and a wait for the GPU's answer. */
-	CK((cudaError_t)vram_serve_launch(boxes_dev, nres, &boxes_dev[nres].seq_a, rs));
+	CK((cudaError_t)vram_serve_launch(boxes_dev, nres, rs));
 	printf("# resident kernel launched: %d blocks of 256 threads\n", nres);
 	bool resident_ok = true;
 	{
@@ -249,7 +248,8 @@ int main(int argc, char **argv)
 			       best);
 		}
 		if (pass == 0) {
-			__atomic_store_n(&boxes[nres].seq_a, 1u, __ATOMIC_RELEASE); /* quit */
+			for (int b = 0; b < nres; b++)
+				__atomic_store_n(&boxes[b].quit, 1u, __ATOMIC_RELEASE);
 			double t0 = now_us();
 			while (cudaStreamQuery(rs) == cudaErrorNotReady)
 				if (now_us() - t0 > 2e6) {

@@ -143,14 +143,14 @@ static uint64_t recorded(struct CUevent_st *ev)
 
 /* The resident kernel: returns when told to quit, or when the device is
  * lost (a failed copy, as a fault ends a kernel). */
-static void serve(struct vram_mbox *boxes, unsigned n, const uint32_t *quit)
+static void serve(struct vram_mbox *boxes, unsigned n)
 {
 	uint32_t *seen = calloc(n, sizeof *seen);
 	unsigned i;
 	struct timespec idle = { 0, 5000 };
 
 	__atomic_store_n(&serving, 1, __ATOMIC_RELEASE);
-	while (seen && !__atomic_load_n(quit, __ATOMIC_ACQUIRE) && !lost()) {
+	while (seen && !__atomic_load_n(&boxes[0].quit, __ATOMIC_ACQUIRE) && !lost()) {
 		bool any = false;
 
 		for (i = 0; i < n; i++) {
@@ -208,7 +208,7 @@ static void run_op(struct op *o, unsigned *seed)
 		event_wait(o->ev, o->seq);
 		break;
 	case OP_SERVE:
-		serve(o->boxes, (unsigned)o->len, o->src);
+		serve(o->boxes, (unsigned)o->len);
 		break;
 	case OP_FLAG:
 		/* After the stream's earlier work, as cuStreamWriteValue32;
@@ -609,11 +609,11 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
 	return push(stream, (struct op){ .kind = OP_BATCH, .batch = copy });
 }
 
-int vram_serve_launch(struct vram_mbox *boxes, unsigned n, const uint32_t *quit, void *stream)
+int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
 {
 	if (n == 0)
 		return 0;
-	return push(stream, (struct op){ .kind = OP_SERVE, .boxes = boxes, .len = n, .src = quit });
+	return push(stream, (struct op){ .kind = OP_SERVE, .boxes = boxes, .len = n });
 }
 
 int vram_kernels_load(void)
