@@ -37,6 +37,7 @@
 #include "backend.h"
 #include "log.h"
 #include "parse.h"
+#include "server.h"
 #include "vram-copy.h"
 
 /* Room left free on the GPU beside the export (CUDA context, other users). */
@@ -545,17 +546,18 @@ static void reclaim(struct vram_worker *w, uint64_t done)
 		w->r_head = w->r_tail = 0;
 }
 
-/* cudaEventSynchronize, or while the resident kernel runs a loop that
- * watches how long the wait lasts (serve_watch). */
-static cudaError_t event_wait(struct vram *v, cudaEvent_t ev)
+/* Waits for event ev, or with ev NULL for stream s: the runtime's own
+ * wait, or while the resident kernel runs a loop of queries that watches
+ * how long the wait lasts (serve_watch). */
+static cudaError_t host_wait(struct vram *v, cudaStream_t s, cudaEvent_t ev)
 {
 	uint64_t t0 = 0;
 	unsigned spins = 0;
 	cudaError_t e;
 
 	if (__atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
-		return cudaEventSynchronize(ev);
-	while ((e = cudaEventQuery(ev)) == cudaErrorNotReady)
+		return ev ? cudaEventSynchronize(ev) : cudaStreamSynchronize(s);
+	while ((e = ev ? cudaEventQuery(ev) : cudaStreamQuery(s)) == cudaErrorNotReady)
 		if (++spins % 256 == 0)
 			serve_watch(v, &t0);
 	return e;
@@ -571,7 +573,7 @@ static void fence_poll(struct vram_worker *w, bool wait, unsigned max)
 
 	while (w->f_n && max--) {
 		cudaEvent_t ev = w->fence[w->f_head].ev;
-		cudaError_t e = wait ? event_wait(w->v, ev) : cudaEventQuery(ev);
+		cudaError_t e = wait ? host_wait(w->v, NULL, ev) : cudaEventQuery(ev);
 
 		if (e == cudaErrorNotReady)
 			break;
@@ -976,8 +978,7 @@ static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
  * stream writes after its work (checking the stream now and then, so an
  * error cannot leave the thread spinning, and how long the wait lasts:
  * serve_watch); otherwise, or without stream memory operations,
- * cudaStreamSynchronize (a loop of queries while the resident kernel
- * runs). */
+ * host_wait. */
 static cudaError_t wait_stream(struct vram_worker *w)
 {
 	volatile uint32_t *flag = (volatile uint32_t *)(w->ring + w->v->ring_len);
@@ -988,14 +989,8 @@ static cudaError_t wait_stream(struct vram_worker *w)
 
 	if (!w->v->write_value || w->v->sync_mode >= 3 /* blocking */ ||
 	    w->v->write_value(w->stream, (unsigned long long)(uintptr_t)(w->ring_dev + w->v->ring_len),
-			      want, 0) != 0) {
-		if (__atomic_load_n(&w->v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
-			return cudaStreamSynchronize(w->stream);
-		for (spins = 1; (e = cudaStreamQuery(w->stream)) == cudaErrorNotReady; spins++)
-			if (spins % 256 == 0)
-				serve_watch(w->v, &t0);
-		return e;
-	}
+			      want, 0) != 0)
+		return host_wait(w->v, w->stream, NULL);
 	for (spins = 1;; spins++) {
 		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want)
 			return cudaSuccess;
@@ -1070,14 +1065,12 @@ static void serve_stop(struct vram *v)
  * take the stream. */
 static void serve_watch(struct vram *v, uint64_t *t0)
 {
-	struct timespec ts;
 	uint64_t now;
 	int running = SERVE_RUNNING;
 
 	if (__atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	now = now_ns();
 	if (!*t0)
 		*t0 = now;
 	if (now - *t0 < SERVE_PATIENCE_NS ||

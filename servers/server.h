@@ -28,6 +28,9 @@ struct export {
 /* Fills tflags from read_only. */
 void export_init_flags(struct export *ex);
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t now_ns(void);
+
 /* Commands counted in statistics; STAT_OTHER collects invalid ones. */
 #define STAT_COMMANDS(X) X(read) X(write) X(flush) X(trim) X(write_zeroes) X(disc) X(other)
 enum stat_cmd {

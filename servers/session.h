@@ -123,8 +123,6 @@ static inline uint32_t session_rx_room(const struct session *s)
 	return SESSION_RX_CAP - s->rx_tail;
 }
 
-uint64_t now_ns(void);
-
 /* Maps a host errno to the NBD error sent on the wire. */
 uint32_t nbd_errno(int err);
 
