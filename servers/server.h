@@ -31,6 +31,16 @@ void export_init_flags(struct export *ex);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t now_ns(void);
 
+/* Tells the CPU that the caller is spinning. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 /* Commands counted in statistics; STAT_OTHER collects invalid ones. */
 #define STAT_COMMANDS(X) X(read) X(write) X(flush) X(trim) X(write_zeroes) X(disc) X(other)
 enum stat_cmd {
@@ -55,6 +65,7 @@ struct worker_stats {
 	uint64_t connections_total;
 	uint64_t connections_current;
 	uint64_t protocol_errors;    /* connections closed for bad framing */
+	uint64_t busy_poll_hits;     /* rounds whose work came while polling */
 };
 
 #endif

@@ -45,7 +45,7 @@ json_t *stats_json(const struct export *ex, struct worker_stats *const *ws, unsi
 {
 	json_t *doc = json_object(), *cmds = json_object(), *be = json_object();
 	struct histogram *lat = calloc(1, sizeof *lat), *depth = calloc(1, sizeof *depth);
-	uint64_t conn_total = 0, conn_cur = 0, perr = 0;
+	uint64_t conn_total = 0, conn_cur = 0, perr = 0, polled = 0;
 	unsigned c, w;
 
 	if (!lat || !depth) {
@@ -87,12 +87,14 @@ json_t *stats_json(const struct export *ex, struct worker_stats *const *ws, unsi
 		conn_total += LOAD(ws[w]->connections_total);
 		conn_cur += LOAD(ws[w]->connections_current);
 		perr += LOAD(ws[w]->protocol_errors);
+		polled += LOAD(ws[w]->busy_poll_hits);
 	}
 	json_object_set_new(doc, "commands", cmds);
 	json_object_set_new(doc, "inflight_requests", hist_json(depth));
 	json_object_set_new(doc, "connections_current", json_integer((json_int_t)conn_cur));
 	json_object_set_new(doc, "connections_total", json_integer((json_int_t)conn_total));
 	json_object_set_new(doc, "protocol_errors", json_integer((json_int_t)perr));
+	json_object_set_new(doc, "busy_poll_hits", json_integer((json_int_t)polled));
 	if (ex->ops->describe)
 		ex->ops->describe(ex->backend, be);
 	json_object_set_new(doc, "backend_state", be);

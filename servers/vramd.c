@@ -43,7 +43,7 @@
 static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
 	const char *name, *description;
-	uint64_t size, threads, max_conns, stats_ms, gpu, staging;
+	uint64_t size, threads, max_conns, stats_ms, gpu, staging, busy_poll_us;
 	int cuda_sync;
 	bool resident;
 	mode_t socket_mode;
@@ -91,6 +91,10 @@ static void usage(FILE *f)
 "  -t, --tcp HOST:PORT      TCP socket; only loopback unless --allow-remote\n"
 "      --allow-remote       permit a non-loopback --tcp address\n"
 "  -j, --threads N          I/O worker threads (default: online CPUs)\n"
+"      --busy-poll USECS    a worker with clients polls that long for the next\n"
+"                           request before it sleeps (default 0: sleeps at once;\n"
+"                           30 takes 3-5 us off a lone request, and keeps a core\n"
+"                           busy per worker while its clients are active)\n"
 "      --max-connections N  concurrent connections (default 64; 2.1 MiB of buffers each)\n"
 "Process:\n"
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
@@ -118,7 +122,7 @@ static void usage(FILE *f)
 }
 
 enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_RESIDENT, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
-       O_STATS, O_STATS_MS, O_DUMP };
+       O_STATS, O_STATS_MS, O_DUMP, O_POLL };
 
 static const struct option longopts[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -127,6 +131,7 @@ static const struct option longopts[] = {
 	{ "cuda-sync", required_argument, NULL, O_CUDA_SYNC },
 	{ "staging", required_argument, NULL, O_STAGING },
 	{ "resident-kernel", required_argument, NULL, O_RESIDENT },
+	{ "busy-poll", required_argument, NULL, O_POLL },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "export-name", required_argument, NULL, 'n' },
 	{ "description", required_argument, NULL, O_DESC },
@@ -226,6 +231,10 @@ static void parse_args(int argc, char **argv)
 		case 'j':
 			if (parse_uint(optarg, 1, 1024, &o.threads) < 0)
 				bad("invalid --threads '%s': want 1 to 1024", optarg);
+			break;
+		case O_POLL:
+			if (parse_uint(optarg, 0, 10000, &o.busy_poll_us) < 0)
+				bad("invalid --busy-poll '%s': want microseconds, 0 to 10000", optarg);
 			break;
 		case O_MAXC:
 			if (parse_uint(optarg, 1, 4096, &o.max_conns) < 0)
@@ -725,7 +734,7 @@ int main(int argc, char **argv)
 	listen_fd = o.socket ? listen_unix(o.socket) : listen_tcp(o.tcp);
 	if (listen_fd < 0)
 		return 1;
-	if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns) < 0 || write_pidfile() < 0)
+	if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns, (unsigned)o.busy_poll_us) < 0 || write_pidfile() < 0)
 		return 1;
 	info("serving backend '%s', %s%s, on %s (%llu workers%s)", ops->name,
 	     format_size(ex.size, sz, sizeof sz), ex.read_only ? " read-only" : "", o.socket ? o.socket : o.tcp,

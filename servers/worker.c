@@ -58,6 +58,7 @@ static size_t pool_bytes;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int stopping;
 static unsigned open_conns;
+static uint64_t poll_ns;        /* --busy-poll */
 
 unsigned connections_open(void)
 {
@@ -276,6 +277,29 @@ static void handle(struct worker *w, struct io_uring_cqe *cqe)
 	conn_run(c);
 }
 
+/* --busy-poll: with clients connected and nothing completed, submit and
+ * spin on the completion queue for a while before sleeping in the kernel.
+ * A receive that completes meanwhile is delivered by task work, which
+ * interrupts the spinning thread; a sleeping one would first have to be
+ * woken, its (virtual) CPU brought out of idle: several microseconds per
+ * request at queue depth 1. */
+static void busy_poll(struct worker *w)
+{
+	uint64_t end;
+	unsigned k = 0;
+
+	if (!poll_ns || !w->nconns || io_uring_cq_ready(&w->ring))
+		return;
+	io_uring_submit(&w->ring);
+	end = now_ns() + poll_ns;
+	while (!io_uring_cq_ready(&w->ring)) {
+		if ((++k & 63) == 0 && now_ns() >= end)
+			return;
+		cpu_relax();
+	}
+	__atomic_store_n(&w->stats.busy_poll_hits, w->stats.busy_poll_hits + 1, __ATOMIC_RELAXED);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -299,6 +323,7 @@ static void *worker_main(void *arg)
 				continue;
 			}
 		} else {
+			busy_poll(w);
 			r = io_uring_submit_and_wait(&w->ring, 1);
 		}
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
@@ -339,13 +364,14 @@ static int pool_init(unsigned max)
 	return 0;
 }
 
-int workers_start(const struct export *ex, unsigned n, unsigned max_conns)
+int workers_start(const struct export *ex, unsigned n, unsigned max_conns, unsigned busy_poll_us)
 {
 	unsigned i, entries = 2 * max_conns + 8;
 	int r;
 
 	export = ex;
 	maxconns = max_conns;
+	poll_ns = busy_poll_us * 1000ull;
 	if (pool_init(max_conns) < 0)
 		return -1;
 	if (ex->ops->register_buffers &&

@@ -9,9 +9,10 @@
 
 #include "server.h"
 
-/* Allocates the connection pool and starts n workers for ex.  Returns 0,
- * or -1 after logging (nothing left running). */
-int workers_start(const struct export *ex, unsigned n, unsigned max_conns);
+/* Allocates the connection pool and starts n workers for ex, each polling
+ * busy_poll_us for completions before it sleeps (0: never polls).
+ * Returns 0, or -1 after logging (nothing left running). */
+int workers_start(const struct export *ex, unsigned n, unsigned max_conns, unsigned busy_poll_us);
 
 /* Hands a negotiated connection to the least busy worker; the worker owns
  * fd afterwards.  Returns -1 (fd closed) when the pool is exhausted. */

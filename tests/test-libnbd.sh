@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # vramd through libnbd's C API (tests/nbd-client-check.c): zero, trim, flush,
 # FUA, 256 pipelined commands retired out of order, multi-conn, and errno
-# from error replies, with structured replies on and off; writes to a
-# --read-only export must fail with EPERM.  The same checks run against the
+# from error replies, with structured replies on and off, and once with
+# --busy-poll (its statistics must show work found while polling); writes
+# to a --read-only export must fail with EPERM.  The same checks run against the
 # null backend must fail, or they would prove nothing.  Try:
 #   tests/run-tests test-libnbd.sh
 # timeout: 180
@@ -11,6 +12,7 @@
 requires_vramd
 requires_backend
 requires_test_prog nbd-client-check
+requires jq
 check=$BUILD/tests/nbd-client-check
 
 [ "$VRAMD_BACKEND" != null ] ||
@@ -34,9 +36,23 @@ run_check() {
 	fi
 }
 
-start_vramd --size 256M
+start_vramd --size 256M --stats-file "$tmp/sleep.json" --stats-interval-ms 0
 run_check structured "$NBD_URI"
 run_check simple --no-structured "$NBD_URI"
+fresh_stats "$VRAMD_PID" "$tmp/sleep.json" || failed+=(stats)
+SOCK=$tmp/poll.sock start_vramd --size 64M --busy-poll 200 --stats-file "$tmp/poll.json" \
+	--stats-interval-ms 0
+run_check busy-poll "$NBD_URI"
+fresh_stats "$VRAMD_PID" "$tmp/poll.json" || failed+=(stats)
+# Without the option a worker never polls; with it, some of the checker's
+# requests must have come while it did.
+hits=$(jq -c '[.busy_poll_hits]' "$tmp/sleep.json" "$tmp/poll.json" | paste -sd' ')
+info "busy_poll_hits without and with --busy-poll 200: $hits"
+case " ${VRAMD_ARGS:-} " in *" --busy-poll "*) want='true' ;; *) want='.busy_poll_hits == 0' ;; esac
+jq -e "$want" "$tmp/sleep.json" >/dev/null && jq -e '.busy_poll_hits > 0' "$tmp/poll.json" >/dev/null || {
+	failed+=(busy-poll-hits)
+	echo "--- busy_poll_hits without and with --busy-poll 200: $hits" >>"$tmp/summary"
+}
 
 SOCK=$tmp/ro.sock start_vramd --size 64M --read-only
 run_check ro-structured --read-only "$NBD_URI"
