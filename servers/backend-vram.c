@@ -799,7 +799,6 @@ static void *mapped(const struct vram *v, const void *p, uint32_t len)
 	return v->pinned_dev + (b - v->pinned);
 }
 
-/* Launches the gathered small copies. */
 /* Puts the oldest delayed write-backs on the stream until no more than keep
  * bytes stay delayed.  A failure marks the device lost (their replies are
  * out; later writes and flushes fail). */
@@ -824,6 +823,8 @@ static void start_delayed(struct vram_worker *w, uint32_t keep)
 	}
 }
 
+/* Starts the delayed write-backs, then launches the gathered small copies
+ * (every later use of the stream goes through here, or through cover()). */
 static int launch(struct vram_worker *w)
 {
 	int e;
