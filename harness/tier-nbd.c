@@ -32,6 +32,7 @@ static const struct tier_param nbd_params[] = {
 	{ "timeout", "SECONDS", "30", "kernel transport: dead-connection timeout" },
 	{ "threads", "N", NULL, "vramd worker threads (default: one per CPU)" },
 	{ "gpu", "N", NULL, "vram backend: GPU index" },
+	{ "busy-poll", "USECS", NULL, "vramd workers poll this long before sleeping (lower latency, a busy core each)" },
 	{ "server-swap", "on|off", "on", "run vramd in swap mode (off for sanitizer builds)" },
 	{ "vramd", "PATH", NULL, "the vramd binary (default: next to swapbench, else $PATH)" },
 	{ NULL, NULL, NULL, NULL },
@@ -89,7 +90,8 @@ static bool nbd_supported(struct tier *t, char *why, size_t len)
 	}
 	if (tier_size(t, "size", &v) < 0 || tier_uint(t, "connections", 1, 16, &v) < 0 ||
 	    tier_uint(t, "timeout", 1, 3600, &v) < 0 || tier_uint(t, "threads", 1, 1024, &v) < 0 ||
-	    tier_uint(t, "gpu", 0, 255, &v) < 0 || tier_bool(t, "server-swap", &b) < 0) {
+	    tier_uint(t, "gpu", 0, 255, &v) < 0 || tier_uint(t, "busy-poll", 0, 10000, &v) < 0 ||
+	    tier_bool(t, "server-swap", &b) < 0) {
 		why[0] = '\0'; /* reported by tier_size and co. */
 		return false;
 	}
@@ -211,6 +213,10 @@ static int start_vramd(struct tier *t, const struct nbd_paths *p, int *idx)
 	if (tier_get(t, "gpu")) {
 		argv[n++] = "--gpu";
 		argv[n++] = tier_get(t, "gpu");
+	}
+	if (tier_get(t, "busy-poll")) {
+		argv[n++] = "--busy-poll";
+		argv[n++] = tier_get(t, "busy-poll");
 	}
 	argv[n++] = swap ? "--swap" : "--no-swap";
 	argv[n] = NULL;

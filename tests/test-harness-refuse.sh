@@ -66,6 +66,7 @@ expect 2 "expected 'tiers' or 'scenarios'" "$SB" list bogus
 expect 0 "Options of tier nbd" "$SB" tier --help
 expect 1 "--size: expected a size like 512M or 4G, got 'banana'" "$SB" tier up zram --size banana
 expect 1 "--connections: expected an integer from 1 to 16, got '99'" "$SB" tier up nbd --connections 99
+expect 1 "--busy-poll: expected an integer from 0 to 10000, got '20000'" "$SB" tier up nbd --busy-poll 20000
 expect 1 "--thp: expected one of '.*never', got 'sometimes'" "$SB" tier up zram --thp sometimes
 expect 1 "--watermark-scale-factor: expected an integer from 1 to 3000, got '0'" \
 	"$SB" tier up disk --watermark-scale-factor 0
@@ -126,6 +127,7 @@ expect 0 "would undo: swapoff '/dev/zram" "$SB" tier up zram --size 256M --dry-r
 expect 0 "would: write 'Y' to '/sys/module/zswap/parameters/enabled'" \
 	"$SB" tier up zswap --dry-run --file "/var/tmp/swapbench-test-dry-$$.swap"
 expect 0 "would run: nbdfuse " "$SB" tier up nbd --transport fuse --dry-run
+expect 0 "would run: .*vramd .*--busy-poll 30 " "$SB" tier up nbd --transport fuse --busy-poll 30 --dry-run
 expect 0 "would run in '.*swapbench-[0-9]+': true" "$SB" tier up disk --dry-run \
 	--file "/var/tmp/swapbench-test-dry-$$.swap" -- true
 expect 0 "nothing to restore" "$SB" restore --dry-run
