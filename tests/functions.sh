@@ -392,14 +392,15 @@ wait_swap_used() {
 # "SUITE LABEL" as it goes; a skipped suite is reported, not failed.
 # Returns 1 when any failed (its log tail on stderr).
 run_suites() {
-	local label=$1 t r rc=0
+	local label=$1 t r rc=0 t0
 	shift
 	for t in "$@"; do
 		info "$t $label"
+		t0=$SECONDS
 		bash "$top/tests/$t" >"$tmp/$t.log" 2>&1
 		r=$?
 		case $r in
-		0) info "ok: $t" ;;
+		0) info "ok: $t ($((SECONDS - t0)) s)" ;;
 		77) info "skipped: $t: $(grep -m1 '^SKIP' "$tmp/$t.log")" ;;
 		*) tail -30 "$tmp/$t.log" >&2; echo "FAIL: $t $label (exit $r)" >&2; rc=1 ;;
 		esac

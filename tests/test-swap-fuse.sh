@@ -7,6 +7,7 @@
 # backend (ram by default; vram on a GPU host).  Try:
 #   tests/run-tests test-swap-fuse.sh
 #   SWAP_FUSE_SERVER=nbdkit tests/run-tests test-swap-fuse.sh  (harness check)
+# SWAP_FUSE_WORK_MIB sets how much memtouch writes (default 768, at least 320).
 # timeout: 300
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
@@ -14,7 +15,7 @@
 SERVER=${SWAP_FUSE_SERVER:-vramd}
 EXPORT_SIZE=1G
 CG_LIMIT_MIB=256
-WORK_MIB=768
+WORK_MIB=${SWAP_FUSE_WORK_MIB:-768}
 WORK_TIMEOUT=200	# seconds for memtouch (two passes); the test has 300
 MEMTOUCH=$BUILD/tests/memtouch
 SWAP_PRIO=100
@@ -30,6 +31,8 @@ nbdkit)	requires nbdkit ;;
 *)	fail "SWAP_FUSE_SERVER must be vramd or nbdkit, not '$SERVER'" ;;
 esac
 requires_test_prog memtouch
+[[ $WORK_MIB =~ ^[0-9]+$ ]] && [ "$WORK_MIB" -ge 320 ] ||
+	fail "SWAP_FUSE_WORK_MIB must be a number of MiB, at least 320 (the cgroup holds $CG_LIMIT_MIB), not '$WORK_MIB'"
 swaps_before=$(active_swaps)
 [ -z "$swaps_before" ] ||
 	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); this test wants its device to take all the swap-out"
