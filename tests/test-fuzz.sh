@@ -1,12 +1,13 @@
 #!/bin/bash
 # A short libFuzzer run of every target in tests/fuzz/ on a scratch copy of
-# its corpus (tests/fuzz/corpus/TARGET).  FUZZ_SECONDS per target (default 15).
+# its corpus (tests/fuzz/corpus/TARGET).  FUZZ_SECONDS per target (default 10;
+# longer runs: FUZZ_SECONDS=120 tests/run-tests test-fuzz.sh).
 # A crash, leak or sanitizer report fails the test; the reproducer is kept
 # in build/fuzz-findings/.
 # timeout: 300
 . "$(dirname "$0")/functions.sh"
 requires clang
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-10}
 make -s -C "$top" BUILD="$BUILD" fuzz >"$tmp/build.log" 2>&1 || {
 	cat "$tmp/build.log" >&2
 	skip "fuzz targets do not build here (clang with libFuzzer needed)"
