@@ -81,7 +81,7 @@ struct vram_wb {
  * writes on 4 connections, H100 host (docs/bench, run 12): 13.9 GB/s
  * started at once, 15.7 / 16.6 / 18.3 with 1 / 2 / 4 MiB waiting. */
 #define VRAM_DELAY_BYTES (4u << 20)
-#define VRAM_DELAY_MAX 16
+#define VRAM_DELAY_MAX 16 /* copies delayed at once (the oldest then starts) */
 
 struct vram {
 	int gpu;
@@ -494,7 +494,8 @@ static void vram_worker_close(void *p)
 	/* Workers close after all have stopped: the first to close stops
 	 * the resident kernel, which cudaFreeHost would wait for. */
 	serve_stop(w->v);
-	start_delayed(w, 0);
+	/* Delayed write-backs are dropped with the export: nothing reads
+	 * them any more, and they refer to nothing on the stream. */
 	cudaStreamSynchronize(w->stream);
 	for (i = 0; i < VRAM_FENCES; i++)
 		if (w->fence[i].ev)
@@ -1146,16 +1147,11 @@ static int serve_read(struct vram_worker *w)
 	struct vram *v = w->v;
 	struct vram_mbox *m = &v->boxes[w->idx];
 	const struct vram_copy *c = &w->batch.d[0];
-	uint32_t want = m->seq_a + 1;
+	uint32_t want = vram_mbox_post(m, c->src, c->dst, c->len);
 	uint64_t t0 = 0;
 	unsigned spins;
 	cudaError_t e;
 
-	m->src = c->src;
-	m->dst = c->dst;
-	m->len = c->len;
-	__atomic_store_n(&m->seq_a, want, __ATOMIC_RELEASE);
-	__atomic_store_n(&m->seq_b, want, __ATOMIC_RELEASE);
 	for (spins = 1; __atomic_load_n(&m->done, __ATOMIC_ACQUIRE) != want; spins++) {
 		if (spins % 2048)
 			continue;

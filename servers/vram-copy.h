@@ -43,6 +43,21 @@ struct vram_mbox {
 	uint32_t pad2[15];
 };
 
+/* Posts a request in m (the host side of the protocol above); returns
+ * the seq whose appearance in done answers it. */
+static inline uint32_t vram_mbox_post(struct vram_mbox *m, uint64_t src, uint64_t dst,
+				      uint32_t len)
+{
+	uint32_t want = m->seq_a + 1;
+
+	m->src = src;
+	m->dst = dst;
+	m->len = len;
+	__atomic_store_n(&m->seq_a, want, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->seq_b, want, __ATOMIC_RELEASE);
+	return want;
+}
+
 #ifdef __cplusplus
 extern "C" {
 #endif

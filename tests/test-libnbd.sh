@@ -39,16 +39,20 @@ run_check() {
 start_vramd --size 256M --stats-file "$tmp/sleep.json" --stats-interval-ms 0
 run_check structured "$NBD_URI"
 run_check simple --no-structured "$NBD_URI"
-fresh_stats "$VRAMD_PID" "$tmp/sleep.json" || failed+=(stats)
+no_stats() {
+	failed+=(stats)
+	echo "--- vramd wrote no statistics to $1 on SIGUSR1" >>"$tmp/summary"
+}
+fresh_stats "$VRAMD_PID" "$tmp/sleep.json" || no_stats "$tmp/sleep.json"
 SOCK=$tmp/poll.sock start_vramd --size 64M --busy-poll 200 --stats-file "$tmp/poll.json" \
 	--stats-interval-ms 0
 run_check busy-poll "$NBD_URI"
-fresh_stats "$VRAMD_PID" "$tmp/poll.json" || failed+=(stats)
+fresh_stats "$VRAMD_PID" "$tmp/poll.json" || no_stats "$tmp/poll.json"
 # Without the option a worker never polls; with it, some of the checker's
 # requests must have come while it did.
 hits=$(jq -c '[.busy_poll_hits]' "$tmp/sleep.json" "$tmp/poll.json" | paste -sd' ')
 info "busy_poll_hits without and with --busy-poll 200: $hits"
-case " ${VRAMD_ARGS:-} " in *" --busy-poll "*) want='true' ;; *) want='.busy_poll_hits == 0' ;; esac
+case " ${VRAMD_ARGS:-}" in *" --busy-poll"*) want='true' ;; *) want='.busy_poll_hits == 0' ;; esac
 jq -e "$want" "$tmp/sleep.json" >/dev/null && jq -e '.busy_poll_hits > 0' "$tmp/poll.json" >/dev/null || {
 	failed+=(busy-poll-hits)
 	echo "--- busy_poll_hits without and with --busy-poll 200: $hits" >>"$tmp/summary"

@@ -62,14 +62,8 @@ __global__ void copy_kernel(uint4 *d, const uint4 *s, int n)
  * m; false when the kernel is gone. */
 static bool resident_copy(vram_mbox *m, cudaStream_t rs, void *dst, const void *src, uint32_t len)
 {
-	unsigned want = m->seq_a + 1;
+	unsigned want = vram_mbox_post(m, (uint64_t)(uintptr_t)src, (uint64_t)(uintptr_t)dst, len);
 	unsigned long spins = 0;
-
-	m->src = (uint64_t)(uintptr_t)src;
-	m->dst = (uint64_t)(uintptr_t)dst;
-	m->len = len;
-	__atomic_store_n(&m->seq_a, want, __ATOMIC_RELEASE);
-	__atomic_store_n(&m->seq_b, want, __ATOMIC_RELEASE);
 	double t0 = now_us();
 	while (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) != want)
 		if (++spins % 4096 == 0) {
