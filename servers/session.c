@@ -50,6 +50,11 @@ void export_init_flags(struct export *e)
 		e->tflags |= NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES;
 }
 
+uint32_t session_tx_space(const struct export *ex)
+{
+	return ex->ops->register_buffers ? SESSION_TX_SPACE : SESSION_TX_CAP;
+}
+
 void session_init(struct session *s, const struct export *ex, void *bw,
 		  struct worker_stats *st, bool structured, uint8_t *rx, uint8_t *tx)
 {
@@ -60,6 +65,7 @@ void session_init(struct session *s, const struct export *ex, void *bw,
 	s->structured = structured;
 	s->rx = rx;
 	s->tx = tx;
+	s->tx_space = session_tx_space(ex);
 	s->state = SS_HEADER;
 }
 
@@ -100,24 +106,34 @@ void session_compact_rx(struct session *s)
 
 void session_compact_tx(struct session *s)
 {
-	if (s->tx_sent == s->tx_len) {
-		s->tx_sent = s->tx_len = 0;
+	uint32_t left = s->tx_len - s->tx_sent;
+
+	/* Replies go on at the end while a whole SESSION_TX_CAP fits there,
+	 * once they have moved past SESSION_TX_SMALL; small ones start over
+	 * at the beginning as soon as all is sent.  Otherwise what is left
+	 * to send moves to the beginning once it is small; in a region of
+	 * just SESSION_TX_CAP, also once half of it has left, or a large
+	 * read would wait for its whole previous segment to be sent.
+	 * (Moving a large tail after every partial send would cost a
+	 * memmove per send.) */
+	if (s->tx_len + SESSION_TX_CAP <= s->tx_space && (left || s->tx_len >= SESSION_TX_SMALL))
 		return;
-	}
-	/* Moving a large unsent tail after every partial send would cost a
-	 * memmove per send; wait until the sent part is worth reclaiming. */
-	if (s->tx_sent < SESSION_TX_CAP / 2 && s->tx_len - s->tx_sent > (64u << 10))
+	if (left > (64u << 10) && (s->tx_space > SESSION_TX_CAP || s->tx_sent < SESSION_TX_CAP / 2))
 		return;
-	memmove(s->tx, s->tx + s->tx_sent, s->tx_len - s->tx_sent);
-	s->tx_len -= s->tx_sent;
+	memmove(s->tx, s->tx + s->tx_sent, left);
+	s->tx_len = left;
 	s->tx_sent = 0;
 }
 
 static uint32_t tx_room(const struct session *s)
 {
-	uint32_t used = s->tx_len + TX_SLACK;
+	uint32_t unsent = s->tx_len - s->tx_sent + TX_SLACK;
+	uint32_t end = s->tx_len + TX_SLACK;
+	uint32_t room = unsent >= SESSION_TX_CAP ? 0 : SESSION_TX_CAP - unsent;
 
-	return used >= SESSION_TX_CAP ? 0 : SESSION_TX_CAP - used;
+	if (end >= s->tx_space)
+		return 0;
+	return room < s->tx_space - end ? room : s->tx_space - end;
 }
 
 /* --- reply writers (space checked by the caller) ----------------------- */

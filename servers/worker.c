@@ -344,7 +344,7 @@ static void *worker_main(void *arg)
 
 static int pool_init(unsigned max)
 {
-	size_t per = SESSION_RX_CAP + SESSION_TX_CAP;
+	size_t per = SESSION_RX_CAP + session_tx_space(export);
 	unsigned i;
 
 	pool = calloc(max, sizeof *pool);

@@ -1,7 +1,9 @@
 /* libFuzzer target: the request decoder and everything behind it (checks,
  * batching, streaming, replies) over a 1 MiB ram export.  The input is the
  * client's byte stream after negotiation; byte 0 picks simple or structured
- * replies and the receive chunk size, so partial frames are exercised too.
+ * replies, the size of tx's region (as for the ram backend, or for one that
+ * DMAs into tx) and the receive chunk size, so partial frames are exercised
+ * too; sends alternate between half and all of what waits.
  * Try: make fuzz && build/fuzz/fuzz-session tests/fuzz/corpus/session */
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static void *bw;
 	size_t chunk, n;
 	int guard = 0;
+	unsigned rounds = 0;
 
 	if (!rx) {
 		struct backend_config cfg = { .size = 1 << 20, .workers = 1 };
@@ -30,12 +33,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ex.backend = ex.ops->create(&cfg);
 		bw = ex.ops->worker_open(ex.backend, 0);
 		rx = malloc(SESSION_RX_CAP);
-		tx = malloc(SESSION_TX_CAP);
+		tx = malloc(SESSION_TX_SPACE);
 	}
 	if (size < 1)
 		return 0;
 	session_init(&s, &ex, bw, &st, data[0] & 1, rx, tx);
-	chunk = 1 + (size_t)(data[0] >> 1) * 97;
+	if (data[0] & 2)
+		s.tx_space = SESSION_TX_SPACE; /* as for a backend that DMAs into tx */
+	chunk = 1 + (size_t)(data[0] >> 2) * 97;
 	data++;
 	size--;
 	for (;;) {
@@ -59,8 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= n;
 		if (session_process(&s) < 0)
 			break;
-		/* Everything written counts as sent. */
-		s.tx_sent = s.tx_len;
+		/* Every other round a send takes half of what waits (a partial
+		 * send), otherwise all of it. */
+		s.tx_sent = (++rounds & 1) ? s.tx_len - (s.tx_len - s.tx_sent) / 2 : s.tx_len;
 		session_compact_tx(&s);
 		if (size == 0 && ++guard > 64)
 			break; /* streams waiting for input that will never come */
