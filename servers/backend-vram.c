@@ -4,7 +4,8 @@
  * cudaMemcpyAsync calls (large ones) on that stream, so small copies are
  * queued back to back instead of paying a synchronous round trip each.  The
  * connection buffers (allocated once at start-up) are registered as pinned
- * memory: reads move by DMA straight from VRAM into the reply buffer.
+ * memory: reads move by DMA straight from VRAM into the reply buffer
+ * (where large replies move on through 4 MiB: SESSION_TX_SPACE).
  *
  * Writes are write-back, as the NBD protocol allows for a write without
  * FUA: the payload is copied into the worker's pinned staging ring (large
