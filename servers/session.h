@@ -29,12 +29,12 @@
  * near its end, so the DMA lands in lines the worker's core has not
  * touched for megabytes: into lines that core has just sent from, it is
  * slow (1 MiB reads on 4 connections, H100 host: 12.7-14.2 GB/s in a
- * 1 MiB region, 17.2-18.0 in 4 MiB; docs/bench, run 13).  Small replies are better off in
- * lines still in the cache: 4 KiB reads at QD32 fell 7-9%, and QD1 reads
- * took 1.7 us longer, when they moved on too.  So tx starts over at its
- * beginning whenever all is sent and it holds less than SESSION_TX_SMALL.
- * A CPU copy (ram backend) is faster into lines still in its cache: there
- * tx is just SESSION_TX_CAP. */
+ * 1 MiB region, 17.2-18.0 in 4 MiB; docs/bench, run 13).  Small replies
+ * are better off in lines still in the cache (4 KiB reads at QD32 fell
+ * 7-9%, QD1 reads took 1.7 us longer, when they moved on too), so tx
+ * also starts over whenever all is sent and the replies since its last
+ * start fill less than SESSION_TX_SMALL.  A CPU copy (ram backend) is
+ * faster into lines still in its cache: there tx is just SESSION_TX_CAP. */
 #define SESSION_TX_SPACE    (4u << 20)
 #define SESSION_TX_SMALL    (512u << 10)
 #define SESSION_STREAM_MIN  (512u << 10)
@@ -120,8 +120,9 @@ void session_direct_done(struct session *s, uint32_t n);
  * while backend operations are queued (session_process never returns
  * with any queued). */
 void session_compact_rx(struct session *s);
-/* After a send: near the end of tx's region, moves a small unsent tail to
- * its beginning (a large one stays until more of it has left). */
+/* After a send: where tx starts over (above), moves what is left to send
+ * to its beginning once that is small (a large tail stays until more of
+ * it has left). */
 void session_compact_tx(struct session *s);
 
 /* Whether to receive more while processing what rx holds: only when that

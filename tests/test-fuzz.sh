@@ -3,9 +3,11 @@
 # its corpus (tests/fuzz/corpus/TARGET).  FUZZ_SECONDS per target (default 10;
 # longer runs: FUZZ_SECONDS=120 tests/run-tests test-fuzz.sh).
 # A crash, leak or sanitizer report fails the test; the reproducer is kept
-# in build/fuzz-findings/.
+# in build/fuzz-findings/.  SWAPBENCH_SKIP_FUZZ=1 skips it (CI's sanitizer pass).
 # timeout: 300
 . "$(dirname "$0")/functions.sh"
+[ -z "${SWAPBENCH_SKIP_FUZZ:-}" ] ||
+	skip "SWAPBENCH_SKIP_FUZZ is set (CI's sanitizer pass: the fuzz targets are always built with ASan/UBSan and ran in the plain pass)"
 requires clang
 secs=${FUZZ_SECONDS:-10}
 make -s -C "$top" BUILD="$BUILD" fuzz >"$tmp/build.log" 2>&1 || {
