@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session.h"
+#include "../session-rig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,18 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int guard = 0;
 	unsigned rounds = 0;
 
-	if (!rx) {
-		struct backend_config cfg = { .size = 1 << 20, .workers = 1 };
-
-		ex.name = "vramd";
-		ex.size = cfg.size;
-		ex.ops = &backend_ram;
-		export_init_flags(&ex);
-		ex.backend = ex.ops->create(&cfg);
-		bw = ex.ops->worker_open(ex.backend, 0);
-		rx = malloc(SESSION_RX_CAP);
-		tx = malloc(SESSION_TX_SPACE);
-	}
+	if (!rx && session_rig_open(&ex, 1 << 20, &bw, &rx, &tx) < 0)
+		abort();
 	if (size < 1)
 		return 0;
 	session_init(&s, &ex, bw, &st, data[0] & 1, rx, tx);
