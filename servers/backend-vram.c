@@ -82,7 +82,7 @@ struct vram_wb {
  * writes on 4 connections, H100 host (docs/bench, run 12): 13.9 GB/s
  * started at once, 15.7 / 16.6 / 18.3 with 1 / 2 / 4 MiB waiting. */
 #define VRAM_DELAY_BYTES (4u << 20)
-#define VRAM_DELAY_MAX 16 /* copies delayed at once (the oldest then starts) */
+#define VRAM_DELAY_MAX 16 /* copies delayed at once (past it the oldest starts) */
 
 struct vram {
 	int gpu;
@@ -168,8 +168,8 @@ struct vram_worker {
 	 * access) starts a new launch. */
 	struct vram_copy_batch batch;
 	/* Large write-backs not on the stream yet, oldest first (they are
-	 * newer than everything in the batch, which launch() starts after
-	 * them). */
+	 * older than everything in the batch, which launch() starts after
+	 * them: stage_copy() launches the batch before it queues one). */
 	struct { const uint8_t *src; uint64_t off; uint32_t len; } delayed[VRAM_DELAY_MAX];
 	unsigned d_n;
 	uint32_t d_bytes;
@@ -178,7 +178,7 @@ struct vram_worker {
 	bool b_write[VRAM_COPY_MAX];
 };
 
-static void start_delayed(struct vram_worker *w, uint32_t keep);
+static int start_delayed(struct vram_worker *w, uint32_t keep);
 
 static void serve_watch(struct vram *v, uint64_t *t0);
 
@@ -802,18 +802,21 @@ static void *mapped(const struct vram *v, const void *p, uint32_t len)
 }
 
 /* Puts the oldest delayed write-backs on the stream until no more than keep
- * bytes stay delayed.  A failure marks the device lost (their replies are
- * out; later writes and flushes fail). */
-static void start_delayed(struct vram_worker *w, uint32_t keep)
+ * bytes stay delayed.  A failure marks the device lost (their replies may
+ * be out; later writes and flushes fail) and returns -EIO. */
+static int start_delayed(struct vram_worker *w, uint32_t keep)
 {
 	unsigned i = 0;
 	cudaError_t e;
+	int r = 0;
 
 	while (i < w->d_n && w->d_bytes > keep) {
 		e = cudaMemcpyAsync(w->v->dev + w->delayed[i].off, w->delayed[i].src, w->delayed[i].len,
 				    cudaMemcpyHostToDevice, w->stream);
-		if (e != cudaSuccess)
+		if (e != cudaSuccess) {
 			mark_lost(w->v, e);
+			r = -EIO;
+		}
 		__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
 		w->d_bytes -= w->delayed[i].len;
 		w->dirty_engine = true;
@@ -823,6 +826,7 @@ static void start_delayed(struct vram_worker *w, uint32_t keep)
 		w->d_n -= i;
 		memmove(w->delayed, w->delayed + i, w->d_n * sizeof w->delayed[0]);
 	}
+	return r;
 }
 
 /* Starts the delayed write-backs, then launches the gathered small copies
@@ -914,23 +918,23 @@ static int stage_copy(struct vram_worker *w, const uint8_t *st, uint32_t len, ui
 
 	if (len <= VRAM_KERNEL_MAX) {
 		r = add_copy(w, w->v->dev + off, w->ring_dev + (st - w->ring), len, off, true, NULL);
-	} else if (len <= w->v->delay_bytes && w->d_n < VRAM_DELAY_MAX) {
-		r = w->batch.n ? launch(w) : 0; /* the batch's copies are older */
+	} else {
+		/* Through the delayed queue, behind the batch's older copies;
+		 * one larger than the delay starts at once. */
+		bool delay = len <= w->v->delay_bytes;
+
+		r = w->batch.n ? launch(w) : 0;
+		if (w->d_n == VRAM_DELAY_MAX && start_delayed(w, w->d_bytes - w->delayed[0].len) < 0)
+			r = -EIO;
 		w->delayed[w->d_n].src = st;
 		w->delayed[w->d_n].off = off;
 		w->delayed[w->d_n].len = len;
 		w->d_n++;
 		w->d_bytes += len;
-		__atomic_add_fetch(&w->v->delayed_writebacks, 1, __ATOMIC_RELAXED);
-		start_delayed(w, w->v->delay_bytes);
-	} else {
-		r = launch(w);
-		w->dirty_engine = true;
-		if (r == 0) {
-			__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
-			r = CU(cudaMemcpyAsync(w->v->dev + off, st, len, cudaMemcpyHostToDevice,
-					       w->stream)) < 0 ? -EIO : 0;
-		}
+		if (start_delayed(w, delay ? w->v->delay_bytes : 0) < 0)
+			r = -EIO;
+		if (delay)
+			__atomic_add_fetch(&w->v->delayed_writebacks, 1, __ATOMIC_RELAXED);
 	}
 	w->posted++;
 	w->round_adds++;

@@ -53,7 +53,8 @@ struct backend_ops {
 	/* Optional.  Announces the host memory that will hold every buffer
 	 * passed to pread/pwrite (the connection pool, allocated at
 	 * start-up), so that the backend can pin it for DMA.  Returns 0, or
-	 * -1 after logging. */
+	 * -1 after logging.  A backend that has it gets the larger send
+	 * region per connection (SESSION_TX_SPACE, session.h). */
 	int (*register_buffers)(void *b, void *base, size_t len);
 	void (*worker_close)(void *w);
 

@@ -1,7 +1,8 @@
 /* nbd-client-check: drive an NBD export (vramd) through libnbd the way a
  * careful client would, and check every answer: zero (with and without
  * NO_HOLE), trim, flush and FUA writes with read-back, 256 pipelined
- * commands retired out of issue order, two connections sharing data
+ * commands retired out of issue order, overlapping pipelined writes that
+ * must land in issue order, two connections sharing data
  * (multi-conn; a write read back on the other connection at once, with no
  * flush), and the errno libnbd maps from the server's error replies.
  *
@@ -601,6 +602,71 @@ static bool check_pipelining(struct nbd_handle *h)
 	return ok;
 }
 
+/* Overlapping writes pipelined on one connection land in issue order:
+ * in each 256 KiB group a 4 KiB write, a 64 KiB write over it, a 4 KiB
+ * write inside that, then a 64 KiB write and a 4 KiB write inside it,
+ * all in flight at once, then the groups read back, also pipelined.
+ * (vramd's vram backend copies small and large write-backs to the GPU by
+ * different paths; a newer large one must not be overtaken by an older
+ * small one.) */
+#define OVL_GROUPS 64
+#define OVL_GROUP (256 * KiB)
+static bool check_overlapping_writes(struct nbd_handle *h)
+{
+	static const struct { uint32_t at, len; } w[] = {
+		{ 16 * KiB, 4 * KiB }, { 0, 64 * KiB }, { 32 * KiB, 4 * KiB },
+		{ 128 * KiB, 64 * KiB }, { 144 * KiB, 4 * KiB },
+	};
+	enum { NW = sizeof w / sizeof w[0] };
+	static unsigned char *bufs[OVL_GROUPS][NW], *rbuf;
+	int64_t cookies[OVL_GROUPS * (NW + 1)];
+	unsigned g, i, n = 0;
+	int max_in_flight = 0;
+	bool ok = true;
+
+	if (rbuf == NULL && (rbuf = malloc((size_t)OVL_GROUPS * OVL_GROUP)) == NULL) {
+		perror("malloc");
+		exit(2);
+	}
+	step("overlapping writes, pipelined");
+	for (g = 0; g < OVL_GROUPS; g++) {
+		uint64_t base = AIO_BASE + (uint64_t)g * OVL_GROUP;
+
+		for (i = 0; i < NW; i++) {
+			if (bufs[g][i] == NULL && (bufs[g][i] = malloc(w[i].len)) == NULL) {
+				perror("malloc");
+				exit(2);
+			}
+			fill(model + base + w[i].at, w[i].len, base + w[i].at, 7000 + g * NW + i);
+			memcpy(bufs[g][i], model + base + w[i].at, w[i].len);
+			cookies[n] = nbd_aio_pwrite(h, bufs[g][i], w[i].len, base + w[i].at,
+						    NBD_NULL_COMPLETION, 0);
+			if (cookies[n++] == -1)
+				return nbd_failed("overlapping writes: issuing a write");
+		}
+	}
+	for (g = 0; g < OVL_GROUPS; g++) {
+		cookies[n] = nbd_aio_pread(h, rbuf + (size_t)g * OVL_GROUP, OVL_GROUP,
+					   AIO_BASE + (uint64_t)g * OVL_GROUP, NBD_NULL_COMPLETION, 0);
+		if (cookies[n++] == -1)
+			return nbd_failed("overlapping writes: issuing a read");
+	}
+	for (i = 0; i < n && ok; i++)
+		if (retire(h, cookies[i], &max_in_flight) == -1)
+			ok = nbd_failed("overlapping writes: a command failed");
+	if (!ok)
+		return false;
+	ok = same(rbuf, model + AIO_BASE, (size_t)OVL_GROUPS * OVL_GROUP, AIO_BASE,
+		  "overlapping pipelined writes, in issue order");
+	/* Zero again, as check_pipelining expects between its blocks when
+	 * the checker runs a second time on the same export. */
+	memset(model + AIO_BASE, 0, (size_t)OVL_GROUPS * OVL_GROUP);
+	ok &= CALL_OK("overlapping writes: zero them again",
+		      nbd_zero(h, (size_t)OVL_GROUPS * OVL_GROUP, AIO_BASE, 0));
+	return check(max_in_flight > 1, "overlapping writes: %d commands in flight at once (> 1)",
+		     max_in_flight) && ok;
+}
+
 /* A write is visible on the other connection as soon as its reply is in,
  * with no flush between (vramd's write-back copies to the GPU must not
  * let a read overtake them, nor a later write): one write then one read,
@@ -798,6 +864,7 @@ int main(int argc, char **argv)
 	check_zero(h);
 	check_trim(h);
 	check_pipelining(h);
+	check_overlapping_writes(h);
 	check_multi_conn(h);
 	/* Error replies on a connection of their own: if one of them wedges
 	 * it, the data checks above have already reported. */
