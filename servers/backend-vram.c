@@ -21,8 +21,10 @@
  * A lone small read (queue depth 1) with nothing else on the worker's
  * stream goes to the resident kernel instead (vram-copy.h), launched at
  * the first such read: the worker fills its mailbox and spins until the
- * GPU answers, with no driver call.  --resident-kernel off, or
- * --cuda-sync blocking, leaves it unused.
+ * GPU answers, with no driver call.  The kernel ends once no lone read
+ * has come for --resident-idle (the GPU idles again) and is launched
+ * anew by the next.  --resident-kernel off, or --cuda-sync blocking,
+ * leaves it unused.
  *
  * GPU telemetry comes from NVML, loaded at run time (libnvidia-ml.so.1).
  * Try: build/vramd --backend vram --size 8G --socket /tmp/g.sock -f */
@@ -110,11 +112,17 @@ struct vram {
 	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
 	uint64_t writebacks, staging_waits, order_waits, delayed_writebacks;
 	uint32_t delay_bytes;  /* VRAM_DELAY_BYTES, or half a smaller ring */
-	uint64_t resident_reads;
+	uint64_t resident_reads, resident_launches;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
 	/* The resident kernel: mailboxes (host, GPU address), its stream,
-	 * its state. */
+	 * its state.  While serve_state is SERVE_RUNNING the launch numbered
+	 * serve_gen is on the stream, or has ended on idle once *gone (the
+	 * word after the boxes, written by the GPU) says serve_gen; the next
+	 * lone read launches it again (serve_mu: one launch at a time). */
 	struct vram_mbox *boxes, *boxes_dev;
+	uint32_t *gone;
+	struct vram_serve_args serve_args;
+	pthread_mutex_t serve_mu;
 	cudaStream_t serve;
 	int serve_state;     /* enum serve_state */
 	void *nvml;          /* NVML device handle, or NULL */
@@ -133,6 +141,8 @@ enum serve_state {
 };
 static const char *const serve_names[] = { "off", "idle", "launching", "running", "stopped",
 					   "failed", "stuck", "abandoned" };
+/* Stats' name for SERVE_RUNNING once that launch has ended on idle. */
+#define SERVE_PARKED_NAME "parked"
 /* A wait for the GPU this long while the resident kernel runs means the
  * driver holds other work behind it (it should not: every kernel is
  * loaded at start-up); the kernel is then told to quit, for good. */
@@ -379,12 +389,21 @@ static void *vram_create(const struct backend_config *cfg)
 	}
 	v->serve_state = SERVE_OFF;
 	if (cfg->resident && cfg->cuda_sync != 3 /* blocking: no spinning */) {
-		size_t bytes = sizeof *v->boxes * v->nworkers;
+		/* The boxes, then the word the kernel sets when it ends on
+		 * idle, in its own 64 bytes. */
+		size_t bytes = sizeof *v->boxes * v->nworkers + 64;
 
 		if (CU(cudaHostAlloc((void **)&v->boxes, bytes, cudaHostAllocMapped)) == 0 &&
 		    CU(cudaHostGetDevicePointer((void **)&v->boxes_dev, v->boxes, 0)) == 0 &&
+		    CU(cudaMalloc((void **)&v->serve_args.ctl, sizeof *v->serve_args.ctl)) == 0 &&
+		    CU(cudaMemset(v->serve_args.ctl, 0, sizeof *v->serve_args.ctl)) == 0 &&
 		    CU(cudaStreamCreateWithFlags(&v->serve, cudaStreamNonBlocking)) == 0) {
 			memset(v->boxes, 0, bytes);
+			v->gone = (uint32_t *)(v->boxes + v->nworkers);
+			v->serve_args.boxes = v->boxes_dev;
+			v->serve_args.gone = (uint32_t *)(v->boxes_dev + v->nworkers);
+			v->serve_args.idle_ns = (uint64_t)cfg->resident_idle_ms * 1000000;
+			pthread_mutex_init(&v->serve_mu, NULL);
 			v->serve_state = SERVE_IDLE;
 		} else {
 			warn("vram backend: no resident kernel: lone reads use the copy engines");
@@ -419,6 +438,8 @@ static void vram_free(void *p)
 			cudaStreamDestroy(v->serve);
 		if (v->boxes)
 			cudaFreeHost(v->boxes);
+		if (v->serve_args.ctl)
+			cudaFree(v->serve_args.ctl);
 		cudaFree(v->dev);
 	}
 	free(v->lastw);
@@ -1068,20 +1089,82 @@ static cudaError_t wait_stream(struct vram_worker *w)
 
 /* --- the resident kernel ------------------------------------------------ */
 
+/* Whether the launch on the stream has ended on idle (and the next lone
+ * read must launch it again). */
+static bool serve_parked(struct vram *v)
+{
+	return __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) == SERVE_RUNNING &&
+	       __atomic_load_n(v->gone, __ATOMIC_ACQUIRE) ==
+		       __atomic_load_n(&v->serve_args.gen, __ATOMIC_ACQUIRE);
+}
+
+/* Launches the kernel as the next gen (serve_mu held, the stream idle). */
+static cudaError_t serve_launch(struct vram *v)
+{
+	struct vram_serve_args a = v->serve_args;
+	cudaError_t e;
+
+	a.gen++;
+	e = (cudaError_t)vram_serve_launch(&a, v->nworkers, v->serve);
+	if (e != cudaSuccess)
+		return e;
+	__atomic_store_n(&v->serve_args.gen, a.gen, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&v->resident_launches, 1, __ATOMIC_RELAXED);
+	return e;
+}
+
+/* The launch on the stream ended on idle: waits for its last blocks to
+ * end (they do at their next poll, or after the request they serve),
+ * then launches the kernel again, unless another worker already has.
+ * With the stream still busy after SERVE_PATIENCE_NS, or failed, it
+ * returns with nothing done: the caller's own queries and watch
+ * (serve_watch) take it from there.  A failed launch stops the kernel
+ * for good. */
+static void serve_relaunch(struct vram *v)
+{
+	uint64_t t0 = now_ns();
+	cudaError_t e;
+
+	pthread_mutex_lock(&v->serve_mu);
+	if (!serve_parked(v))
+		goto out;
+	while ((e = cudaStreamQuery(v->serve)) == cudaErrorNotReady)
+		if (now_ns() - t0 > SERVE_PATIENCE_NS)
+			goto out;
+	if (e != cudaSuccess)
+		goto out; /* the device failed: the caller's own query tells it */
+	e = serve_launch(v);
+	if (e != cudaSuccess) {
+		warn("vram backend: the resident kernel cannot start again (%s): lone reads use "
+		     "the copy engines", cudaGetErrorString(e));
+		__atomic_store_n(&v->serve_state, SERVE_FAILED, __ATOMIC_RELEASE);
+	} else {
+		debug("vram backend: resident kernel launched again (launch %u)", v->serve_args.gen);
+	}
+out:
+	pthread_mutex_unlock(&v->serve_mu);
+}
+
 /* Whether the resident kernel runs; the first worker to ask launches it
- * (late, so that no start-up call waits for a kernel that never ends). */
+ * (late, so that no start-up call waits for a kernel that never ends),
+ * and the first after it ended on idle launches it again. */
 static bool serve_ready(struct vram *v)
 {
 	int st = __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE), idle = SERVE_IDLE;
 	cudaError_t e;
 
-	if (st == SERVE_RUNNING)
-		return true;
+	if (st == SERVE_RUNNING) {
+		if (serve_parked(v))
+			serve_relaunch(v);
+		return __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) == SERVE_RUNNING;
+	}
 	if (st != SERVE_IDLE ||
 	    !__atomic_compare_exchange_n(&v->serve_state, &idle, SERVE_LAUNCHING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return false;
-	e = (cudaError_t)vram_serve_launch(v->boxes_dev, v->nworkers, v->serve);
+	pthread_mutex_lock(&v->serve_mu);
+	e = serve_launch(v);
+	pthread_mutex_unlock(&v->serve_mu);
 	if (e != cudaSuccess)
 		warn("vram backend: the resident kernel cannot start (%s): lone reads use the copy "
 		     "engines", cudaGetErrorString(e));
@@ -1169,6 +1252,12 @@ static int serve_read(struct vram_worker *w)
 		}
 		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == want)
 			break; /* answered just before the end */
+		if (e == cudaSuccess && serve_parked(v)) {
+			/* Ended on idle just as the read was posted: the
+			 * next launch answers it. */
+			serve_relaunch(v);
+			continue;
+		}
 		if (e == cudaSuccess) {
 			int running = SERVE_RUNNING;
 
@@ -1317,9 +1406,11 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	json_object_set_new(o, "cuda_device_flags", json_integer(v->device_flags));
 	json_object_set_new(o, "completion_flag", json_boolean(v->write_value != NULL));
-	json_object_set_new(o, "resident_kernel",
-			    json_string(serve_names[__atomic_load_n(&v->serve_state, __ATOMIC_RELAXED)]));
+	json_object_set_new(o, "resident_kernel", json_string(serve_parked(v) ? SERVE_PARKED_NAME :
+			    serve_names[__atomic_load_n(&v->serve_state, __ATOMIC_RELAXED)]));
 	json_object_set_new(o, "resident_reads", json_integer((json_int_t)v->resident_reads));
+	json_object_set_new(o, "resident_launches", json_integer((json_int_t)v->resident_launches));
+	json_object_set_new(o, "resident_idle_ms", json_integer((json_int_t)(v->serve_args.idle_ns / 1000000)));
 	if (!v->nvml) {
 		json_object_set_new(o, "nvml", json_string(nvml.why ? nvml.why : "unavailable"));
 		return;

@@ -24,6 +24,8 @@ struct backend_config {
 	int cuda_sync;      /* vram: 0 auto, 1 spin, 2 yield, 3 blocking */
 	uint32_t staging;   /* vram: write-back staging bytes per worker, 0: none */
 	bool resident;      /* vram: a resident kernel answers lone small reads */
+	uint32_t resident_idle_ms; /* vram: ... and ends after this long
+				    * without one (0: runs until exit) */
 	/* Asks worker thread `worker` to call deferred() soon; callable from
 	 * any thread (another worker waiting for held-back work). */
 	void (*wake)(unsigned worker);

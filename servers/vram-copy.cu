@@ -53,22 +53,43 @@ __device__ void serve_copy(uint8_t *dst, const uint8_t *src, uint32_t len)
 		__stcg(&d[i], __ldcv(&s[i]));
 }
 
-__global__ void vram_serve_kernel(struct vram_mbox *boxes)
+__device__ __forceinline__ uint64_t globaltimer(void)
 {
-	struct vram_mbox *m = &boxes[blockIdx.x];
+	uint64_t t;
+
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return t;
+}
+
+__global__ void vram_serve_kernel(const struct vram_serve_args a)
+{
+	struct vram_mbox *m = &a.boxes[blockIdx.x];
+	volatile struct vram_serve_ctl *ctl = a.ctl;
 	__shared__ uint64_t s_src, s_dst;
 	__shared__ uint32_t s_len, s_seq;
-	uint32_t seen = 0;
+	uint64_t t_start = a.idle_ns ? globaltimer() : 0;
+	uint32_t seen;
 
+	if (threadIdx.x == 0)
+		s_seq = *(volatile uint32_t *)&m->done; /* answered by an earlier launch */
+	__syncthreads();
+	seen = s_seq;
 	for (;;) {
 		if (threadIdx.x < 32) {
 			/* Lane 0 reads half a, lane 1 half b (with quit),
-			 * in one round trip across PCIe. */
+			 * in one round trip across PCIe; lane 2 the shared
+			 * word (L2) meanwhile. */
 			for (;;) {
 				uint4 h = make_uint4(0, 0, 0, 0);
+				uint64_t last = 0;
+				uint32_t end = 0;
 
-				if (threadIdx.x < 2)
+				if (threadIdx.x < 2) {
 					h = ld_relaxed_sys_v4((const uint8_t *)m + 16 * threadIdx.x);
+				} else if (threadIdx.x == 2 && a.idle_ns) {
+					last = ctl->last_ns;
+					end = ctl->end_gen;
+				}
 				uint32_t sa = __shfl_sync(0xffffffffu, h.x, 0);
 				uint32_t sb = __shfl_sync(0xffffffffu, h.x, 1);
 
@@ -87,30 +108,51 @@ __global__ void vram_serve_kernel(struct vram_mbox *boxes)
 					}
 					break;
 				}
+				if (!a.idle_ns)
+					continue;
+				last = __shfl_sync(0xffffffffu, last, 2);
+				end = __shfl_sync(0xffffffffu, end, 2);
+				if (end != a.gen && globaltimer() - max(last, t_start) <= a.idle_ns)
+					continue;
+				/* Idle: the first block to see it tells the
+				 * others (they end at their next poll), then
+				 * the host. */
+				if (threadIdx.x == 0) {
+					s_len = 0;
+					if (end != a.gen) {
+						ctl->end_gen = a.gen;
+						st_release_sys(a.gone, a.gen);
+					}
+				}
+				break;
 			}
 		}
 		__syncthreads();
 		uint32_t len = s_len;
 		uint8_t *dst = (uint8_t *)s_dst;
 		const uint8_t *src = (const uint8_t *)s_src;
-		uint64_t a = s_dst | s_src | len;
+		uint64_t addr = s_dst | s_src | len;
 
 		if (len == 0)
-			return; /* quit */
+			return; /* quit, or idle */
 		seen = s_seq;
-		if ((a & 15) == 0)
+		if ((addr & 15) == 0)
 			serve_copy<uint4>(dst, src, len);
-		else if ((a & 7) == 0)
+		else if ((addr & 7) == 0)
 			serve_copy<uint2>(dst, src, len);
-		else if ((a & 3) == 0)
+		else if ((addr & 3) == 0)
 			serve_copy<uint32_t>(dst, src, len);
 		else
 			serve_copy<uint8_t>(dst, src, len);
 		__syncthreads();
 		/* The barrier orders every thread's bytes before thread 0's
-		 * release; PTX fences are cumulative. */
-		if (threadIdx.x == 0)
+		 * release; PTX fences are cumulative.  The time after it,
+		 * off the reply's path. */
+		if (threadIdx.x == 0) {
 			st_release_sys(&m->done, seen);
+			if (a.idle_ns)
+				ctl->last_ns = globaltimer();
+		}
 	}
 }
 
@@ -122,11 +164,11 @@ extern "C" int vram_kernels_load(void)
 	return (int)(e != cudaSuccess ? e : cudaFuncGetAttributes(&a, vram_serve_kernel));
 }
 
-extern "C" int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
+extern "C" int vram_serve_launch(const struct vram_serve_args *a, unsigned n, void *stream)
 {
 	if (n == 0)
 		return 0;
-	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(boxes);
+	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(*a);
 	return (int)cudaGetLastError();
 }
 

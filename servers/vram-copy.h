@@ -43,6 +43,30 @@ struct vram_mbox {
 	uint32_t pad2[15];
 };
 
+/* What the resident kernel's blocks share, in device memory: when one
+ * last served a request, and the launch told to end.  The blocks end
+ * together, once none has served one for idle_ns: a block that ended
+ * alone would leave its worker's requests unanswered while the kernel,
+ * held up by the others, still counts as running. */
+struct vram_serve_ctl {
+	uint64_t last_ns;  /* %globaltimer */
+	uint32_t end_gen;  /* the launch (gen) whose blocks must end */
+	uint32_t pad;
+};
+
+/* One launch of the resident kernel.  A block starts from the seq its
+ * box's done holds (the request answered last), so a launch after one
+ * that ended answers what was posted meanwhile, and nothing twice. */
+struct vram_serve_args {
+	struct vram_mbox *boxes;     /* GPU addresses of mapped pinned memory */
+	struct vram_serve_ctl *ctl;  /* device memory, zeroed once */
+	uint32_t *gone;              /* mapped pinned (GPU address): set to gen
+				      * when the launch ends on idle */
+	uint32_t gen;                /* 1, 2, ...: this launch */
+	uint32_t pad;
+	uint64_t idle_ns;            /* 0: runs until told to quit */
+};
+
 /* Posts a request in m (the host side of the protocol above); returns
  * the seq whose appearance in done answers it. */
 static inline uint32_t vram_mbox_post(struct vram_mbox *m, uint64_t src, uint64_t dst,
@@ -68,10 +92,10 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream);
  * would wait for the resident kernel, which never ends); returns the
  * cudaError_t, e.g. when this GPU has no image for them. */
 int vram_kernels_load(void);
-/* Launches the resident kernel on stream, block i serving boxes[i] (GPU
- * addresses of mapped pinned memory) until its quit is set; returns the
- * cudaError_t of the launch. */
-int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream);
+/* Launches the resident kernel on stream, block i serving a->boxes[i]
+ * until its quit is set, or until no block has served a request for
+ * a->idle_ns; returns the cudaError_t of the launch. */
+int vram_serve_launch(const struct vram_serve_args *a, unsigned n, void *stream);
 #ifdef __cplusplus
 }
 #endif

@@ -43,7 +43,7 @@
 static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
 	const char *name, *description;
-	uint64_t size, threads, max_conns, stats_ms, gpu, staging, busy_poll_us;
+	uint64_t size, threads, max_conns, stats_ms, gpu, staging, busy_poll_us, resident_idle_ms;
 	int cuda_sync;
 	bool resident;
 	mode_t socket_mode;
@@ -51,7 +51,7 @@ static struct opts {
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
 	.name = "vramd", .max_conns = 64, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
-	.resident = true,
+	.resident = true, .resident_idle_ms = 1000,
 };
 
 static struct export ex;
@@ -80,8 +80,11 @@ static void usage(FILE *f)
 "                           (default 8M; 2M to 1G, or 0: every write completes\n"
 "                           in VRAM before its reply)\n"
 "      --resident-kernel on|off  vram: lone small reads answered by a GPU\n"
-"                           kernel that polls while vramd runs, with no driver\n"
-"                           call (default on; off on a GPU shared with others)\n"
+"                           kernel that polls for them, with no driver call\n"
+"                           (default on; off on a GPU shared with others)\n"
+"      --resident-idle MS   vram: the resident kernel ends after MS without a\n"
+"                           lone read (the GPU idles) and the next launches it\n"
+"                           again (default 1000; 0: it polls until vramd exits)\n"
 "  -r, --read-only          refuse writes (EPERM)\n"
 "  -n, --export-name NAME   export name (default \"vramd\"; \"\" also selects it)\n"
 "      --description TEXT   export description shown by nbdinfo --list\n"
@@ -124,7 +127,7 @@ static void usage(FILE *f)
 }
 
 enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_RESIDENT, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
-       O_STATS, O_STATS_MS, O_DUMP, O_POLL };
+       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE };
 
 static const struct option longopts[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -133,6 +136,7 @@ static const struct option longopts[] = {
 	{ "cuda-sync", required_argument, NULL, O_CUDA_SYNC },
 	{ "staging", required_argument, NULL, O_STAGING },
 	{ "resident-kernel", required_argument, NULL, O_RESIDENT },
+	{ "resident-idle", required_argument, NULL, O_RESIDENT_IDLE },
 	{ "busy-poll", required_argument, NULL, O_POLL },
 	{ "read-only", no_argument, NULL, 'r' },
 	{ "export-name", required_argument, NULL, 'n' },
@@ -196,6 +200,11 @@ static void parse_args(int argc, char **argv)
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				bad("invalid --resident-kernel '%s': want on or off", optarg);
 			o.resident = strcmp(optarg, "on") == 0;
+			break;
+		case O_RESIDENT_IDLE:
+			if (parse_uint(optarg, 0, 3600000, &o.resident_idle_ms) < 0)
+				bad("invalid --resident-idle '%s': want milliseconds from 0 to 3600000",
+				    optarg);
 			break;
 		case O_CUDA_SYNC: {
 			static const char *const modes[] = { "auto", "spin", "yield", "blocking" };
@@ -729,6 +738,7 @@ int main(int argc, char **argv)
 				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK,
 				       .cuda_sync = o.cuda_sync, .staging = (uint32_t)o.staging,
 				       .resident = o.resident,
+				       .resident_idle_ms = (uint32_t)o.resident_idle_ms,
 				       .wake = workers_wake };
 	ex.backend = ops->create(&cfg);
 	if (!ex.backend)

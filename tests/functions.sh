@@ -407,3 +407,32 @@ run_suites() {
 	done
 	return $rc
 }
+
+# check_resident_idle: vramd (VRAMD, VRAMD_BACKEND=vram) with
+# --resident-idle 1 under nbd-client-check, whose lone reads after pauses
+# of up to 3 ms meet the resident kernel as it ends and after: every read
+# must come back right, the kernel must have been launched again many
+# times (never given up on: no "ended" or "cannot start" in the log), and
+# once the client is gone it must rest ("parked").  Returns 1 on failure.
+check_resident_idle() {
+	local json=$tmp/idle.json state ok=0
+	requires_test_prog nbd-client-check
+	requires jq
+	SOCK=$tmp/idle.sock start_vramd --size 64M --resident-idle 1 --stats-file "$json" \
+		--stats-interval-ms 0
+	with_timeout 120 "$BUILD/tests/nbd-client-check" "$NBD_URI" >"$tmp/idle.tap" 2>&1 ||
+		{ grep '^not ok' "$tmp/idle.tap" >&2; echo "FAIL: nbd-client-check with --resident-idle 1" >&2; ok=1; }
+	sleep 0.2
+	fresh_stats "$VRAMD_PID" "$json" || { echo "FAIL: vramd wrote no statistics" >&2; ok=1; }
+	state=$(jq -c '.backend_state | [.resident_kernel, .resident_reads, .resident_launches]' "$json")
+	info "--resident-idle 1: resident_kernel, resident_reads, resident_launches: $state"
+	jq -e '.backend_state | .resident_kernel == "parked" and .resident_launches > 10 and
+		.resident_reads >= .resident_launches and .resident_idle_ms == 1' "$json" >/dev/null ||
+		{ echo "FAIL: --resident-idle 1: the kernel did not end and start again: $state" >&2; ok=1; }
+	if grep -E 'resident kernel (ended|cannot start)|telling it to quit' "$tmp/vramd.log" >&2; then
+		echo "FAIL: --resident-idle 1: the resident kernel was given up on" >&2
+		ok=1
+	fi
+	stop_vramd "$VRAMD_PID"
+	return $ok
+}

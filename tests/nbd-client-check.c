@@ -2,7 +2,9 @@
  * careful client would, and check every answer: zero (with and without
  * NO_HOLE), trim, flush and FUA writes with read-back, 256 pipelined
  * commands retired out of issue order, overlapping pipelined writes that
- * must land in issue order, two connections sharing data
+ * must land in issue order, lone reads after pauses of up to 3 ms (with
+ * vramd's --resident-idle 1, the resident kernel ends and starts again
+ * between them), two connections sharing data
  * (multi-conn; a write read back on the other connection at once, with no
  * flush), and the errno libnbd maps from the server's error replies.
  *
@@ -678,6 +680,30 @@ static bool check_overlapping_writes(struct nbd_handle *h)
 #define VIS_BATCH 64
 /* Writes n blocks of len bytes at off[] on h, pattern seed, and waits for
  * every reply. */
+/* Lone 4 KiB reads, each after a pause of 0 to 3 ms, checked against
+ * the model: a server that stops polling after an idle millisecond
+ * (vramd --resident-idle 1) must answer the read that comes as it
+ * stops, and the next. */
+static bool check_lone_reads_after_pauses(struct nbd_handle *h)
+{
+	static const unsigned pause_us[] = { 0, 300, 700, 950, 1000, 1050, 1300, 2000, 3000 };
+	const uint64_t base = 24 * MiB;
+	char what[96];
+	bool ok;
+	unsigned i;
+
+	ok = do_pwrite(h, base, 256 * KiB, 9, 0, "pwrite 256 KiB for lone reads");
+	for (i = 0; ok && i < 54; i++) {
+		uint64_t off = base + (uint64_t)(i * 37 % 64) * 4096;
+
+		usleep(pause_us[i % (sizeof pause_us / sizeof pause_us[0])]);
+		snprintf(what, sizeof what, "lone read %u after a %u us pause", i,
+			 pause_us[i % (sizeof pause_us / sizeof pause_us[0])]);
+		ok = verify(h, off, 4096, what);
+	}
+	return check(ok, "54 lone 4 KiB reads after pauses of 0 to 3 ms");
+}
+
 static bool vis_write(struct nbd_handle *h, const uint64_t *off, unsigned n, size_t len,
 		      uint64_t seed)
 {
@@ -865,6 +891,7 @@ int main(int argc, char **argv)
 	check_trim(h);
 	check_pipelining(h);
 	check_overlapping_writes(h);
+	check_lone_reads_after_pauses(h);
 	check_multi_conn(h);
 	/* Error replies on a connection of their own: if one of them wedges
 	 * it, the data checks above have already reported. */

@@ -64,7 +64,8 @@ rc=$?
 for opt in --backend --size --socket --socket-mode --tcp --allow-remote \
 	--export-name --description --read-only --threads --max-connections \
 	--pidfile --foreground --swap --no-swap --force-exit --stats-file \
-	--stats-interval-ms --gpu --cuda-sync --staging --resident-kernel --busy-poll --dump-backend --help --version; do
+	--stats-interval-ms --gpu --cuda-sync --staging --resident-kernel --resident-idle --busy-poll \
+	--dump-backend --help --version; do
 	# Whole option names only: "--swap" must not be found in "--no-swap".
 	grep -qE -- "(^|[^-[:alnum:]])$opt([^-[:alnum:]]|$)" "$tmp/help" && continue
 	case $opt in
@@ -140,6 +141,8 @@ expect_error 2 'staging.*2M' "${base[@]}" --size 1M --socket "$sock" --staging 1
 expect_error 2 'staging.*1G' "${base[@]}" --size 1M --socket "$sock" --staging 2G
 expect_error 2 'staging' "${base[@]}" --size 1M --socket "$sock" --staging lots
 expect_error 2 'resident-kernel.*on or off' "${base[@]}" --size 1M --socket "$sock" --resident-kernel yes
+expect_error 2 'resident-idle.*0 to 3600000' "${base[@]}" --size 1M --socket "$sock" --resident-idle 3600001
+expect_error 2 'resident-idle' "${base[@]}" --size 1M --socket "$sock" --resident-idle 1s
 expect_error 2 'busy-poll.*0 to 10000' "${base[@]}" --size 1M --socket "$sock" --busy-poll 10001
 expect_error 2 'busy-poll' "${base[@]}" --size 1M --socket "$sock" --busy-poll 30us
 

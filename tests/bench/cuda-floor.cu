@@ -138,9 +138,18 @@ int main(int argc, char **argv)
 	const int nres = 16;
 	vram_mbox *boxes, *boxes_dev;
 	cudaStream_t rs;
-	CK(cudaHostAlloc((void **)&boxes, sizeof(vram_mbox) * nres, cudaHostAllocMapped));
-	memset(boxes, 0, sizeof(vram_mbox) * nres);
+	/* The boxes, then the word a launch sets when it ends on idle. */
+	CK(cudaHostAlloc((void **)&boxes, sizeof(vram_mbox) * nres + 64, cudaHostAllocMapped));
+	memset(boxes, 0, sizeof(vram_mbox) * nres + 64);
 	CK(cudaHostGetDevicePointer((void **)&boxes_dev, boxes, 0));
+	volatile uint32_t *gone = (volatile uint32_t *)(boxes + nres);
+	vram_serve_args sa = {};
+	sa.boxes = boxes_dev;
+	sa.gone = (uint32_t *)(boxes_dev + nres);
+	sa.gen = 1;
+	sa.idle_ns = 1000000000ull; /* vramd's default --resident-idle */
+	CK(cudaMalloc((void **)&sa.ctl, sizeof *sa.ctl));
+	CK(cudaMemset(sa.ctl, 0, sizeof *sa.ctl));
 	CK(cudaStreamCreateWithFlags(&rs, cudaStreamNonBlocking));
 	std::vector<double> v;
 	char what[96];
@@ -189,7 +198,7 @@ int main(int argc, char **argv)
 	}
 	/* The resident kernel: launched once, then each copy is a mailbox
 	 * write and a wait for the GPU's answer. */
-	CK((cudaError_t)vram_serve_launch(boxes_dev, nres, rs));
+	CK((cudaError_t)vram_serve_launch(&sa, nres, rs));
 	printf("# resident kernel launched: %d blocks of 256 threads\n", nres);
 	bool resident_ok = true;
 	{
@@ -221,6 +230,36 @@ int main(int argc, char **argv)
 				exit(1);
 			});
 	}
+	/* A lone read after the kernel ended on idle: the launch, then the
+	 * copy through the new launch (as vramd's first lone read after
+	 * --resident-idle).  The kernel above is told to quit first. */
+	for (int b = 0; b < nres; b++)
+		__atomic_store_n(&boxes[b].quit, 1u, __ATOMIC_RELEASE);
+	CK(cudaStreamSynchronize(rs));
+	for (int b = 0; b < nres; b++)
+		__atomic_store_n(&boxes[b].quit, 0u, __ATOMIC_RELEASE);
+	sa.idle_ns = 1000000; /* 1 ms */
+	v.clear();
+	for (int k = 0; k < 300 && resident_ok; k++) {
+		sa.gen++;
+		double t0 = now_us();
+		CK((cudaError_t)vram_serve_launch(&sa, nres, rs));
+		resident_ok = resident_copy(&boxes[0], rs, hostd, dev + (size_t)(rand() % 16000) * 4096, 4096);
+		double t1 = now_us();
+		while (*gone != sa.gen && now_us() - t1 < 2e6)
+			;
+		CK(cudaStreamSynchronize(rs));
+		if (k >= 100)
+			v.push_back(t1 - t0);
+	}
+	if (resident_ok && *gone == sa.gen)
+		report("read (D2H) resident kernel launched, then its copy", v);
+	else
+		printf("resident kernel: did not answer, or did not end on idle, after a launch\n");
+	sa.idle_ns = 1000000000ull;
+	sa.gen++;
+	CK((cudaError_t)vram_serve_launch(&sa, nres, rs));
+
 	/* Does polling (16 blocks reading host memory across PCIe) slow the
 	 * copy engines?  64 MiB pinned copies with the pollers, then without. */
 	uint8_t *big;

@@ -13,7 +13,7 @@
  * Events and cudaStreamWaitEvent work across streams as CUDA's do.  The
  * resident kernel is an operation that keeps its stream busy, polling the
  * mailboxes and answering each request at once, until the quit word is
- * set.  GPU_DOUBLE_SERIALIZE=1 holds every other stream's work while it
+ * set or no request has come for its idle time.  GPU_DOUBLE_SERIALIZE=1 holds every other stream's work while it
  * runs, as a driver would that waited for it (lazy kernel loading did).
  *
  * GPU_DOUBLE_FAIL_AFTER=N makes the Nth copy or memset fail with a sticky
@@ -43,7 +43,7 @@ struct op {
 	struct CUevent_st *ev;
 	uint64_t seq;
 	struct vram_copy_batch *batch;
-	struct vram_mbox *boxes;
+	struct vram_serve_args serve;
 	struct op *next;
 };
 
@@ -141,23 +141,37 @@ static uint64_t recorded(struct CUevent_st *ev)
 	return seq;
 }
 
-/* The resident kernel: returns when told to quit, or when the device is
- * lost (a failed copy, as a fault ends a kernel). */
-static void serve(struct vram_mbox *boxes, unsigned n)
+static uint64_t mono_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The resident kernel: returns when told to quit, when the device is
+ * lost (a failed copy, as a fault ends a kernel), or after a->idle_ns
+ * without a request (then *a->gone = a->gen, 200 us later).  Each box starts from
+ * the seq its done holds, as the kernel's blocks do. */
+static void serve(const struct vram_serve_args *a, unsigned n)
+{
+	struct vram_mbox *boxes = a->boxes;
 	uint32_t *seen = calloc(n, sizeof *seen);
 	unsigned i;
 	struct timespec idle = { 0, 5000 };
+	uint64_t last = mono_ns();
 
+	for (i = 0; seen && i < n; i++)
+		seen[i] = __atomic_load_n(&boxes[i].done, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&serving, 1, __ATOMIC_RELEASE);
 	while (seen && !__atomic_load_n(&boxes[0].quit, __ATOMIC_ACQUIRE) && !lost()) {
 		bool any = false;
 
 		for (i = 0; i < n; i++) {
 			struct vram_mbox *m = &boxes[i];
-			uint32_t a = __atomic_load_n(&m->seq_a, __ATOMIC_ACQUIRE);
+			uint32_t seq = __atomic_load_n(&m->seq_a, __ATOMIC_ACQUIRE);
 
-			if (a != __atomic_load_n(&m->seq_b, __ATOMIC_ACQUIRE) || a == seen[i])
+			if (seq != __atomic_load_n(&m->seq_b, __ATOMIC_ACQUIRE) || seq == seen[i])
 				continue;
 			any = true;
 			/* No delay: sooner than any stream's copy, so a read
@@ -165,11 +179,23 @@ static void serve(struct vram_mbox *boxes, unsigned n)
 			if (!data_op_allowed())
 				break;
 			memcpy((void *)(uintptr_t)m->dst, (const void *)(uintptr_t)m->src, m->len);
-			seen[i] = a;
-			__atomic_store_n(&m->done, a, __ATOMIC_RELEASE);
+			seen[i] = seq;
+			__atomic_store_n(&m->done, seq, __ATOMIC_RELEASE);
 		}
-		if (!any)
+		if (any) {
+			last = mono_ns();
+		} else if (a->idle_ns && mono_ns() - last > a->idle_ns) {
+			/* Ending takes a while (the kernel's blocks end one
+			 * by one): a read posted meanwhile is left to the
+			 * next launch. */
+			struct timespec ending = { 0, 200000 };
+
+			nanosleep(&ending, NULL);
+			__atomic_store_n(a->gone, a->gen, __ATOMIC_RELEASE);
+			break;
+		} else {
 			nanosleep(&idle, NULL);
+		}
 	}
 	free(seen);
 	__atomic_store_n(&serving, 0, __ATOMIC_RELEASE);
@@ -208,7 +234,7 @@ static void run_op(struct op *o, unsigned *seed)
 		event_wait(o->ev, o->seq);
 		break;
 	case OP_SERVE:
-		serve(o->boxes, (unsigned)o->len);
+		serve(&o->serve, (unsigned)o->len);
 		break;
 	case OP_FLAG:
 		/* After the stream's earlier work, as cuStreamWriteValue32;
@@ -609,11 +635,11 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
 	return push(stream, (struct op){ .kind = OP_BATCH, .batch = copy });
 }
 
-int vram_serve_launch(struct vram_mbox *boxes, unsigned n, void *stream)
+int vram_serve_launch(const struct vram_serve_args *a, unsigned n, void *stream)
 {
 	if (n == 0)
 		return 0;
-	return push(stream, (struct op){ .kind = OP_SERVE, .boxes = boxes, .len = n });
+	return push(stream, (struct op){ .kind = OP_SERVE, .serve = *a, .len = n });
 }
 
 int vram_kernels_load(void)
