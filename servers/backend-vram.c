@@ -86,6 +86,17 @@ struct vram_wb {
 #define VRAM_DELAY_BYTES (4u << 20)
 #define VRAM_DELAY_MAX 16 /* copies delayed at once (past it the oldest starts) */
 
+/* A worker's counters for the statistics, in a line of their own that
+ * only that worker writes (COUNT), instead of lines every worker
+ * updated with atomic adds; vram_describe sums them. */
+struct vram_counts {
+	uint64_t launches, kernel_copies, engine_copies, writebacks, staging_waits, order_waits,
+		delayed_writebacks, resident_reads;
+} __attribute__((aligned(64)));
+#define COUNT(w, field, n)                                                                  \
+	__atomic_store_n(&(w)->v->counts[(w)->idx].field, (w)->v->counts[(w)->idx].field + (n), \
+			 __ATOMIC_RELAXED)
+
 struct vram {
 	int gpu;
 	void (*wake)(unsigned worker);
@@ -109,10 +120,9 @@ struct vram {
 	 * write-back into that chunk (0: none); written by its worker only. */
 	uint64_t *lastw;
 	unsigned chunk_shift;
-	uint64_t launches, kernel_copies, engine_copies; /* relaxed counters */
-	uint64_t writebacks, staging_waits, order_waits, delayed_writebacks;
+	struct vram_counts *counts; /* [nworkers] */
 	uint32_t delay_bytes;  /* VRAM_DELAY_BYTES, or half a smaller ring */
-	uint64_t resident_reads, resident_launches;
+	uint64_t resident_launches;
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
 	/* The resident kernel: mailboxes (host, GPU address), its stream,
 	 * its state.  While serve_state is SERVE_RUNNING the launch numbered
@@ -333,12 +343,14 @@ static void *vram_create(const struct backend_config *cfg)
 	while ((cfg->size >> v->chunk_shift) * v->nworkers * sizeof *v->lastw > VRAM_MAP_MAX)
 		v->chunk_shift++;
 	v->wb = aligned_alloc(64, sizeof *v->wb * v->nworkers);
+	v->counts = aligned_alloc(64, sizeof *v->counts * v->nworkers);
 	v->lastw = calloc(((cfg->size - 1) >> v->chunk_shift) + 1, sizeof *v->lastw * v->nworkers);
-	if (!v->wb || !v->lastw) {
+	if (!v->wb || !v->counts || !v->lastw) {
 		error("vram backend: out of memory");
 		goto err;
 	}
 	memset(v->wb, 0, sizeof *v->wb * v->nworkers);
+	memset(v->counts, 0, sizeof *v->counts * v->nworkers);
 	if (CU(cudaGetDeviceCount(&n)) < 0)
 		goto err;
 	if (cfg->gpu >= n) {
@@ -417,6 +429,7 @@ err_free:
 	cudaFree(v->dev);
 err:
 	free(v->lastw);
+	free(v->counts);
 	free(v->wb);
 	free(v);
 	return NULL;
@@ -443,6 +456,7 @@ static void vram_free(void *p)
 		cudaFree(v->dev);
 	}
 	free(v->lastw);
+	free(v->counts);
 	free(v->wb);
 	free(v);
 }
@@ -703,7 +717,7 @@ static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 	k = load_acq(&o->kicked); /* `last` is at least this recent */
 	cudaStreamWaitEvent(w->stream, __atomic_load_n(&o->last, __ATOMIC_ACQUIRE), 0);
 	w->on_stream = true;
-	__atomic_add_fetch(&w->v->order_waits, 1, __ATOMIC_RELAXED);
+	COUNT(w, order_waits, 1);
 	w->seen[i] = k;
 }
 
@@ -793,7 +807,7 @@ full:
 			cover(w);
 		if (!w->f_n)
 			return NULL;
-		__atomic_add_fetch(&w->v->staging_waits, 1, __ATOMIC_RELAXED);
+		COUNT(w, staging_waits, 1);
 		fence_poll(w, true, VRAM_FENCES);
 	}
 }
@@ -838,7 +852,7 @@ static int start_delayed(struct vram_worker *w, uint32_t keep)
 			mark_lost(w->v, e);
 			r = -EIO;
 		}
-		__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
+		COUNT(w, engine_copies, 1);
 		w->d_bytes -= w->delayed[i].len;
 		w->dirty_engine = true;
 		i++;
@@ -866,14 +880,14 @@ static int launch(struct vram_worker *w)
 		struct vram_copy *c = &w->batch.d[0];
 
 		w->batch.n = 0;
-		__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
+		COUNT(w, engine_copies, 1);
 		return cu_check(cudaMemcpyAsync((void *)(uintptr_t)c->dst, (void *)(uintptr_t)c->src,
 						c->len, cudaMemcpyDefault, w->stream),
 				"cudaMemcpyAsync (single)") < 0 ? -EIO : 0;
 	}
 	e = vram_copy_launch(&w->batch, w->stream);
-	__atomic_add_fetch(&w->v->launches, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&w->v->kernel_copies, w->batch.n, __ATOMIC_RELAXED);
+	COUNT(w, launches, 1);
+	COUNT(w, kernel_copies, w->batch.n);
 	w->batch.n = 0;
 	if (e) {
 		error("vram backend: copy kernel launch: %s", cudaGetErrorString((cudaError_t)e));
@@ -926,7 +940,7 @@ static int vram_pread(void *p, void *buf, uint32_t len, uint64_t off, int *statu
 		return add_copy(w, hbuf, w->v->dev + off, len, off, false, status);
 	if ((r = launch(w)) < 0)
 		return r;
-	__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
+	COUNT(w, engine_copies, 1);
 	return enqueue(w, cudaMemcpyAsync(buf, w->v->dev + off, len, cudaMemcpyDeviceToHost, w->stream),
 		       "cudaMemcpyAsync (read)", status);
 }
@@ -955,12 +969,12 @@ static int stage_copy(struct vram_worker *w, const uint8_t *st, uint32_t len, ui
 		if (start_delayed(w, delay ? w->v->delay_bytes : 0) < 0)
 			r = -EIO;
 		if (delay)
-			__atomic_add_fetch(&w->v->delayed_writebacks, 1, __ATOMIC_RELAXED);
+			COUNT(w, delayed_writebacks, 1);
 	}
 	w->posted++;
 	w->round_adds++;
 	w->dirty = true;
-	__atomic_add_fetch(&w->v->writebacks, 1, __ATOMIC_RELAXED);
+	COUNT(w, writebacks, 1);
 	return r;
 }
 
@@ -984,7 +998,7 @@ static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, boo
 		return add_copy(w, w->v->dev + off, hbuf, len, off, true, status);
 	if ((r = launch(w)) < 0)
 		return r;
-	__atomic_add_fetch(&w->v->engine_copies, 1, __ATOMIC_RELAXED);
+	COUNT(w, engine_copies, 1);
 	return enqueue(w, cudaMemcpyAsync(w->v->dev + off, buf, len, cudaMemcpyHostToDevice, w->stream),
 		       "cudaMemcpyAsync (write)", status);
 }
@@ -1277,7 +1291,7 @@ static int serve_read(struct vram_worker *w)
 	}
 	w->nq = 0;
 	w->batch.n = 0;
-	__atomic_add_fetch(&v->resident_reads, 1, __ATOMIC_RELAXED);
+	COUNT(w, resident_reads, 1);
 	return 0;
 }
 
@@ -1384,6 +1398,17 @@ static void vram_dump(FILE *f)
 	fprintf(f, "storage=gpu-memory\npersistent=no\ntransfer=pinned-dma\n");
 }
 
+/* The counter at offset off in struct vram_counts, summed over workers. */
+static json_int_t count_sum(struct vram *v, size_t off)
+{
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; i < v->nworkers; i++)
+		sum += __atomic_load_n((uint64_t *)((char *)&v->counts[i] + off), __ATOMIC_RELAXED);
+	return (json_int_t)sum;
+}
+
 static void vram_describe(void *p, json_t *o)
 {
 	struct vram *v = p;
@@ -1395,20 +1420,21 @@ static void vram_describe(void *p, json_t *o)
 	json_object_set_new(o, "gpu_index", json_integer(v->gpu));
 	json_object_set_new(o, "gpu_name", json_string(v->name));
 	json_object_set_new(o, "device_lost", json_boolean(v->lost));
-	json_object_set_new(o, "kernel_launches", json_integer((json_int_t)v->launches));
-	json_object_set_new(o, "kernel_copies", json_integer((json_int_t)v->kernel_copies));
-	json_object_set_new(o, "engine_copies", json_integer((json_int_t)v->engine_copies));
-	json_object_set_new(o, "writeback_writes", json_integer((json_int_t)v->writebacks));
-	json_object_set_new(o, "writeback_delayed", json_integer((json_int_t)v->delayed_writebacks));
+	json_object_set_new(o, "kernel_launches", json_integer(count_sum(v, offsetof(struct vram_counts, launches))));
+	json_object_set_new(o, "kernel_copies", json_integer(count_sum(v, offsetof(struct vram_counts, kernel_copies))));
+	json_object_set_new(o, "engine_copies", json_integer(count_sum(v, offsetof(struct vram_counts, engine_copies))));
+	json_object_set_new(o, "writeback_writes", json_integer(count_sum(v, offsetof(struct vram_counts, writebacks))));
+	json_object_set_new(o, "writeback_delayed",
+			    json_integer(count_sum(v, offsetof(struct vram_counts, delayed_writebacks))));
 	json_object_set_new(o, "staging_bytes_per_worker", json_integer(v->ring_len));
-	json_object_set_new(o, "staging_waits", json_integer((json_int_t)v->staging_waits));
-	json_object_set_new(o, "order_waits", json_integer((json_int_t)v->order_waits));
+	json_object_set_new(o, "staging_waits", json_integer(count_sum(v, offsetof(struct vram_counts, staging_waits))));
+	json_object_set_new(o, "order_waits", json_integer(count_sum(v, offsetof(struct vram_counts, order_waits))));
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	json_object_set_new(o, "cuda_device_flags", json_integer(v->device_flags));
 	json_object_set_new(o, "completion_flag", json_boolean(v->write_value != NULL));
 	json_object_set_new(o, "resident_kernel", json_string(serve_parked(v) ? SERVE_PARKED_NAME :
 			    serve_names[__atomic_load_n(&v->serve_state, __ATOMIC_RELAXED)]));
-	json_object_set_new(o, "resident_reads", json_integer((json_int_t)v->resident_reads));
+	json_object_set_new(o, "resident_reads", json_integer(count_sum(v, offsetof(struct vram_counts, resident_reads))));
 	json_object_set_new(o, "resident_launches", json_integer((json_int_t)v->resident_launches));
 	json_object_set_new(o, "resident_idle_ms", json_integer((json_int_t)(v->serve_args.idle_ns / 1000000)));
 	if (!v->nvml) {
