@@ -126,9 +126,10 @@ struct vram {
 	unsigned device_flags; /* cudaGetDeviceFlags() after start-up */
 	/* The resident kernel: mailboxes (host, GPU address), its stream,
 	 * its state.  While serve_state is SERVE_RUNNING the launch numbered
-	 * serve_gen is on the stream, or has ended on idle once *gone (the
-	 * word after the boxes, written by the GPU) says serve_gen; the next
-	 * lone read launches it again (serve_mu: one launch at a time). */
+	 * serve_args.gen is on the stream, or has ended on idle once *gone
+	 * (the word after the boxes, written by the GPU) says that gen; the
+	 * next lone read launches it again (serve_mu: one launch at a time,
+	 * and whether the stream is idle is judged only under it). */
 	struct vram_mbox *boxes, *boxes_dev;
 	uint32_t *gone;
 	struct vram_serve_args serve_args;
@@ -1127,13 +1128,27 @@ static cudaError_t serve_launch(struct vram *v)
 	return e;
 }
 
-/* The launch on the stream ended on idle: waits for its last blocks to
- * end (they do at their next poll, or after the request they serve),
- * then launches the kernel again, unless another worker already has.
- * With the stream still busy after SERVE_PATIENCE_NS, or failed, it
- * returns with nothing done: the caller's own queries and watch
- * (serve_watch) take it from there.  A failed launch stops the kernel
- * for good. */
+/* Launches the kernel again after it ended on idle (serve_mu held, the
+ * stream found idle); a failed launch stops it for good. */
+static void relaunch_locked(struct vram *v)
+{
+	cudaError_t e = serve_launch(v);
+
+	if (e != cudaSuccess) {
+		warn("vram backend: the resident kernel cannot start again (%s): lone reads use "
+		     "the copy engines", cudaGetErrorString(e));
+		__atomic_store_n(&v->serve_state, SERVE_FAILED, __ATOMIC_RELEASE);
+	} else {
+		debug("vram backend: resident kernel launched again (launch %u)", v->serve_args.gen);
+	}
+}
+
+/* Before a lone read, the launch on the stream said it ended on idle:
+ * waits for its last blocks to end (within 32 polls, or after the
+ * request they serve), then launches the kernel again, unless another
+ * worker already has.  With the stream still busy after
+ * SERVE_PATIENCE_NS, or failed, it returns with nothing done: the read's
+ * own queries and watch (serve_read, serve_watch) take it from there. */
 static void serve_relaunch(struct vram *v)
 {
 	uint64_t t0 = now_ns();
@@ -1145,18 +1160,40 @@ static void serve_relaunch(struct vram *v)
 	while ((e = cudaStreamQuery(v->serve)) == cudaErrorNotReady)
 		if (now_ns() - t0 > SERVE_PATIENCE_NS)
 			goto out;
-	if (e != cudaSuccess)
-		goto out; /* the device failed: the caller's own query tells it */
-	e = serve_launch(v);
-	if (e != cudaSuccess) {
-		warn("vram backend: the resident kernel cannot start again (%s): lone reads use "
-		     "the copy engines", cudaGetErrorString(e));
-		__atomic_store_n(&v->serve_state, SERVE_FAILED, __ATOMIC_RELEASE);
-	} else {
-		debug("vram backend: resident kernel launched again (launch %u)", v->serve_args.gen);
-	}
+	if (e == cudaSuccess)
+		relaunch_locked(v);
 out:
 	pthread_mutex_unlock(&v->serve_mu);
+}
+
+/* A read waiting in its mailbox found the stream idle.  Judged again under
+ * serve_mu: another worker has launched the kernel since, or the device
+ * failed (the read's next query tells it), or it ended on idle (launched
+ * again here): false, the read waits on.  Told to quit or ended unasked,
+ * or not launched again: true, the read takes the stream (no launch will
+ * answer its mailbox). */
+static bool serve_gone(struct vram *v)
+{
+	int running = SERVE_RUNNING;
+	bool gone = false;
+	cudaError_t e;
+
+	pthread_mutex_lock(&v->serve_mu);
+	e = cudaStreamQuery(v->serve);
+	if (e != cudaSuccess)
+		goto out;
+	if (serve_parked(v)) {
+		relaunch_locked(v);
+		gone = __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING;
+		goto out;
+	}
+	if (__atomic_compare_exchange_n(&v->serve_state, &running, SERVE_FAILED, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		warn("vram backend: the resident kernel ended; lone reads use the copy engines");
+	gone = true;
+out:
+	pthread_mutex_unlock(&v->serve_mu);
+	return gone;
 }
 
 /* Whether the resident kernel runs; the first worker to ask launches it
@@ -1266,21 +1303,12 @@ static int serve_read(struct vram_worker *w)
 		}
 		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == want)
 			break; /* answered just before the end */
-		if (e == cudaSuccess && serve_parked(v)) {
-			/* Ended on idle just as the read was posted: the
-			 * next launch answers it. */
-			serve_relaunch(v);
-			continue;
-		}
 		if (e == cudaSuccess) {
-			int running = SERVE_RUNNING;
-
-			/* Told to quit (abandoned), or ended unasked. */
-			if (__atomic_compare_exchange_n(&v->serve_state, &running, SERVE_FAILED, false,
-							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				warn("vram backend: the resident kernel ended; lone reads use the "
-				     "copy engines");
-			return 1;
+			/* Ended on idle just as the read was posted (the next
+			 * launch answers it), or for good. */
+			if (serve_gone(v))
+				return 1;
+			continue;
 		}
 		v->serve_state = SERVE_FAILED;
 		mark_lost(v, e);
