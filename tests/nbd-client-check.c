@@ -2,9 +2,9 @@
  * careful client would, and check every answer: zero (with and without
  * NO_HOLE), trim, flush and FUA writes with read-back, 256 pipelined
  * commands retired out of issue order, overlapping pipelined writes that
- * must land in issue order, lone reads after pauses of up to 3 ms (with
- * vramd's --resident-idle 1, the resident kernel ends and starts again
- * between them), two connections sharing data
+ * must land in issue order, lone reads on two connections after pauses
+ * of up to 3 ms (with vramd's --resident-idle 1, the resident kernel ends
+ * and starts again between them), two connections sharing data
  * (multi-conn; a write read back on the other connection at once, with no
  * flush), and the errno libnbd maps from the server's error replies.
  *
@@ -680,28 +680,49 @@ static bool check_overlapping_writes(struct nbd_handle *h)
 #define VIS_BATCH 64
 /* Writes n blocks of len bytes at off[] on h, pattern seed, and waits for
  * every reply. */
-/* Lone 4 KiB reads, each after a pause of 0 to 3 ms, checked against
- * the model: a server that stops polling after an idle millisecond
- * (vramd --resident-idle 1) must answer the read that comes as it
- * stops, and the next. */
+/* Lone 4 KiB reads after pauses of 0 to 3 ms, one on each of two
+ * connections at once (two server workers, when it has them), checked
+ * against the model: a server that stops polling after an idle
+ * millisecond (vramd --resident-idle 1) must answer the reads that come
+ * as it stops, both, and the next. */
 static bool check_lone_reads_after_pauses(struct nbd_handle *h)
 {
 	static const unsigned pause_us[] = { 0, 300, 700, 950, 1000, 1050, 1300, 2000, 3000 };
 	const uint64_t base = 24 * MiB;
+	struct nbd_handle *h2 = open_handle();
+	unsigned char got[2][4096];
 	char what[96];
 	bool ok;
-	unsigned i;
+	unsigned i, k;
 
+	if (h2 == NULL)
+		return check(false, "lone reads: second connection");
 	ok = do_pwrite(h, base, 256 * KiB, 9, 0, "pwrite 256 KiB for lone reads");
+	step("flush before lone reads");
+	ok = ok && (nbd_flush(h, 0) != -1 || nbd_failed("flush before lone reads"));
 	for (i = 0; ok && i < 54; i++) {
-		uint64_t off = base + (uint64_t)(i * 37 % 64) * 4096;
+		struct nbd_handle *hs[2] = { h, h2 };
+		uint64_t off[2] = { base + (uint64_t)(i * 37 % 64) * 4096,
+				    base + (uint64_t)((i * 37 + 32) % 64) * 4096 };
+		unsigned us = pause_us[i % (sizeof pause_us / sizeof pause_us[0])];
 
-		usleep(pause_us[i % (sizeof pause_us / sizeof pause_us[0])]);
-		snprintf(what, sizeof what, "lone read %u after a %u us pause", i,
-			 pause_us[i % (sizeof pause_us / sizeof pause_us[0])]);
-		ok = verify(h, off, 4096, what);
+		usleep(us);
+		snprintf(what, sizeof what, "lone reads %u after a %u us pause", i, us);
+		step(what);
+		for (k = 0; ok && k < 2; k++)
+			if (nbd_aio_pread(hs[k], got[k], 4096, off[k], NBD_NULL_COMPLETION, 0) == -1)
+				ok = nbd_failed(what);
+		for (k = 0; ok && k < 2; k++)
+			while (ok && nbd_aio_in_flight(hs[k]) > 0)
+				if (nbd_poll(hs[k], -1) == -1)
+					ok = nbd_failed(what);
+		for (k = 0; ok && k < 2; k++)
+			ok = same(got[k], model + off[k], 4096, off[k], what);
 	}
-	return check(ok, "54 lone 4 KiB reads after pauses of 0 to 3 ms");
+	step("lone reads: second connection shutdown");
+	nbd_shutdown(h2, 0);
+	nbd_close(h2);
+	return check(ok, "54 pairs of lone 4 KiB reads on two connections after pauses of 0 to 3 ms");
 }
 
 static bool vis_write(struct nbd_handle *h, const uint64_t *off, unsigned n, size_t len,
