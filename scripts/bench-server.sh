@@ -262,11 +262,9 @@ start_server() {
 	local -a cmd
 	case $s in
 	vramd-*)
-		# 64 connections: 16 fio jobs, each of which may still hold
-		# its size probe's connection (--vramd-args may lower it).
 		# shellcheck disable=SC2206
 		cmd=("$VRAMD" --backend "${s#vramd-}" --size "$size" --socket "$sock"
-			--foreground --no-swap --max-connections 64 $vramd_args) ;;
+			--foreground --no-swap $vramd_args) ;;
 	nbdkit-memory)
 		cmd=(nbdkit -U "$sock" --foreground --exit-with-parent
 			--threads "$NBDKIT_THREADS" "$(nbdkit_plugin memory)" "$size") ;;

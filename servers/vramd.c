@@ -50,7 +50,7 @@ static struct opts {
 	bool read_only, foreground, force_exit, allow_remote, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
-	.name = "vramd", .max_conns = 16, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
+	.name = "vramd", .max_conns = 64, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
 	.resident = true, .resident_idle_ms = 1000,
 };
 
@@ -99,7 +99,7 @@ static void usage(FILE *f)
 "                           30 took 1-5 us off a lone request on an H100 host,\n"
 "                           and keeps a core busy per worker while its clients\n"
 "                           are active)\n"
-"      --max-connections N  concurrent connections (default 16; buffers: 2.1 MiB\n"
+"      --max-connections N  concurrent connections (default 64; buffers: 2.1 MiB\n"
 "                           each, 5.1 MiB with --backend vram)\n"
 "Process:\n"
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
