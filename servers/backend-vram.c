@@ -1128,50 +1128,14 @@ static cudaError_t serve_launch(struct vram *v)
 	return e;
 }
 
-/* Launches the kernel again after it ended on idle (serve_mu held, the
- * stream found idle); a failed launch stops it for good. */
-static void relaunch_locked(struct vram *v)
-{
-	cudaError_t e = serve_launch(v);
-
-	if (e != cudaSuccess) {
-		warn("vram backend: the resident kernel cannot start again (%s): lone reads use "
-		     "the copy engines", cudaGetErrorString(e));
-		__atomic_store_n(&v->serve_state, SERVE_FAILED, __ATOMIC_RELEASE);
-	} else {
-		debug("vram backend: resident kernel launched again (launch %u)", v->serve_args.gen);
-	}
-}
-
-/* Before a lone read, the launch on the stream said it ended on idle:
- * waits for its last blocks to end (within 32 polls, or after the
- * request they serve), then launches the kernel again, unless another
- * worker already has.  With the stream still busy after
- * SERVE_PATIENCE_NS, or failed, it returns with nothing done: the read's
- * own queries and watch (serve_read, serve_watch) take it from there. */
-static void serve_relaunch(struct vram *v)
-{
-	uint64_t t0 = now_ns();
-	cudaError_t e;
-
-	pthread_mutex_lock(&v->serve_mu);
-	if (!serve_parked(v))
-		goto out;
-	while ((e = cudaStreamQuery(v->serve)) == cudaErrorNotReady)
-		if (now_ns() - t0 > SERVE_PATIENCE_NS)
-			goto out;
-	if (e == cudaSuccess)
-		relaunch_locked(v);
-out:
-	pthread_mutex_unlock(&v->serve_mu);
-}
-
-/* A read waiting in its mailbox found the stream idle.  Judged again under
- * serve_mu: another worker has launched the kernel since, or the device
- * failed (the read's next query tells it), or it ended on idle (launched
- * again here): false, the read waits on.  Told to quit or ended unasked,
- * or not launched again: true, the read takes the stream (no launch will
- * answer its mailbox). */
+/* A lone read is about to be posted, or one waiting in its mailbox found
+ * the stream idle, with the kernel said to have ended.  Judged under
+ * serve_mu: the stream still busy (the last blocks of a launch that
+ * ended on idle are ending, or another worker has launched it again) or
+ * failed (the read's own query tells it): false.  Ended on idle: launched
+ * again here, false (unless the launch failed: that stops it for good).
+ * Told to quit, ended unasked, or not launched again: true, lone reads
+ * take the stream (no launch will answer a mailbox). */
 static bool serve_gone(struct vram *v)
 {
 	int running = SERVE_RUNNING;
@@ -1183,13 +1147,19 @@ static bool serve_gone(struct vram *v)
 	if (e != cudaSuccess)
 		goto out;
 	if (serve_parked(v)) {
-		relaunch_locked(v);
-		gone = __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) != SERVE_RUNNING;
-		goto out;
-	}
-	if (__atomic_compare_exchange_n(&v->serve_state, &running, SERVE_FAILED, false,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		e = serve_launch(v);
+		if (e == cudaSuccess) {
+			debug("vram backend: resident kernel launched again (launch %u)",
+			      v->serve_args.gen);
+			goto out;
+		}
+		warn("vram backend: the resident kernel cannot start again (%s): lone reads use "
+		     "the copy engines", cudaGetErrorString(e));
+		__atomic_store_n(&v->serve_state, SERVE_FAILED, __ATOMIC_RELEASE);
+	} else if (__atomic_compare_exchange_n(&v->serve_state, &running, SERVE_FAILED, false,
+					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		warn("vram backend: the resident kernel ended; lone reads use the copy engines");
+	}
 	gone = true;
 out:
 	pthread_mutex_unlock(&v->serve_mu);
@@ -1204,11 +1174,8 @@ static bool serve_ready(struct vram *v)
 	int st = __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE), idle = SERVE_IDLE;
 	cudaError_t e;
 
-	if (st == SERVE_RUNNING) {
-		if (serve_parked(v))
-			serve_relaunch(v);
-		return __atomic_load_n(&v->serve_state, __ATOMIC_ACQUIRE) == SERVE_RUNNING;
-	}
+	if (st == SERVE_RUNNING)
+		return !serve_parked(v) || !serve_gone(v);
 	if (st != SERVE_IDLE ||
 	    !__atomic_compare_exchange_n(&v->serve_state, &idle, SERVE_LAUNCHING, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

@@ -669,17 +669,6 @@ static bool check_overlapping_writes(struct nbd_handle *h)
 		     max_in_flight) && ok;
 }
 
-/* A write is visible on the other connection as soon as its reply is in,
- * with no flush between (vramd's write-back copies to the GPU must not
- * let a read overtake them, nor a later write): one write then one read,
- * and batches of 64 pipelined writes then 64 pipelined reads, at random
- * 4 KiB-aligned offsets of [0, 32) MiB, 4 or 8 KiB each, on alternating
- * connections; every fourth round the other connection overwrites the
- * same blocks first and the writer reads them back. */
-#define VIS_ROUNDS 2000
-#define VIS_BATCH 64
-/* Writes n blocks of len bytes at off[] on h, pattern seed, and waits for
- * every reply. */
 /* Lone 4 KiB reads after pauses of 0 to 3 ms, one on each of two
  * connections at once (two server workers, when it has them), checked
  * against the model: a server that stops polling after an idle
@@ -692,6 +681,8 @@ static bool check_lone_reads_after_pauses(struct nbd_handle *h)
 	struct nbd_handle *h2 = open_handle();
 	unsigned char got[2][4096];
 	char what[96];
+	int64_t cookie[2];
+	int in_flight = 0;
 	bool ok;
 	unsigned i, k;
 
@@ -710,12 +701,12 @@ static bool check_lone_reads_after_pauses(struct nbd_handle *h)
 		snprintf(what, sizeof what, "lone reads %u after a %u us pause", i, us);
 		step(what);
 		for (k = 0; ok && k < 2; k++)
-			if (nbd_aio_pread(hs[k], got[k], 4096, off[k], NBD_NULL_COMPLETION, 0) == -1)
+			if ((cookie[k] = nbd_aio_pread(hs[k], got[k], 4096, off[k], NBD_NULL_COMPLETION,
+						       0)) == -1)
 				ok = nbd_failed(what);
 		for (k = 0; ok && k < 2; k++)
-			while (ok && nbd_aio_in_flight(hs[k]) > 0)
-				if (nbd_poll(hs[k], -1) == -1)
-					ok = nbd_failed(what);
+			if (retire(hs[k], cookie[k], &in_flight) == -1)
+				ok = nbd_failed(what);
 		for (k = 0; ok && k < 2; k++)
 			ok = same(got[k], model + off[k], 4096, off[k], what);
 	}
@@ -725,6 +716,17 @@ static bool check_lone_reads_after_pauses(struct nbd_handle *h)
 	return check(ok, "54 pairs of lone 4 KiB reads on two connections after pauses of 0 to 3 ms");
 }
 
+/* A write is visible on the other connection as soon as its reply is in,
+ * with no flush between (vramd's write-back copies to the GPU must not
+ * let a read overtake them, nor a later write): one write then one read,
+ * and batches of 64 pipelined writes then 64 pipelined reads, at random
+ * 4 KiB-aligned offsets of [0, 32) MiB, 4 or 8 KiB each, on alternating
+ * connections; every fourth round the other connection overwrites the
+ * same blocks first and the writer reads them back. */
+#define VIS_ROUNDS 2000
+#define VIS_BATCH 64
+/* Writes n blocks of len bytes at off[] on h, pattern seed, and waits for
+ * every reply. */
 static bool vis_write(struct nbd_handle *h, const uint64_t *off, unsigned n, size_t len,
 		      uint64_t seed)
 {

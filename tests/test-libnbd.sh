@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vramd through libnbd's C API (tests/nbd-client-check.c): zero, trim, flush,
 # FUA, 256 pipelined commands retired out of order, overlapping pipelined
-# writes landing in issue order, multi-conn, and errno
+# writes landing in issue order, lone reads on two connections after
+# pauses, multi-conn, and errno
 # from error replies, with structured replies on and off, and once with
 # --busy-poll (its statistics must show work found while polling); writes
 # to a --read-only export must fail with EPERM.  The same checks run against the

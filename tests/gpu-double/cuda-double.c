@@ -13,8 +13,9 @@
  * Events and cudaStreamWaitEvent work across streams as CUDA's do.  The
  * resident kernel is an operation that keeps its stream busy, polling the
  * mailboxes and answering each request at once, until the quit word is
- * set or no request has come for its idle time.  GPU_DOUBLE_SERIALIZE=1 holds every other stream's work while it
- * runs, as a driver would that waited for it (lazy kernel loading did).
+ * set or no request has come for its idle time.  GPU_DOUBLE_SERIALIZE=1
+ * holds every other stream's work while it runs, as a driver would that
+ * waited for it (lazy kernel loading did).
  *
  * GPU_DOUBLE_FAIL_AFTER=N makes the Nth copy or memset fail with a sticky
  * error (cudaErrorIllegalAddress), as a lost device does: that operation
@@ -151,8 +152,8 @@ static uint64_t mono_ns(void)
 
 /* The resident kernel: returns when told to quit, when the device is
  * lost (a failed copy, as a fault ends a kernel), or after a->idle_ns
- * without a request (then *a->gone = a->gen, 200 us later).  Each box starts from
- * the seq its done holds, as the kernel's blocks do. */
+ * without a request (then *a->gone = a->gen, 200 us later).  Each box
+ * starts from the seq its done holds, as the kernel's blocks do. */
 static void serve(const struct vram_serve_args *a, unsigned n)
 {
 	struct vram_mbox *boxes = a->boxes;
