@@ -13,7 +13,9 @@
 // does); then vramd's resident kernel (servers/vram-copy.cu: 16 blocks, as
 // many as vramd's workers on a 16-core host, each polling a mailbox in
 // mapped pinned memory, so no driver call per copy); whether the pollers
-// slow 64 MiB copies; then the cost of the calls the write-back path
+// slow 64 MiB copies; the floor under the resident kernel (the mailbox's
+// round trip alone, and a copy answered without the release that keeps
+// the flag behind the bytes); then the cost of the calls the write-back path
 // makes.
 #include <cuda.h>
 #include <cuda_runtime.h>
@@ -56,6 +58,61 @@ __global__ void copy_kernel(uint4 *d, const uint4 *s, int n)
 {
 	for (int i = threadIdx.x; i < n; i += blockDim.x)
 		d[i] = s[i];
+}
+
+/* Lower bounds for the resident kernel, not protocols: one block polls
+ * box m like vram_serve_kernel, then answers with a plain (relaxed)
+ * store of done, either at once (ping: the PCIe round trip alone) or
+ * after copying len bytes (copy: the flag may overtake the bytes, which
+ * vramd's system-scope release prevents; what that release costs is the
+ * difference to the resident kernel's line). */
+__global__ void floor_kernel(vram_mbox *m, bool copy)
+{
+	__shared__ uint64_t s_src, s_dst;
+	__shared__ uint32_t s_len, s_seq;
+	uint32_t seen = *(volatile uint32_t *)&m->done;
+
+	for (;;) {
+		if (threadIdx.x < 32) {
+			/* Both halves in one round trip, as vram_serve_kernel. */
+			for (;;) {
+				uint4 h = make_uint4(0, 0, 0, 0);
+
+				if (threadIdx.x < 2)
+					asm volatile("ld.relaxed.sys.global.v4.u32 {%0,%1,%2,%3}, [%4];"
+						     : "=r"(h.x), "=r"(h.y), "=r"(h.z), "=r"(h.w)
+						     : "l"((const uint8_t *)m + 16 * threadIdx.x) : "memory");
+				uint32_t sa = __shfl_sync(0xffffffffu, h.x, 0);
+				uint32_t sb = __shfl_sync(0xffffffffu, h.x, 1);
+
+				if (__shfl_sync(0xffffffffu, h.y, 1)) {
+					if (threadIdx.x == 0)
+						s_len = 0;
+					break;
+				}
+				if (sa == sb && sa != seen) {
+					if (threadIdx.x == 0) {
+						s_seq = sa;
+						s_len = h.y;
+						s_src = (uint64_t)h.z | (uint64_t)h.w << 32;
+					} else if (threadIdx.x == 1) {
+						s_dst = (uint64_t)h.z | (uint64_t)h.w << 32;
+					}
+					break;
+				}
+			}
+		}
+		__syncthreads();
+		if (s_len == 0)
+			return;
+		seen = s_seq;
+		if (copy)
+			for (uint32_t i = threadIdx.x; i < s_len / 16; i += blockDim.x)
+				__stcg((uint4 *)s_dst + i, __ldcv((const uint4 *)s_src + i));
+		__syncthreads();
+		if (threadIdx.x == 0)
+			asm volatile("st.relaxed.sys.global.u32 [%0], %1;" ::"l"(&m->done), "r"(seen) : "memory");
+	}
 }
 
 /* One copy through vramd's resident kernel (servers/vram-copy.cu), block
@@ -227,6 +284,23 @@ int main(int argc, char **argv)
 		MEASURE("resident kernel (mapped mailbox)",
 			if (!resident_copy(&boxes[0], rs, gpu_addr(dst), gpu_addr(src), 4096)) {
 				printf("resident kernel stopped answering\n");
+				exit(1);
+			});
+	}
+	/* The floor under it: the same mailbox answered with no release. */
+	for (int copy = 0; copy < 2 && resident_ok; copy++) {
+		const int dir = 0;
+		const char *d = "read (D2H)";
+
+		for (int b = 0; b < nres; b++)
+			__atomic_store_n(&boxes[b].quit, 1u, __ATOMIC_RELEASE);
+		CK(cudaStreamSynchronize(rs));
+		__atomic_store_n(&boxes[0].quit, 0u, __ATOMIC_RELEASE);
+		floor_kernel<<<1, 256, 0, rs>>>(boxes_dev, copy);
+		CK(cudaGetLastError());
+		MEASURE(copy ? "floor: copy, done unfenced (unsafe)" : "floor: mailbox ping, no copy",
+			if (!resident_copy(&boxes[0], rs, gpu_addr(dst), gpu_addr(src), 4096)) {
+				printf("floor kernel stopped answering\n");
 				exit(1);
 			});
 	}
