@@ -39,6 +39,12 @@
 #endif
 
 #define HANDSHAKE_TIMEOUT_S 30
+/* Connections still negotiating, each in a thread of its own, at most
+ * this many (or --max-connections, if more).  They take no connection
+ * slot (buffers): a client that connects and vanishes, however often,
+ * leaves the --max-connections slots to clients that negotiate. */
+#define HANDSHAKES_MAX 64
+static unsigned handshakes;
 
 static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
@@ -50,7 +56,7 @@ static struct opts {
 	bool read_only, foreground, force_exit, allow_remote, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
-	.name = "vramd", .max_conns = 64, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
+	.name = "vramd", .max_conns = 16, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
 	.resident = true, .resident_idle_ms = 1000,
 };
 
@@ -99,8 +105,9 @@ static void usage(FILE *f)
 "                           30 took 1-5 us off a lone request on an H100 host,\n"
 "                           and keeps a core busy per worker while its clients\n"
 "                           are active)\n"
-"      --max-connections N  concurrent connections (default 64; buffers: 2.1 MiB\n"
-"                           each, 5.1 MiB with --backend vram)\n"
+"      --max-connections N  connections served at once (default 16; buffers: 2.1\n"
+"                           MiB each, 5.1 MiB pinned with --backend vram); ones\n"
+"                           still negotiating do not count (up to 64 more)\n"
 "Process:\n"
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
 "  -p, --pidfile PATH       write the server's pid\n"
@@ -486,6 +493,7 @@ static void *handshake_thread(void *arg)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on AF_UNIX */
 	r = handshake(&io, &ex, &structured, why, sizeof why);
+	__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	if (r == HS_TRANSMIT) {
 		tv.tv_sec = 0;
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -515,6 +523,7 @@ static void accept_one(void)
 	pthread_attr_t attr;
 	pthread_t t;
 	struct hs_arg *a;
+	unsigned hs, served;
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -522,12 +531,23 @@ static void accept_one(void)
 			warn("accept: %m");
 		return;
 	}
-	if (connections_open() >= o.max_conns) {
-		warn("refusing connection: --max-connections %llu reached",
-		     (unsigned long long)o.max_conns);
+	/* Served: open less negotiating (a handshake ending between the two
+	 * loads makes it look lower, never higher).  When more clients
+	 * negotiate at once than slots are free, the last to finish are
+	 * closed after their handshake (workers_adopt logs it). */
+	hs = __atomic_load_n(&handshakes, __ATOMIC_SEQ_CST);
+	served = connections_open();
+	served = served > hs ? served - hs : 0;
+	if (served >= o.max_conns || hs >= (o.max_conns > HANDSHAKES_MAX ? o.max_conns : HANDSHAKES_MAX)) {
+		if (served >= o.max_conns)
+			warn("refusing connection: all %llu connections in use (--max-connections)",
+			     (unsigned long long)o.max_conns);
+		else
+			warn("refusing connection: %u handshakes in progress", hs);
 		close(fd);
 		return;
 	}
+	__atomic_add_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	connections_add(1);
 	a = malloc(sizeof *a);
 	pthread_attr_init(&attr);
@@ -537,6 +557,7 @@ static void accept_one(void)
 		warn("cannot start a handshake thread: closing the connection");
 		free(a);
 		close(fd);
+		__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 		connections_add(-1);
 	}
 	pthread_attr_destroy(&attr);

@@ -9,10 +9,13 @@
  * flush), and the errno libnbd maps from the server's error replies.
  *
  *   build/tests/nbd-client-check [--no-structured] [--read-only] URI
+ *   build/tests/nbd-client-check --connection-limit N URI
  *
  * It writes over the first 64 MiB of the export, which must be at least
  * that big.  --read-only expects a fresh read-only export instead and
- * checks that writes are refused by the server with EPERM.  Output is TAP
+ * checks that writes are refused by the server with EPERM.
+ * --connection-limit N checks only the server's connection limit instead
+ * (check_connection_limit).  Output is TAP
  * ("ok N - ..." / "not ok N - ..."); exit status 0 when every check
  * passed, 1 when one failed, 2 on a usage error.
  */
@@ -27,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -850,9 +856,79 @@ static bool check_read_only(struct nbd_handle *h)
 	return ok;
 }
 
+/* --connection-limit N: with N clients connected and silent (still in
+ * their handshake), N clients are served all the same; one more is
+ * refused; once one leaves, a new one is served (within 5 s, the time the
+ * server may take to notice).  The export's socket is the URI's socket=. */
+static void check_connection_limit(unsigned n)
+{
+	const char *p = strstr(uri, "socket=");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct nbd_handle *h[64] = { NULL }, *extra;
+	int raw[64];
+	char buf[4096];
+	unsigned i, served = 0, silent = 0;
+	struct timespec t0, t;
+
+	if (p == NULL || n == 0 || n > 64) {
+		check(false, "--connection-limit %u: wants 1-64 and a URI with socket=", n);
+		return;
+	}
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%.*s", (int)strcspn(p + 7, "&"), p + 7);
+	for (i = 0; i < n; i++) {
+		raw[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (raw[i] >= 0 && connect(raw[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+			silent++;
+	}
+	check(silent == n, "%u of %u silent connections made to %s", silent, n, sa.sun_path);
+	for (i = 0; i < n; i++) {
+		h[i] = nbd_create();
+		step("connect a served client");
+		if (h[i] && nbd_set_request_structured_replies(h[i], structured) != -1 &&
+		    nbd_connect_uri(h[i], uri) != -1 && nbd_pread(h[i], buf, sizeof buf, 0, 0) != -1)
+			served++;
+		else
+			diag("client %u: %s", i + 1, nbd_get_error());
+	}
+	check(served == n, "%u of %u clients served while %u others negotiate", served, n, n);
+	for (i = 0; i < n; i++)
+		if (raw[i] >= 0)
+			close(raw[i]);
+	extra = nbd_create();
+	step("connect one client past the limit");
+	check(extra && (nbd_connect_uri(extra, uri) == -1 || nbd_pread(extra, buf, sizeof buf, 0, 0) == -1),
+	      "client %u of --max-connections %u refused", n + 1, n);
+	if (extra)
+		nbd_close(extra);
+	step("one client leaves");
+	nbd_shutdown(h[0], 0);
+	nbd_close(h[0]);
+	h[0] = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		extra = nbd_create();
+		step("connect again");
+		if (extra && nbd_connect_uri(extra, uri) != -1 && nbd_pread(extra, buf, sizeof buf, 0, 0) != -1)
+			break;
+		if (extra)
+			nbd_close(extra);
+		extra = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 5)
+			break;
+		usleep(20000);
+	}
+	check(extra != NULL, "a client served again once one left%s", extra ? "" : " (5 s)");
+	if (extra)
+		nbd_close(extra);
+	for (i = 1; i < n; i++)
+		nbd_close(h[i]);
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: nbd-client-check [--no-structured] [--read-only] URI\n");
+	fprintf(f, "usage: nbd-client-check [--no-structured] [--read-only] URI\n"
+		   "       nbd-client-check --connection-limit N URI\n");
 }
 
 int main(int argc, char **argv)
@@ -860,12 +936,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "no-structured", no_argument, NULL, 's' },
 		{ "read-only", no_argument, NULL, 'r' },
+		{ "connection-limit", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct nbd_handle *h, *h2;
 	bool read_only = false;
+	unsigned limit = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -875,6 +953,13 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			read_only = true;
+			break;
+		case 'c':
+			limit = (unsigned)atoi(optarg);
+			if (limit < 1 || limit > 64) {
+				fprintf(stderr, "nbd-client-check: --connection-limit wants 1 to 64\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -896,6 +981,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (limit) {
+		diag("%s: --max-connections %u expected", uri, limit);
+		check_connection_limit(limit);
+		goto out;
+	}
 	diag("%s, structured replies %s%s", uri, structured ? "requested" : "not requested",
 	     read_only ? ", read-only export expected" : "");
 	h = open_handle();

@@ -2,11 +2,12 @@
 # vramd through libnbd's C API (tests/nbd-client-check.c): zero, trim, flush,
 # FUA, 256 pipelined commands retired out of order, overlapping pipelined
 # writes landing in issue order, lone reads on two connections after
-# pauses, multi-conn, and errno
-# from error replies, with structured replies on and off, and once with
-# --busy-poll (its statistics must show work found while polling); writes
-# to a --read-only export must fail with EPERM.  The same checks run against the
-# null backend must fail, or they would prove nothing.  Try:
+# pauses, multi-conn, and errno from error replies, with structured replies
+# on and off, and once with --busy-poll (its statistics must show work
+# found while polling); writes to a --read-only export must fail with
+# EPERM; --max-connections 2 serves two clients beside two silent
+# connections and refuses a third.  The same checks run against the null
+# backend must fail, or they would prove nothing.  Try:
 #   tests/run-tests test-libnbd.sh
 # timeout: 180
 
@@ -63,6 +64,15 @@ jq -e "$want" "$tmp/sleep.json" >/dev/null && jq -e '.busy_poll_hits > 0' "$tmp/
 SOCK=$tmp/ro.sock start_vramd --size 64M --read-only
 run_check ro-structured --read-only "$NBD_URI"
 run_check ro-simple --read-only --no-structured "$NBD_URI"
+
+# The connection limit: two silent connections (in their handshake) take no
+# slot; a third served client is refused at once, with a log line.
+SOCK=$tmp/limit.sock start_vramd --size 1M --max-connections 2
+run_check limit --connection-limit 2 "$NBD_URI"
+grep -q 'refusing connection: all 2 connections in use' "$tmp/vramd.log" || {
+	failed+=(limit-log)
+	echo "--- --max-connections 2: no 'refusing connection' line in vramd's log" >>"$tmp/summary"
+}
 
 # Negative control: the null backend acknowledges writes and reads zeros,
 # so the checker must catch it.
