@@ -262,9 +262,11 @@ start_server() {
 	local -a cmd
 	case $s in
 	vramd-*)
+		# 16 jobs connect at once while the last case's 8 may still be
+		# closing: room for both (--max-connections defaults to 16).
 		# shellcheck disable=SC2206
 		cmd=("$VRAMD" --backend "${s#vramd-}" --size "$size" --socket "$sock"
-			--foreground --no-swap $vramd_args) ;;
+			--foreground --no-swap --max-connections 64 $vramd_args) ;;
 	nbdkit-memory)
 		cmd=(nbdkit -U "$sock" --foreground --exit-with-parent
 			--threads "$NBDKIT_THREADS" "$(nbdkit_plugin memory)" "$size") ;;
