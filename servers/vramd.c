@@ -45,6 +45,7 @@
  * leaves the --max-connections slots to clients that negotiate. */
 #define HANDSHAKES_MAX 64
 static unsigned handshakes;
+static uint64_t refused; /* connections refused at accept (stats) */
 
 static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
@@ -539,6 +540,7 @@ static void accept_one(void)
 	served = connections_open();
 	served = served > hs ? served - hs : 0;
 	if (served >= o.max_conns || hs >= (o.max_conns > HANDSHAKES_MAX ? o.max_conns : HANDSHAKES_MAX)) {
+		__atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
 		if (served >= o.max_conns)
 			warn("refusing connection: all %llu connections in use (--max-connections)",
 			     (unsigned long long)o.max_conns);
@@ -571,6 +573,11 @@ static void dump_stats(bool to_stderr_if_no_file)
 
 	ws = workers_stats(&n);
 	doc = stats_json(&ex, ws, n, start_ns);
+	json_object_set_new(doc, "connections_max", json_integer((json_int_t)o.max_conns));
+	json_object_set_new(doc, "connections_refused",
+			    json_integer((json_int_t)__atomic_load_n(&refused, __ATOMIC_RELAXED)));
+	json_object_set_new(doc, "handshakes_current",
+			    json_integer((json_int_t)__atomic_load_n(&handshakes, __ATOMIC_RELAXED)));
 	json_object_set_new(doc, "swap_mode", json_pack("{s:b,s:b,s:b,s:b}", "on", swap_mode,
 		"mlocked", swap_state.locked, "oom_immune", swap_state.oom,
 		"io_flusher", swap_state.io_flusher));
