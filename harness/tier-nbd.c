@@ -30,7 +30,7 @@ static const struct tier_param nbd_params[] = {
 	{ "transport", "NAME", "auto", "kernel (nbd module), fuse (nbdfuse + loop) or auto" },
 	{ "connections", "N", "4", "NBD connections (nbd-client -connections, nbdfuse -C)" },
 	{ "timeout", "SECONDS", "30", "kernel transport: dead-connection timeout" },
-	{ "threads", "N", NULL, "vramd worker threads (default: one per CPU)" },
+	{ "threads", "N", NULL, "vramd worker threads (default: one per CPU, at most connections + 4)" },
 	{ "gpu", "N", NULL, "vram backend: GPU index" },
 	{ "busy-poll", "USECS", NULL, "vramd workers poll this long before sleeping (lower latency, a busy core each)" },
 	{ "server-swap", "on|off", "on", "run vramd in swap mode (off for sanitizer builds)" },

@@ -490,7 +490,8 @@ servers_json() {
 			[ -n "$dump" ] || dump='{}'
 			threads=null
 			[[ " $vramd_args " =~ \ --threads[\ =]([0-9]+)\  ]] && threads=${BASH_REMATCH[1]}
-			[ "$threads" != null ] || threads=$online_cpus ;;
+			# the default: online CPUs, at most --max-connections (64 here)
+			[ "$threads" != null ] || threads=$((online_cpus < 64 ? online_cpus : 64)) ;;
 		esac
 		jq -cn --arg name "$s" --arg command "${CMD[$s]:-}" --argjson threads "$threads" \
 			--arg exit_code "${EXIT_CODE[$s]:-}" --argjson dump "$dump" \

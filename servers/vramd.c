@@ -100,7 +100,8 @@ static void usage(FILE *f)
 "      --socket-mode OCTAL  permissions of the Unix socket\n"
 "  -t, --tcp HOST:PORT      TCP socket; only loopback unless --allow-remote\n"
 "      --allow-remote       permit a non-loopback --tcp address\n"
-"  -j, --threads N          I/O worker threads (default: online CPUs)\n"
+"  -j, --threads N          I/O worker threads (default: online CPUs, at most\n"
+"                           --max-connections)\n"
 "      --busy-poll USECS    a worker with clients polls that long for the next\n"
 "                           request before it sleeps (default 0: sleeps at once;\n"
 "                           30 took 1-5 us off a lone request on an H100 host,\n"
@@ -717,9 +718,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.threads) {
+		/* A connection stays on one worker: more workers than
+		 * connections would only idle (with the vram backend, each
+		 * holding pinned staging and a resident-kernel block). */
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		o.threads = n > 0 ? (uint64_t)n : 1;
+		if (o.threads > o.max_conns)
+			o.threads = o.max_conns;
 	}
 
 	/* Daemonize before creating the backend: a CUDA context or locked

@@ -2,7 +2,8 @@
 # vramd's command line: --help, --version, --dump-backend, and bad inputs,
 # each of which must give one clear line on stderr and exit status 2 (usage)
 # or 1 (runtime) without crashing.  Also the socket mode, --pidfile, TCP on
-# loopback and daemon start-up.  Try:  tests/run-tests test-cli.sh
+# loopback, daemon start-up, and the default worker count.  Try:
+#   tests/run-tests test-cli.sh
 # timeout: 120
 
 . "$(dirname "$0")/functions.sh"
@@ -161,6 +162,10 @@ mode=$(stat -c %a "$SOCK")
 [ "$mode" = 600 ] || bad "socket mode is $mode, expected 600"
 [ "$(cat "$tmp/vramd.pid" 2>/dev/null)" = "$VRAMD_PID" ] ||
 	bad "--pidfile holds '$(cat "$tmp/vramd.pid" 2>/dev/null)', expected $VRAMD_PID"
+# Workers: online CPUs by default, but no more than --max-connections.
+SOCK=$tmp/one.sock start_vramd --size 1M --max-connections 1
+grep -q "on $tmp/one.sock (1 workers" "$tmp/vramd.log" ||
+	bad "--max-connections 1 without --threads: not one worker: $(grep "on $tmp/one.sock" "$tmp/vramd.log")"
 SOCK=$tmp/mode.sock start_vramd --size 1M --socket-mode 0660
 mode=$(stat -c %a "$tmp/mode.sock")
 [ "$mode" = 660 ] || bad "--socket-mode 0660: socket mode is $mode"
