@@ -15,8 +15,8 @@
  * request sees the data: the worker's own in stream order, other workers'
  * by waiting on the writer's latest fence (cudaStreamWaitEvent) where
  * that writer's write-backs touched the same 64 KiB.  FLUSH and FUA wait
- * for completion.  A copy that fails marks the device lost: later writes
- * and flushes fail.
+ * for completion.  A copy that fails marks the device lost: every later
+ * request fails (a read could return bytes from before a lost write).
  *
  * A lone small read (queue depth 1) with nothing else on the worker's
  * stream goes to the resident kernel instead (vram-copy.h), launched at
@@ -112,7 +112,7 @@ struct vram {
 	uint8_t *pinned_dev; /* the same, as the GPU addresses it */
 	size_t pinned_len;
 	char name[256];
-	volatile int lost;   /* a sticky CUDA error: refuse writes */
+	volatile int lost;   /* failed, or lost answered writes: refuse all (mark_lost) */
 	unsigned nworkers;
 	uint32_t ring_len;   /* staging per worker; 0: no write-back */
 	struct vram_wb *wb;  /* [nworkers] */
@@ -197,6 +197,7 @@ struct vram_worker {
 	uint64_t b_off[VRAM_COPY_MAX];
 	uint32_t b_len[VRAM_COPY_MAX];
 	bool b_write[VRAM_COPY_MAX];
+	int *b_status[VRAM_COPY_MAX]; /* NULL: a write-back (answered already) */
 };
 
 static int start_delayed(struct vram_worker *w, uint32_t keep);
@@ -493,8 +494,14 @@ static void *vram_worker_open(void *p, unsigned idx)
 		free(w);
 		return NULL;
 	}
+	if (idx >= v->nworkers) { /* each worker has its own box, ring, map column */
+		error("vram backend: worker %u of %u", idx, v->nworkers);
+		free(w->seen);
+		free(w);
+		return NULL;
+	}
 	w->v = v;
-	w->idx = idx < v->nworkers ? idx : 0;
+	w->idx = idx;
 	if (CU(cudaSetDevice(v->gpu)) < 0 ||
 	    CU(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking)) < 0) {
 		free(w->seen);
@@ -557,10 +564,13 @@ static int bind_thread(struct vram_worker *w)
 	return 0;
 }
 
+/* The device failed, or work already answered for (a write-back) was
+ * lost: every later request fails with EIO, reads too (one could return
+ * the bytes from before a lost write). */
 static void mark_lost(struct vram *v, cudaError_t e)
 {
 	if (!__atomic_exchange_n(&v->lost, 1, __ATOMIC_SEQ_CST))
-		error("vram backend: GPU %d (%s) failed: %s (%s); refusing further writes; check "
+		error("vram backend: GPU %d (%s) failed: %s (%s); refusing further requests; check "
 		      "dmesg for NVIDIA Xid messages, swapoff and restart the server",
 		      v->gpu, v->name, cudaGetErrorString(e), cudaGetErrorName(e));
 }
@@ -700,6 +710,8 @@ static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 	struct vram_wb *o = &w->v->wb[i];
 	unsigned spins;
 	uint64_t k;
+	cudaEvent_t ev;
+	cudaError_t e;
 
 	if (load_acq(&o->kicked) < t && load_acq(&o->done) < t) {
 		cover(w);
@@ -716,7 +728,16 @@ static void order_after(struct vram_worker *w, unsigned i, uint64_t t)
 		return;
 	}
 	k = load_acq(&o->kicked); /* `last` is at least this recent */
-	cudaStreamWaitEvent(w->stream, __atomic_load_n(&o->last, __ATOMIC_ACQUIRE), 0);
+	ev = __atomic_load_n(&o->last, __ATOMIC_ACQUIRE);
+	if ((e = cudaStreamWaitEvent(w->stream, ev, 0)) != cudaSuccess) {
+		/* Not ordered on the stream: wait for the copies here. */
+		warn("vram backend: cudaStreamWaitEvent: %s; waiting on the host",
+		     cudaGetErrorString(e));
+		if ((e = host_wait(w->v, NULL, ev)) != cudaSuccess) {
+			mark_lost(w->v, e); /* unordered: no request may go on */
+			return;
+		}
+	}
 	w->on_stream = true;
 	COUNT(w, order_waits, 1);
 	w->seen[i] = k;
@@ -813,13 +834,14 @@ full:
 	}
 }
 
-static int begin(struct vram_worker *w, bool writes)
+/* Before each request: none once the device is lost (mark_lost). */
+static int begin(struct vram_worker *w)
 {
 	int r = bind_thread(w);
 
 	if (r < 0)
 		return r;
-	if (writes && w->v->lost)
+	if (__atomic_load_n(&w->v->lost, __ATOMIC_ACQUIRE))
 		return -EIO;
 	if (w->nq == VRAM_QUEUE)
 		vram_sync(w);
@@ -839,7 +861,7 @@ static void *mapped(const struct vram *v, const void *p, uint32_t len)
 
 /* Puts the oldest delayed write-backs on the stream until no more than keep
  * bytes stay delayed.  A failure marks the device lost (their replies may
- * be out; later writes and flushes fail) and returns -EIO. */
+ * be out; later requests fail) and returns -EIO. */
 static int start_delayed(struct vram_worker *w, uint32_t keep)
 {
 	unsigned i = 0;
@@ -866,35 +888,48 @@ static int start_delayed(struct vram_worker *w, uint32_t keep)
 }
 
 /* Starts the delayed write-backs, then launches the gathered small copies
- * (every later use of the stream goes through here, or through cover()). */
+ * (every later use of the stream goes through here, or through cover()).
+ * A batch the GPU refused fails its requests with EIO; a write-back in
+ * it was answered already, so its loss marks the device lost. */
 static int launch(struct vram_worker *w)
 {
-	int e;
+	unsigned i, n = w->batch.n;
+	const char *what;
+	cudaError_t e;
+	bool answered = false;
 
 	start_delayed(w, 0);
-	if (w->batch.n == 0)
+	if (n == 0)
 		return 0;
 	w->on_stream = true;
-	if (w->batch.n == 1) {
+	if (n == 1) {
 		/* One copy alone (queue depth 1): the copy engine answers
 		 * sooner than a kernel launch. */
 		struct vram_copy *c = &w->batch.d[0];
 
-		w->batch.n = 0;
+		what = "cudaMemcpyAsync (single)";
+		e = cudaMemcpyAsync((void *)(uintptr_t)c->dst, (void *)(uintptr_t)c->src, c->len,
+				    cudaMemcpyDefault, w->stream);
 		COUNT(w, engine_copies, 1);
-		return cu_check(cudaMemcpyAsync((void *)(uintptr_t)c->dst, (void *)(uintptr_t)c->src,
-						c->len, cudaMemcpyDefault, w->stream),
-				"cudaMemcpyAsync (single)") < 0 ? -EIO : 0;
+	} else {
+		what = "copy kernel launch";
+		e = (cudaError_t)vram_copy_launch(&w->batch, w->stream);
+		COUNT(w, launches, 1);
+		COUNT(w, kernel_copies, n);
 	}
-	e = vram_copy_launch(&w->batch, w->stream);
-	COUNT(w, launches, 1);
-	COUNT(w, kernel_copies, w->batch.n);
 	w->batch.n = 0;
-	if (e) {
-		error("vram backend: copy kernel launch: %s", cudaGetErrorString((cudaError_t)e));
-		return -EIO;
+	if (e == cudaSuccess)
+		return 0;
+	error("vram backend: %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+	for (i = 0; i < n; i++) {
+		if (w->b_status[i])
+			*w->b_status[i] = EIO;
+		else
+			answered = true;
 	}
-	return 0;
+	if (answered)
+		mark_lost(w->v, e);
+	return -EIO;
 }
 
 /* Adds a small copy to the batch; status NULL for a write-back (nothing
@@ -920,6 +955,7 @@ static int add_copy(struct vram_worker *w, void *dst, const void *src, uint32_t 
 	w->b_off[n] = off;
 	w->b_len[n] = len;
 	w->b_write[n] = write;
+	w->b_status[n] = status;
 	w->batch.n = n + 1;
 	if (status) {
 		*status = 0;
@@ -932,11 +968,13 @@ static int vram_pread(void *p, void *buf, uint32_t len, uint64_t off, int *statu
 {
 	struct vram_worker *w = p;
 	void *hbuf = len <= VRAM_KERNEL_MAX ? mapped(w->v, buf, len) : NULL;
-	int r = begin(w, false);
+	int r = begin(w);
 
 	if (r < 0)
 		return r;
 	order_range(w, off, len);
+	if (__atomic_load_n(&w->v->lost, __ATOMIC_ACQUIRE))
+		return -EIO; /* lost while ordering: the bytes may be old */
 	if (hbuf)
 		return add_copy(w, hbuf, w->v->dev + off, len, off, false, status);
 	if ((r = launch(w)) < 0)
@@ -984,7 +1022,7 @@ static int vram_pwrite(void *p, const void *buf, uint32_t len, uint64_t off, boo
 	struct vram_worker *w = p;
 	void *hbuf = len <= VRAM_KERNEL_MAX ? mapped(w->v, buf, len) : NULL;
 	uint8_t *st;
-	int r = begin(w, true);
+	int r = begin(w);
 
 	if (r < 0)
 		return r;
@@ -1047,7 +1085,7 @@ static int vram_direct_done(void *p, void *buf, uint32_t n, uint64_t off)
 		reclaim(w, 0);
 		return 0;
 	}
-	r = begin(w, true);
+	r = begin(w);
 	w->reg[i].seq = w->posted + 1;
 	if (r < 0) {
 		w->reg[i].seq = 0;
@@ -1061,7 +1099,7 @@ static int vram_direct_done(void *p, void *buf, uint32_t n, uint64_t off)
 static int vram_zero(void *p, uint32_t len, uint64_t off, int *status)
 {
 	struct vram_worker *w = p;
-	int r = begin(w, true);
+	int r = begin(w);
 
 	if (r < 0)
 		return r;
@@ -1218,7 +1256,9 @@ static void serve_stop(struct vram *v)
 	if (e == cudaErrorNotReady)
 		warn("vram backend: the resident kernel did not stop within 2 s; leaving it to "
 		     "process exit");
-	v->serve_state = e == cudaErrorNotReady ? SERVE_STUCK : st == SERVE_RUNNING ? SERVE_STOPPED : st;
+	__atomic_store_n(&v->serve_state,
+			 e == cudaErrorNotReady ? SERVE_STUCK : st == SERVE_RUNNING ? SERVE_STOPPED : st,
+			 __ATOMIC_RELEASE);
 }
 
 /* Called now and then by a thread waiting for the GPU (*t0: 0, then when
@@ -1277,7 +1317,7 @@ static int serve_read(struct vram_worker *w)
 				return 1;
 			continue;
 		}
-		v->serve_state = SERVE_FAILED;
+		__atomic_store_n(&v->serve_state, SERVE_FAILED, __ATOMIC_RELEASE);
 		mark_lost(v, e);
 		*w->queued[0] = EIO;
 		w->nq = 0;
@@ -1308,7 +1348,7 @@ static int vram_sync(void *p)
 		if (r <= 0)
 			return r;
 	}
-	launch(w); /* a failed launch shows again in the synchronisation */
+	launch(w); /* a refused one has failed its requests (launch) */
 	e = wait_stream(w);
 	if (e != cudaSuccess) {
 		mark_lost(w->v, e);

@@ -111,9 +111,14 @@ __global__ void vram_serve_kernel(const struct vram_serve_args a)
 				}
 				if (!look)
 					continue;
-				last = __shfl_sync(0xffffffffu, last, 2);
+				/* Lane 2 decides for the warp (each lane's
+				 * clock differs: lanes deciding apart would
+				 * leave the loop apart). */
+				uint32_t stay = threadIdx.x == 2 && end != a.gen &&
+						globaltimer() - max(last, t_start) <= a.idle_ns;
+
 				end = __shfl_sync(0xffffffffu, end, 2);
-				if (end != a.gen && globaltimer() - max(last, t_start) <= a.idle_ns)
+				if (__shfl_sync(0xffffffffu, stay, 2))
 					continue;
 				/* Idle: the first block to see it tells the
 				 * others (they end within 32 polls, some
@@ -173,18 +178,24 @@ extern "C" int vram_kernels_load(void)
 	return (int)(e != cudaSuccess ? e : cudaFuncGetAttributes(&a, vram_serve_kernel));
 }
 
+/* cudaLaunchKernel returns the launch's own error; cudaGetLastError after
+ * <<<>>> would also return one left by an earlier call of this thread. */
 extern "C" int vram_serve_launch(const struct vram_serve_args *a, unsigned n, void *stream)
 {
+	void *args[] = { (void *)a };
+
 	if (n == 0)
 		return 0;
-	vram_serve_kernel<<<n, 256, 0, (cudaStream_t)stream>>>(*a);
-	return (int)cudaGetLastError();
+	return (int)cudaLaunchKernel((const void *)vram_serve_kernel, dim3(n), dim3(256), args, 0,
+				     (cudaStream_t)stream);
 }
 
 extern "C" int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
 {
+	void *args[] = { (void *)b };
+
 	if (b->n == 0)
 		return 0;
-	vram_copy_kernel<<<b->n, 256, 0, (cudaStream_t)stream>>>(*b);
-	return (int)cudaGetLastError();
+	return (int)cudaLaunchKernel((const void *)vram_copy_kernel, dim3(b->n), dim3(256), args, 0,
+				     (cudaStream_t)stream);
 }

@@ -29,6 +29,9 @@ struct vram_copy_batch {
  * The host fills src, dst and len, then stores the same new seq in
  * seq_a and seq_b; each 16-byte half is read in one load, so a half read
  * while the host was still writing has a stale seq and is read again.
+ * (This rests on one aligned 16-byte read across PCIe seeing host memory
+ * at one instant, as a device's read of part of a cache line does on x86
+ * hosts; PTX does not promise it for a vector load.)
  * The block copies, then stores seq in done with system-scope release
  * (the bytes are visible before done is).  A non-zero quit stops the
  * block (a word of its own box: one quit word polled by every block

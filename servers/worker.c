@@ -339,6 +339,10 @@ static void *worker_main(void *arg)
 		io_uring_cq_advance(&w->ring, n);
 		held = submit(w, false); /* the wait above submits */
 	}
+	/* Device work held back starts now: a worker still serving may be
+	 * waiting for it, and no round of this one will come to start it. */
+	if (export->ops->kick)
+		export->ops->kick(w->bw);
 	return NULL;
 }
 

@@ -7,7 +7,9 @@
 # between workers are really exercised; its statistics must show it all
 # happened), with no staging and the smallest, then a device
 # lost mid-run: writes and flushes must fail with EIO, reads too, the loss
-# must be logged, and the server must stay up; a driver that holds
+# must be logged, and the server must stay up; copies the driver refuses
+# when submitted: a read fails with EIO, a write-back loses the device; a
+# driver that holds
 # other work behind the resident kernel must not wedge the server; and
 # with --resident-idle 1 the kernel ends and starts again between reads.
 # test-vram.sh runs the same suites on a real GPU.
@@ -110,9 +112,49 @@ if with_timeout 60 nbdcopy "$NBD_URI" - >/dev/null 2>"$tmp/read.err"; then
 else
 	info "ok: reads from the lost device fail"
 fi
-grep -q 'failed: an illegal memory access.*refusing further writes' "$tmp/vramd.log" ||
+grep -q 'failed: an illegal memory access.*refusing further requests' "$tmp/vramd.log" ||
 	{ tail -5 "$tmp/vramd.log" >&2; echo "FAIL: vramd did not log the lost device" >&2; rc=1; }
 kill -0 "$VRAMD_PID" 2>/dev/null && with_timeout 20 nbdinfo --size "$NBD_URI" >/dev/null ||
 	{ echo "FAIL: vramd no longer serves after losing the device" >&2; rc=1; }
-[ $rc = 0 ] && info "ok: lost device reported, writes, flush and reads refused, server up"
+
+# Copies the driver refuses when they are submitted (a non-sticky error, not
+# a lost device).  A refused read fails with EIO, never with other bytes, and
+# the device goes on; a refused write-back (its reply already out) marks the
+# device lost, so the flush fails and no later read returns the old bytes.
+head -c 8M /dev/urandom >"$tmp/rsrc" || fail "cannot write $tmp/rsrc"
+same8m() { cmp -s -n 8388608 "$1" "$tmp/rsrc"; }
+info "the 3rd read submission refused"
+GPU_DOUBLE_REFUSE_READ=3 SOCK=$tmp/refr.sock start_vramd --size 64M
+with_timeout 60 nbdcopy --flush "$tmp/rsrc" "$NBD_URI" ||
+	{ echo "FAIL: writing 8 MiB failed (only a read is refused)" >&2; rc=1; }
+rm -f "$tmp/rout"
+if with_timeout 60 nbdcopy --request-size=4096 --requests=16 --connections=1 "$NBD_URI" \
+	"$tmp/rout" 2>"$tmp/rr.err"; then
+	same8m "$tmp/rout" && what="right bytes" || what="WRONG bytes"
+	echo "FAIL: a refused read was answered ($what)" >&2
+	rc=1
+elif ! grep -qi 'input/output error\|EIO' "$tmp/rr.err"; then
+	cat "$tmp/rr.err" >&2
+	echo "FAIL: the refused read failed, but not with EIO" >&2
+	rc=1
+fi
+rm -f "$tmp/rout"
+with_timeout 60 nbdcopy "$NBD_URI" "$tmp/rout" && same8m "$tmp/rout" ||
+	{ echo "FAIL: after a refused read, reads no longer right" >&2; rc=1; }
+info "the 5th write submission (write-backs of 4 KiB writes) refused"
+GPU_DOUBLE_REFUSE_WRITE=5 SOCK=$tmp/refw.sock start_vramd --size 64M
+if with_timeout 60 nbdcopy --flush --request-size=4096 --requests=16 --connections=1 \
+	"$tmp/rsrc" "$NBD_URI" 2>"$tmp/rw.err"; then
+	echo "FAIL: 8 MiB written and flushed although a write-back was refused" >&2
+	rc=1
+fi
+rm -f "$tmp/rout"
+if with_timeout 60 nbdcopy "$NBD_URI" "$tmp/rout" 2>/dev/null && ! same8m "$tmp/rout"; then
+	echo "FAIL: a read after a lost write-back returned other bytes without an error" >&2
+	rc=1
+fi
+grep -q 'copy kernel launch\|cudaMemcpyAsync (single)' "$tmp/vramd.log" ||
+	{ echo "FAIL: vramd did not log the refused launch" >&2; rc=1; }
+[ $rc = 0 ] && info "ok: lost device reported, writes, flush and reads refused, server up;" \
+	"refused submissions failed their requests"
 exit $rc

@@ -19,7 +19,11 @@
  *
  * GPU_DOUBLE_FAIL_AFTER=N makes the Nth copy or memset fail with a sticky
  * error (cudaErrorIllegalAddress), as a lost device does: that operation
- * and every later call fail.  GPU_DOUBLE_MEM_MIB sets the "free VRAM"
+ * and every later call fail.  GPU_DOUBLE_REFUSE_READ=N (or _WRITE=N)
+ * refuses the Nth submission that reads (writes) device memory, a
+ * cudaMemcpyAsync or a batch kernel launch, with a non-sticky error
+ * (cudaErrorInvalidValue): nothing is queued and later calls work, as
+ * when the driver refuses a launch for its parameters.  GPU_DOUBLE_MEM_MIB sets the "free VRAM"
  * (default 2048).  Device memory is host memory (calloc). */
 #include <cuda_runtime.h>
 #include <errno.h>
@@ -68,6 +72,10 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct CUstream_st *g_streams;
 static volatile int sticky;          /* cudaError_t once the device is lost */
 static long fail_after = -1, ops_done;
+static long refuse_read = -1, refuse_write = -1, reads_seen, writes_seen;
+/* Device allocations (cudaMalloc), to tell device memory from host. */
+static struct { uintptr_t lo, hi; } dev_mem[16];
+static unsigned dev_n;
 static unsigned delay_us = 20;
 static bool serialize;
 static volatile int serving;         /* the resident kernel runs */
@@ -82,6 +90,10 @@ static void g_init(void)
 		delay_us = (unsigned)strtoul(e, NULL, 10);
 	if ((e = getenv("GPU_DOUBLE_FAIL_AFTER")))
 		fail_after = strtol(e, NULL, 10);
+	if ((e = getenv("GPU_DOUBLE_REFUSE_READ")))
+		refuse_read = strtol(e, NULL, 10);
+	if ((e = getenv("GPU_DOUBLE_REFUSE_WRITE")))
+		refuse_write = strtol(e, NULL, 10);
 	serialize = (e = getenv("GPU_DOUBLE_SERIALIZE")) && strcmp(e, "1") == 0;
 }
 
@@ -112,6 +124,35 @@ static bool data_op_allowed(void)
 		return false;
 	}
 	return true;
+}
+
+static bool on_device(uint64_t p)
+{
+	unsigned i, n = __atomic_load_n(&dev_n, __ATOMIC_ACQUIRE);
+
+	for (i = 0; i < n && i < 16; i++)
+		if (p >= dev_mem[i].lo && p < dev_mem[i].hi)
+			return true;
+	return false;
+}
+
+/* A submission copying to dst from src (n pairs): refused, or queued. */
+static cudaError_t submission(const struct vram_copy *d, unsigned n)
+{
+	bool reads = false, writes = false;
+	unsigned i;
+
+	pthread_once(&g_once, g_init);
+	for (i = 0; i < n; i++) {
+		reads |= on_device(d[i].src);
+		writes |= on_device(d[i].dst);
+	}
+	if ((reads && refuse_read >= 0 &&
+	     __atomic_add_fetch(&reads_seen, 1, __ATOMIC_SEQ_CST) == refuse_read) ||
+	    (writes && refuse_write >= 0 &&
+	     __atomic_add_fetch(&writes_seen, 1, __ATOMIC_SEQ_CST) == refuse_write))
+		return cudaErrorInvalidValue;
+	return cudaSuccess;
 }
 
 static void event_complete(struct CUevent_st *ev, uint64_t seq)
@@ -378,11 +419,27 @@ cudaError_t cudaMemGetInfo(size_t *fr, size_t *total)
 cudaError_t cudaMalloc(void **p, size_t len)
 {
 	*p = calloc(1, len);
+	if (*p) {
+		pthread_mutex_lock(&g_mu);
+		if (dev_n < 16) {
+			dev_mem[dev_n].lo = (uintptr_t)*p;
+			dev_mem[dev_n].hi = (uintptr_t)*p + len;
+			__atomic_store_n(&dev_n, dev_n + 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&g_mu);
+	}
 	return *p ? lost() : cudaErrorMemoryAllocation;
 }
 
 cudaError_t cudaFree(void *p)
 {
+	unsigned i;
+
+	pthread_mutex_lock(&g_mu);
+	for (i = 0; i < dev_n; i++)
+		if (dev_mem[i].lo == (uintptr_t)p)
+			dev_mem[i].lo = dev_mem[i].hi = 0;
+	pthread_mutex_unlock(&g_mu);
 	free(p);
 	return cudaSuccess;
 }
@@ -531,8 +588,11 @@ cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **fn, unsi
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t len, enum cudaMemcpyKind kind,
 			    cudaStream_t s)
 {
+	struct vram_copy d = { .dst = (uintptr_t)dst, .src = (uintptr_t)src, .len = (uint32_t)len };
+	cudaError_t e = submission(&d, 1);
+
 	(void)kind;
-	return push(s, (struct op){ .kind = OP_COPY, .dst = dst, .src = src, .len = len });
+	return e ? e : push(s, (struct op){ .kind = OP_COPY, .dst = dst, .src = src, .len = len });
 }
 
 cudaError_t cudaMemsetAsync(void *p, int val, size_t len, cudaStream_t s)
@@ -605,6 +665,7 @@ const char *cudaGetErrorString(cudaError_t e)
 	case cudaErrorIllegalAddress: return "an illegal memory access was encountered (GPU double)";
 	case cudaErrorMemoryAllocation: return "out of memory";
 	case cudaErrorInvalidDevice: return "invalid device ordinal";
+	case cudaErrorInvalidValue: return "invalid argument (GPU double: refused)";
 	default: return "unknown error (GPU double)";
 	}
 }
@@ -617,6 +678,7 @@ const char *cudaGetErrorName(cudaError_t e)
 	case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
 	case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
 	case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+	case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
 	default: return "cudaErrorUnknown";
 	}
 }
@@ -629,6 +691,8 @@ int vram_copy_launch(const struct vram_copy_batch *b, void *stream)
 
 	if (b->n == 0)
 		return 0;
+	if (submission(b->d, b->n))
+		return cudaErrorInvalidValue;
 	copy = malloc(sizeof *copy);
 	if (!copy)
 		return cudaErrorMemoryAllocation;
