@@ -402,7 +402,15 @@ static void *vram_create(const struct backend_config *cfg)
 			*(void **)&v->write_value = fn;
 	}
 	v->serve_state = SERVE_OFF;
-	if (cfg->resident && cfg->cuda_sync != 3 /* blocking: no spinning */) {
+	/* The resident kernel's blocks (256 threads, one per worker) stay on
+	 * the GPU while it runs: past half its threads, copy kernels would
+	 * wait behind them (many --threads, or a small MIG slice). */
+	if (cfg->resident && (uint64_t)v->nworkers * 256 * 2 >
+				     (uint64_t)prop.multiProcessorCount * prop.maxThreadsPerMultiProcessor) {
+		info("vram backend: no resident kernel: %u workers' blocks would hold more than half "
+		     "of GPU %d's threads (%d SMs); lone reads use the copy engines", v->nworkers,
+		     cfg->gpu, prop.multiProcessorCount);
+	} else if (cfg->resident && cfg->cuda_sync != 3 /* blocking: no spinning */) {
 		/* The boxes, then the word the kernel sets when it ends on
 		 * idle, in its own 64 bytes. */
 		size_t bytes = sizeof *v->boxes * v->nworkers + 64;

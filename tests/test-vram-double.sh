@@ -7,7 +7,8 @@
 # between workers are really exercised; its statistics must show it all
 # happened), with no staging and the smallest, then a device
 # lost mid-run: writes and flushes must fail with EIO, reads too, the loss
-# must be logged, and the server must stay up; copies the driver refuses
+# must be logged, and the server must stay up; no resident kernel where
+# its blocks would hold half the GPU; copies the driver refuses
 # when submitted: a read fails with EIO, a write-back loses the device; a
 # driver that holds
 # other work behind the resident kernel must not wedge the server; and
@@ -116,6 +117,23 @@ grep -q 'failed: an illegal memory access.*refusing further requests' "$tmp/vram
 	{ tail -5 "$tmp/vramd.log" >&2; echo "FAIL: vramd did not log the lost device" >&2; rc=1; }
 kill -0 "$VRAMD_PID" 2>/dev/null && with_timeout 20 nbdinfo --size "$NBD_URI" >/dev/null ||
 	{ echo "FAIL: vramd no longer serves after losing the device" >&2; rc=1; }
+
+# More workers than the GPU has room for resident blocks (half its threads:
+# 32 blocks of 256 on the double): no resident kernel, reads still right.
+info "33 workers on a GPU with room for 32 resident blocks"
+SOCK=$tmp/many.sock start_vramd --size 16M --threads 33 --stats-file "$tmp/many.json" \
+	--stats-interval-ms 0
+head -c 16M /dev/urandom >"$tmp/many.src" || fail "cannot write $tmp/many.src"
+rm -f "$tmp/many.out"
+with_timeout 60 nbdcopy --flush "$tmp/many.src" "$NBD_URI" &&
+	with_timeout 60 nbdcopy --synchronous --request-size=4096 "$NBD_URI" "$tmp/many.out" &&
+	cmp -s "$tmp/many.out" "$tmp/many.src" ||
+	{ echo "FAIL: 33 workers: the round trip failed or came back wrong" >&2; rc=1; }
+fresh_stats "$VRAMD_PID" "$tmp/many.json" &&
+	jq -e '.workers == 33 and .backend_state.resident_kernel == "off"' "$tmp/many.json" >/dev/null &&
+	grep -q 'no resident kernel: 33 workers' "$tmp/vramd.log" ||
+	{ echo "FAIL: 33 workers: the resident kernel was not left off, or not said so:" \
+		"$(jq -c '{workers, k: .backend_state.resident_kernel}' "$tmp/many.json" 2>&1)" >&2; rc=1; }
 
 # Copies the driver refuses when they are submitted (a non-sticky error, not
 # a lost device).  A refused read fails with EIO, never with other bytes, and

@@ -397,6 +397,9 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *p, int dev)
 		return cudaErrorInvalidDevice;
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "GPU double (emulated, tests only)");
+	/* A small GPU: vramd keeps its resident kernel to 32 workers here. */
+	p->multiProcessorCount = 8;
+	p->maxThreadsPerMultiProcessor = 2048;
 	return lost();
 }
 
