@@ -3,6 +3,7 @@
  * reply (errors for what we do not support), lengths are checked exactly,
  * and a payload larger than VRAMD_MAX_OPTION is refused unread. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,11 +24,26 @@ struct hs {
 
 int hs_fd_read(void *ctx, void *buf, size_t n)
 {
-	int fd = *(int *)ctx;
+	const struct hs_fd *f = ctx;
 	uint8_t *p = buf;
 
 	while (n) {
-		ssize_t r = read(fd, p, n);
+		ssize_t r;
+
+		if (f->deadline_ns) {
+			uint64_t now = now_ns();
+			struct pollfd pf = { .fd = f->fd, .events = POLLIN };
+			int ms = now >= f->deadline_ns ? 0 : (int)((f->deadline_ns - now + 999999) / 1000000);
+
+			if (ms == 0)
+				return -1;
+			r = poll(&pf, 1, ms);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return -1;
+		}
+		r = read(f->fd, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -41,7 +57,7 @@ int hs_fd_read(void *ctx, void *buf, size_t n)
 
 int hs_fd_write(void *ctx, const void *buf, size_t n)
 {
-	int fd = *(int *)ctx;
+	int fd = ((const struct hs_fd *)ctx)->fd;
 	const uint8_t *p = buf;
 
 	while (n) {
@@ -142,6 +158,9 @@ static int opt_info(struct hs *h, uint32_t opt, uint32_t len)
 		return reply_err(h, opt, NBD_REP_ERR_INVALID, "information request count does not match length");
 	if (!name_matches(h->ex, p + 4, nlen))
 		return reply_err(h, opt, NBD_REP_ERR_UNKNOWN, "no such export");
+	if (opt == NBD_OPT_GO && h->io->admit && h->io->admit(h->io->ctx) < 0)
+		return reply_err(h, opt, NBD_REP_ERR_POLICY,
+				 "all connections in use (--max-connections): try again later");
 	for (i = 0; i < nreq; i++) {
 		uint16_t t = nbd_get16(p + 6 + nlen + 2 * i);
 
@@ -183,6 +202,8 @@ static int opt_export_name(struct hs *h, uint32_t len)
 
 	if (!name_matches(h->ex, h->buf, len))
 		return fail(h, "EXPORT_NAME for an unknown export");
+	if (h->io->admit && h->io->admit(h->io->ctx) < 0)
+		return fail(h, "EXPORT_NAME with all connections in use (--max-connections)");
 	nbd_put64(b, h->ex->size);
 	nbd_put16(b + 8, h->ex->tflags);
 	if (h->io->write(h->io->ctx, b, h->no_zeroes ? 10 : sizeof b) < 0)

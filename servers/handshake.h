@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server.h"
 
@@ -15,6 +16,11 @@ struct hs_io {
 	int (*read)(void *ctx, void *buf, size_t n);
 	int (*write)(void *ctx, const void *buf, size_t n);
 	void *ctx;
+	/* Optional: asked before GO or EXPORT_NAME starts transmission; 0 to
+	 * go on, -1 when the client cannot be served now (GO then gets
+	 * NBD_REP_ERR_POLICY and negotiation goes on; EXPORT_NAME, which has
+	 * no error reply, ends it: HS_ERROR). */
+	int (*admit)(void *ctx);
 };
 
 enum hs_result {
@@ -29,7 +35,14 @@ enum hs_result handshake(const struct hs_io *io, const struct export *ex,
 			 bool *structured, char *why, size_t whylen);
 
 /* Helpers for file descriptors: read/write the whole buffer, retrying on
- * EINTR; ctx points to an int fd. */
+ * EINTR; ctx points to a struct hs_fd.  A read fails once the deadline
+ * (CLOCK_MONOTONIC, now_ns; 0: none) has passed, so that a client sending
+ * a byte now and then cannot hold a handshake for ever; writes rely on
+ * the socket's send timeout. */
+struct hs_fd {
+	int fd;
+	uint64_t deadline_ns;
+};
 int hs_fd_read(void *ctx, void *buf, size_t n);
 int hs_fd_write(void *ctx, const void *buf, size_t n);
 

@@ -38,7 +38,9 @@
 #define PR_SET_IO_FLUSHER 57
 #endif
 
-#define HANDSHAKE_TIMEOUT_S 30
+#define HANDSHAKE_TIMEOUT_S 30 /* for the whole handshake */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* Connections still negotiating, each in a thread of its own, at most
  * this many (or --max-connections, if more).  They take no connection
  * slot (buffers): a client that connects and vanishes, however often,
@@ -481,12 +483,33 @@ struct hs_arg {
 	int fd;
 };
 
+/* A handshake's context: its socket and deadline (hs_fd_read), and the
+ * connection slot reserved once the client asks to start transmission. */
+struct hs_conn {
+	struct hs_fd io;
+	struct conn *slot;
+};
+
+static int hs_admit(void *ctx)
+{
+	struct hs_conn *h = ctx;
+
+	if (!h->slot && !(h->slot = workers_reserve())) {
+		__atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
+		warn("refusing a client at the end of its handshake: all %llu connections in use "
+		     "(--max-connections)", (unsigned long long)o.max_conns);
+		return -1;
+	}
+	return 0;
+}
+
 static void *handshake_thread(void *arg)
 {
 	struct hs_arg *a = arg;
 	int fd = a->fd, one = 1;
 	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
-	struct hs_io io = { hs_fd_read, hs_fd_write, &fd };
+	struct hs_conn hc = { { fd, now_ns() + HANDSHAKE_TIMEOUT_S * 1000000000ull }, NULL };
+	struct hs_io io = { hs_fd_read, hs_fd_write, &hc, hs_admit };
 	bool structured = false;
 	char why[128];
 	enum hs_result r;
@@ -496,7 +519,6 @@ static void *handshake_thread(void *arg)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on AF_UNIX */
 	r = handshake(&io, &ex, &structured, why, sizeof why);
-	__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	if (r == HS_TRANSMIT) {
 		tv.tv_sec = 0;
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -510,14 +532,20 @@ static void *handshake_thread(void *arg)
 		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0)
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 		debug("client negotiated (%s replies)", structured ? "structured" : "simple");
-		if (workers_adopt(fd, structured) < 0)
-			connections_add(-1);
+		workers_adopt(fd, structured, hc.slot); /* admitted: it has one */
+		__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 		return NULL;
 	}
 	if (r == HS_ERROR)
-		warn("handshake failed: %s", why);
+		warn("handshake failed: %s%s", why,
+		     now_ns() >= hc.io.deadline_ns ? " (not done within " STR(HANDSHAKE_TIMEOUT_S) " s)" : "");
+	if (hc.slot)
+		workers_unreserve(hc.slot);
 	close(fd);
+	/* Closed first, then no longer negotiating: the count of negotiating
+	 * handshakes never covers a connection that is not open. */
 	connections_add(-1);
+	__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -526,7 +554,7 @@ static void accept_one(void)
 	pthread_attr_t attr;
 	pthread_t t;
 	struct hs_arg *a;
-	unsigned hs, served;
+	unsigned hs;
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
@@ -534,16 +562,13 @@ static void accept_one(void)
 			warn("accept: %m");
 		return;
 	}
-	/* Served: open less negotiating (a handshake ending between the two
-	 * loads makes it look lower, never higher).  When more clients
-	 * negotiate at once than slots are free, the last to finish are
-	 * closed after their handshake (workers_adopt logs it). */
+	/* Refused at once when every slot is taken; when more clients
+	 * negotiate at once than slots are free, the last to ask for
+	 * transmission are refused then (hs_admit), GO with an error. */
 	hs = __atomic_load_n(&handshakes, __ATOMIC_SEQ_CST);
-	served = connections_open();
-	served = served > hs ? served - hs : 0;
-	if (served >= o.max_conns || hs >= (o.max_conns > HANDSHAKES_MAX ? o.max_conns : HANDSHAKES_MAX)) {
+	if (!workers_slot_free() || hs >= (o.max_conns > HANDSHAKES_MAX ? o.max_conns : HANDSHAKES_MAX)) {
 		__atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
-		if (served >= o.max_conns)
+		if (!workers_slot_free())
 			warn("refusing connection: all %llu connections in use (--max-connections)",
 			     (unsigned long long)o.max_conns);
 		else
@@ -561,8 +586,8 @@ static void accept_one(void)
 		warn("cannot start a handshake thread: closing the connection");
 		free(a);
 		close(fd);
-		__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 		connections_add(-1);
+		__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	}
 	pthread_attr_destroy(&attr);
 }

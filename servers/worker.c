@@ -133,10 +133,7 @@ static void release(struct conn *c)
 	__atomic_sub_fetch(&w->load, 1, __ATOMIC_RELAXED);
 	if (c->s.close_why)
 		warn("connection closed: %s", c->s.close_why);
-	pthread_mutex_lock(&pool_lock);
-	c->next = pool_free;
-	pool_free = c;
-	pthread_mutex_unlock(&pool_lock);
+	workers_unreserve(c);
 	connections_add(-1);
 }
 
@@ -198,6 +195,10 @@ static void conn_run(struct conn *c)
 			release(c);
 		else
 			shutdown(c->fd, SHUT_RDWR); /* completes the pending recv */
+	} else if (stopping) {
+		/* A send to a client that reads no more would hold the exit
+		 * for ever: ended here, it completes with an error. */
+		shutdown(c->fd, SHUT_RDWR);
 	}
 }
 
@@ -422,23 +423,37 @@ int workers_start(const struct export *ex, unsigned n, unsigned max_conns, unsig
 	return 0;
 }
 
-int workers_adopt(int fd, bool structured)
+struct conn *workers_reserve(void)
 {
-	struct worker *best = NULL;
 	struct conn *c;
-	uint64_t one = 1;
-	unsigned i;
 
 	pthread_mutex_lock(&pool_lock);
 	c = pool_free;
 	if (c)
 		pool_free = c->next;
 	pthread_mutex_unlock(&pool_lock);
-	if (!c) {
-		warn("no free connection slot (--max-connections %u): closing", maxconns);
-		close(fd);
-		return -1;
-	}
+	return c;
+}
+
+void workers_unreserve(struct conn *c)
+{
+	pthread_mutex_lock(&pool_lock);
+	c->next = pool_free;
+	pool_free = c;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+bool workers_slot_free(void)
+{
+	return __atomic_load_n(&pool_free, __ATOMIC_RELAXED) != NULL;
+}
+
+void workers_adopt(int fd, bool structured, struct conn *c)
+{
+	struct worker *best;
+	uint64_t one = 1;
+	unsigned i;
+
 	best = &workers[0];
 	for (i = 1; i < nworkers; i++)
 		if ( __atomic_load_n(&workers[i].load, __ATOMIC_RELAXED) <
@@ -456,7 +471,6 @@ int workers_adopt(int fd, bool structured)
 	pthread_mutex_unlock(&best->lock);
 	if (write(best->efd, &one, sizeof one) < 0)
 		error("cannot wake worker: %m");
-	return 0;
 }
 
 void workers_wake(unsigned idx)

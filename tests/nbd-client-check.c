@@ -10,12 +10,14 @@
  *
  *   build/tests/nbd-client-check [--no-structured] [--read-only] URI
  *   build/tests/nbd-client-check --connection-limit N URI
+ *   build/tests/nbd-client-check --stall-reads URI
  *
  * It writes over the first 64 MiB of the export, which must be at least
  * that big.  --read-only expects a fresh read-only export instead and
  * checks that writes are refused by the server with EPERM.
  * --connection-limit N checks only the server's connection limit instead
- * (check_connection_limit).  Output is TAP
+ * (check_connection_limit); --stall-reads leaves replies unread
+ * (stall_reads).  Output is TAP
  * ("ok N - ..." / "not ok N - ..."); exit status 0 when every check
  * passed, 1 when one failed, 2 on a usage error.
  */
@@ -30,8 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -856,31 +856,30 @@ static bool check_read_only(struct nbd_handle *h)
 	return ok;
 }
 
-/* --connection-limit N: with N clients connected and silent (still in
- * their handshake), N clients are served all the same; one more is
- * refused; once one leaves, a new one is served (within 5 s, the time the
- * server may take to notice).  The export's socket is the URI's socket=. */
+/* --connection-limit N: N clients negotiating (libnbd's option mode:
+ * connected, GO not sent yet) take no slot, so N more are served all the
+ * same; one more is refused when it connects; a negotiating one that asks
+ * to start then (GO) gets an error for it, not a GO answered and then a
+ * closed connection, and can go on negotiating; once a served one leaves,
+ * its GO succeeds (within 5 s, the time the server may take to notice). */
 static void check_connection_limit(unsigned n)
 {
-	const char *p = strstr(uri, "socket=");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct nbd_handle *h[64] = { NULL }, *extra;
-	int raw[64];
+	struct nbd_handle *neg[64] = { NULL }, *h[64] = { NULL }, *extra;
+	unsigned i, negotiating = 0, served = 0;
 	char buf[4096];
-	unsigned i, served = 0, silent = 0;
+	bool went = false;
 	struct timespec t0, t;
 
-	if (p == NULL || n == 0 || n > 64) {
-		check(false, "--connection-limit %u: wants 1-64 and a URI with socket=", n);
-		return;
-	}
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%.*s", (int)strcspn(p + 7, "&"), p + 7);
 	for (i = 0; i < n; i++) {
-		raw[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (raw[i] >= 0 && connect(raw[i], (struct sockaddr *)&sa, sizeof sa) == 0)
-			silent++;
+		neg[i] = nbd_create();
+		step("connect a client that stays negotiating");
+		if (neg[i] && nbd_set_opt_mode(neg[i], true) != -1 && nbd_connect_uri(neg[i], uri) != -1 &&
+		    nbd_aio_is_negotiating(neg[i]) == 1)
+			negotiating++;
+		else
+			diag("negotiating client %u: %s", i + 1, nbd_get_error());
 	}
-	check(silent == n, "%u of %u silent connections made to %s", silent, n, sa.sun_path);
+	check(negotiating == n, "%u of %u clients negotiating", negotiating, n);
 	for (i = 0; i < n; i++) {
 		h[i] = nbd_create();
 		step("connect a served client");
@@ -891,44 +890,78 @@ static void check_connection_limit(unsigned n)
 			diag("client %u: %s", i + 1, nbd_get_error());
 	}
 	check(served == n, "%u of %u clients served while %u others negotiate", served, n, n);
-	for (i = 0; i < n; i++)
-		if (raw[i] >= 0)
-			close(raw[i]);
 	extra = nbd_create();
 	step("connect one client past the limit");
 	check(extra && (nbd_connect_uri(extra, uri) == -1 || nbd_pread(extra, buf, sizeof buf, 0, 0) == -1),
 	      "client %u of --max-connections %u refused", n + 1, n);
 	if (extra)
 		nbd_close(extra);
+	if (neg[0] == NULL || h[0] == NULL)
+		goto out;
+	step("GO with every connection in use");
+	if (!check(nbd_opt_go(neg[0]) == -1, "GO refused while all %u connections are in use", n))
+		goto out;
+	diag("the refused GO: %s", nbd_get_error());
+	check(nbd_aio_is_negotiating(neg[0]) == 1, "still negotiating after the refused GO");
 	step("one client leaves");
 	nbd_shutdown(h[0], 0);
 	nbd_close(h[0]);
 	h[0] = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		extra = nbd_create();
-		step("connect again");
-		if (extra && nbd_connect_uri(extra, uri) != -1 && nbd_pread(extra, buf, sizeof buf, 0, 0) != -1)
+		step("GO again");
+		if (nbd_opt_go(neg[0]) != -1) {
+			went = nbd_pread(neg[0], buf, sizeof buf, 0, 0) != -1;
 			break;
-		if (extra)
-			nbd_close(extra);
-		extra = NULL;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= 5)
+		if (t.tv_sec - t0.tv_sec >= 5 || nbd_aio_is_negotiating(neg[0]) != 1)
 			break;
 		usleep(20000);
 	}
-	check(extra != NULL, "a client served again once one left%s", extra ? "" : " (5 s)");
-	if (extra)
-		nbd_close(extra);
-	for (i = 1; i < n; i++)
-		nbd_close(h[i]);
+	check(went, "GO and a read served once a connection left");
+	if (!went)
+		diag("%s", nbd_get_error());
+out:
+	for (i = 0; i < n; i++) {
+		if (neg[i])
+			nbd_close(neg[i]);
+		if (h[i])
+			nbd_close(h[i]);
+	}
+}
+
+/* --stall-reads: 64 reads of 1 MiB sent, their replies never read (the
+ * server's send then blocks on the full socket); says "stalled" and
+ * waits to be killed.  For a test that the server still exits. */
+static int stall_reads(void)
+{
+	struct nbd_handle *h = open_handle();
+	static char buf[64][MiB];
+	unsigned i;
+
+	if (h == NULL)
+		return 1;
+	for (i = 0; i < 64; i++)
+		if (nbd_aio_pread(h, buf[i], MiB, (uint64_t)i * MiB, NBD_NULL_COMPLETION, 0) == -1) {
+			nbd_failed("nbd_aio_pread");
+			return 1;
+		}
+	while (nbd_aio_in_flight(h) > 0 && nbd_aio_get_direction(h) & LIBNBD_AIO_DIRECTION_WRITE)
+		if (nbd_aio_notify_write(h) == -1)
+			break;
+	printf("stalled\n");
+	fflush(stdout);
+	alarm(0);
+	for (;;)
+		pause();
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: nbd-client-check [--no-structured] [--read-only] URI\n"
-		   "       nbd-client-check --connection-limit N URI\n");
+		   "       nbd-client-check --connection-limit N URI\n"
+		   "       nbd-client-check --stall-reads URI\n");
 }
 
 int main(int argc, char **argv)
@@ -937,6 +970,7 @@ int main(int argc, char **argv)
 		{ "no-structured", no_argument, NULL, 's' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "connection-limit", required_argument, NULL, 'c' },
+		{ "stall-reads", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -944,6 +978,7 @@ int main(int argc, char **argv)
 	struct nbd_handle *h, *h2;
 	bool read_only = false;
 	unsigned limit = 0;
+	bool stall = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -953,6 +988,9 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			read_only = true;
+			break;
+		case 'S':
+			stall = true;
 			break;
 		case 'c':
 			limit = (unsigned)atoi(optarg);
@@ -981,6 +1019,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (stall)
+		return stall_reads();
 	if (limit) {
 		diag("%s: --max-connections %u expected", uri, limit);
 		check_connection_limit(limit);

@@ -5,9 +5,11 @@
 # pauses, multi-conn, and errno from error replies, with structured replies
 # on and off, and once with --busy-poll (its statistics must show work
 # found while polling); writes to a --read-only export must fail with
-# EPERM; --max-connections 2 serves two clients beside two silent
-# connections and refuses a third.  The same checks run against the null
-# backend must fail, or they would prove nothing.  Try:
+# EPERM; --max-connections 2 serves two clients beside two negotiating
+# ones and refuses a third, and a GO until a slot is free; a client that
+# reads no more replies does not keep vramd from exiting.  The same checks
+# run against the null backend must fail, or they would prove nothing.
+# Try:
 #   tests/run-tests test-libnbd.sh
 # timeout: 180
 
@@ -65,9 +67,9 @@ SOCK=$tmp/ro.sock start_vramd --size 64M --read-only
 run_check ro-structured --read-only "$NBD_URI"
 run_check ro-simple --read-only --no-structured "$NBD_URI"
 
-# The connection limit: two silent connections (in their handshake) take no
-# slot; a third served client is refused at once, with a log line, and the
-# statistics count it.
+# The connection limit: two clients still negotiating take no slot; a third
+# served client is refused at once, with a log line, and the statistics
+# count it; a negotiating one's GO is refused until a slot is free.
 SOCK=$tmp/limit.sock start_vramd --size 1M --max-connections 2 --stats-file "$tmp/limit.json" \
 	--stats-interval-ms 0
 run_check limit --connection-limit 2 "$NBD_URI"
@@ -91,6 +93,34 @@ limit_ok || {
 	echo "--- --max-connections 2: statistics $(jq -c '{connections_max, connections_refused,
 		handshakes_current}' "$tmp/limit.json" 2>&1)" >>"$tmp/summary"
 }
+
+# A client that reads no more replies does not hold the exit: with its 64
+# reads of 1 MiB unread (vramd's send blocked on the full socket), SIGTERM
+# still ends vramd (no swap mode) within 10 s.
+SOCK=$tmp/stall.sock start_vramd --size 64M
+"$check" --stall-reads "$NBD_URI" >"$tmp/stall.out" 2>&1 &
+stall_pid=$!
+cleanup_add "kill $stall_pid 2>/dev/null"
+for ((i = 0; i < 200; i++)); do
+	grep -q '^stalled' "$tmp/stall.out" && break
+	sleep 0.05
+done
+sleep 0.5 # the replies fill the socket
+kill -TERM "$VRAMD_PID"
+for ((i = 0; i < 200; i++)); do
+	kill -0 "$VRAMD_PID" 2>/dev/null || break
+	sleep 0.05
+done
+if ! grep -q '^stalled' "$tmp/stall.out"; then
+	failed+=(stall)
+	echo "--- nbd-client-check --stall-reads did not stall: $(cat "$tmp/stall.out")" >>"$tmp/summary"
+elif kill -0 "$VRAMD_PID" 2>/dev/null; then
+	failed+=(stall-exit)
+	echo "--- vramd still running 10 s after SIGTERM, a client's replies unread" >>"$tmp/summary"
+	kill -KILL "$VRAMD_PID"
+fi
+kill "$stall_pid" 2>/dev/null
+wait "$stall_pid" 2>/dev/null
 
 # Negative control: the null backend acknowledges writes and reads zeros,
 # so the checker must catch it.

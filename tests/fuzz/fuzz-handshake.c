@@ -1,5 +1,7 @@
 /* libFuzzer target: the NBD handshake, fed the client's side of the byte
  * stream from the fuzzer's input; what the server writes is discarded.
+ * Every other request to start transmission is refused (no slot free), so
+ * both answers to GO are reached.
  * Try: make fuzz && build/fuzz/fuzz-handshake tests/fuzz/corpus/handshake */
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +12,7 @@
 struct feed {
 	const uint8_t *p;
 	size_t left;
+	unsigned admits;
 };
 
 static int feed_read(void *ctx, void *buf, size_t n)
@@ -32,14 +35,21 @@ static int sink_write(void *ctx, const void *buf, size_t n)
 	return 0;
 }
 
+static int refuse_every_other(void *ctx)
+{
+	struct feed *f = ctx;
+
+	return f->admits++ % 2 ? 0 : -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct export ex = { .name = "vramd", .description = "fuzz", .size = 1 << 20,
 				    .ops = &backend_null };
-	struct feed f = { data, size };
-	struct hs_io io = { feed_read, sink_write, &f };
+	struct feed f = { data, size, 0 };
+	struct hs_io io = { feed_read, sink_write, &f, refuse_every_other };
 	bool structured;
 	char why[128];
 
