@@ -51,7 +51,7 @@ struct worker {
 static const struct export *export;
 static struct worker *workers;
 static struct worker_stats **stats_ptrs;
-static unsigned nworkers, maxconns;
+static unsigned nworkers;
 static struct conn *pool, *pool_free;
 static uint8_t *pool_mem;
 static size_t pool_bytes;
@@ -375,7 +375,6 @@ int workers_start(const struct export *ex, unsigned n, unsigned max_conns, unsig
 	int r;
 
 	export = ex;
-	maxconns = max_conns;
 	poll_ns = busy_poll_us * 1000ull;
 	if (pool_init(max_conns) < 0)
 		return -1;
@@ -430,7 +429,7 @@ struct conn *workers_reserve(void)
 	pthread_mutex_lock(&pool_lock);
 	c = pool_free;
 	if (c)
-		pool_free = c->next;
+		__atomic_store_n(&pool_free, c->next, __ATOMIC_RELAXED); /* workers_slot_free */
 	pthread_mutex_unlock(&pool_lock);
 	return c;
 }
@@ -439,7 +438,7 @@ void workers_unreserve(struct conn *c)
 {
 	pthread_mutex_lock(&pool_lock);
 	c->next = pool_free;
-	pool_free = c;
+	__atomic_store_n(&pool_free, c, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&pool_lock);
 }
 
