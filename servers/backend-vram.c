@@ -503,7 +503,8 @@ static void *vram_worker_open(void *p, unsigned idx)
 		return NULL;
 	}
 	if (idx >= v->nworkers) { /* each worker has its own box, ring, map column */
-		error("vram backend: worker %u of %u", idx, v->nworkers);
+		error("vram backend: internal error: worker %u opened, but the backend was "
+		      "created for %u workers", idx, v->nworkers);
 		free(w->seen);
 		free(w);
 		return NULL;
@@ -1441,43 +1442,48 @@ static void vram_dump(FILE *f)
 	fprintf(f, "storage=gpu-memory\npersistent=no\ntransfer=pinned-dma\n");
 }
 
-/* The counter at offset off in struct vram_counts, summed over workers. */
-static json_int_t count_sum(struct vram *v, size_t off)
-{
-	uint64_t sum = 0;
-	unsigned i;
-
-	for (i = 0; i < v->nworkers; i++)
-		sum += __atomic_load_n((uint64_t *)((char *)&v->counts[i] + off), __ATOMIC_RELAXED);
-	return (json_int_t)sum;
-}
+/* The per-worker counters (struct vram_counts) by their stats key. */
+#define COUNT_KEY(key, field) { key, offsetof(struct vram_counts, field) }
+static const struct {
+	const char *key;
+	size_t off;
+} count_keys[] = {
+	COUNT_KEY("kernel_launches", launches),
+	COUNT_KEY("kernel_copies", kernel_copies),
+	COUNT_KEY("engine_copies", engine_copies),
+	COUNT_KEY("writeback_writes", writebacks),
+	COUNT_KEY("writeback_delayed", delayed_writebacks),
+	COUNT_KEY("staging_waits", staging_waits),
+	COUNT_KEY("order_waits", order_waits),
+	COUNT_KEY("resident_reads", resident_reads),
+};
 
 static void vram_describe(void *p, json_t *o)
 {
 	struct vram *v = p;
 	struct nvml_memory m;
-	unsigned x, n = 0;
+	unsigned x, n = 0, i;
+	size_t k;
 	unsigned long long reasons;
 
 	json_object_set_new(o, "storage", json_string("gpu-memory"));
 	json_object_set_new(o, "gpu_index", json_integer(v->gpu));
 	json_object_set_new(o, "gpu_name", json_string(v->name));
 	json_object_set_new(o, "device_lost", json_boolean(v->lost));
-	json_object_set_new(o, "kernel_launches", json_integer(count_sum(v, offsetof(struct vram_counts, launches))));
-	json_object_set_new(o, "kernel_copies", json_integer(count_sum(v, offsetof(struct vram_counts, kernel_copies))));
-	json_object_set_new(o, "engine_copies", json_integer(count_sum(v, offsetof(struct vram_counts, engine_copies))));
-	json_object_set_new(o, "writeback_writes", json_integer(count_sum(v, offsetof(struct vram_counts, writebacks))));
-	json_object_set_new(o, "writeback_delayed",
-			    json_integer(count_sum(v, offsetof(struct vram_counts, delayed_writebacks))));
+	for (k = 0; k < sizeof count_keys / sizeof count_keys[0]; k++) {
+		uint64_t sum = 0;
+
+		for (i = 0; i < v->nworkers; i++)
+			sum += __atomic_load_n((uint64_t *)((char *)&v->counts[i] + count_keys[k].off),
+					       __ATOMIC_RELAXED);
+		json_object_set_new(o, count_keys[k].key, json_integer((json_int_t)sum));
+	}
 	json_object_set_new(o, "staging_bytes_per_worker", json_integer(v->ring_len));
-	json_object_set_new(o, "staging_waits", json_integer(count_sum(v, offsetof(struct vram_counts, staging_waits))));
-	json_object_set_new(o, "order_waits", json_integer(count_sum(v, offsetof(struct vram_counts, order_waits))));
 	json_object_set_new(o, "cuda_sync", json_string(cuda_sync_names[v->sync_mode]));
 	json_object_set_new(o, "cuda_device_flags", json_integer(v->device_flags));
 	json_object_set_new(o, "completion_flag", json_boolean(v->write_value != NULL));
 	json_object_set_new(o, "resident_kernel", json_string(serve_parked(v) ? SERVE_PARKED_NAME :
 			    serve_names[__atomic_load_n(&v->serve_state, __ATOMIC_RELAXED)]));
-	json_object_set_new(o, "resident_reads", json_integer(count_sum(v, offsetof(struct vram_counts, resident_reads))));
 	json_object_set_new(o, "resident_launches", json_integer((json_int_t)v->resident_launches));
 	json_object_set_new(o, "resident_idle_ms", json_integer((json_int_t)(v->serve_args.idle_ns / 1000000)));
 	if (!v->nvml) {

@@ -39,8 +39,6 @@
 #endif
 
 #define HANDSHAKE_TIMEOUT_S 30 /* for the whole handshake */
-#define STR_(x) #x
-#define STR(x) STR_(x)
 /* Connections still negotiating, each in a thread of its own, at most
  * this many (or --max-connections, if more).  They take no connection
  * slot (buffers): a client that connects and vanishes, however often,
@@ -536,9 +534,10 @@ static void *handshake_thread(void *arg)
 		__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 		return NULL;
 	}
-	if (r == HS_ERROR)
-		warn("handshake failed: %s%s", why,
-		     now_ns() >= hc.io.deadline_ns ? " (not done within " STR(HANDSHAKE_TIMEOUT_S) " s)" : "");
+	if (r == HS_ERROR && now_ns() >= hc.io.deadline_ns)
+		warn("handshake failed: %s (not done within %d s)", why, HANDSHAKE_TIMEOUT_S);
+	else if (r == HS_ERROR)
+		warn("handshake failed: %s", why);
 	if (hc.slot)
 		workers_unreserve(hc.slot);
 	close(fd);

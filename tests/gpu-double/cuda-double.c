@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server.h" /* now_ns */
 #include "vram-copy.h"
 
 enum op_kind { OP_COPY, OP_SET, OP_BATCH, OP_EVENT, OP_WAIT, OP_FLAG, OP_SERVE };
@@ -183,14 +184,6 @@ static uint64_t recorded(struct CUevent_st *ev)
 	return seq;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The resident kernel: returns when told to quit, when the device is
  * lost (a failed copy, as a fault ends a kernel), or after a->idle_ns
  * without a request (then *a->gone = a->gen, 200 us later).  Each box
@@ -201,7 +194,7 @@ static void serve(const struct vram_serve_args *a, unsigned n)
 	uint32_t *seen = calloc(n, sizeof *seen);
 	unsigned i;
 	struct timespec idle = { 0, 5000 };
-	uint64_t last = mono_ns();
+	uint64_t last = now_ns();
 
 	for (i = 0; seen && i < n; i++)
 		seen[i] = __atomic_load_n(&boxes[i].done, __ATOMIC_ACQUIRE);
@@ -225,8 +218,8 @@ static void serve(const struct vram_serve_args *a, unsigned n)
 			__atomic_store_n(&m->done, seq, __ATOMIC_RELEASE);
 		}
 		if (any) {
-			last = mono_ns();
-		} else if (a->idle_ns && mono_ns() - last > a->idle_ns) {
+			last = now_ns();
+		} else if (a->idle_ns && now_ns() - last > a->idle_ns) {
 			/* Ending takes a while (the kernel's blocks end one
 			 * by one): a read posted meanwhile is left to the
 			 * next launch. */
