@@ -4,6 +4,7 @@
 #   make test            run every test; last line "N passed, N failed, N skipped"
 #   make deps            install what is missing (Debian 12 / Ubuntu 24.04, root)
 #   make bench-server    fio against vramd, nbdkit memory and nbdkit null
+#   make bench-transport fio on vramd's block devices (nbdfuse, vramd-fuse, ublk, nbd) vs zram, tmpfs-loop (root)
 #   make bench           swapbench run SCENARIO=overcommit [TIERS=a,b] [REPEATS=N] [SET="memcg.limit=4G ..."] (root)
 #   make check-vm        the kernel NBD path on Debian's kernel in QEMU (root)
 #   make fuzz            build the libFuzzer targets (clang)
@@ -62,8 +63,9 @@ endif
 # --- sources -----------------------------------------------------------------
 COMMON_SRC  := $(wildcard common/*.c)
 CORE_SRC    := servers/handshake.c servers/session.c servers/stats.c \
-	       servers/backend.c servers/backend-null.c servers/backend-ram.c
-VRAMD_SRC   := $(CORE_SRC) servers/worker.c servers/vramd.c
+	       servers/backend.c servers/backend-null.c servers/backend-ram.c \
+	       servers/blk.c servers/fuse-session.c
+VRAMD_SRC   := $(CORE_SRC) servers/worker.c $(wildcard servers/front-*.c) servers/vramd.c
 ifeq ($(HAVE_CUDA),1)
 VRAM_SRC    := servers/backend-vram.c
 VRAM_CU     := servers/vram-copy.cu
@@ -166,6 +168,14 @@ deps:
 
 bench-server: all
 	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-server.sh $(BENCH_ARGS)
+
+# bench-transport: fio on the block device of each vramd transport (nbdfuse,
+# kernel NBD, vramd's FUSE file, ublk) and backend, beside zram and a loop
+# device on tmpfs, with CPU per I/O (root; ROUNDS, RUNTIME, SIZE, OUT=DIR ...:
+# scripts/bench-transport.sh --help).
+bench-transport: all
+	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-transport.sh $(BENCH_ARGS)
+.PHONY: bench-transport
 
 # bench-cuda-floor: what a lone 4 KiB copy between VRAM and pinned memory
 # costs on this GPU, by each method (the floor under vramd's QD1 time).

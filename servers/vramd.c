@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "frontend.h"
 #include "handshake.h"
 #include "log.h"
 #include "nbd-proto.h"
@@ -50,7 +51,12 @@ static uint64_t refused; /* connections refused at accept (stats) */
 static struct opts {
 	const char *backend, *socket, *tcp, *pidfile, *stats_file, *log_file;
 	const char *name, *description;
+	const char *fuse;     /* --fuse MOUNTPOINT */
+	bool ublk;
+	int64_t ublk_id, ublk_del; /* -1: none */
+	int fuse_uring;       /* -1 auto, 0 off, 1 on */
 	uint64_t size, threads, max_conns, stats_ms, gpu, staging, busy_poll_us, resident_idle_ms;
+	uint64_t depth;
 	int cuda_sync;
 	bool resident;
 	mode_t socket_mode;
@@ -59,7 +65,11 @@ static struct opts {
 } o = {
 	.name = "vramd", .max_conns = 16, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
 	.resident = true, .resident_idle_ms = 1000,
+	.ublk_id = -1, .ublk_del = -1, .fuse_uring = -1, .depth = 128,
 };
+
+/* The block front end in use (--ublk, --fuse), or NULL: NBD on a socket. */
+static const struct frontend_ops *fe;
 
 static struct export ex;
 static uint64_t start_ns;
@@ -72,10 +82,14 @@ static struct sockaddr_in tcp_addr;
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: vramd --backend NAME --size SIZE (--socket PATH | --tcp HOST:PORT) [options]\n"
+"usage: vramd --backend NAME --size SIZE (--socket PATH | --tcp HOST:PORT |\n"
+"             --ublk | --fuse MOUNTPOINT) [options]\n"
+"       vramd --ublk-del N\n"
 "\n"
 "An NBD server whose export lives in GPU memory (vram), host memory (ram)\n"
-"or nowhere (null), meant to back a swap device.\n"
+"or nowhere (null), meant to back a swap device.  It can also be the block\n"
+"device itself: a ublk device (/dev/ublkbN) or a file on its own FUSE\n"
+"filesystem (for a loop device), with no NBD client in between.\n"
 "\n"
 "Export:\n"
 "  -b, --backend NAME       vram, ram or null (see --dump-backend)\n"
@@ -111,6 +125,21 @@ static void usage(FILE *f)
 "                           MiB each, 5.1 MiB pinned with --backend vram); ones\n"
 "                           still negotiating do not count (at most 64 of them,\n"
 "                           or N if more)\n"
+"Block device (instead of an NBD socket; the path users open is printed on\n"
+"stdout once it serves I/O):\n"
+"      --ublk               create /dev/ublkbN (needs ublk_drv: /dev/ublk-control)\n"
+"      --ublk-id N          ask for device number N (default: the kernel's choice)\n"
+"      --ublk-del N         delete ublk device N left by a vramd that was killed,\n"
+"                           and exit\n"
+"      --fuse MOUNTPOINT    mount a FUSE filesystem on MOUNTPOINT (an empty\n"
+"                           directory) whose one file, MOUNTPOINT/export, is the\n"
+"                           export; put a loop device with direct I/O on it\n"
+"      --fuse-uring MODE    auto (default): FUSE over io_uring where the kernel\n"
+"                           offers it (/sys/module/fuse/parameters/enable_uring\n"
+"                           is Y), else /dev/fuse reads; on: io_uring or fail;\n"
+"                           off: /dev/fuse reads\n"
+"      --queue-depth N      requests in flight per queue (default 128; 1 to 4096)\n"
+"                           (-j sets the number of queues)\n"
 "Process:\n"
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
 "  -p, --pidfile PATH       write the server's pid\n"
@@ -133,11 +162,14 @@ static void usage(FILE *f)
 "Signals: SIGUSR1 dumps statistics.  SIGTERM/SIGINT stop the server; in swap mode\n"
 "with clients connected vramd refuses (their swapped-out pages live in this\n"
 "process), logs it and exits once the last client disconnects.  Run swapoff and\n"
-"disconnect the client first, or use --force-exit.\n");
+"disconnect the client first, or use --force-exit.  With --ublk or --fuse the\n"
+"client is whoever holds the device (swapon, a loop device): vramd removes the\n"
+"device or unmounts when it exits.\n");
 }
 
 enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_RESIDENT, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
-       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE };
+       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE, O_UBLK, O_UBLK_ID, O_UBLK_DEL,
+       O_FUSE, O_FUSE_URING, O_DEPTH };
 
 static const struct option longopts[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -166,6 +198,12 @@ static const struct option longopts[] = {
 	{ "stats-file", required_argument, NULL, O_STATS },
 	{ "stats-interval-ms", required_argument, NULL, O_STATS_MS },
 	{ "dump-backend", no_argument, NULL, O_DUMP },
+	{ "ublk", no_argument, NULL, O_UBLK },
+	{ "ublk-id", required_argument, NULL, O_UBLK_ID },
+	{ "ublk-del", required_argument, NULL, O_UBLK_DEL },
+	{ "fuse", required_argument, NULL, O_FUSE },
+	{ "fuse-uring", required_argument, NULL, O_FUSE_URING },
+	{ "queue-depth", required_argument, NULL, O_DEPTH },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -273,6 +311,38 @@ static void parse_args(int argc, char **argv)
 				bad("invalid --stats-interval-ms '%s'", optarg);
 			break;
 		case O_DUMP: o.dump = true; break;
+		case O_UBLK: o.ublk = true; break;
+		case O_UBLK_ID:
+		case O_UBLK_DEL: {
+			uint64_t v;
+
+			if (parse_uint(optarg, 0, 1048575, &v) < 0)
+				bad("invalid --%s '%s': want a device number, 0 to 1048575",
+				    c == O_UBLK_ID ? "ublk-id" : "ublk-del", optarg);
+			*(c == O_UBLK_ID ? &o.ublk_id : &o.ublk_del) = (int64_t)v;
+			break;
+		}
+		case O_FUSE:
+			if (!*optarg)
+				bad("--fuse needs a mount point");
+			if (strlen(optarg) >= 3000)
+				bad("--fuse mount point is longer than 3000 bytes");
+			o.fuse = optarg;
+			break;
+		case O_FUSE_URING:
+			if (!strcmp(optarg, "auto"))
+				o.fuse_uring = -1;
+			else if (!strcmp(optarg, "on"))
+				o.fuse_uring = 1;
+			else if (!strcmp(optarg, "off"))
+				o.fuse_uring = 0;
+			else
+				bad("invalid --fuse-uring '%s': want auto, on or off", optarg);
+			break;
+		case O_DEPTH:
+			if (parse_uint(optarg, 1, 4096, &o.depth) < 0)
+				bad("invalid --queue-depth '%s': want 1 to 4096", optarg);
+			break;
 		case 'v': log_level = LOG_DEBUG; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("vramd %s\n", VERSION); exit(0);
@@ -284,6 +354,11 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		bad("unexpected argument '%s'", argv[optind]);
+	if (o.ublk_del >= 0) {
+		if (o.backend || o.size || o.socket || o.tcp || o.ublk || o.fuse || o.dump)
+			bad("--ublk-del takes no other option");
+		return;
+	}
 	if (!o.backend)
 		bad("--backend is required (vram, ram or null)");
 	if (!backend_find(o.backend))
@@ -292,8 +367,13 @@ static void parse_args(int argc, char **argv)
 		return;
 	if (!o.size)
 		bad("--size is required");
-	if (!o.socket == !o.tcp)
-		bad("give exactly one of --socket PATH or --tcp HOST:PORT");
+	if (!!o.socket + !!o.tcp + o.ublk + !!o.fuse != 1)
+		bad("give exactly one of --socket PATH, --tcp HOST:PORT, --ublk or --fuse MOUNTPOINT");
+	if (o.ublk_id >= 0 && !o.ublk)
+		bad("--ublk-id needs --ublk");
+	if (o.fuse_uring != -1 && !o.fuse)
+		bad("--fuse-uring needs --fuse");
+	fe = o.ublk ? &frontend_ublk : o.fuse ? &frontend_fuse : NULL;
 	if (o.socket && strlen(o.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		bad("--socket path '%s' is too long for a Unix socket", o.socket);
 	if (o.tcp) {
@@ -597,13 +677,17 @@ static void dump_stats(bool to_stderr_if_no_file)
 	unsigned n;
 	json_t *doc;
 
-	ws = workers_stats(&n);
+	ws = fe ? fe->stats(&n) : workers_stats(&n);
 	doc = stats_json(&ex, ws, n, start_ns);
-	json_object_set_new(doc, "connections_max", json_integer((json_int_t)o.max_conns));
-	json_object_set_new(doc, "connections_refused",
-			    json_integer((json_int_t)__atomic_load_n(&refused, __ATOMIC_RELAXED)));
-	json_object_set_new(doc, "handshakes_current",
-			    json_integer((json_int_t)__atomic_load_n(&handshakes, __ATOMIC_RELAXED)));
+	if (fe) {
+		fe->describe(doc);
+	} else {
+		json_object_set_new(doc, "connections_max", json_integer((json_int_t)o.max_conns));
+		json_object_set_new(doc, "connections_refused",
+				    json_integer((json_int_t)__atomic_load_n(&refused, __ATOMIC_RELAXED)));
+		json_object_set_new(doc, "handshakes_current",
+				    json_integer((json_int_t)__atomic_load_n(&handshakes, __ATOMIC_RELAXED)));
+	}
 	json_object_set_new(doc, "swap_mode", json_pack("{s:b,s:b,s:b,s:b}", "on", swap_mode,
 		"mlocked", swap_state.locked, "oom_immune", swap_state.oom,
 		"io_flusher", swap_state.io_flusher));
@@ -662,6 +746,15 @@ static int signals_init(void)
 	return 0;
 }
 
+/* Whether a client holds the export: an NBD connection, or the front
+ * end's device held open (swapon, a loop device). */
+static unsigned clients(void)
+{
+	if (fe)
+		return fe->busy() ? 1 : 0;
+	return connections_open();
+}
+
 /* Main loop: accept, signals, statistics timer.  Returns the exit code. */
 static int serve(void)
 {
@@ -677,12 +770,14 @@ static int serve(void)
 		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 		timerfd_settime(tfd, 0, &its, NULL);
 	}
-	pf[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+	pf[0] = (struct pollfd){ .fd = listen_fd, .events = POLLIN }; /* -1: ignored */
 	pf[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	pf[2] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 
 	for (;;) {
-		int r = poll(pf, 3, exit_pending ? 200 : -1);
+		/* A front end's device can go away under us (deleted,
+		 * unmounted by hand): looked at every 200 ms. */
+		int r = poll(pf, 3, exit_pending || fe ? 200 : -1);
 
 		if (r < 0 && errno == EINTR)
 			continue; /* the signal is in the pipe */
@@ -690,9 +785,14 @@ static int serve(void)
 			error("poll: %m");
 			return 1;
 		}
-		if (exit_pending && connections_open() == 0) {
-			info("last client disconnected: exiting");
+		if (exit_pending && clients() == 0) {
+			info(fe ? "device released: exiting" : "last client disconnected: exiting");
 			return 0;
+		}
+		if (fe && fe->gone()) {
+			error("the %s device went away (deleted or unmounted from outside): exiting",
+			      fe->name);
+			return 1;
 		}
 		if (pf[0].revents & POLLIN)
 			accept_one();
@@ -711,9 +811,15 @@ static int serve(void)
 				dump_stats(true);
 			} else if (signo == SIGHUP) {
 				/* ignored: no configuration to reload */
-			} else if (!swap_mode || o.force_exit || connections_open() == 0) {
+			} else if (!swap_mode || o.force_exit || clients() == 0) {
 				info("%s: exiting", strsignal(signo));
 				return 0;
+			} else if (fe) {
+				exit_pending = 1;
+				warn("%s: refusing to exit: the device is in use and may back live swap "
+				     "(its pages would be lost); swapoff (and detach the loop device) "
+				     "first, or restart with --force-exit; will exit when it is released",
+				     strsignal(signo));
 			} else {
 				exit_pending = 1;
 				warn("%s: refusing to exit: %u client(s) connected and this export may back "
@@ -725,14 +831,49 @@ static int serve(void)
 	}
 }
 
+/* backend_config.wake: the queue or worker that owns the context. */
+static void wake(unsigned idx)
+{
+	if (fe)
+		fe->wake(idx);
+	else
+		workers_wake(idx);
+}
+
+/* The daemon's parent: waits for the child's status byte (0: serving),
+ * then prints what follows it (a front end's device path). */
+static int wait_ready(int fd)
+{
+	char buf[4096];
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < sizeof buf - 1 && (n = read(fd, buf + have, sizeof buf - 1 - have)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		have += (size_t)n;
+	}
+	if (have == 0 || buf[0] != 0)
+		return 1;
+	if (have > 1) {
+		buf[have] = 0;
+		printf("%s\n", buf + 1);
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const struct backend_ops *ops;
 	struct backend_config cfg;
-	char why[512] = "", sz[32];
+	char why[512] = "", sz[32], path[4096] = "";
 	int ready[2] = { -1, -1 }, rc;
 	log_init("vramd", LOG_INFO);
 	parse_args(argc, argv);
+	if (o.ublk_del >= 0)
+		return ublk_delete((int)o.ublk_del) < 0 ? 1 : 0;
 	ops = backend_find(o.backend);
 	if (o.dump) {
 		dump_backend(ops);
@@ -771,7 +912,8 @@ int main(int argc, char **argv)
 		}
 		if (pid > 0) {
 			close(ready[1]);
-			return read(ready[0], &c, 1) == 1 && c == 0 ? 0 : 1;
+			(void)c;
+			return wait_ready(ready[0]);
 		}
 		close(ready[0]);
 		setsid();
@@ -780,6 +922,10 @@ int main(int argc, char **argv)
 	/* After fork: CUDA initialised in a parent is unusable in its child. */
 	if (!ops->supported(why, sizeof why)) {
 		error("backend '%s' cannot run here: %s", ops->name, why);
+		return 1;
+	}
+	if (fe && !fe->supported(why, sizeof why)) {
+		error("--%s cannot run here: %s", fe->name, why);
 		return 1;
 	}
 	if (signals_init() < 0)
@@ -794,22 +940,42 @@ int main(int argc, char **argv)
 	ex.ops = ops;
 	export_init_flags(&ex);
 	cfg = (struct backend_config){ .size = o.size, .gpu = (int)o.gpu,
-				       .workers = (unsigned)o.threads, .max_request = VRAMD_MAX_BLOCK,
+				       /* --fuse: one more for the /dev/fuse reader
+					* beside the io_uring queues (front-fuse.c) */
+				       .workers = (unsigned)o.threads + (o.fuse ? 1 : 0),
+				       .max_request = VRAMD_MAX_BLOCK,
 				       .cuda_sync = o.cuda_sync, .staging = (uint32_t)o.staging,
 				       .resident = o.resident,
 				       .resident_idle_ms = (uint32_t)o.resident_idle_ms,
-				       .wake = workers_wake };
+				       .wake = wake };
 	ex.backend = ops->create(&cfg);
 	if (!ex.backend)
 		return 1;
-	listen_fd = o.socket ? listen_unix(o.socket) : listen_tcp(o.tcp);
-	if (listen_fd < 0)
-		return 1;
-	if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns, (unsigned)o.busy_poll_us) < 0 || write_pidfile() < 0)
-		return 1;
-	info("serving backend '%s', %s%s, on %s (%llu workers%s)", ops->name,
-	     format_size(ex.size, sz, sizeof sz), ex.read_only ? " read-only" : "", o.socket ? o.socket : o.tcp,
-	     (unsigned long long)o.threads, swap_mode ? ", swap mode" : "");
+	if (fe) {
+		struct frontend_config fc = { .target = o.fuse, .dev_id = (int)o.ublk_id,
+					      .queues = (unsigned)o.threads, .depth = (unsigned)o.depth,
+					      .uring = o.fuse_uring, .swap = swap_mode };
+
+		if (fe->start(&ex, &fc, path, sizeof path) < 0) {
+			ops->free(ex.backend);
+			return 1;
+		}
+		if (write_pidfile() < 0) {
+			fe->stop();
+			ops->free(ex.backend);
+			return 1;
+		}
+	} else {
+		listen_fd = o.socket ? listen_unix(o.socket) : listen_tcp(o.tcp);
+		if (listen_fd < 0)
+			return 1;
+		if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns, (unsigned)o.busy_poll_us) < 0 || write_pidfile() < 0)
+			return 1;
+	}
+	info("serving backend '%s', %s%s, on %s (%llu %s%s)", ops->name,
+	     format_size(ex.size, sz, sizeof sz), ex.read_only ? " read-only" : "",
+	     fe ? path : o.socket ? o.socket : o.tcp, (unsigned long long)o.threads,
+	     fe ? "queues" : "workers", swap_mode ? ", swap mode" : "");
 	if (ready[1] >= 0) {
 		char c = 0;
 		int null = open("/dev/null", O_RDWR);
@@ -819,15 +985,22 @@ int main(int argc, char **argv)
 			dup2(null, 1);
 			close(null);
 		}
-		if (write(ready[1], &c, 1) != 1)
+		if (write(ready[1], &c, 1) != 1 || (fe && write(ready[1], path, strlen(path)) < 0))
 			return 1;
 		close(ready[1]);
+	} else if (fe) {
+		printf("%s\n", path);
+		fflush(stdout);
 	}
 
 	rc = serve();
-	workers_stop();
+	if (fe)
+		fe->stop();
+	else
+		workers_stop();
 	dump_stats(false);
-	close(listen_fd);
+	if (listen_fd >= 0)
+		close(listen_fd);
 	if (o.socket)
 		unlink(o.socket);
 	if (o.pidfile)

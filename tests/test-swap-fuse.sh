@@ -4,7 +4,11 @@
 # verifies 768 MiB in a memory cgroup limited to 256 MiB, so 512 MiB or more
 # goes through swap and back.  Undone in reverse order even on failure; swap
 # goes off before the loop, FUSE or server do.  VRAMD_BACKEND picks the
-# backend (ram by default; vram on a GPU host).  Try:
+# backend (ram by default; vram on a GPU host).  With SWAP_FUSE_SERVER=
+# vramd-fuse, vramd serves the file itself (vramd --fuse, no NBD, no
+# nbdfuse; SWAP_FUSE_URING=on|off|auto is its --fuse-uring), and SIGTERM in
+# swap mode must be refused while the loop device holds the file
+# (test-swap-vramd-fuse*.sh run it so).  Try:
 #   tests/run-tests test-swap-fuse.sh
 #   SWAP_FUSE_SERVER=nbdkit tests/run-tests test-swap-fuse.sh  (harness check)
 # SWAP_FUSE_WORK_MIB sets how much memtouch writes (default 768, at least 320).
@@ -20,15 +24,26 @@ WORK_TIMEOUT=200	# seconds for memtouch (two passes); the test has 300
 MEMTOUCH=$BUILD/tests/memtouch
 SWAP_PRIO=100
 
+FUSE_URING=${SWAP_FUSE_URING:-auto}
 requires_root
-requires nbdfuse losetup mkswap swapon swapoff fusermount3 timeout setsid
+requires losetup mkswap swapon swapoff timeout setsid
+[ "$SERVER" = vramd-fuse ] || requires nbdfuse fusermount3
 [ -c /dev/fuse ] || skip "no /dev/fuse (FUSE not available)"
 [ -c /dev/loop-control ] || skip "no /dev/loop-control (loop devices not available)"
 case $SERVER in
 vramd)	requires_vramd
 	requires_backend ;;
+vramd-fuse)
+	requires_vramd
+	requires_backend
+	"$VRAMD" --help 2>&1 | grep -q -- '--fuse MOUNTPOINT' || skip "this vramd has no --fuse"
+	case $FUSE_URING in
+	on | off | auto) ;;
+	*) fail "SWAP_FUSE_URING must be on, off or auto, not '$FUSE_URING'" ;;
+	esac
+	;;
 nbdkit)	requires nbdkit ;;
-*)	fail "SWAP_FUSE_SERVER must be vramd or nbdkit, not '$SERVER'" ;;
+*)	fail "SWAP_FUSE_SERVER must be vramd, vramd-fuse or nbdkit, not '$SERVER'" ;;
 esac
 requires_test_prog memtouch
 [[ $WORK_MIB =~ ^[0-9]+$ ]] && [ "$WORK_MIB" -ge 320 ] ||
@@ -66,6 +81,24 @@ launch_server() {
 	local i
 	rm -f "$SOCK"
 	case $SERVER in
+	vramd-fuse)
+		mkdir -p "$MNT"
+		(no_stderr_fd; exec setsid "$VRAMD" --foreground "$@" --backend "$VRAMD_BACKEND" \
+			--size "$EXPORT_SIZE" --fuse "$MNT" --fuse-uring "$FUSE_URING" \
+			${STATS:+--stats-file "$STATS"}) >"$tmp/server.out" 2>>"$tmp/server.log" &
+		SERVER_PID=$!
+		# It prints the file's path once the file serves.
+		for ((i = 0; i < 200; i++)); do
+			if [ "$(cat "$tmp/server.out" 2>/dev/null)" = "$FUSE_FILE" ]; then
+				fuse_mounted || fail "vramd printed $FUSE_FILE but $MNT is not mounted"
+				return 0
+			fi
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		stop_server
+		return 1
+		;;
 	vramd)
 		(no_stderr_fd; exec setsid "$VRAMD" --foreground "$@" --backend "$VRAMD_BACKEND" \
 			--size "$EXPORT_SIZE" --socket "$SOCK" \
@@ -88,7 +121,7 @@ launch_server() {
 
 start_server() {
 	cleanup_add stop_server
-	if [ "$SERVER" = vramd ]; then
+	if [ "$SERVER" != nbdkit ]; then
 		if "$VRAMD" --help 2>&1 | grep -q -- '--stats-file'; then
 			STATS=$tmp/vramd-stats.json
 		else
@@ -111,6 +144,7 @@ start_server() {
 		launch_server && return 0
 	fi
 	cat "$tmp/server.log" >&2
+	[ "$SERVER" = vramd-fuse ] && fail "vramd --fuse did not serve $FUSE_FILE"
 	fail "$SERVER did not start listening on $SOCK"
 }
 
@@ -121,7 +155,7 @@ SERVER_RC=''
 stop_server() {
 	local i pid=$SERVER_PID
 	[ -n "$pid" ] || return 0
-	if is_swap "$LOOP" || fuse_mounted; then
+	if is_swap "$LOOP" || loop_attached || { [ "$SERVER" != vramd-fuse ] && fuse_mounted; }; then
 		loud "NOT stopping $SERVER (pid $pid): its export is still in use ($LOOP swap or $MNT mounted)"
 		return 1
 	fi
@@ -143,11 +177,19 @@ stop_server() {
 }
 
 MNT=$tmp/mnt FUSE_FILE=$tmp/mnt/nbd FUSE_PID=''
+[ "$SERVER" = vramd-fuse ] && FUSE_FILE=$MNT/export
 fuse_mounted() {
 	awk -v m="$MNT" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
 }
 start_fuse() {
 	local i size
+	if [ "$SERVER" = vramd-fuse ]; then
+		cleanup_add fuse_unmount
+		size=$(stat -c %s "$FUSE_FILE")
+		[ "$size" = $((1 << 30)) ] || fail "$FUSE_FILE has size $size, not 1 GiB"
+		info "vramd (pid $SERVER_PID) serves $FUSE_FILE ($size bytes, $(awk -v m="$MNT" '$2 == m { print $3 }' /proc/mounts))"
+		return 0
+	fi
 	mkdir -p "$MNT"
 	(no_stderr_fd; exec setsid nbdfuse --pidfile "$tmp/nbdfuse.pid" "$FUSE_FILE" \
 		--unix "$SOCK") >>"$tmp/nbdfuse.log" 2>&1 &
@@ -168,9 +210,17 @@ start_fuse() {
 }
 
 # fuse_unmount: unmount (which ends nbdfuse and its NBD connections), never
-# while the file still backs a loop device.
+# while the file still backs a loop device.  vramd --fuse unmounts when it
+# exits; a mount left by one that died is detached.
 fuse_unmount() {
 	local i
+	if [ "$SERVER" = vramd-fuse ]; then
+		if fuse_mounted && ! loop_attached && ! kill -0 "${SERVER_PID:-0}" 2>/dev/null; then
+			loud "$MNT still mounted with vramd gone: detaching it"
+			umount -l "$MNT"
+		fi
+		return 0
+	fi
 	if fuse_mounted; then
 		if loop_attached; then
 			loud "NOT unmounting $MNT: $LOOP is still attached to $FUSE_FILE"
@@ -280,10 +330,36 @@ vramd_stats() {
 # --- set up -----------------------------------------------------------------
 
 start_server
-info "$SERVER (pid $SERVER_PID) listening on $SOCK"
+[ "$SERVER" = vramd-fuse ] || info "$SERVER (pid $SERVER_PID) listening on $SOCK"
 start_fuse
 attach_loop
 swap_on
+
+# In swap mode vramd --fuse must not exit while the file backs swap: a
+# SIGTERM now is refused, and kept: vramd exits once the loop device lets
+# the file go (below).
+if [ "$SERVER" = vramd-fuse ] && [ -n "$SWAP_MODE" ]; then
+	kill -TERM "$SERVER_PID"
+	sleep 0.5
+	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+		problem "vramd --fuse exited on SIGTERM while its file backed live swap"
+	else
+		grep -q 'refusing to exit' "$tmp/server.log" ||
+			problem "vramd --fuse stayed after SIGTERM but logged no refusal"
+		info "SIGTERM with the file in use: refused, as it must be"
+	fi
+fi
+if [ "$SERVER" = vramd-fuse ] && [ -n "$STATS" ] && command -v jq >/dev/null 2>&1 &&
+   fresh_stats "$SERVER_PID" "$STATS"; then
+	info "vramd --fuse: $(jq -c .frontend "$STATS")"
+	want=$FUSE_URING
+	[ "$want" = auto ] && { [ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" = Y ] && want=on || want=off; }
+	got=$(jq -r .frontend.transport "$STATS")
+	case $want:$got in
+	on:io_uring | off:dev_fuse) ;;
+	*) problem "--fuse-uring $FUSE_URING (kernel switch $(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)): vramd uses '$got'" ;;
+	esac
+fi
 
 memcg_create "${CG_LIMIT_MIB}M"
 info "memory cgroup v$MEMCG_VERSION $MEMCG, limit ${CG_LIMIT_MIB} MiB"
@@ -366,11 +442,21 @@ fi
 memcg_remove "$MEMCG" || problem "could not remove cgroup $MEMCG"
 swap_off || fail "swapoff $LOOP failed (see above); teardown stopped so nothing is pulled from under live swap"
 loop_detach || problem "could not detach $LOOP"
+if [ "$SERVER" = vramd-fuse ] && [ -n "$SWAP_MODE" ]; then
+	# The refused SIGTERM takes effect now that nothing holds the file.
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$SERVER_PID" 2>/dev/null &&
+		problem "vramd --fuse did not exit within 5 s of its file being released (SIGTERM pending)"
+fi
 fuse_unmount || problem "could not unmount $MNT"
 stop_server || problem "$SERVER did not exit within 10 s of SIGTERM after its client left"
 info "$SERVER exited with status $SERVER_RC"
-[ "$SERVER" != vramd ] || [ "$SERVER_RC" = 0 ] ||
+[ "$SERVER" = nbdkit ] || [ "$SERVER_RC" = 0 ] ||
 	problem "vramd exited with status $SERVER_RC after SIGTERM"
+[ "$SERVER" = vramd-fuse ] && fuse_mounted && problem "$MNT still mounted after vramd --fuse exited"
 if [ -n "$STATS" ] && [ -s "$STATS" ]; then
 	read -r wbytes werrs rbytes rerrs smode <<<"$(vramd_stats "$STATS")"
 	info "vramd final stats: write $wbytes bytes, read $rbytes bytes"

@@ -1,0 +1,864 @@
+/* --fuse MOUNTPOINT: vramd mounts a FUSE filesystem of one file,
+ * MOUNTPOINT/export, whose bytes are the export; a loop device with direct
+ * I/O on that file is the swap device, with no NBD hop and no nbdfuse.
+ * The protocol itself is fuse-session.c's; this file moves requests.
+ *
+ * Two ways of taking requests from the kernel:
+ *  - FUSE over io_uring (kernel 6.14+, /sys/module/fuse/parameters/
+ *    enable_uring = Y): the kernel keeps one queue per possible CPU and
+ *    hands each request to an entry (a header buffer and a payload buffer)
+ *    that a queue thread registered with IORING_OP_URING_CMD; the thread
+ *    answers a whole batch of them and fetches the next in the same
+ *    submission (COMMIT_AND_FETCH), so a request costs no system call of
+ *    its own.  Queue thread i serves the CPUs i, i + N, ...
+ *  - /dev/fuse reads (any kernel): N threads each read a request, answer
+ *    it and write the reply.  One thread also stays on /dev/fuse in
+ *    io_uring mode: FUSE_INIT, FORGET and INTERRUPT always come that way.
+ * Buffers for every thread and entry are allocated at start-up in one
+ * region, which the backend may pin (the vram backend copies between it
+ * and VRAM by DMA); serving a request allocates nothing.
+ *
+ * Try:  mkdir /tmp/m && build/vramd --backend ram --size 1G --fuse /tmp/m --no-swap
+ *       losetup --direct-io=on -f --show /tmp/m/export */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frontend.h"
+#include "fuse-session.h"
+#include "log.h"
+#include "parse.h"
+
+/* Largest read or write the kernel sends (max_write, max_pages): the loop
+ * device splits larger ones.  256 KiB keeps the buffers of 128 entries per
+ * queue at 33 MiB; swap's own I/O is 4 KiB to a few hundred KiB. */
+#define FUSE_MAX_IO (256u << 10)
+#define SLOT_BYTES (FUSE_MAX_IO + 4096) /* a request: headers, then a write's data */
+#define INIT_TIMEOUT_MS 5000
+#define STOP_TIMEOUT_MS 10000
+#define URING_PARAM "/sys/module/fuse/parameters/enable_uring"
+
+enum { UD_EVENT = 1 }; /* user_data of the wake-up read; entries are pointers */
+
+struct ent {
+	struct vramd_fuse_uring_hdr *hdr;
+	uint8_t *payload;
+	struct iovec iov[2];
+	uint16_t qid;
+	bool dead;           /* the kernel ended it (unmount, abort) */
+};
+
+/* A thread: a /dev/fuse reader, or an io_uring queue serving some CPUs. */
+struct fq {
+	unsigned idx;
+	bool uring;
+	bool started, has_queue;
+	pthread_t thread;
+	struct blk_queue q;
+	/* reader */
+	uint8_t *in, *out;
+	/* io_uring queue */
+	struct io_uring ring;
+	bool ring_ok;
+	int efd;
+	uint64_t efd_val;
+	struct ent *ents;
+	unsigned nents, live;
+	int reg_error;       /* first failed registration (negative errno) */
+	unsigned registered;
+};
+
+static struct {
+	int fd;
+	char mnt[4096];
+	bool mounted;
+	struct fuse_fs fs;
+	pthread_mutex_t lock;     /* fs, for everything but reads and writes */
+	struct fq *fq;            /* readers first, then io_uring queues */
+	unsigned nreaders, nuring, nq;
+	struct worker_stats **stats;
+	uint8_t *region;
+	size_t region_len;
+	unsigned ncpu;            /* possible CPUs: the kernel's queue count */
+	volatile int stopping;
+	volatile int gone;        /* the connection ended while serving */
+	int uring_mode;           /* what was asked: -1 auto, 0, 1 */
+} F = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int fuse_supported(char *why, size_t len)
+{
+	if (access("/dev/fuse", R_OK | W_OK) != 0) {
+		snprintf(why, len, "no usable /dev/fuse: %s (modprobe fuse; needs root)", strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+/* Y/N of the kernel's FUSE-over-io_uring switch; -1 when the kernel has
+ * none (before 6.14, or CONFIG_FUSE_IO_URING off). */
+static int uring_param(void)
+{
+	char c = 0;
+	int fd = open(URING_PARAM, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == 'Y' || c == '1';
+}
+
+/* The kernel's queue count: num_possible_cpus(), from
+ * /sys/devices/system/cpu/possible ("0-7", "0,2-5"). */
+static unsigned possible_cpus(void)
+{
+	char buf[256] = "";
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	unsigned max = 0;
+	char *p = buf, *end;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return (unsigned)sysconf(_SC_NPROCESSORS_CONF);
+	buf[n] = 0;
+	while (*p) {
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v + 1 > max)
+			max = (unsigned)v + 1;
+		p = end;
+		while (*p == '-' || *p == ',' || *p == '\n')
+			p++;
+	}
+	return max ? max : 1;
+}
+
+static bool is_io(uint32_t opcode)
+{
+	return opcode == FUSE_READ || opcode == FUSE_WRITE;
+}
+
+/* fuse_handle under the lock where the request may change shared state
+ * (opens, INIT); reads and writes touch none. */
+static enum fuse_action handle(const struct fuse_view *v, uint8_t *out, uint32_t cap,
+			       uint32_t *out_len, int *err, struct blk_req *io)
+{
+	enum fuse_action a;
+
+	if (is_io(v->h->opcode))
+		return fuse_handle(&F.fs, v, out, cap, out_len, err, io);
+	pthread_mutex_lock(&F.lock);
+	a = fuse_handle(&F.fs, v, out, cap, out_len, err, io);
+	pthread_mutex_unlock(&F.lock);
+	return a;
+}
+
+static void reply_dev(uint64_t unique, int err, const uint8_t *out, uint32_t len)
+{
+	struct fuse_out_header oh = { .len = (uint32_t)sizeof oh + (err ? 0 : len), .error = err,
+				      .unique = unique };
+	struct iovec iov[2] = { { &oh, sizeof oh }, { (void *)out, err ? 0 : len } };
+
+	/* ENOENT: the request was interrupted and is gone; nothing to do. */
+	if (writev(F.fd, iov, 2) < 0 && errno != ENOENT && !F.stopping)
+		warn("fuse: reply to request %llu: %m", (unsigned long long)unique);
+}
+
+/* One request from /dev/fuse: answered, through the backend if it is
+ * I/O.  Returns 0, or -1 when the connection is over. */
+static int serve_read(struct fq *t)
+{
+	struct fuse_view v;
+	struct blk_req io;
+	uint32_t out_len;
+	enum fuse_action a;
+	ssize_t n;
+	int err;
+
+	n = read(F.fd, t->in, SLOT_BYTES);
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+			return 0; /* a signal (stop), or an interrupted request */
+		if (errno != ENODEV && !F.stopping)
+			error("fuse: read from /dev/fuse: %m");
+		return -1; /* ENODEV: unmounted */
+	}
+	if (fuse_view_classic(t->in, (size_t)n, &v) < 0) {
+		error("fuse: a request of %zd bytes that its header contradicts: ignored", n);
+		return 0;
+	}
+	a = handle(&v, t->out, FUSE_MAX_IO, &out_len, &err, &io);
+	if (a == FUSE_NOREPLY)
+		return 0;
+	if (a == FUSE_IO) {
+		if (!t->q.bw) {
+			err = -EIO; /* io_uring mode: I/O never comes this way */
+			out_len = 0;
+		} else {
+			blk_run(&t->q, &io, 1, now_ns());
+			fuse_io_done(&v, &io, t->out, &out_len, &err);
+		}
+	}
+	reply_dev(v.h->unique, err, t->out, out_len);
+	if (a == FUSE_IO && t->q.bw)
+		blk_after_reply(&t->q);
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct fq *t = arg;
+
+	while (!F.stopping)
+		if (serve_read(t) < 0)
+			break;
+	if (!F.stopping)
+		F.gone = 1;
+	return NULL;
+}
+
+/* --- FUSE over io_uring ---------------------------------------------------- */
+
+static void prep_cmd(struct fq *t, struct ent *e, uint32_t op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	struct vramd_fuse_uring_cmd c = { .commit_id = commit_id, .qid = e->qid };
+
+	if (!sqe) {
+		io_uring_submit(&t->ring);
+		sqe = io_uring_get_sqe(&t->ring);
+	}
+	if (!sqe) { /* not reached: the ring holds every entry's command */
+		error("fuse: queue %u: no submission entry", t->idx);
+		return;
+	}
+	/* A 128-byte entry (IORING_SETUP_SQE128): the command follows the
+	 * usual 64 bytes. */
+	memset((void *)(uintptr_t)sqe, 0, 128);
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = F.fd;
+	sqe->cmd_op = op;
+	sqe->addr = (uint64_t)(uintptr_t)e->iov;
+	sqe->len = 2;
+	memcpy((uint8_t *)(uintptr_t)sqe + offsetof(struct io_uring_sqe, cmd), &c, sizeof c);
+	io_uring_sqe_set_data(sqe, e);
+}
+
+static void post_event_read(struct fq *t)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+
+	if (!sqe) {
+		io_uring_submit(&t->ring);
+		sqe = io_uring_get_sqe(&t->ring);
+	}
+	if (!sqe)
+		return; /* not reached, as above */
+	io_uring_prep_read(sqe, t->efd, &t->efd_val, sizeof t->efd_val, 0);
+	io_uring_sqe_set_data64(sqe, UD_EVENT);
+}
+
+/* The reply to e's request goes into its header buffer; the commit also
+ * fetches the next request for the entry. */
+static void commit(struct fq *t, struct ent *e, uint64_t unique, int err, uint32_t len)
+{
+	struct fuse_out_header oh = { .len = (uint32_t)sizeof oh + (err ? 0 : len), .error = err,
+				      .unique = unique };
+	struct vramd_fuse_ent_in_out eio;
+
+	memcpy(e->hdr->in_out, &oh, sizeof oh);
+	memcpy(&eio, &e->hdr->ent, sizeof eio);
+	eio.payload_sz = err ? 0 : len;
+	memcpy(&e->hdr->ent, &eio, sizeof eio);
+	prep_cmd(t, e, VRAMD_FUSE_CMD_COMMIT_AND_FETCH, unique);
+}
+
+struct pend {
+	struct ent *e;
+	struct fuse_view v;
+	struct fuse_in_header h;
+};
+
+static void *uring_main(void *arg)
+{
+	struct fq *t = arg;
+	struct blk_req *io = calloc(t->nents, sizeof *io);
+	struct pend *pd = calloc(t->nents, sizeof *pd);
+	struct io_uring_cqe *cqe;
+	unsigned head, n, i, nio;
+
+	if (!io || !pd) {
+		error("fuse: queue %u: out of memory", t->idx);
+		F.gone = 1;
+		free(io);
+		free(pd);
+		return NULL;
+	}
+	post_event_read(t);
+	io_uring_submit(&t->ring);
+	while (!F.stopping && t->live) {
+		int r = io_uring_submit_and_wait(&t->ring, 1);
+		uint64_t t0;
+
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+			errno = -r;
+			error("fuse: queue %u: io_uring_submit_and_wait: %m", t->idx);
+			break;
+		}
+		t0 = now_ns();
+		n = nio = 0;
+		io_uring_for_each_cqe(&t->ring, head, cqe) {
+			struct ent *e = io_uring_cqe_get_data(cqe);
+			struct pend *p;
+			uint32_t out_len;
+			int err;
+
+			n++;
+			if ((uintptr_t)e == UD_EVENT) {
+				if (!F.stopping)
+					post_event_read(t);
+				continue;
+			}
+			if (cqe->res < 0) {
+				/* The connection went, or a commit was refused:
+				 * this entry is no more. */
+				if (!e->dead) {
+					e->dead = true;
+					t->live--;
+				}
+				if (cqe->res != -ENOTCONN && cqe->res != -ECONNABORTED && !F.stopping)
+					warn("fuse: queue %u: entry of cpu %u ended: %s", t->idx, e->qid,
+					     strerror(-cqe->res));
+				continue;
+			}
+			p = &pd[nio];
+			p->e = e;
+			memcpy(&p->h, e->hdr->in_out, sizeof p->h);
+			p->v.h = &p->h;
+			p->v.arg = e->hdr->op_in;
+			p->v.arg_len = VRAMD_FUSE_URING_HDR;
+			p->v.data = e->payload;
+			{
+				struct vramd_fuse_ent_in_out eio;
+
+				memcpy(&eio, &e->hdr->ent, sizeof eio);
+				p->v.data_len = eio.payload_sz < FUSE_MAX_IO ? eio.payload_sz : FUSE_MAX_IO;
+			}
+			switch (handle(&p->v, e->payload, FUSE_MAX_IO, &out_len, &err, &io[nio])) {
+			case FUSE_IO:
+				nio++;
+				break;
+			case FUSE_NOREPLY: /* not sent this way; the entry goes on */
+				err = -ENOSYS;
+				out_len = 0;
+				/* fall through */
+			case FUSE_REPLY:
+				commit(t, e, p->h.unique, err, out_len);
+				break;
+			}
+		}
+		io_uring_cq_advance(&t->ring, n);
+		if (nio) {
+			blk_run(&t->q, io, nio, t0);
+			for (i = 0; i < nio; i++) {
+				uint32_t out_len;
+				int err;
+
+				fuse_io_done(&pd[i].v, &io[i], pd[i].e->payload, &out_len, &err);
+				commit(t, pd[i].e, pd[i].h.unique, err, out_len);
+			}
+			io_uring_submit(&t->ring);
+			blk_after_reply(&t->q);
+		}
+	}
+	if (!F.stopping)
+		F.gone = 1;
+	free(io);
+	free(pd);
+	return NULL;
+}
+
+/* Registers every entry of t; run in the thread that will serve them
+ * (FUSE answers an entry in the task that registered it).  Returns 0 or
+ * the negative errno of the first refusal. */
+static int uring_register(struct fq *t)
+{
+	struct io_uring_cqe *cqe;
+	unsigned i;
+	int r;
+
+	for (i = 0; i < t->nents; i++)
+		prep_cmd(t, &t->ents[i], VRAMD_FUSE_CMD_REGISTER, 0);
+	r = io_uring_submit(&t->ring);
+	if (r < 0)
+		return r;
+	/* A registration that fails completes at once; one that works stays
+	 * pending until a request comes.  A short look for the former. */
+	while (io_uring_peek_cqe(&t->ring, &cqe) == 0) {
+		r = cqe->res;
+		io_uring_cqe_seen(&t->ring, cqe);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reg_cond = PTHREAD_COND_INITIALIZER;
+
+static void *uring_thread(void *arg)
+{
+	struct fq *t = arg;
+	int r = uring_register(t);
+
+	pthread_mutex_lock(&reg_lock);
+	t->reg_error = r;
+	t->registered = 1;
+	pthread_cond_broadcast(&reg_cond);
+	pthread_mutex_unlock(&reg_lock);
+	if (r < 0)
+		return NULL;
+	return uring_main(t);
+}
+
+/* --- start and stop -------------------------------------------------------- */
+
+static void on_wake_signal(int signo)
+{
+	(void)signo; /* interrupts a reader's read(); the loop looks at stopping */
+}
+
+/* Answers FUSE_INIT, which the kernel sends as the mount completes.
+ * Returns 0, or -1 after logging. */
+static int answer_init(struct fq *t)
+{
+	uint64_t deadline = now_ns() + INIT_TIMEOUT_MS * 1000000ull;
+	struct pollfd pf = { .fd = F.fd, .events = POLLIN };
+
+	while (!F.fs.inited) {
+		uint64_t now = now_ns();
+		int r;
+
+		if (now >= deadline) {
+			error("fuse: no FUSE_INIT from the kernel within %d ms", INIT_TIMEOUT_MS);
+			return -1;
+		}
+		r = poll(&pf, 1, (int)((deadline - now) / 1000000) + 1);
+		if (r < 0 && errno != EINTR) {
+			error("fuse: poll /dev/fuse: %m");
+			return -1;
+		}
+		if (r > 0 && serve_read(t) < 0) {
+			error("fuse: the connection ended before FUSE_INIT");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void unmount(void)
+{
+	if (!F.mounted)
+		return;
+	if (umount2(F.mnt, UMOUNT_NOFOLLOW) == 0) {
+		F.mounted = false;
+		return;
+	}
+	if (errno == EINVAL || errno == ENOENT) {
+		F.mounted = false; /* unmounted from outside already */
+		return;
+	}
+	/* Busy (--force-exit with a loop device on it): detached now, and
+	 * the connection ends when this process closes /dev/fuse, failing
+	 * the holder's I/O. */
+	warn("fuse: '%s' is busy (%m): detaching it; its users' I/O will fail", F.mnt);
+	if (umount2(F.mnt, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
+		warn("fuse: cannot detach '%s': %m", F.mnt);
+	F.mounted = false;
+}
+
+static void fuse_stop(void)
+{
+	uint64_t deadline = now_ns() + STOP_TIMEOUT_MS * 1000000ull;
+	unsigned i;
+
+	F.stopping = 1;
+	unmount();
+	for (i = 0; i < F.nq; i++) {
+		struct fq *t = &F.fq[i];
+		uint64_t one = 1;
+
+		if (!t->started)
+			continue;
+		if (t->uring) {
+			if (write(t->efd, &one, sizeof one) < 0)
+				warn("fuse: cannot wake queue %u: %m", i);
+		}
+	}
+	/* Readers block in read(): a signal without SA_RESTART ends it, sent
+	 * again until each has seen stopping (or the deadline passed). */
+	for (i = 0; i < F.nq; i++) {
+		struct fq *t = &F.fq[i];
+
+		if (!t->started)
+			continue;
+		for (;;) {
+			struct timespec ts;
+			int r;
+
+			if (!t->uring)
+				pthread_kill(t->thread, SIGURG);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			r = pthread_timedjoin_np(t->thread, NULL, &ts);
+			if (r == 0)
+				break;
+			if (now_ns() >= deadline) {
+				error("fuse: thread %u did not stop within %d ms: leaving it", i,
+				      STOP_TIMEOUT_MS);
+				break;
+			}
+		}
+		t->started = false;
+	}
+	for (i = 0; i < F.nq; i++) {
+		struct fq *t = &F.fq[i];
+
+		if (t->ring_ok)
+			io_uring_queue_exit(&t->ring);
+		if (t->efd >= 0)
+			close(t->efd);
+		if (t->has_queue)
+			blk_queue_close(&t->q);
+		free(t->ents);
+	}
+	if (F.fd >= 0)
+		close(F.fd);
+	F.fd = -1;
+	if (F.region)
+		munmap(F.region, F.region_len);
+	F.region = NULL;
+	/* F.fq and F.stats stay: the statistics are read after stop(). */
+}
+
+static int do_mount(const char *target, uint64_t size)
+{
+	char opts[256], fdpath[64];
+	struct stat st;
+	int dir;
+
+	/* Mounted through the directory's descriptor: a symbolic link swapped
+	 * in for the mount point is not followed. */
+	dir = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0) {
+		error("fuse: mount point '%s': %m (want an existing directory, not a symbolic link)",
+		      target);
+		return -1;
+	}
+	if (fstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		error("fuse: mount point '%s' is not a directory", target);
+		close(dir);
+		return -1;
+	}
+	F.fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (F.fd < 0) {
+		error("fuse: open /dev/fuse: %m");
+		close(dir);
+		return -1;
+	}
+	/* Only the mounting user (root) may use the file; no allow_other. */
+	snprintf(opts, sizeof opts,
+		 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions,max_read=%u", F.fd,
+		 (unsigned)geteuid(), (unsigned)getegid(), FUSE_MAX_IO);
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", dir);
+	if (mount("vramd", fdpath, "fuse.vramd", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0) {
+		error("fuse: mount on '%s': %m", target);
+		close(dir);
+		return -1;
+	}
+	close(dir);
+	F.mounted = true;
+	(void)size;
+	return 0;
+}
+
+static int fuse_start(const struct export *ex, const struct frontend_config *cfg, char *path,
+		      size_t len)
+{
+	struct sigaction sa = { .sa_handler = on_wake_signal }; /* no SA_RESTART */
+	unsigned i, per_cpu = 0, queues = cfg->queues ? cfg->queues : 1;
+	int param = uring_param();
+	size_t off;
+	char sz[32];
+
+	if (strlen(cfg->target) + sizeof "/" VRAMD_FUSE_NAME > sizeof F.mnt ||
+	    strlen(cfg->target) + sizeof "/" VRAMD_FUSE_NAME > len) {
+		error("fuse: mount point '%s' is too long", cfg->target);
+		return -1;
+	}
+	F.uring_mode = cfg->uring;
+	if (cfg->uring == 1 && param != 1) {
+		error("fuse: --fuse-uring on, but the kernel %s", param < 0 ?
+		      "has no FUSE over io_uring (" URING_PARAM " absent: before 6.14 or "
+		      "CONFIG_FUSE_IO_URING off)" :
+		      "has FUSE over io_uring switched off (write Y to " URING_PARAM " as root)");
+		return -1;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGURG, &sa, NULL);
+	snprintf(F.mnt, sizeof F.mnt, "%s", cfg->target);
+	F.ncpu = possible_cpus();
+	F.fs = (struct fuse_fs){ .size = ex->size, .read_only = ex->read_only,
+				 .want_uring = cfg->uring != 0 && param == 1, .max_io = FUSE_MAX_IO,
+				 .time_s = (uint64_t)time(NULL) };
+	/* io_uring: `queues` threads share the kernel's per-CPU queues, with
+	 * entries enough for `depth` requests per thread in all; one reader
+	 * stays on /dev/fuse.  Otherwise `queues` readers. */
+	if (F.fs.want_uring) {
+		F.nuring = queues < F.ncpu ? queues : F.ncpu;
+		per_cpu = F.nuring * cfg->depth / F.ncpu;
+		if (per_cpu < 2)
+			per_cpu = 2;
+		F.nreaders = 1;
+	} else {
+		F.nreaders = queues;
+		F.nuring = 0;
+	}
+	{
+		unsigned bg = F.fs.want_uring ? per_cpu * F.ncpu : queues * 2;
+
+		F.fs.max_background = (uint16_t)(bg < 16 ? 16 : bg > 65535 ? 65535 : bg);
+	}
+	F.nq = F.nreaders + F.nuring;
+	F.fq = calloc(F.nq, sizeof *F.fq);
+	F.stats = calloc(F.nq, sizeof *F.stats);
+	if (!F.fq || !F.stats) {
+		error("fuse: out of memory");
+		goto fail;
+	}
+	for (i = 0; i < F.nq; i++) {
+		F.fq[i].efd = -1;
+		F.fq[i].idx = i;
+		F.fq[i].uring = i >= F.nreaders;
+	}
+
+	/* One region: readers' request and reply buffers, then each CPU
+	 * queue's entries (payload, then the headers of all). */
+	F.region_len = (size_t)F.nreaders * 2 * SLOT_BYTES +
+		       (size_t)F.ncpu * per_cpu * (FUSE_MAX_IO + sizeof(struct vramd_fuse_uring_hdr));
+	F.region_len = (F.region_len + 4095) & ~(size_t)4095;
+	F.region = mmap(NULL, F.region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (F.region == MAP_FAILED) {
+		F.region = NULL;
+		error("fuse: cannot map %s of buffers: %m", format_size(F.region_len, sz, sizeof sz));
+		goto fail;
+	}
+	if (ex->ops->register_buffers && ex->ops->register_buffers(ex->backend, F.region, F.region_len) < 0)
+		goto fail;
+	off = 0;
+	for (i = 0; i < F.nreaders; i++) {
+		F.fq[i].in = F.region + off;
+		F.fq[i].out = F.region + off + SLOT_BYTES;
+		off += 2 * SLOT_BYTES;
+	}
+	{
+		uint8_t *hdrs = F.region + off + (size_t)F.ncpu * per_cpu * FUSE_MAX_IO;
+		unsigned cpu, k, e = 0;
+
+		for (i = F.nreaders; i < F.nq; i++) {
+			struct fq *t = &F.fq[i];
+			unsigned mine = 0;
+
+			for (cpu = i - F.nreaders; cpu < F.ncpu; cpu += F.nuring)
+				mine += per_cpu;
+			t->ents = calloc(mine, sizeof *t->ents);
+			if (!t->ents) {
+				error("fuse: out of memory");
+				goto fail;
+			}
+			t->nents = t->live = mine;
+			mine = 0;
+			for (cpu = i - F.nreaders; cpu < F.ncpu; cpu += F.nuring)
+				for (k = 0; k < per_cpu; k++, e++) {
+					struct ent *x = &t->ents[mine++];
+
+					x->qid = (uint16_t)cpu;
+					x->payload = F.region + off + (size_t)e * FUSE_MAX_IO;
+					x->hdr = (struct vramd_fuse_uring_hdr *)(hdrs +
+						 (size_t)e * sizeof(struct vramd_fuse_uring_hdr));
+					x->iov[0] = (struct iovec){ x->hdr, sizeof *x->hdr };
+					x->iov[1] = (struct iovec){ x->payload, FUSE_MAX_IO };
+				}
+		}
+	}
+
+	/* Backend contexts: one per thread that does I/O.  In io_uring mode
+	 * the reader is context nuring (vramd opens queues + 1 for --fuse):
+	 * it serves I/O until the ring is ready, and if it never is. */
+	for (i = 0; i < F.nq; i++) {
+		struct fq *t = &F.fq[i];
+		unsigned ctx = t->uring ? i - F.nreaders : F.fs.want_uring ? F.nuring : i;
+
+		if (blk_queue_open(&t->q, ex, ctx) < 0)
+			goto fail;
+		t->has_queue = true;
+		F.stats[i] = &t->q.st;
+	}
+
+	if (do_mount(cfg->target, ex->size) < 0)
+		goto fail;
+	if (answer_init(&F.fq[0]) < 0)
+		goto fail;
+	if (F.fs.want_uring && !F.fs.uring) {
+		if (cfg->uring == 1) {
+			error("fuse: the kernel did not offer FUSE over io_uring at FUSE_INIT");
+			goto fail;
+		}
+		info("fuse: the kernel did not offer io_uring at FUSE_INIT: using /dev/fuse reads");
+	}
+	for (i = F.nreaders; i < F.nq && F.fs.uring; i++) {
+		struct fq *t = &F.fq[i];
+		int r;
+
+		/* Every entry's command stays in the ring, plus the wake-up. */
+		r = io_uring_queue_init(t->nents + 8, &t->ring, IORING_SETUP_SQE128);
+		if (r < 0) {
+			errno = -r;
+			error("fuse: io_uring_queue_init: %m");
+			goto fail;
+		}
+		t->ring_ok = true;
+		t->efd = eventfd(0, EFD_CLOEXEC);
+		if (t->efd < 0) {
+			error("fuse: eventfd: %m");
+			goto fail;
+		}
+	}
+	for (i = 0; i < F.nq; i++) {
+		struct fq *t = &F.fq[i];
+		int r;
+
+		if (t->uring && !F.fs.uring)
+			continue;
+		r = pthread_create(&t->thread, NULL, t->uring ? uring_thread : reader_main, t);
+		if (r) {
+			errno = r;
+			error("fuse: cannot start a thread: %m");
+			goto fail;
+		}
+		t->started = true;
+	}
+	if (F.fs.uring) {
+		/* Every queue registered (or refused) before the device is
+		 * announced: requests wait until all CPUs have entries. */
+		uint64_t deadline = now_ns() + INIT_TIMEOUT_MS * 1000000ull;
+
+		pthread_mutex_lock(&reg_lock);
+		for (i = F.nreaders; i < F.nq; i++) {
+			while (!F.fq[i].registered && now_ns() < deadline) {
+				struct timespec ts;
+
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 1;
+				pthread_cond_timedwait(&reg_cond, &reg_lock, &ts);
+			}
+			if (!F.fq[i].registered || F.fq[i].reg_error) {
+				int e = F.fq[i].registered ? -F.fq[i].reg_error : ETIMEDOUT;
+
+				pthread_mutex_unlock(&reg_lock);
+				error("fuse: registering io_uring queue %u: %s", i - F.nreaders,
+				      strerror(e));
+				goto fail;
+			}
+		}
+		pthread_mutex_unlock(&reg_lock);
+	}
+	snprintf(path, len, "%s/%s", F.mnt, VRAMD_FUSE_NAME);
+	info("fuse: serving '%s' (%s, %u %s%s)", path, F.fs.uring ? "io_uring" : "/dev/fuse reads",
+	     F.fs.uring ? F.nuring : F.nreaders, F.fs.uring ? "queue threads" : "reader threads",
+	     F.fs.uring ? "" : "");
+	return 0;
+fail:
+	fuse_stop();
+	return -1;
+}
+
+static bool fuse_busy(void)
+{
+	bool busy;
+
+	pthread_mutex_lock(&F.lock);
+	busy = F.fs.opens > 0;
+	pthread_mutex_unlock(&F.lock);
+	return busy;
+}
+
+static bool fuse_gone(void)
+{
+	return F.gone && !F.stopping;
+}
+
+static void fuse_wake(unsigned idx)
+{
+	/* Nothing is ever held: every batch ends with blk_after_reply. */
+	(void)idx;
+}
+
+static struct worker_stats *const *fuse_stats(unsigned *n)
+{
+	*n = F.nq;
+	return F.stats;
+}
+
+static void fuse_describe(json_t *doc)
+{
+	int param = uring_param();
+
+	json_object_set_new(doc, "frontend", json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I}",
+		"name", "fuse",
+		"mount_point", F.mnt,
+		"transport", F.fs.uring ? "io_uring" : "dev_fuse",
+		"kernel_uring", param < 0 ? "absent" : param ? "on" : "off",
+		"reader_threads", (int)F.nreaders,
+		"queue_threads", (int)F.nuring,
+		"kernel_queues", F.fs.uring ? (int)F.ncpu : 0,
+		"max_io_bytes", (int)FUSE_MAX_IO,
+		"open_handles", (json_int_t)F.fs.opens,
+		"buffer_bytes", (json_int_t)F.region_len));
+}
+
+const struct frontend_ops frontend_fuse = {
+	.name = "fuse",
+	.summary = "a one-file FUSE filesystem (for a loop device), over io_uring where offered",
+	.supported = fuse_supported,
+	.start = fuse_start,
+	.busy = fuse_busy,
+	.gone = fuse_gone,
+	.stop = fuse_stop,
+	.wake = fuse_wake,
+	.stats = fuse_stats,
+	.describe = fuse_describe,
+};
