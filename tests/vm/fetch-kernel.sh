@@ -12,6 +12,12 @@
 # stderr), 1 on any other error.  A cached kernel is reused while it is the
 # archive's current one; when the archive cannot be reached the newest cached
 # one is used.  SWAPBENCH_VM_KERNEL_DEB=FILE.deb uses that package instead.
+#
+# SWAPBENCH_VM_KERNEL=backports takes the kernel of bookworm-backports
+# instead (6.12, which has ublk_drv), through package lists of its own in
+# CACHE/backports/apt (the host's apt sources are left alone), cached in
+# CACHE/backports/; its -unsigned image package is preferred.  Compressed
+# modules (*.ko.xz, *.ko.zst) are cached decompressed.
 
 set -u
 export LC_ALL=C
@@ -20,7 +26,14 @@ prog=fetch-kernel
 # The guest mounts the host's root over virtio-9p and uses zram and nbd; the
 # rest of what it loads follows from these modules' dependencies.
 WANT_MODULES=(virtio_pci 9pnet_virtio 9p zram nbd)
+# Loaded too where the kernel has them (the ublk test needs ublk_drv).
+OPTIONAL_MODULES=(ublk_drv)
 META_PACKAGE=linux-image-amd64
+flavour=${SWAPBENCH_VM_KERNEL:-stable}
+case $flavour in
+stable | backports) ;;
+*) echo "fetch-kernel: SWAPBENCH_VM_KERNEL must be stable or backports, not '$flavour'" >&2; exit 1 ;;
+esac
 
 die() {
 	echo "$prog: $*" >&2
@@ -36,8 +49,27 @@ cache=$1
 for c in dpkg dpkg-deb modinfo; do
 	command -v "$c" >/dev/null 2>&1 || unavailable "'$c' not installed"
 done
+[ "$flavour" = backports ] && cache=$cache/backports
 mkdir -p "$cache" || die "cannot create '$cache'"
 cache=$(cd "$cache" && pwd) || exit 1
+
+# apt, with package lists of its own for backports: a sources list naming
+# only bookworm-backports, lists and downloads under CACHE/backports/apt.
+APT_OPTS=()
+if [ "$flavour" = backports ]; then
+	a=$cache/apt
+	mkdir -p "$a/lists/partial" "$a/archives/partial" "$a/sources.list.d" "$a/preferences.d" ||
+		die "cannot create '$a'"
+	suite=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") )
+	[ -n "$suite" ] || suite=bookworm
+	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	echo "deb [signed-by=$keyring] ${SWAPBENCH_VM_MIRROR:-http://deb.debian.org/debian} $suite-backports main" \
+		>"$a/sources.list"
+	APT_OPTS=(-o "Dir::Etc::SourceList=$a/sources.list" -o "Dir::Etc::SourceParts=$a/sources.list.d"
+		-o "Dir::Etc::Preferences=$a/preferences" -o "Dir::Etc::PreferencesParts=$a/preferences.d"
+		-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a" -o "Dir::Cache::archives=$a/archives"
+		-o APT::Sandbox::User=root)
+fi
 
 scratch=$(mktemp -d "$cache/.fetch.XXXXXX") || die "cannot create a scratch directory in '$cache'"
 trap 'rm -rf "$scratch"' EXIT
@@ -57,24 +89,29 @@ newest_cached() {
 # (e.g. linux-image-6.1.0-56-amd64), and its candidate version.
 target_package() {
 	local pkg ver
-	pkg=$(apt-cache depends "$META_PACKAGE" 2>/dev/null |
+	pkg=$(apt-cache "${APT_OPTS[@]}" depends "$META_PACKAGE" 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
 	[ -n "$pkg" ] || return 1
-	ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2; exit }')
+	# The signed image and its -unsigned twin carry the same kernel.
+	if [ "$flavour" = backports ] &&
+		apt-cache "${APT_OPTS[@]}" policy "$pkg-unsigned" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+		pkg=$pkg-unsigned
+	fi
+	ver=$(apt-cache "${APT_OPTS[@]}" policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2; exit }')
 	[ -n "$ver" ] && [ "$ver" != "(none)" ] || return 1
 	echo "$pkg $ver"
 }
 
 # download PKG VER: apt-get download into the scratch directory.
 download() {
-	(cd "$scratch" && apt-get -q -o APT::Sandbox::User=root download "$1=$2") \
+	(cd "$scratch" && apt-get -q -o APT::Sandbox::User=root "${APT_OPTS[@]}" download "$1=$2") \
 		>"$scratch/apt.log" 2>&1
 }
 
 apt_update() {
 	[ "$(id -u)" = 0 ] || return 1
-	echo "$prog: apt-get update (package lists lack or misplace $META_PACKAGE)" >&2
-	apt-get -q -o DPkg::Lock::Timeout=120 update >"$scratch/update.log" 2>&1
+	echo "$prog: apt-get update${APT_OPTS[*]:+ (private $flavour lists)} (package lists lack or misplace $META_PACKAGE)" >&2
+	apt-get -q -o DPkg::Lock::Timeout=120 "${APT_OPTS[@]}" update >"$scratch/update.log" 2>&1
 }
 
 # --- which package, and is it cached already ----------------------------------
@@ -138,10 +175,21 @@ moddir=$scratch/root/lib/modules/$kver
 declare -A kofile=() state=()
 while IFS= read -r f; do
 	m=${f##*/}
+	m=${m%.xz}
+	m=${m%.zst}
 	m=${m%.ko}
 	kofile[${m//-/_}]=$f
-done < <(find "$moddir" -name '*.ko')
-[ ${#kofile[@]} -gt 0 ] || die "$pkg has no uncompressed modules (*.ko) under /lib/modules/$kver"
+done < <(find "$moddir" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst')
+[ ${#kofile[@]} -gt 0 ] || die "$pkg has no modules (*.ko, *.ko.xz, *.ko.zst) under /lib/modules/$kver"
+
+# unpack_module SRC DEST: busybox's insmod takes plain modules only.
+unpack_module() {
+	case $1 in
+	*.ko.xz) xz -dc "$1" >"$2" ;;
+	*.ko.zst) zstd -qdc "$1" >"$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
+}
 
 is_builtin() {
 	grep -q "/${1}.ko\$" "$moddir/modules.builtin" 2>/dev/null ||
@@ -171,13 +219,16 @@ visit() {
 for m in "${WANT_MODULES[@]}"; do
 	visit "$m"
 done
+for m in "${OPTIONAL_MODULES[@]}"; do
+	[ -n "${kofile[$m]:-}" ] && visit "$m"
+done
 
 stage=$scratch/entry
 mkdir -p "$stage/modules" || exit 1
 cp "$vmlinuz" "$stage/vmlinuz" || exit 1
 cp "$scratch/root/boot/config-$kver" "$stage/config" 2>/dev/null || true
 for m in "${order[@]}"; do
-	cp "${kofile[$m]}" "$stage/modules/$m.ko" || exit 1
+	unpack_module "${kofile[$m]}" "$stage/modules/$m.ko" || die "cannot unpack '${kofile[$m]}'"
 	echo "$m"
 done >"$stage/modules.load"
 printf 'package=%s\nversion=%s\nkernel=%s\n' "$pkg" "$ver" "$kver" >"$stage/package"

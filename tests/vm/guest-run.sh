@@ -10,6 +10,8 @@
 #                         check and "RESULT done"
 #   guest-run.sh nbd      vramd (ram) -> nbd-client -unix -> /dev/nbd0 -> swap
 #   guest-run.sh zram     zram.ko -> /dev/zram0 -> swap
+#   guest-run.sh ublk     vramd --ublk -> /dev/ublkb0 -> swap, fio, kill -9
+#                         (tests/test-vm-ublk.sh, on the backports kernel)
 #
 # Each step prints one line "RESULT NAME ok|fail|skip DETAIL" on stdout (the
 # console) and on /dev/ttyS1, which the host collects and checks.  A scenario
@@ -39,6 +41,8 @@ VM_NBD_CONNECTIONS=4		# what swapbench's nbd tier uses (harness/tier-nbd.c)
 VM_NBD_TIMEOUT=30
 VM_SCENARIO_TIMEOUT=280	# the host sets it from its own timeout
 VM_SCENARIOS="nbd zram tier"
+VM_FIO_MIB=64			# ublk: fio verify size on the raw device
+VM_DOCTOR=yes			# no: skip swapbench doctor
 SWAPBENCH_SANITIZED=
 # shellcheck disable=SC1091
 [ -r "$top/vm.env" ] && . "$top/vm.env"
@@ -157,6 +161,31 @@ overcommit() {
 		"peak $dev use $peak KiB, OOM kills $oom"
 }
 
+# traffic STEP DEV BEFORE: after an overcommit, DEV's block-layer traffic
+# since its stat line was BEFORE, against pswpout and vramd's statistics
+# (which must show as many bytes written and no errors).  Reports STEP.
+traffic() {
+	local step=$1 dev=$2 sys=/sys/block/${2#/dev/} rio rsec wio wsec rio2 rsec2 wio2 wsec2
+	local wbytes werrs rbytes rerrs smode
+	read -r rio _ rsec _ wio _ wsec _ <<<"$3"
+	info "$sys/stat after: $(cat "$sys/stat")"
+	read -r rio2 _ rsec2 _ wio2 _ wsec2 _ <"$sys/stat"
+	rio=$((rio2 - rio)) rsec=$((rsec2 - rsec)) wio=$((wio2 - wio)) wsec=$((wsec2 - wsec))
+	read -r wbytes werrs rbytes rerrs smode <<<"$(server_stats '[.commands.write.bytes,
+		.commands.write.errors, .commands.read.bytes, .commands.read.errors,
+		.swap_mode.on] | map(tostring) | join(" ")')"
+	[ "$wsec" -ge $((PSWPOUT * 8)) ] ||
+		bad "$step" "$dev wrote $wsec sectors, fewer than pswpout's $PSWPOUT pages"
+	[ "$rsec" -gt 0 ] && [ "$rio" -gt 0 ] || bad "$step" "$dev stat shows no reads"
+	[ "${werrs:-x}" = 0 ] && [ "${rerrs:-x}" = 0 ] ||
+		bad "$step" "vramd reports errors: write ${werrs:-?}, read ${rerrs:-?}"
+	[ "${wbytes:-0}" -ge $((wsec * 512)) ] ||
+		bad "$step" "vramd received ${wbytes:-?} bytes of writes, $dev sent $((wsec * 512))"
+	ok "$step" "$sys/stat: reads $rio I/Os $rsec sectors ($(mib $((rsec * 512))) MiB)," \
+		"writes $wio I/Os $wsec sectors ($(mib $((wsec * 512))) MiB);" \
+		"vramd: read $rbytes bytes, wrote $wbytes bytes, 0 errors, swap_mode $smode"
+}
+
 # swap_on STEP DEV: mkswap and swapon DEV, registering the swapoff first.
 swap_on() {
 	local step=$1 dev=$2
@@ -238,7 +267,7 @@ server_stats() {
 }
 
 scenario_nbd() {
-	local mode i size lbs iot conns pid rio rsec wio wsec stats
+	local mode i size lbs iot conns pid before
 	local -a ncmd
 	requires nbd-client mkswap swapon swapoff jq timeout
 	requires_vramd
@@ -293,27 +322,10 @@ scenario_nbd() {
 	swap_on nbd-swapon "$NBD"
 	ok nbd-swapon "$(awk -v d="$NBD" '$1 == d { print $1, $2, $3 " KiB", "priority " $5 }' /proc/swaps)"
 
-	read -r rio _ rsec _ wio _ wsec _ <"$NBD_SYS/stat"
 	info "$NBD_SYS/stat before: $(cat "$NBD_SYS/stat")"
+	before=$(<"$NBD_SYS/stat")
 	overcommit nbd-overcommit "$NBD"
-
-	# The traffic, as the block layer and the server saw it.
-	info "$NBD_SYS/stat after: $(cat "$NBD_SYS/stat")"
-	read -r rio2 _ rsec2 _ wio2 _ wsec2 _ <"$NBD_SYS/stat"
-	rio=$((rio2 - rio)) rsec=$((rsec2 - rsec)) wio=$((wio2 - wio)) wsec=$((wsec2 - wsec))
-	stats=$(server_stats '[.commands.write.bytes, .commands.write.errors, .commands.read.bytes,
-		.commands.read.errors, .swap_mode.on] | map(tostring) | join(" ")')
-	read -r wbytes werrs rbytes rerrs smode <<<"$stats"
-	[ "$wsec" -ge $((PSWPOUT * 8)) ] ||
-		bad nbd-stat "$NBD wrote $wsec sectors, fewer than pswpout's $PSWPOUT pages"
-	[ "$rsec" -gt 0 ] && [ "$rio" -gt 0 ] || bad nbd-stat "$NBD stat shows no reads"
-	[ "${werrs:-x}" = 0 ] && [ "${rerrs:-x}" = 0 ] ||
-		bad nbd-stat "vramd reports errors: write ${werrs:-?}, read ${rerrs:-?}"
-	[ "${wbytes:-0}" -ge $((wsec * 512)) ] ||
-		bad nbd-stat "vramd received ${wbytes:-?} bytes of writes, $NBD sent $((wsec * 512))"
-	ok nbd-stat "$NBD_SYS/stat: reads $rio I/Os $rsec sectors ($(mib $((rsec * 512))) MiB)," \
-		"writes $wio I/Os $wsec sectors ($(mib $((wsec * 512))) MiB);" \
-		"vramd: read $rbytes bytes, wrote $wbytes bytes, 0 errors, swap_mode $smode"
+	traffic nbd-stat "$NBD" "$before"
 
 	# Teardown in order: swapoff, detach the client, stop the server.
 	swap_off "$NBD" || bad nbd-teardown "swapoff $NBD failed"
@@ -380,6 +392,232 @@ scenario_zram() {
 	[ -z "$(active_swaps)" ] || bad zram-teardown "swap still active: $(active_swaps | tr '\n' ' ')"
 	[ -e "$MEMCG" ] && bad zram-teardown "cgroup left: $MEMCG"
 	ok zram-teardown "swapoff, reset; disksize 0, no swap"
+}
+
+# --- ublk: vramd is the block device itself ---------------------------------------
+
+UBLK_DEV='' UBLK_ID='' UBLK_SYS='' DD_PID=''
+
+# ublk_server MODE: vramd MODE --ublk in a session of its own (it must
+# outlive the scenario timeout's signal, and the swapoff); waits for the
+# device path it prints.  Sets SERVER_PID, UBLK_DEV, UBLK_ID, UBLK_SYS.
+ublk_server() {
+	local mode=$1 i line=''
+	STATS=$tmp/vramd-stats.json
+	rm -f "$STATS"
+	: >"$tmp/vramd.out"
+	setsid "$VRAMD" --foreground "$mode" --ublk --backend ram --size "${VM_EXPORT_MIB}M" \
+		--stats-file "$STATS" --stats-interval-ms 0 >"$tmp/vramd.out" 2>>"$tmp/vramd.log" &
+	SERVER_PID=$!
+	# START_DEV reads the partition table through vramd: slow under TCG.
+	for ((i = 0; i < 600; i++)); do
+		read -r line <"$tmp/vramd.out"
+		[[ $line == /dev/ublkb* ]] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		read -r -t 0.05 -u "$SLEEP_FD"
+	done
+	if [[ $line != /dev/ublkb* ]]; then
+		cat "$tmp/vramd.log" >&2
+		bad ublk-start "vramd $mode --ublk printed no device within 30 s"
+	fi
+	UBLK_DEV=$line UBLK_ID=${line#/dev/ublkb} UBLK_SYS=/sys/block/${line#/dev/}
+	info "vramd $mode --ublk (pid $SERVER_PID) serves $UBLK_DEV"
+}
+
+# ublk_gone ID: neither the block nor the char device of ublk ID is left.
+ublk_gone() {
+	[ ! -e "/dev/ublkb$1" ] && [ ! -e "/dev/ublkc$1" ] && [ ! -e "/sys/class/ublk-char/ublkc$1" ]
+}
+
+# wait_exit SECONDS: waits for vramd to end by itself; sets SERVER_RC.
+wait_exit() {
+	local i pid=$SERVER_PID
+	for ((i = 0; i < $1 * 10; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			SERVER_RC=$? SERVER_PID=
+			return 0
+		fi
+		read -r -t 0.1 -u "$SLEEP_FD"
+	done
+	return 1
+}
+
+# ublk_cleanup: after a failed step: vramd stopped (never while the device
+# is swap: the swapoff cleanup runs first), a left-over device deleted.
+ublk_cleanup() {
+	local i
+	if [ -n "$UBLK_DEV" ] && [ -n "$(swap_used_kib "$UBLK_DEV")" ]; then
+		loud "NOT stopping vramd (pid $SERVER_PID): $UBLK_DEV is still active swap"
+		return 1
+	fi
+	if [ -n "$SERVER_PID" ]; then
+		kill -TERM "$SERVER_PID" 2>/dev/null
+		wait_exit 15 || { kill -KILL "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID"; SERVER_PID=; }
+	fi
+	for i in /dev/ublkc*; do
+		[ -e "$i" ] && timeout 40 "$VRAMD" --ublk-del "${i#/dev/ublkc}"
+	done
+	return 0
+}
+
+# server_json FILTER: jq over fresh statistics, space-separated.
+server_json() {
+	server_stats "[$1] | map(tostring) | join(\" \")"
+}
+
+scenario_ublk() {
+	local mode size lbs wc fua dmax fe q before t0 out rc node i wbytes werrs rbytes rerrs fl fle tc te zc ze
+	requires mkswap swapon swapoff jq timeout fio blkdiscard dd cmp
+	requires_vramd
+	requires_test_prog memtouch
+	[ -c /dev/ublk-control ] || bad ublk-start "no /dev/ublk-control (ublk_drv.ko not loaded?)"
+	[ -z "$(active_swaps)" ] || bad ublk-start "swap already active: $(active_swaps | tr '\n' ' ')"
+	ls /dev/ublkb* >/dev/null 2>&1 && bad ublk-start "ublk devices exist already: $(ls /dev/ublk[bc]*)"
+	cleanup_add ublk_cleanup
+
+	# --- swap through /dev/ublkbN, in swap mode -----------------------------
+	mode=--swap
+	[ -n "$SWAPBENCH_SANITIZED" ] && mode=--no-swap
+	ublk_server "$mode"
+	size=$(($(cat "$UBLK_SYS/size") * 512))
+	lbs=$(cat "$UBLK_SYS/queue/logical_block_size")
+	wc=$(cat "$UBLK_SYS/queue/write_cache")
+	fua=$(cat "$UBLK_SYS/queue/fua" 2>/dev/null || echo '?')
+	dmax=$(cat "$UBLK_SYS/queue/discard_max_bytes")
+	read -r fe q <<<"$(server_json '.frontend, .queues')"
+	[ "$size" = $((VM_EXPORT_MIB << 20)) ] ||
+		bad ublk-start "$UBLK_DEV has $size bytes, expected ${VM_EXPORT_MIB} MiB"
+	[ "$lbs" = 4096 ] || bad ublk-start "$UBLK_DEV logical block size $lbs, expected 4096"
+	[ "$wc" = "write back" ] || bad ublk-start "$UBLK_DEV write_cache '$wc', expected 'write back' (flushes)"
+	[ "$fua" != 0 ] || bad ublk-start "$UBLK_DEV has no FUA"
+	[ "$dmax" -gt 0 ] || bad ublk-start "$UBLK_DEV takes no discards"
+	[ "$fe" = ublk ] || bad ublk-start "vramd statistics say frontend '${fe:-?}', expected ublk"
+	ok ublk-start "$UBLK_DEV ${VM_EXPORT_MIB} MiB, block size $lbs, $wc, fua $fua," \
+		"discard_max_bytes $dmax, $q queues, vramd $mode; features $(jq -c .features "$STATS")"
+
+	swap_on ublk-swapon "$UBLK_DEV"
+	ok ublk-swapon "$(awk -v d="$UBLK_DEV" '$1 == d { print $1, $2, $3 " KiB", "priority " $5 }' /proc/swaps)"
+
+	before=$(<"$UBLK_SYS/stat")
+	overcommit ublk-overcommit "$UBLK_DEV"
+	traffic ublk-stat "$UBLK_DEV" "$before"
+
+	# SIGTERM while the device is swap: refused, vramd goes on serving.
+	if [ "$mode" = --swap ]; then
+		kill -TERM "$SERVER_PID"
+		read -r -t 2 -u "$SLEEP_FD"
+		kill -0 "$SERVER_PID" 2>/dev/null || bad ublk-refuse "vramd exited on SIGTERM while $UBLK_DEV was swap"
+		grep -q 'refusing to exit' "$tmp/vramd.log" || bad ublk-refuse "vramd did not log its refusal"
+		timeout 20 dd if="$UBLK_DEV" of=/dev/null bs=4096 count=16 iflag=direct 2>/dev/null ||
+			bad ublk-refuse "$UBLK_DEV does not serve reads after the refused SIGTERM"
+		ok ublk-refuse "SIGTERM refused while $UBLK_DEV is swap: vramd still serving"
+	else
+		result ublk-refuse skip "vramd $mode: no swap mode to refuse with"
+	fi
+
+	# Teardown: swapoff; vramd (SIGTERM pending) exits by itself.
+	swap_off "$UBLK_DEV" || bad ublk-teardown "swapoff $UBLK_DEV failed"
+	[ "$mode" = --swap ] || kill -TERM "$SERVER_PID"
+	wait_exit 20 || bad ublk-teardown "vramd did not exit within 20 s of the swapoff"
+	[ "$SERVER_RC" = 0 ] || {
+		tail -n 20 "$tmp/vramd.log" >&2
+		bad ublk-teardown "vramd exited with status $SERVER_RC"
+	}
+	ublk_gone "$UBLK_ID" || bad ublk-teardown "ublk device $UBLK_ID left after vramd exited"
+	[ -z "$(active_swaps)" ] || bad ublk-teardown "swap still active: $(active_swaps | tr '\n' ' ')"
+	[ -e "$MEMCG" ] && bad ublk-teardown "cgroup left: $MEMCG"
+	ok ublk-teardown "swapoff; vramd exit 0 by itself; /dev/ublkb$UBLK_ID and /dev/ublkc$UBLK_ID gone"
+
+	# --- the raw device: fio verify, flushes, discard, write zeroes ----------
+	ublk_server --no-swap
+	t0=$SECONDS
+	timeout 200 fio --name=v --filename="$UBLK_DEV" --direct=1 --ioengine=io_uring --iodepth=16 \
+		--rw=randwrite --bs=4k --size="${VM_FIO_MIB}M" --verify=crc32c --verify_fatal=1 \
+		--fsync=512 --output-format=terse >"$tmp/fio.out" 2>&1
+	rc=$?
+	[ $rc = 0 ] || { cat "$tmp/fio.out" >&2; bad ublk-fio "fio verify on $UBLK_DEV exited with status $rc"; }
+	read -r wbytes werrs rbytes rerrs fl fle <<<"$(server_json '.commands.write.bytes,
+		.commands.write.errors, .commands.read.bytes, .commands.read.errors,
+		.commands.flush.count, .commands.flush.errors')"
+	[ "${werrs:-x}" = 0 ] && [ "${rerrs:-x}" = 0 ] && [ "${fle:-x}" = 0 ] ||
+		bad ublk-fio "vramd reports errors: write ${werrs:-?}, read ${rerrs:-?}, flush ${fle:-?}"
+	[ "${wbytes:-0}" -ge $((VM_FIO_MIB << 20)) ] && [ "${rbytes:-0}" -ge $((VM_FIO_MIB << 20)) ] ||
+		bad ublk-fio "vramd wrote ${wbytes:-?} and read ${rbytes:-?} bytes, expected ${VM_FIO_MIB} MiB each"
+	[ "${fl:-0}" -gt 0 ] || bad ublk-fio "no flush reached vramd (fio --fsync)"
+	ok ublk-fio "fio randwrite 4k ${VM_FIO_MIB}M --verify=crc32c --fsync=512 on $UBLK_DEV:" \
+		"exit 0 in $((SECONDS - t0))s; vramd wrote $wbytes read $rbytes bytes, $fl flushes, 0 errors"
+
+	timeout 30 blkdiscard -o 0 -l 1M "$UBLK_DEV" || bad ublk-discard "blkdiscard $UBLK_DEV failed"
+	timeout 30 blkdiscard -z -o 1M -l 1M "$UBLK_DEV" || bad ublk-discard "blkdiscard -z $UBLK_DEV failed"
+	timeout 30 dd if="$UBLK_DEV" bs=1M skip=1 count=1 iflag=direct 2>/dev/null |
+		cmp -s -n 1048576 - /dev/zero || bad ublk-discard "$UBLK_DEV is not zero after blkdiscard -z"
+	read -r tc te zc ze <<<"$(server_json '.commands.trim.count, .commands.trim.errors,
+		.commands.write_zeroes.count, .commands.write_zeroes.errors')"
+	[ "${tc:-0}" -gt 0 ] && [ "${te:-x}" = 0 ] ||
+		bad ublk-discard "vramd saw ${tc:-?} trims with ${te:-?} errors"
+	[ "${zc:-0}" -gt 0 ] && [ "${ze:-x}" = 0 ] ||
+		bad ublk-discard "vramd saw ${zc:-?} write-zeroes with ${ze:-?} errors"
+	ok ublk-discard "blkdiscard and blkdiscard -z: $tc trims, $zc write-zeroes at vramd, 0 errors, zeros read back"
+
+	# --- kill -9: reads in flight fail, later ones too, --ublk-del cleans up -
+	dd if="$UBLK_DEV" of=/dev/null bs=64k iflag=direct 2>"$tmp/dd.err" &
+	DD_PID=$!
+	cleanup_add 'kill -KILL $DD_PID'
+	read -r -t 1 -u "$SLEEP_FD"
+	kill -0 "$DD_PID" 2>/dev/null ||
+		bad ublk-kill "the reader of $UBLK_DEV ended before vramd was killed (make it longer)"
+	kill -KILL "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_PID=
+	t0=$SECONDS
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$DD_PID" 2>/dev/null || break
+		read -r -t 0.1 -u "$SLEEP_FD"
+	done
+	kill -0 "$DD_PID" 2>/dev/null && bad ublk-kill "a read in flight on $UBLK_DEV hung for 30 s after vramd was killed"
+	wait "$DD_PID"
+	rc=$?
+	[ $rc != 0 ] || bad ublk-kill "a read in flight on $UBLK_DEV succeeded after vramd was killed"
+	info "the reader in flight: exit $rc after $((SECONDS - t0))s: $(tr '\n' ' ' <"$tmp/dd.err")"
+	out=$(timeout 30 dd if="$UBLK_DEV" of=/dev/null bs=4096 count=1 iflag=direct 2>&1)
+	rc=$?
+	[ $rc = 124 ] && bad ublk-kill "a read of $UBLK_DEV hung for 30 s after vramd was killed"
+	[ $rc != 0 ] || bad ublk-kill "a read of $UBLK_DEV succeeded after vramd was killed"
+	node=gone
+	[ -b "$UBLK_DEV" ] && node=present
+	[ -e "/dev/ublkc$UBLK_ID" ] || bad ublk-kill "/dev/ublkc$UBLK_ID vanished: nothing left for --ublk-del"
+	ok ublk-kill "after kill -9 the read in flight failed ($(grep -m1 -v records "$tmp/dd.err"))," \
+		"a new one too ($(tail -n 1 <<<"$out")), within $((SECONDS - t0))s; $UBLK_DEV $node, /dev/ublkc$UBLK_ID left"
+
+	t0=$SECONDS
+	timeout 40 "$VRAMD" --ublk-del "$UBLK_ID" >"$tmp/del.out" 2>&1
+	rc=$?
+	[ $rc = 0 ] || { cat "$tmp/del.out" >&2; bad ublk-del "vramd --ublk-del $UBLK_ID exited with status $rc"; }
+	for ((i = 0; i < 50; i++)); do
+		ublk_gone "$UBLK_ID" && break
+		read -r -t 0.1 -u "$SLEEP_FD"
+	done
+	ublk_gone "$UBLK_ID" || bad ublk-del "ublk device $UBLK_ID still there after --ublk-del"
+	timeout 40 "$VRAMD" --ublk-del "$UBLK_ID" >"$tmp/del2.out" 2>&1
+	rc=$?
+	[ $rc = 1 ] && grep -q 'no such device' "$tmp/del2.out" ||
+		bad ublk-del "a second --ublk-del $UBLK_ID: status $rc, '$(cat "$tmp/del2.out")'"
+	[ -z "$(procs_named vramd memtouch fio)" ] ||
+		bad ublk-del "processes left: $(procs_named vramd memtouch fio | tr '\n' ' ')"
+	ok ublk-del "vramd --ublk-del $UBLK_ID: exit 0 in $((SECONDS - t0))s, device gone;" \
+		"again: '$(tail -n 1 "$tmp/del2.out")'"
+
+	# --- the device deleted under a running vramd: it notices and exits 1 ----
+	ublk_server --no-swap
+	t0=$SECONDS
+	timeout 40 "$VRAMD" --ublk-del "$UBLK_ID" >"$tmp/del3.out" 2>&1 ||
+		{ cat "$tmp/del3.out" >&2; bad ublk-gone "vramd --ublk-del $UBLK_ID under a running vramd failed"; }
+	wait_exit 20 || bad ublk-gone "vramd did not exit within 20 s of its device being deleted"
+	[ "$SERVER_RC" = 1 ] || bad ublk-gone "vramd exited with status $SERVER_RC, expected 1"
+	grep -q 'went away' "$tmp/vramd.log" || bad ublk-gone "vramd did not say why it exited"
+	ublk_gone "$UBLK_ID" || bad ublk-gone "ublk device $UBLK_ID still there"
+	ok ublk-gone "--ublk-del under a running vramd: it exited with status 1 in $((SECONDS - t0))s, device gone"
 }
 
 # --- everything ------------------------------------------------------------------
@@ -460,11 +698,14 @@ leftovers() {
 	[ -z "$p" ] || why+=("processes: $p")
 	p=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -type d -name 'swapbench*' | tr '\n' ' ')
 	[ -z "$p" ] || why+=("cgroups: $p")
+	p=$(ls -d /dev/ublkb* /dev/ublkc* 2>/dev/null | tr '\n' ' ')
+	[ -z "$p" ] || why+=("ublk devices: $p")
 	[ "$(cat /proc/mounts)" = "$1" ] || why+=("mounts changed: $(diff <(echo "$1") /proc/mounts | tr '\n' ' ')")
 	if [ ${#why[@]} -gt 0 ]; then
 		result clean fail "${why[*]}"
 	else
-		ok clean "no swap, $NBD disconnected, $ZRAM reset, no vramd/nbd-client/memtouch, cgroups and mounts as at start"
+		ok clean "no swap, $NBD disconnected, $ZRAM reset, no ublk device, no vramd/nbd-client/memtouch," \
+			"cgroups and mounts as at start"
 	fi
 }
 
@@ -488,7 +729,11 @@ run_all() {
 			echo "---"
 		fi
 	done
-	doctor
+	if [ "$VM_DOCTOR" = yes ]; then
+		doctor
+	else
+		result doctor skip "VM_DOCTOR=$VM_DOCTOR"
+	fi
 	leftovers "$mounts"
 	result "done" ok "guest finished"
 }
@@ -498,5 +743,6 @@ all) run_all ;;
 nbd) keep_stderr; scenario_nbd ;;
 zram) keep_stderr; scenario_zram ;;
 tier) keep_stderr; scenario_tier ;;
-*) echo "usage: $0 [all|nbd|zram|tier]" >&2; exit 2 ;;
+ublk) keep_stderr; scenario_ublk ;;
+*) echo "usage: $0 [all|nbd|zram|tier|ublk]" >&2; exit 2 ;;
 esac
