@@ -46,7 +46,10 @@ static int check(const struct export *ex, const struct blk_req *r)
 		return EINVAL;
 	if (r->op == BLK_FLUSH)
 		return 0;
-	if (r->len == 0 || r->len > BLK_MAX_IO || r->off > ex->size || r->len > ex->size - r->off)
+	/* Only data moves through the buffers; a trim or zeroing may span
+	 * much more (a loop device passes up to 4 GiB). */
+	if (r->len == 0 || (r->len > BLK_MAX_IO && (r->op == BLK_READ || r->op == BLK_WRITE)) ||
+	    r->off > ex->size || r->len > ex->size - r->off)
 		return EINVAL;
 	if (ex->read_only && r->op != BLK_READ)
 		return EPERM;

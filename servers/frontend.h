@@ -48,8 +48,8 @@ struct blk_queue {
 int blk_queue_open(struct blk_queue *q, const struct export *ex, unsigned idx);
 void blk_queue_close(struct blk_queue *q);
 
-/* Runs r[0..n) in order: each checked (EINVAL past the end of the export
- * or longer than BLK_MAX_IO, EPERM for a change to a read-only export),
+/* Runs r[0..n) in order: each checked (EINVAL past the end of the export,
+ * or a read or write longer than BLK_MAX_IO; EPERM for a change to a read-only export),
  * queued on the backend, then one wait for the batch; a BLK_FLUSH first
  * waits for everything before it.  Each request is counted in q->st with
  * its latency from t0_ns (when the batch arrived).  Never fails as a whole:

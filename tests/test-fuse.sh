@@ -128,7 +128,7 @@ data_checks() {
 	cmp -s "$tmp/pat" "$tmp/back" || bad "$label: 4 MiB read back differ from what was written"
 	dd if=/dev/zero of="$f" bs=4096 seek=16384 count=1 oflag=direct conv=notrunc status=none \
 		2>/dev/null && bad "$label: a write past the end succeeded"
-	fallocate --punch-hole --keep-size -o $((60 << 20)) -l $((1 << 20)) "$f" ||
+	fallocate --punch-hole --keep-size -o $((56 << 20)) -l $((5 << 20)) "$f" ||
 		bad "$label: fallocate --punch-hole failed"
 	fallocate --zero-range --keep-size -o $((61 << 20)) -l $((1 << 20)) "$f" ||
 		bad "$label: fallocate --zero-range failed"
