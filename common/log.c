@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 
 enum log_level log_level = LOG_INFO;
@@ -20,7 +21,9 @@ void log_init(const char *prog, enum log_level level)
 
 int log_to_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* Root may append to a log in a directory others can write: no
+	 * symbolic link followed, no file of another owner appended to. */
+	int fd = file_open_private(path, O_APPEND, 0644);
 
 	if (fd < 0)
 		return -1;

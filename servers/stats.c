@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 #include "session.h"
 #include "stats.h"
@@ -103,19 +104,17 @@ json_t *stats_json(const struct export *ex, struct worker_stats *const *ws, unsi
 	return doc;
 }
 
+static int dump(int fd, void *doc)
+{
+	return json_dumpfd(doc, fd, JSON_INDENT(1) | JSON_SORT_KEYS);
+}
+
 int stats_write_file(json_t *doc, const char *path)
 {
-	char tmp[4096];
-
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, getpid());
-	if (json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_SORT_KEYS) < 0) {
-		error("cannot write stats file '%s'", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) < 0) {
-		error("cannot rename '%s' to '%s': %m", tmp, path);
-		unlink(tmp);
+	/* A fresh temporary file renamed over path: nothing planted at path
+	 * or at a guessable temporary name is written through. */
+	if (file_replace(path, dump, doc) < 0) {
+		error("cannot write stats file '%s': %m", path);
 		return -1;
 	}
 	return 0;

@@ -26,6 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "frontend.h"
 #include "handshake.h"
 #include "log.h"
@@ -700,12 +701,21 @@ static void dump_stats(bool to_stderr_if_no_file)
 
 static int write_pidfile(void)
 {
-	FILE *f;
+	int fd;
 
 	if (!o.pidfile)
 		return 0;
-	f = fopen(o.pidfile, "w");
-	if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f) != 0) {
+	fd = file_open_private(o.pidfile, O_TRUNC, 0644);
+	if (fd < 0) {
+		error("cannot write pidfile '%s': %s", o.pidfile, file_why(errno));
+		return -1;
+	}
+	if (dprintf(fd, "%d\n", getpid()) < 0) {
+		error("cannot write pidfile '%s': %m", o.pidfile);
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0) {
 		error("cannot write pidfile '%s': %m", o.pidfile);
 		return -1;
 	}
@@ -880,7 +890,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.log_file && log_to_file(o.log_file) < 0) {
-		error("cannot open log file '%s': %m", o.log_file);
+		error("cannot open log file '%s': %s", o.log_file, file_why(errno));
 		return 1;
 	}
 	if (!o.threads) {
