@@ -569,10 +569,18 @@ struct hs_conn {
 	struct conn *slot;
 };
 
+/* Set once exit is requested and refused for live swap: no new client
+ * starts transmission (it would hold the exit off). */
+static volatile int exiting;
+
 static int hs_admit(void *ctx)
 {
 	struct hs_conn *h = ctx;
 
+	if (__atomic_load_n(&exiting, __ATOMIC_SEQ_CST)) {
+		warn("refusing a client at the end of its handshake: the server is exiting");
+		return -1;
+	}
 	if (!h->slot && !(h->slot = workers_reserve())) {
 		__atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
 		warn("refusing a client at the end of its handshake: all %llu connections in use "
@@ -722,19 +730,26 @@ static int write_pidfile(void)
 	return 0;
 }
 
-/* Signals reach the main loop through a pipe.  A handler, not a blocked
- * mask and signalfd: threads we do not create (the CUDA driver's) may
- * unblock signals, and a signal delivered to one of them would otherwise
- * take its default action and kill the server. */
+/* Signals set flags and wake the main loop through a pipe.  A handler,
+ * not a blocked mask and signalfd: threads we do not create (the CUDA
+ * driver's) may unblock signals, and a signal delivered to one of them
+ * would otherwise take its default action and kill the server.  The flags,
+ * not the pipe's bytes, say what came: a burst of SIGUSR1 costs one dump
+ * per wake-up, and a termination request is never lost to a full pipe. */
 static int sig_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t sig_term; /* the last SIGTERM/SIGINT, or 0 */
+static volatile sig_atomic_t sig_dump; /* SIGUSR1 since the last dump */
 
 static void on_signal(int signo)
 {
-	unsigned char c = (unsigned char)signo;
 	int saved = errno;
 
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* pipe full: the main loop has signals pending anyway */
+	if (signo == SIGUSR1)
+		sig_dump = 1;
+	else if (signo == SIGTERM || signo == SIGINT)
+		sig_term = signo;
+	if (write(sig_pipe[1], "", 1) < 0) {
+		/* pipe full: the main loop is woken anyway */
 	}
 	errno = saved;
 }
@@ -756,13 +771,18 @@ static int signals_init(void)
 	return 0;
 }
 
-/* Whether a client holds the export: an NBD connection, or the front
- * end's device held open (swapon, a loop device). */
+/* Whether a client holds the export: an NBD connection being served (one
+ * still negotiating cannot be a swap client), or the front end's device
+ * held open (swapon, a loop device). */
 static unsigned clients(void)
 {
+	unsigned open, hs;
+
 	if (fe)
 		return fe->busy() ? 1 : 0;
-	return connections_open();
+	open = connections_open();
+	hs = __atomic_load_n(&handshakes, __ATOMIC_SEQ_CST);
+	return open > hs ? open - hs : 0;
 }
 
 /* Main loop: accept, signals, statistics timer.  Returns the exit code. */
@@ -813,14 +833,17 @@ static int serve(void)
 				dump_stats(false);
 		}
 		if (pf[1].revents & POLLIN) {
-			unsigned char signo;
+			unsigned char drain[256];
+			int signo = sig_term;
 
-			if (read(sfd, &signo, 1) != 1)
-				continue;
-			if (signo == SIGUSR1) {
+			while (read(sfd, drain, sizeof drain) > 0)
+				;
+			if (sig_dump) {
+				sig_dump = 0;
 				dump_stats(true);
-			} else if (signo == SIGHUP) {
-				/* ignored: no configuration to reload */
+			}
+			if (!signo || exit_pending) {
+				/* SIGHUP, or a repeated request: nothing new */
 			} else if (!swap_mode || o.force_exit || clients() == 0) {
 				info("%s: exiting", strsignal(signo));
 				return 0;
@@ -832,10 +855,16 @@ static int serve(void)
 				     strsignal(signo));
 			} else {
 				exit_pending = 1;
+				/* No new client: connecting ones are refused, ones
+				 * still negotiating cannot start transmission. */
+				__atomic_store_n(&exiting, 1, __ATOMIC_SEQ_CST);
+				close(listen_fd);
+				listen_fd = -1;
+				pf[0].fd = -1;
 				warn("%s: refusing to exit: %u client(s) connected and this export may back "
 				     "live swap (their pages would be lost); swapoff and disconnect first, "
 				     "or restart with --force-exit; will exit when the last client leaves",
-				     strsignal(signo), connections_open());
+				     strsignal(signo), clients());
 			}
 		}
 	}
