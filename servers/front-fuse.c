@@ -51,6 +51,9 @@
 #define INIT_TIMEOUT_MS 5000
 #define STOP_TIMEOUT_MS 10000
 #define URING_PARAM "/sys/module/fuse/parameters/enable_uring"
+/* io_uring entries' buffers in all (256 KiB each), unless one per CPU
+ * needs more; swap mode locks them and the vram backend pins them. */
+#define FUSE_REGION_MAX (256ull << 20)
 
 enum { UD_EVENT = 1 }; /* user_data of the wake-up read; entries are pointers */
 
@@ -96,8 +99,12 @@ static struct {
 	unsigned ncpu;            /* possible CPUs: the kernel's queue count */
 	volatile int stopping;
 	volatile int gone;        /* the connection ended while serving */
+	bool stuck;               /* a thread did not stop: its memory stays */
+	uint64_t mnt_id;          /* the mount's id (statx), 0: unknown */
 	int uring_mode;           /* what was asked: -1 auto, 0, 1 */
 } F = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static bool fuse_busy(void);
 
 static int fuse_supported(char *why, size_t len)
 {
@@ -123,33 +130,43 @@ static int uring_param(void)
 	return c == 'Y' || c == '1';
 }
 
-/* The kernel's queue count: num_possible_cpus(), from
- * /sys/devices/system/cpu/possible ("0-7", "0,2-5"). */
-static unsigned possible_cpus(void)
+/* The kernel's queue count, num_possible_cpus(): the CPUs in
+ * /sys/devices/system/cpu/possible ("0-7", "0,2-5").  *dense: they are
+ * 0..n-1 (the kernel picks queue = CPU number; with holes in the mask a
+ * CPU's number can pass the count, and io_uring is not used). */
+static unsigned possible_cpus(bool *dense)
 {
 	char buf[256] = "";
 	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	unsigned max = 0;
+	unsigned count = 0, top = 0;
 	char *p = buf, *end;
 
 	if (fd >= 0)
 		close(fd);
+	*dense = false;
 	if (n <= 0)
-		return (unsigned)sysconf(_SC_NPROCESSORS_CONF);
+		return 1;
 	buf[n] = 0;
-	while (*p) {
-		unsigned long v = strtoul(p, &end, 10);
+	while (*p && *p != '\n') {
+		unsigned long a = strtoul(p, &end, 10), b = a;
 
 		if (end == p)
-			break;
-		if (v + 1 > max)
-			max = (unsigned)v + 1;
+			return 1;
 		p = end;
-		while (*p == '-' || *p == ',' || *p == '\n')
+		if (*p == '-') {
+			b = strtoul(p + 1, &end, 10);
+			if (end == p + 1 || b < a)
+				return 1;
+			p = end;
+		}
+		count += (unsigned)(b - a + 1);
+		top = (unsigned)b + 1;
+		if (*p == ',')
 			p++;
 	}
-	return max ? max : 1;
+	*dense = count > 0 && count == top;
+	return count ? count : 1;
 }
 
 static bool is_io(uint32_t opcode)
@@ -403,7 +420,7 @@ static void *uring_main(void *arg)
 static int uring_register(struct fq *t)
 {
 	struct io_uring_cqe *cqe;
-	unsigned i;
+	unsigned i, head;
 	int r;
 
 	for (i = 0; i < t->nents; i++)
@@ -412,13 +429,12 @@ static int uring_register(struct fq *t)
 	if (r < 0)
 		return r;
 	/* A registration that fails completes at once; one that works stays
-	 * pending until a request comes.  A short look for the former. */
-	while (io_uring_peek_cqe(&t->ring, &cqe) == 0) {
-		r = cqe->res;
-		io_uring_cqe_seen(&t->ring, cqe);
-		if (r < 0)
-			return r;
-	}
+	 * pending until a request comes.  Failures are looked for, but a
+	 * completion with a request (res >= 0: the ring may be ready already,
+	 * other queues having registered) stays for uring_main. */
+	io_uring_for_each_cqe(&t->ring, head, cqe)
+		if (cqe->res < 0)
+			return cqe->res;
 	return 0;
 }
 
@@ -475,28 +491,43 @@ static int answer_init(struct fq *t)
 	return 0;
 }
 
+static int open_mount_point(const char *target, bool quiet);
+
+/* Unmounts our mount, found again by a safe walk of its path and known by
+ * its mount id: if the path leads elsewhere now, nothing is unmounted
+ * (the connection still ends when /dev/fuse is closed). */
 static void unmount(void)
 {
+	struct statx stx;
+	char self[64];
+	int fd;
+
 	if (!F.mounted)
 		return;
-	if (umount2(F.mnt, UMOUNT_NOFOLLOW) == 0) {
-		F.mounted = false;
-		return;
-	}
-	if (errno == EINVAL || errno == ENOENT) {
-		F.mounted = false; /* unmounted from outside already */
-		return;
-	}
-	/* Busy (--force-exit with a loop device on it): detached now, and
-	 * the connection ends when this process closes /dev/fuse, failing
-	 * the holder's I/O. */
-	warn("fuse: '%s' is busy (%m): detaching it; its users' I/O will fail", F.mnt);
-	if (umount2(F.mnt, UMOUNT_NOFOLLOW | MNT_DETACH) < 0)
-		warn("fuse: cannot detach '%s': %m", F.mnt);
 	F.mounted = false;
+	fd = open_mount_point(F.mnt, true);
+	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != F.mnt_id) {
+		if (fd >= 0)
+			close(fd);
+		/* Unmounted from outside, or the path moved. */
+		debug("fuse: '%s' is not this server's mount any more: not unmounting it", F.mnt);
+		return;
+	}
+	if (fuse_busy())
+		warn("fuse: '%s' is still open (a loop device?): unmounting it; its users' I/O will fail",
+		     F.mnt);
+	/* Detached: our own descriptor of it would make a plain unmount
+	 * busy.  Nothing holds it once that descriptor is closed. */
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	if (umount2(self, MNT_DETACH) < 0)
+		warn("fuse: cannot unmount '%s': %m", F.mnt);
+	close(fd);
 }
 
-static void fuse_stop(void)
+/* Returns 0, or -1 when a thread did not stop (its ring, entries,
+ * backend context and the buffer region are then left as they are). */
+static int fuse_stop(void)
 {
 	uint64_t deadline = now_ns() + STOP_TIMEOUT_MS * 1000000ull;
 	unsigned i;
@@ -507,23 +538,16 @@ static void fuse_stop(void)
 		struct fq *t = &F.fq[i];
 		uint64_t one = 1;
 
-		if (!t->started)
-			continue;
-		if (t->uring) {
-			if (write(t->efd, &one, sizeof one) < 0)
-				warn("fuse: cannot wake queue %u: %m", i);
-		}
+		if (t->started && t->uring && write(t->efd, &one, sizeof one) < 0)
+			warn("fuse: cannot wake queue %u: %m", i);
 	}
 	/* Readers block in read(): a signal without SA_RESTART ends it, sent
 	 * again until each has seen stopping (or the deadline passed). */
 	for (i = 0; i < F.nq; i++) {
 		struct fq *t = &F.fq[i];
 
-		if (!t->started)
-			continue;
-		for (;;) {
+		while (t->started) {
 			struct timespec ts;
-			int r;
 
 			if (!t->uring)
 				pthread_kill(t->thread, SIGURG);
@@ -533,28 +557,35 @@ static void fuse_stop(void)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			r = pthread_timedjoin_np(t->thread, NULL, &ts);
-			if (r == 0)
-				break;
-			if (now_ns() >= deadline) {
-				error("fuse: thread %u did not stop within %d ms: leaving it", i,
-				      STOP_TIMEOUT_MS);
+			if (pthread_timedjoin_np(t->thread, NULL, &ts) == 0) {
+				t->started = false;
+			} else if (now_ns() >= deadline) {
+				error("fuse: thread %u did not stop within %d ms: leaving it, and "
+				      "its memory", i, STOP_TIMEOUT_MS);
+				F.stuck = true;
 				break;
 			}
 		}
-		t->started = false;
 	}
 	for (i = 0; i < F.nq; i++) {
 		struct fq *t = &F.fq[i];
 
+		if (t->started)
+			continue; /* stuck: it may still use all of it */
 		if (t->ring_ok)
 			io_uring_queue_exit(&t->ring);
+		t->ring_ok = false;
 		if (t->efd >= 0)
 			close(t->efd);
+		t->efd = -1;
 		if (t->has_queue)
 			blk_queue_close(&t->q);
+		t->has_queue = false;
 		free(t->ents);
+		t->ents = NULL;
 	}
+	if (F.stuck)
+		return -1;
 	if (F.fd >= 0)
 		close(F.fd);
 	F.fd = -1;
@@ -562,47 +593,136 @@ static void fuse_stop(void)
 		munmap(F.region, F.region_len);
 	F.region = NULL;
 	/* F.fq and F.stats stay: the statistics are read after stop(). */
+	return 0;
 }
 
-static int do_mount(const char *target, uint64_t size)
+/* Opens the mount point (or, at stop, the mount on it), refusing a path
+ * that someone other than root could redirect: every directory on the
+ * way must be root's (or the caller's) and writable by no one else unless
+ * sticky (like /tmp, where others cannot rename what is not theirs), and
+ * no component may be a symbolic link or "..".  Returns a descriptor of
+ * the directory, or -1 (logged unless quiet). */
+static int open_mount_point(const char *target, bool quiet)
 {
-	char opts[256], fdpath[64];
+	char *copy = NULL, *save = NULL, *name, why[512] = "";
+	int dir = -1, next;
 	struct stat st;
-	int dir;
 
-	/* Mounted through the directory's descriptor: a symbolic link swapped
-	 * in for the mount point is not followed. */
-	dir = open(target, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir < 0) {
-		error("fuse: mount point '%s': %m (want an existing directory, not a symbolic link)",
-		      target);
-		return -1;
+	if (target[0] != '/') {
+		snprintf(why, sizeof why, "want an absolute path");
+		goto fail;
 	}
-	if (fstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		error("fuse: mount point '%s' is not a directory", target);
+	copy = strdup(target);
+	dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (!copy || dir < 0)
+		goto fail;
+	for (name = strtok_r(copy, "/", &save);; name = strtok_r(NULL, "/", &save)) {
+		if (fstat(dir, &st) < 0)
+			goto fail;
+		if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX) && name)) {
+			snprintf(why, sizeof why, "a directory on the way belongs to uid %u or others "
+				 "may write it (mode %04o): refused, someone could redirect the path",
+				 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+			goto fail;
+		}
+		if (!name)
+			break;
+		if (!strcmp(name, "..")) {
+			snprintf(why, sizeof why, "no '..' allowed");
+			goto fail;
+		}
+		next = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			snprintf(why, sizeof why, "'%s': %s (want an existing directory, no symbolic "
+				 "link on the way)", name, strerror(errno));
+			goto fail;
+		}
 		close(dir);
-		return -1;
+		dir = next;
 	}
+	free(copy);
+	return dir;
+fail:
+	if (!quiet)
+		error("fuse: mount point '%s': %s", target, why[0] ? why : strerror(errno));
+	free(copy);
+	if (dir >= 0)
+		close(dir);
+	return -1;
+}
+
+static int do_mount(const char *target)
+{
+	static const struct {
+		const char *key, *value; /* value NULL: a flag */
+	} fixed[] = { { "source", "vramd" }, { "subtype", "vramd" }, { "rootmode", "40000" },
+		      { "default_permissions", NULL } };
+	struct statx stx;
+	char num[32];
+	unsigned i;
+	int dir, fsfd = -1, mfd = -1;
+
+	dir = open_mount_point(target, false);
+	if (dir < 0)
+		return -1;
 	F.fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (F.fd < 0) {
 		error("fuse: open /dev/fuse: %m");
-		close(dir);
-		return -1;
+		goto fail;
 	}
-	/* Only the mounting user (root) may use the file; no allow_other. */
-	snprintf(opts, sizeof opts,
-		 "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions,max_read=%u", F.fd,
-		 (unsigned)geteuid(), (unsigned)getegid(), FUSE_MAX_IO);
-	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", dir);
-	if (mount("vramd", fdpath, "fuse.vramd", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0) {
+	/* The mount API in steps (fsopen ... move_mount) leaves a descriptor
+	 * of the mount itself, which the unmount goes through.  Only the
+	 * mounting user (root) may use the file: no allow_other. */
+	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
+	if (fsfd < 0) {
+		error("fuse: fsopen(\"fuse\"): %m (needs Linux 5.2 or later)");
+		goto fail;
+	}
+	for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		if (fsconfig(fsfd, fixed[i].value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG,
+			     fixed[i].key, fixed[i].value, 0) < 0) {
+			error("fuse: mount option '%s': %m", fixed[i].key);
+			goto fail;
+		}
+#define SETNUM(key, v)                                                                      \
+	(snprintf(num, sizeof num, "%u", (unsigned)(v)),                                    \
+	 fsconfig(fsfd, FSCONFIG_SET_STRING, key, num, 0))
+	if (SETNUM("fd", F.fd) < 0 || SETNUM("user_id", geteuid()) < 0 ||
+	    SETNUM("group_id", getegid()) < 0 || SETNUM("max_read", FUSE_MAX_IO) < 0) {
+		error("fuse: mount options: %m");
+		goto fail;
+	}
+#undef SETNUM
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		error("fuse: creating the filesystem: %m");
+		goto fail;
+	}
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0) {
+		error("fuse: fsmount: %m");
+		goto fail;
+	}
+	if (move_mount(mfd, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
 		error("fuse: mount on '%s': %m", target);
-		close(dir);
-		return -1;
+		goto fail;
 	}
-	close(dir);
 	F.mounted = true;
-	(void)size;
+	/* Its id tells the mount apart at stop (the descriptor itself is
+	 * not kept: it would make an unmount from outside fail as busy). */
+	if (statx(mfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID))
+		F.mnt_id = stx.stx_mnt_id;
+	close(mfd);
+	close(fsfd);
+	close(dir);
 	return 0;
+fail:
+	if (mfd >= 0)
+		close(mfd);
+	if (fsfd >= 0)
+		close(fsfd);
+	close(dir);
+	return -1;
 }
 
 static int fuse_start(const struct export *ex, const struct frontend_config *cfg, char *path,
@@ -611,6 +731,7 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 	struct sigaction sa = { .sa_handler = on_wake_signal }; /* no SA_RESTART */
 	unsigned i, per_cpu = 0, queues = cfg->queues ? cfg->queues : 1;
 	int param = uring_param();
+	bool dense;
 	size_t off;
 	char sz[32];
 
@@ -630,18 +751,34 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGURG, &sa, NULL);
 	snprintf(F.mnt, sizeof F.mnt, "%s", cfg->target);
-	F.ncpu = possible_cpus();
+	F.ncpu = possible_cpus(&dense);
 	F.fs = (struct fuse_fs){ .size = ex->size, .read_only = ex->read_only,
 				 .want_uring = cfg->uring != 0 && param == 1, .max_io = FUSE_MAX_IO,
+				 .page_size = (uint32_t)sysconf(_SC_PAGESIZE),
 				 .time_s = (uint64_t)time(NULL) };
-	/* io_uring: `queues` threads share the kernel's per-CPU queues, with
-	 * entries enough for `depth` requests per thread in all; one reader
-	 * stays on /dev/fuse.  Otherwise `queues` readers. */
+	if (F.fs.want_uring && !dense) {
+		if (cfg->uring == 1) {
+			error("fuse: --fuse-uring on: the possible CPUs are not numbered 0..n-1, "
+			      "which FUSE over io_uring's per-CPU queues need");
+			return -1;
+		}
+		info("fuse: possible CPUs not numbered 0..n-1: using /dev/fuse reads");
+		F.fs.want_uring = false;
+	}
+	/* io_uring: `queues` threads (at most one per CPU) share the kernel's
+	 * per-CPU queues, with `depth` entries per thread in all, at least
+	 * one per CPU, and the buffers within FUSE_REGION_MAX where one per
+	 * CPU allows; one reader stays on /dev/fuse.  Otherwise `queues`
+	 * readers, each with one request at a time (depth unused). */
 	if (F.fs.want_uring) {
+		size_t per_ent = FUSE_MAX_IO + sizeof(struct vramd_fuse_uring_hdr);
+
 		F.nuring = queues < F.ncpu ? queues : F.ncpu;
 		per_cpu = F.nuring * cfg->depth / F.ncpu;
-		if (per_cpu < 2)
-			per_cpu = 2;
+		if ((size_t)per_cpu * F.ncpu * per_ent > FUSE_REGION_MAX)
+			per_cpu = (unsigned)(FUSE_REGION_MAX / per_ent / F.ncpu);
+		if (per_cpu < 1)
+			per_cpu = 1;
 		F.nreaders = 1;
 	} else {
 		F.nreaders = queues;
@@ -652,13 +789,17 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 
 		F.fs.max_background = (uint16_t)(bg < 16 ? 16 : bg > 65535 ? 65535 : bg);
 	}
-	F.nq = F.nreaders + F.nuring;
-	F.fq = calloc(F.nq, sizeof *F.fq);
-	F.stats = calloc(F.nq, sizeof *F.stats);
+	F.fq = calloc(F.nreaders + F.nuring, sizeof *F.fq);
+	F.stats = calloc(F.nreaders + F.nuring, sizeof *F.stats);
 	if (!F.fq || !F.stats) {
 		error("fuse: out of memory");
-		goto fail;
+		free(F.fq);
+		free(F.stats);
+		F.fq = NULL;
+		F.stats = NULL;
+		return -1;
 	}
+	F.nq = F.nreaders + F.nuring;
 	for (i = 0; i < F.nq; i++) {
 		F.fq[i].efd = -1;
 		F.fq[i].idx = i;
@@ -715,9 +856,11 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 		}
 	}
 
-	/* Backend contexts: one per thread that does I/O.  In io_uring mode
-	 * the reader is context nuring (vramd opens queues + 1 for --fuse):
-	 * it serves I/O until the ring is ready, and if it never is. */
+	/* Backend contexts: one per thread.  In io_uring mode the reader is
+	 * context nuring (vramd opens queues + 1 for --fuse), though the
+	 * kernel then holds every request until the ring is ready and sends
+	 * none of them to /dev/fuse: it is there for a kernel that refused
+	 * io_uring at FUSE_INIT. */
 	for (i = 0; i < F.nq; i++) {
 		struct fq *t = &F.fq[i];
 		unsigned ctx = t->uring ? i - F.nreaders : F.fs.want_uring ? F.nuring : i;
@@ -728,7 +871,32 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 		F.stats[i] = &t->q.st;
 	}
 
-	if (do_mount(cfg->target, ex->size) < 0)
+	/* The rings exist before io_uring is offered at FUSE_INIT: after
+	 * that, the kernel holds every request until they serve, so a
+	 * failure here must come first (auto then offers it not at all). */
+	for (i = F.nreaders; i < F.nq && F.fs.want_uring; i++) {
+		struct fq *t = &F.fq[i];
+		int r;
+
+		/* Every entry's command stays in the ring, plus the wake-up. */
+		r = io_uring_queue_init(t->nents + 8, &t->ring, IORING_SETUP_SQE128);
+		if (r >= 0) {
+			t->ring_ok = true;
+			t->efd = eventfd(0, EFD_CLOEXEC);
+			r = t->efd < 0 ? -errno : 0;
+		}
+		if (r < 0) {
+			errno = -r;
+			if (cfg->uring == 1) {
+				error("fuse: cannot set up io_uring queue %u: %m", i - F.nreaders);
+				goto fail;
+			}
+			info("fuse: cannot set up io_uring queue %u (%m): using /dev/fuse reads",
+			     i - F.nreaders);
+			F.fs.want_uring = false;
+		}
+	}
+	if (do_mount(cfg->target) < 0)
 		goto fail;
 	if (answer_init(&F.fq[0]) < 0)
 		goto fail;
@@ -738,24 +906,6 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 			goto fail;
 		}
 		info("fuse: the kernel did not offer io_uring at FUSE_INIT: using /dev/fuse reads");
-	}
-	for (i = F.nreaders; i < F.nq && F.fs.uring; i++) {
-		struct fq *t = &F.fq[i];
-		int r;
-
-		/* Every entry's command stays in the ring, plus the wake-up. */
-		r = io_uring_queue_init(t->nents + 8, &t->ring, IORING_SETUP_SQE128);
-		if (r < 0) {
-			errno = -r;
-			error("fuse: io_uring_queue_init: %m");
-			goto fail;
-		}
-		t->ring_ok = true;
-		t->efd = eventfd(0, EFD_CLOEXEC);
-		if (t->efd < 0) {
-			error("fuse: eventfd: %m");
-			goto fail;
-		}
 	}
 	for (i = 0; i < F.nq; i++) {
 		struct fq *t = &F.fq[i];
@@ -789,8 +939,10 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 				int e = F.fq[i].registered ? -F.fq[i].reg_error : ETIMEDOUT;
 
 				pthread_mutex_unlock(&reg_lock);
-				error("fuse: registering io_uring queue %u: %s", i - F.nreaders,
-				      strerror(e));
+				/* The kernel has gone back to /dev/fuse, but with one
+				 * reader; start again with --fuse-uring off. */
+				error("fuse: registering io_uring queue %u: %s (try --fuse-uring off)",
+				      i - F.nreaders, strerror(e));
 				goto fail;
 			}
 		}

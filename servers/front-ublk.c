@@ -144,11 +144,26 @@ static int ctrl_cmd(int fd, bool encoded, unsigned nr, struct ublksrv_ctrl_cmd *
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000ll };
+	struct ublksrv_ctrl_cmd bc = *c;
+	void *bounce = NULL;
 	int r;
 
+	/* The driver writes answers through c->addr from an io_uring worker,
+	 * possibly after a deadline has passed and this function returned:
+	 * it writes into a heap copy, given back only once the command
+	 * completed (kept for ever otherwise). */
+	if (c->addr && c->len) {
+		bounce = malloc(c->len);
+		if (!bounce)
+			return -ENOMEM;
+		memcpy(bounce, (void *)(uintptr_t)c->addr, c->len);
+		bc.addr = (uint64_t)(uintptr_t)bounce;
+	}
 	r = io_uring_queue_init(2, &ring, IORING_SETUP_SQE128);
-	if (r < 0)
+	if (r < 0) {
+		free(bounce);
 		return r;
+	}
 	sqe = io_uring_get_sqe(&ring);
 	if (!sqe) {
 		io_uring_queue_exit(&ring);
@@ -159,7 +174,7 @@ static int ctrl_cmd(int fd, bool encoded, unsigned nr, struct ublksrv_ctrl_cmd *
 	sqe->fd = fd;
 	sqe->flags = IOSQE_ASYNC;
 	sqe->cmd_op = ctrl_op(encoded, nr);
-	memcpy(sqe_cmd(sqe), c, sizeof *c);
+	memcpy(sqe_cmd(sqe), &bc, sizeof bc);
 	r = io_uring_submit(&ring);
 	if (r == 1) {
 		r = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
@@ -171,6 +186,12 @@ static int ctrl_cmd(int fd, bool encoded, unsigned nr, struct ublksrv_ctrl_cmd *
 		r = -EIO;
 	}
 	io_uring_queue_exit(&ring);
+	if (r == -ETIMEDOUT)
+		return r; /* bounce stays: the command may still write it */
+	if (bounce) {
+		memcpy((void *)(uintptr_t)c->addr, bounce, c->len);
+		free(bounce);
+	}
 	return r;
 }
 
@@ -615,7 +636,7 @@ static int wait_ready(void)
 	return 0;
 }
 
-static void ublk_stop(void);
+static int ublk_stop(void);
 
 static int ublk_start(const struct export *ex, const struct frontend_config *cfg,
 		      char *path, size_t len)
@@ -707,8 +728,8 @@ fail:
 }
 
 /* Removes the device and everything start() made, whatever got made; every
- * wait has a deadline. */
-static void ublk_stop(void)
+ * wait has a deadline.  The statistics stay for vramd's last dump. */
+static int ublk_stop(void)
 {
 	struct ublksrv_ctrl_cmd c = { .dev_id = (uint32_t)u.dev_id, .queue_id = (uint16_t)-1 };
 	bool all = true;
@@ -747,18 +768,14 @@ static void ublk_stop(void)
 	}
 	u.added = u.started = false;
 	if (!all)
-		return; /* a stuck thread may still use the buffers and stats */
+		return -1; /* a stuck thread may still use the buffers and stats */
 	if (u.region)
 		munmap(u.region, u.region_len);
 	u.region = NULL;
-	free(u.qs);
-	free(u.stats);
-	u.qs = NULL;
-	u.stats = NULL;
-	u.nq = 0;
 	if (u.ctrl_fd >= 0)
 		close(u.ctrl_fd);
 	u.ctrl_fd = -1;
+	return 0;
 }
 
 static int ublk_supported(char *why, size_t len)

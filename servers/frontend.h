@@ -95,8 +95,10 @@ struct frontend_ops {
 	bool (*gone)(void);
 
 	/* Removes the device (or unmounts) and joins the threads; stats()
-	 * stays valid afterwards (vramd's last statistics dump). */
-	void (*stop)(void);
+	 * stays valid afterwards (vramd's last statistics dump).  Returns 0,
+	 * or -1 when a thread did not stop in time: it may still use the
+	 * backend, which must then not be freed. */
+	int (*stop)(void);
 
 	/* Wakes queue idx so that it calls blk_after_reply soon (from any
 	 * thread; backend_config.wake). */

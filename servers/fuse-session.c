@@ -131,7 +131,9 @@ static enum fuse_action do_init(struct fuse_fs *fs, const struct fuse_view *v, u
 	o.congestion_threshold = (uint16_t)(fs->max_background * 3 / 4);
 	o.max_write = fs->max_io;
 	o.time_gran = 1;
-	o.max_pages = (uint16_t)(fs->max_io / 4096);
+	o.max_pages = (uint16_t)(fs->max_io / (fs->page_size ? fs->page_size : 4096));
+	if (!o.max_pages)
+		o.max_pages = 1;
 	*out_len = fuse_init_out_len(fs->minor);
 	memcpy(out, &o, *out_len);
 	fs->inited = true;
@@ -311,7 +313,6 @@ enum fuse_action fuse_handle(struct fuse_fs *fs, const struct fuse_view *v, uint
 	}
 	switch (v->h->opcode) {
 	case FUSE_DESTROY:
-		fs->destroyed = true;
 		return FUSE_REPLY;
 	case FUSE_LOOKUP: {
 		struct fuse_entry_out e;

@@ -57,6 +57,7 @@ struct fuse_fs {
 	bool read_only;
 	bool want_uring;          /* accept FUSE over io_uring if offered */
 	uint32_t max_io;          /* max_write and largest read (<= BLK_MAX_IO) */
+	uint32_t page_size;       /* the kernel's (max_pages counts them); 0: 4096 */
 	uint16_t max_background;  /* requests the kernel keeps in flight */
 	uint64_t time_s;          /* timestamps of both inodes */
 
@@ -67,7 +68,6 @@ struct fuse_fs {
 
 	/* Handles of the file open now: a loop device holds one. */
 	int64_t opens;
-	bool destroyed;           /* FUSE_DESTROY came: the mount is going */
 };
 
 /* One request: its header, the opcode's fixed arguments (arg), and what

@@ -132,15 +132,20 @@ static void usage(FILE *f)
 "      --ublk-id N          ask for device number N (default: the kernel's choice)\n"
 "      --ublk-del N         delete ublk device N left by a vramd that was killed,\n"
 "                           and exit\n"
-"      --fuse MOUNTPOINT    mount a FUSE filesystem on MOUNTPOINT (an empty\n"
-"                           directory) whose one file, MOUNTPOINT/export, is the\n"
-"                           export; put a loop device with direct I/O on it\n"
+"      --fuse MOUNTPOINT    mount a FUSE filesystem on MOUNTPOINT whose one file,\n"
+"                           MOUNTPOINT/export, is the export; put a loop device\n"
+"                           with direct I/O on it.  MOUNTPOINT: an absolute path\n"
+"                           to a directory (what it holds is hidden meanwhile),\n"
+"                           every directory on the way root's and writable by no\n"
+"                           one else unless sticky, no symbolic link on the way\n"
 "      --fuse-uring MODE    auto (default): FUSE over io_uring where the kernel\n"
 "                           offers it (/sys/module/fuse/parameters/enable_uring\n"
 "                           is Y), else /dev/fuse reads; on: io_uring or fail;\n"
 "                           off: /dev/fuse reads\n"
-"      --queue-depth N      requests in flight per queue (default 128; 1 to 4096)\n"
-"                           (-j sets the number of queues)\n"
+"      --queue-depth N      requests in flight per queue (default 128; 1 to 4096);\n"
+"                           -j sets the number of queues (with --fuse: io_uring\n"
+"                           queue threads, at most one per CPU; /dev/fuse reads\n"
+"                           take one request per thread, depth unused)\n"
 "Process:\n"
 "  -f, --foreground         do not daemonize (default: fork, return once listening)\n"
 "  -p, --pidfile PATH       write the server's pid\n"
@@ -909,6 +914,8 @@ int main(int argc, char **argv)
 	struct backend_config cfg;
 	char why[512] = "", sz[32], path[4096] = "";
 	int ready[2] = { -1, -1 }, rc;
+	bool stuck = false;
+
 	log_init("vramd", LOG_INFO);
 	parse_args(argc, argv);
 	if (o.ublk_del >= 0)
@@ -995,13 +1002,13 @@ int main(int argc, char **argv)
 					      .queues = (unsigned)o.threads, .depth = (unsigned)o.depth,
 					      .uring = o.fuse_uring, .swap = swap_mode };
 
-		if (fe->start(&ex, &fc, path, sizeof path) < 0) {
-			ops->free(ex.backend);
+		/* After a failure the backend is left to the exit: a front
+		 * end thread that did not stop may still use it. */
+		if (fe->start(&ex, &fc, path, sizeof path) < 0)
 			return 1;
-		}
 		if (write_pidfile() < 0) {
-			fe->stop();
-			ops->free(ex.backend);
+			if (fe->stop() == 0)
+				ops->free(ex.backend);
 			return 1;
 		}
 	} else {
@@ -1033,10 +1040,12 @@ int main(int argc, char **argv)
 	}
 
 	rc = serve();
-	if (fe)
-		fe->stop();
-	else
+	if (fe && fe->stop() < 0) {
+		stuck = true;
+		rc = 1;
+	} else if (!fe) {
 		workers_stop();
+	}
 	dump_stats(false);
 	if (listen_fd >= 0)
 		close(listen_fd);
@@ -1044,6 +1053,7 @@ int main(int argc, char **argv)
 		unlink(o.socket);
 	if (o.pidfile)
 		unlink(o.pidfile);
-	ops->free(ex.backend);
+	if (!stuck)
+		ops->free(ex.backend); /* else left to the exit */
 	return rc;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # vramd --fuse as users and attackers meet it: bad options refused in one
 # line; the file's size, mode and directory; root only (nobody is refused);
-# truncation, writes past the end and a symbolic-link mount point refused;
+# truncation, writes past the end and a mount point that is a symbolic
+# link, or that others could redirect (a directory on its way writable by
+# them or theirs), refused;
 # data written through the file read back, with O_DIRECT and fio's verify,
 # through /dev/fuse reads and (where the kernel has it) FUSE over io_uring;
 # fallocate punch-hole and zero-range read back as zeros; unmounting by hand
@@ -75,6 +77,16 @@ ln -s "$MNT" "$tmp/link"
 expect_error 1 'symbolic link' "${base[@]}" --fuse "$tmp/link"
 : >"$tmp/plainfile"
 expect_error 1 'mount point|directory' "${base[@]}" --fuse "$tmp/plainfile"
+# A path others could redirect (rename a directory on the way, put a link
+# in its place) before vramd stops, or before the admin's losetup: refused.
+mkdir -m 0777 "$tmp/open"
+mkdir "$tmp/open/m"
+expect_error 1 'redirect' "${base[@]}" --fuse "$tmp/open/m"
+mkdir -p "$tmp/theirs/m"
+chown 65534 "$tmp/theirs"
+expect_error 1 'belongs to uid 65534' "${base[@]}" --fuse "$tmp/theirs/m"
+expect_error 1 'absolute' "${base[@]}" --fuse "relative/m"
+expect_error 1 "no '\.\.'" "${base[@]}" --fuse "$MNT/../mnt"
 if [ -e "$PARAM" ]; then
 	echo N >"$PARAM"
 	expect_error 1 'switched off|enable_uring' "${base[@]}" --fuse "$MNT" --fuse-uring on
