@@ -310,7 +310,7 @@ static int check_request(const struct export *ex, uint16_t flags, uint16_t type,
 	case NBD_CMD_FLUSH:
 		return flags & ~NBD_CMD_FLAG_FUA ? EINVAL : 0;
 	case NBD_CMD_DISC:
-		return flags ? EINVAL : 0;
+		return 0; /* never answered, whatever its flags: the client is leaving */
 	default:
 		return EINVAL;
 	}

@@ -1803,6 +1803,10 @@ static const struct hcase cases[] = {
 	{ "bad-request-magic", "READ with request magic 0x25609514",
 	  C_TX, tx_generic, .tx = { .magic = 0x25609514, .type = NBD_CMD_READ,
 				   .at = AT_END, .off = -4096, .len = 4096 }, .want = CLOSED },
+	/* Issue #20, item 13: DISC is never answered, whatever its flags. */
+	{ "disc-with-flags", "DISC with command flag FUA (0x1)",
+	  C_TX, tx_generic, .tx = { .type = NBD_CMD_DISC, .flags = NBD_CMD_FLAG_FUA, .at = AT_END,
+				   .off = 0, .len = 0 }, .want = CLOSED },
 	{ "unknown-command-42", "command 42",
 	  C_TX, tx_generic, .tx = { .type = 42, .at = AT_END, .off = -4096, .len = 4096 },
 	  .want = ERR(NBD_EINVAL, USABLE) },
