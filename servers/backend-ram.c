@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "log.h"
@@ -85,13 +86,26 @@ static int ram_pwrite(void *w, const void *buf, uint32_t len, uint64_t off, bool
 	return 0;
 }
 
-/* Trim keeps the memory (it may be locked for swap) and zeroes it, which
- * the protocol allows: trimmed data may read back as anything. */
+/* Trim and zeroing give whole pages back to the kernel (they read as zeros
+ * again, and a sparse export stays sparse: zeroing 256 MiB of a fresh
+ * export made it resident); the partial pages at the edges are zeroed.
+ * Memory locked for swap (mlockall) cannot be given back without unlocking
+ * it, which would let it be swapped onto itself: there madvise() refuses
+ * (EINVAL) and the range is zeroed in place. */
 static int ram_zero(void *w, uint32_t len, uint64_t off, int *status)
 {
 	struct ram *r = w;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uint8_t *p = r->base + off, *end = p + len;
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + page - 1) & ~(page - 1));
+	uint8_t *b = (uint8_t *)((uintptr_t)end & ~(page - 1));
 
-	memset(r->base + off, 0, len);
+	if (a < b && madvise(a, (size_t)(b - a), MADV_DONTNEED) == 0) {
+		memset(p, 0, (size_t)(a - p));
+		memset(b, 0, (size_t)(end - b));
+	} else {
+		memset(p, 0, len);
+	}
 	*status = 0;
 	return 0;
 }
