@@ -4,6 +4,7 @@
 #ifndef SWAPBENCH_LOG_H
 #define SWAPBENCH_LOG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
@@ -22,5 +23,19 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
 #define info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define debug(...) do { if (log_level >= LOG_DEBUG) log_msg(LOG_DEBUG, __VA_ARGS__); } while (0)
+
+/* A warning that can repeat at a client's pace (refused connections,
+ * failed handshakes): at most one line per second from each call site;
+ * the next line says how many were held back.  Thread-safe. */
+struct log_limit {
+	uint64_t next_ns;
+	unsigned held;
+};
+void log_limited(struct log_limit *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define warn_limited(...)                                                                     \
+	do {                                                                                  \
+		static struct log_limit log_limit_here;                                       \
+		log_limited(&log_limit_here, __VA_ARGS__);                                    \
+	} while (0)
 
 #endif

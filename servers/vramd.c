@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -46,6 +47,8 @@
  * slot (buffers): a client that connects and vanishes, however often,
  * leaves the --max-connections slots to clients that negotiate. */
 #define HANDSHAKES_MAX 64
+/* Out of descriptors, accepting stops this long before it is tried again. */
+#define ACCEPT_PAUSE_MS 100
 static unsigned handshakes;
 static uint64_t refused; /* connections refused at accept (stats) */
 
@@ -583,12 +586,12 @@ static int hs_admit(void *ctx)
 	struct hs_conn *h = ctx;
 
 	if (__atomic_load_n(&exiting, __ATOMIC_SEQ_CST)) {
-		warn("refusing a client at the end of its handshake: the server is exiting");
+		warn_limited("refusing a client at the end of its handshake: the server is exiting");
 		return -1;
 	}
 	if (!h->slot && !(h->slot = workers_reserve())) {
 		__atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
-		warn("refusing a client at the end of its handshake: all %llu connections in use "
+		warn_limited("refusing a client at the end of its handshake: all %llu connections in use "
 		     "(--max-connections)", (unsigned long long)o.max_conns);
 		return -1;
 	}
@@ -629,9 +632,9 @@ static void *handshake_thread(void *arg)
 		return NULL;
 	}
 	if (r == HS_ERROR && now_ns() >= hc.io.deadline_ns)
-		warn("handshake failed: %s (not done within %d s)", why, HANDSHAKE_TIMEOUT_S);
+		warn_limited("handshake failed: %s (not done within %d s)", why, HANDSHAKE_TIMEOUT_S);
 	else if (r == HS_ERROR)
-		warn("handshake failed: %s", why);
+		warn_limited("handshake failed: %s", why);
 	if (hc.slot)
 		workers_unreserve(hc.slot);
 	close(fd);
@@ -642,7 +645,10 @@ static void *handshake_thread(void *arg)
 	return NULL;
 }
 
-static void accept_one(void)
+/* Accepts one connection.  Returns -1 when out of descriptors (the
+ * connection stays queued: the caller stops polling for a while instead of
+ * spinning on it), else 0. */
+static int accept_one(void)
 {
 	pthread_attr_t attr;
 	pthread_t t;
@@ -651,9 +657,13 @@ static void accept_one(void)
 	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			warn_limited("accept: %m: not accepting for %d ms", ACCEPT_PAUSE_MS);
+			return -1;
+		}
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			warn("accept: %m");
-		return;
+			warn_limited("accept: %m");
+		return 0;
 	}
 	/* Refused at once when every slot is taken; when more clients
 	 * negotiate at once than slots are free, the last to ask for
@@ -662,12 +672,12 @@ static void accept_one(void)
 	if (!workers_slot_free() || hs >= (o.max_conns > HANDSHAKES_MAX ? o.max_conns : HANDSHAKES_MAX)) {
 		__atomic_add_fetch(&refused, 1, __ATOMIC_RELAXED);
 		if (!workers_slot_free())
-			warn("refusing connection: all %llu connections in use (--max-connections)",
+			warn_limited("refusing connection: all %llu connections in use (--max-connections)",
 			     (unsigned long long)o.max_conns);
 		else
-			warn("refusing connection: %u handshakes in progress", hs);
+			warn_limited("refusing connection: %u handshakes in progress", hs);
 		close(fd);
-		return;
+		return 0;
 	}
 	__atomic_add_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	connections_add(1);
@@ -676,13 +686,14 @@ static void accept_one(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	if (!a || (a->fd = fd, pthread_create(&t, &attr, handshake_thread, a) != 0)) {
-		warn("cannot start a handshake thread: closing the connection");
+		warn_limited("cannot start a handshake thread: closing the connection");
 		free(a);
 		close(fd);
 		connections_add(-1);
 		__atomic_sub_fetch(&handshakes, 1, __ATOMIC_SEQ_CST);
 	}
 	pthread_attr_destroy(&attr);
+	return 0;
 }
 
 static void dump_stats(bool to_stderr_if_no_file)
@@ -795,6 +806,7 @@ static int serve(void)
 {
 	struct pollfd pf[3];
 	int sfd = sig_pipe[0], tfd = -1, exit_pending = 0;
+	uint64_t accept_again = 0; /* accepting paused until then (ns), 0: not */
 
 	if (o.stats_file && o.stats_ms) {
 		struct itimerspec its = {
@@ -812,7 +824,13 @@ static int serve(void)
 	for (;;) {
 		/* A front end's device can go away under us (deleted,
 		 * unmounted by hand): looked at every 200 ms. */
-		int r = poll(pf, 3, exit_pending || fe ? 200 : -1);
+		int r;
+
+		if (accept_again && now_ns() >= accept_again && listen_fd >= 0) {
+			accept_again = 0;
+			pf[0].fd = listen_fd;
+		}
+		r = poll(pf, 3, accept_again ? ACCEPT_PAUSE_MS : exit_pending || fe ? 200 : -1);
 
 		if (r < 0 && errno == EINTR)
 			continue; /* the signal is in the pipe */
@@ -829,8 +847,10 @@ static int serve(void)
 			      fe->name);
 			return 1;
 		}
-		if (pf[0].revents & POLLIN)
-			accept_one();
+		if ((pf[0].revents & POLLIN) && accept_one() < 0) {
+			accept_again = now_ns() + ACCEPT_PAUSE_MS * 1000000ull;
+			pf[0].fd = -1;
+		}
 		if (pf[2].revents & POLLIN) {
 			uint64_t ticks;
 
@@ -873,6 +893,39 @@ static int serve(void)
 			}
 		}
 	}
+}
+
+/* Descriptors: every connection served and every one negotiating, each
+ * worker's ring and eventfd, and room for the rest (log, statistics,
+ * signals, the GPU driver's device files).  The soft limit is raised to
+ * that; a hard limit below it is refused at start, instead of accepts
+ * failing with EMFILE later. */
+static int raise_nofile(void)
+{
+	uint64_t hs = o.max_conns > HANDSHAKES_MAX ? o.max_conns : HANDSHAKES_MAX;
+	uint64_t need = o.max_conns + hs + 2 * o.threads + 128;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		error("getrlimit(RLIMIT_NOFILE): %m");
+		return -1;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		error("the open-file limit is %llu (hard), below the %llu descriptors that "
+		      "--max-connections %llu and --threads %llu need: raise it (ulimit -Hn, "
+		      "LimitNOFILE=) or lower --max-connections", (unsigned long long)rl.rlim_max,
+		      (unsigned long long)need, (unsigned long long)o.max_conns,
+		      (unsigned long long)o.threads);
+		return -1;
+	}
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		error("setrlimit(RLIMIT_NOFILE, %llu): %m", (unsigned long long)need);
+		return -1;
+	}
+	return 0;
 }
 
 /* backend_config.wake: the queue or worker that owns the context. */
@@ -939,6 +992,9 @@ int main(int argc, char **argv)
 		if (o.threads > o.max_conns)
 			o.threads = o.max_conns;
 	}
+
+	if (!fe && raise_nofile() < 0)
+		return 1;
 
 	/* Daemonize before creating the backend: a CUDA context or locked
 	 * memory does not survive fork().  The parent waits for the child to

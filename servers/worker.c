@@ -132,7 +132,7 @@ static void release(struct conn *c)
 			 __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&w->load, 1, __ATOMIC_RELAXED);
 	if (c->s.close_why)
-		warn("connection closed: %s", c->s.close_why);
+		warn_limited("connection closed: %s", c->s.close_why);
 	workers_unreserve(c);
 	connections_add(-1);
 }
@@ -415,6 +415,7 @@ int workers_start(const struct export *ex, unsigned n, unsigned max_conns, unsig
 		if (r) {
 			errno = r;
 			error("cannot start worker thread: %m");
+			workers_stop(); /* those started: nothing left running */
 			return -1;
 		}
 		nworkers = i + 1;
