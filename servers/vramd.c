@@ -64,7 +64,7 @@ static struct opts {
 	int cuda_sync;
 	bool resident;
 	mode_t socket_mode;
-	bool read_only, foreground, force_exit, allow_remote, dump;
+	bool read_only, foreground, force_exit, allow_remote, allow_local, dump;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
 	.name = "vramd", .max_conns = 16, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
@@ -114,9 +114,15 @@ static void usage(FILE *f)
 "  -n, --export-name NAME   export name (default \"vramd\"; \"\" also selects it)\n"
 "      --description TEXT   export description shown by nbdinfo --list\n"
 "Listening:\n"
-"  -u, --socket PATH        Unix socket (created with --socket-mode, default 0600)\n"
+"  -u, --socket PATH        Unix socket (created with --socket-mode, default 0600:\n"
+"                           only root may connect; the way to serve swap)\n"
 "      --socket-mode OCTAL  permissions of the Unix socket\n"
-"  -t, --tcp HOST:PORT      TCP socket; only loopback unless --allow-remote\n"
+"  -t, --tcp HOST:PORT      TCP socket, which EVERY local user can reach (NBD has\n"
+"                           no authentication here): they could read and write\n"
+"                           the export, other processes' swapped-out pages; so it\n"
+"                           needs --allow-any-local-user, and is only loopback\n"
+"                           unless --allow-remote\n"
+"      --allow-any-local-user  accept that exposure of --tcp (benchmarks, tests)\n"
 "      --allow-remote       permit a non-loopback --tcp address\n"
 "  -j, --threads N          I/O worker threads (default: online CPUs, at most\n"
 "                           --max-connections)\n"
@@ -177,7 +183,7 @@ static void usage(FILE *f)
 }
 
 enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_RESIDENT, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
-       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE, O_UBLK, O_UBLK_ID, O_UBLK_DEL,
+       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE, O_UBLK, O_UBLK_ID, O_UBLK_DEL, O_LOCAL,
        O_FUSE, O_FUSE_URING, O_DEPTH };
 
 static const struct option longopts[] = {
@@ -196,6 +202,7 @@ static const struct option longopts[] = {
 	{ "socket-mode", required_argument, NULL, O_MODE },
 	{ "tcp", required_argument, NULL, 't' },
 	{ "allow-remote", no_argument, NULL, O_REMOTE },
+	{ "allow-any-local-user", no_argument, NULL, O_LOCAL },
 	{ "threads", required_argument, NULL, 'j' },
 	{ "max-connections", required_argument, NULL, O_MAXC },
 	{ "foreground", no_argument, NULL, 'f' },
@@ -296,6 +303,7 @@ static void parse_args(int argc, char **argv)
 		}
 		case 't': o.tcp = optarg; break;
 		case O_REMOTE: o.allow_remote = true; break;
+		case O_LOCAL: o.allow_local = true; break;
 		case 'j':
 			if (parse_uint(optarg, 1, 1024, &o.threads) < 0)
 				bad("invalid --threads '%s': want 1 to 1024", optarg);
@@ -385,6 +393,9 @@ static void parse_args(int argc, char **argv)
 	fe = o.ublk ? &frontend_ublk : o.fuse ? &frontend_fuse : NULL;
 	if (o.socket && strlen(o.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		bad("--socket path '%s' is too long for a Unix socket", o.socket);
+	if (o.tcp && !o.allow_local)
+		bad("--tcp lets every local user read and write the export (with swap: other "
+		    "processes' pages); use --socket, or add --allow-any-local-user");
 	if (o.tcp) {
 		char why[320];
 
@@ -1074,6 +1085,10 @@ int main(int argc, char **argv)
 		if (workers_start(&ex, (unsigned)o.threads, (unsigned)o.max_conns, (unsigned)o.busy_poll_us) < 0 || write_pidfile() < 0)
 			return 1;
 	}
+	if (o.tcp)
+		warn("serving on TCP %s: any local user%s can read and write this export%s", o.tcp,
+		     o.allow_remote ? " and any host that reaches it" : "",
+		     swap_mode ? ", which may hold other processes' swapped-out pages" : "");
 	info("serving backend '%s', %s%s, on %s (%llu %s%s)", ops->name,
 	     format_size(ex.size, sz, sizeof sz), ex.read_only ? " read-only" : "",
 	     fe ? path : o.socket ? o.socket : o.tcp, (unsigned long long)o.threads,

@@ -62,7 +62,7 @@ pick_port() {
 rc=$?
 [ $rc = 0 ] || bad "vramd --help: exit status $rc, expected 0"
 [ -s "$tmp/help" ] || bad "vramd --help printed nothing on stdout"
-for opt in --backend --size --socket --socket-mode --tcp --allow-remote \
+for opt in --backend --size --socket --socket-mode --tcp --allow-remote --allow-any-local-user \
 	--export-name --description --read-only --threads --max-connections \
 	--pidfile --foreground --swap --no-swap --force-exit --stats-file \
 	--stats-interval-ms --gpu --cuda-sync --staging --resident-kernel --resident-idle --busy-poll \
@@ -132,9 +132,11 @@ expect_error 2 '-1|size' "${base[@]}" --socket "$sock" --size -1
 expect_error 2 'bogus' --foreground --no-swap --backend bogus --size 1M --socket "$sock"
 expect_error 2 'socket|tcp' "${base[@]}" --size 1M --socket "$sock" --tcp "127.0.0.1:$port"
 expect_error 2 'socket|tcp' "${base[@]}" --size 1M
-expect_error 2 'allow-remote|remote|loopback' "${base[@]}" --size 1M --tcp "0.0.0.0:$port"
-expect_error 2 'allow-remote|remote|loopback' "${base[@]}" --size 1M --tcp "192.0.2.1:$port"
-expect_error 2 'tcp|port|127\.0\.0\.1' "${base[@]}" --size 1M --tcp 127.0.0.1
+expect_error 2 'allow-remote|remote|loopback' "${base[@]}" --size 1M --allow-any-local-user --tcp "0.0.0.0:$port"
+expect_error 2 'allow-remote|remote|loopback' "${base[@]}" --size 1M --allow-any-local-user --tcp "192.0.2.1:$port"
+expect_error 2 'tcp|port|127\.0\.0\.1' "${base[@]}" --size 1M --allow-any-local-user --tcp 127.0.0.1
+# Issue #20, item 3: TCP serves every local user; refused unless accepted.
+expect_error 2 'every local user.*allow-any-local-user' "${base[@]}" --size 1M --tcp "127.0.0.1:$port"
 expect_error 2 'thread' "${base[@]}" --size 1M --socket "$sock" --threads 0
 expect_error 2 'thread|many' "${base[@]}" --size 1M --socket "$sock" --threads many
 expect_error 2 'cuda-sync' "${base[@]}" --size 1M --socket "$sock" --cuda-sync fast
@@ -173,7 +175,7 @@ mode=$(stat -c %a "$tmp/mode.sock")
 # TCP on loopback serves the export -------------------------------------------
 for _ in 1 2 3 4 5; do
 	port=$(pick_port)
-	"$VRAMD" --foreground --no-swap --backend "$be" --size 1M \
+	"$VRAMD" --foreground --no-swap --backend "$be" --size 1M --allow-any-local-user \
 		--tcp "127.0.0.1:$port" >>"$tmp/tcp.log" 2>&1 &
 	tcp_pid=$!
 	cleanup_add "stop_vramd $tcp_pid"
