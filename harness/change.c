@@ -118,15 +118,23 @@ static void say_write(const json_t *c, char *buf, size_t len)
 
 /* --- run (on undo) --------------------------------------------------------------- */
 
-int change_on_undo_run(struct journal *j, const char *const argv[], int timeout_s)
+int change_on_undo_run_if(struct journal *j, const char *const argv[], int timeout_s,
+			  const char *if_exists)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *c;
 	int i;
 
 	for (i = 0; argv[i]; i++)
 		json_array_append_new(a, json_string(argv[i]));
-	return journal_add(j, json_pack("{s:s, s:o, s:i}", "kind", "run", "argv", a,
-					"timeout_s", timeout_s));
+	c = json_pack("{s:s, s:o, s:i}", "kind", "run", "argv", a, "timeout_s", timeout_s);
+	if (c && if_exists)
+		json_object_set_new(c, "if_exists", json_string(if_exists));
+	return journal_add(j, c);
+}
+
+int change_on_undo_run(struct journal *j, const char *const argv[], int timeout_s)
+{
+	return change_on_undo_run_if(j, argv, timeout_s, NULL);
 }
 
 static int undo_run(json_t *c)
@@ -135,7 +143,12 @@ static int undo_run(json_t *c)
 	const char *argv[32];
 	size_t i, n = json_array_size(a);
 	int t = (int)json_integer_value(json_object_get(c, "timeout_s"));
+	const char *cond = S(c, "if_exists");
 
+	/* The object the command would remove is gone already (removed by
+	 * its owner on the way out, or never made). */
+	if (cond && access(cond, F_OK) < 0 && errno == ENOENT)
+		return 0;
 	if (n == 0 || n >= 32) {
 		error("journal entry 'run' has no usable argv");
 		return -1;
@@ -160,6 +173,8 @@ static void say_run(const json_t *c, char *buf, size_t len)
 	for (i = 0; i < json_array_size(a) && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "run ",
 					 json_string_value(json_array_get(a, i)));
+	if (S(c, "if_exists") && used < len)
+		snprintf(buf + used, len - used, " (if '%s' exists)", S(c, "if_exists"));
 }
 
 /* --- swapon / swapoff ------------------------------------------------------------- */

@@ -8,7 +8,8 @@
  *   kind      fields                        undo
  *   value     path, old                     write old back when it differs
  *   write     path, value                   write value (retried while EBUSY)
- *   run       argv, timeout_s               run the command
+ *   run       argv, timeout_s, [if_exists]  run the command (only while
+ *                                           if_exists exists, when given)
  *   swapon    dev                           swapoff (failure stops the replay)
  *   swapoff   dev, priority                 swapon at the old priority
  *   file      path                          unlink, unless active swap
@@ -62,6 +63,12 @@ int change_on_undo_write(struct journal *j, const char *path, const char *undo_v
 
 /* run: records a command to run on undo.  Returns the index or -1. */
 int change_on_undo_run(struct journal *j, const char *const argv[], int timeout_s);
+
+/* run, conditional: on undo the command runs only while IF_EXISTS exists
+ * (vramd --ublk-del N while the kernel still has ublk device N).  Returns
+ * the index or -1. */
+int change_on_undo_run_if(struct journal *j, const char *const argv[], int timeout_s,
+			  const char *if_exists);
 
 /* swapon: mkswap is the caller's; runs swapon --priority PRIO DEV (prio < 0:
  * the kernel's default). */

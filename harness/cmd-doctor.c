@@ -3,7 +3,7 @@
  * advice (advice.c).  Changes nothing; runs as any user (some answers need
  * root).  Try:
  *   build/swapbench doctor
- *   build/swapbench doctor --json | jq .tiers */
+ *   build/swapbench doctor --json | jq .tiers,.nbd_transports */
 #include <dirent.h>
 #include <getopt.h>
 #include <limits.h>
@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "memcg.h"
+#include "nbd-transport.h"
 #include "procfs.h"
 #include "run.h"
 #include "tier.h"
@@ -26,6 +27,8 @@ static const char usage_text[] =
 	"\n"
 	"Says what this host can run and why not: root, PSI, memory cgroups,\n"
 	"each tier's kernel features (zram, zswap, the nbd module, FUSE, loop),\n"
+	"which transports the nbd tier has here (ublk, kernel, vramd-fuse with or\n"
+	"without FUSE over io_uring, nbdfuse), why not, and which auto takes,\n"
 	"the tools swapbench drives and their versions, the GPU; then advice from\n"
 	"established rules (zram and zswap both on, swappiness with a RAM-speed\n"
 	"tier, swap on a Kubernetes node, a desktop without an OOM daemon,\n"
@@ -90,7 +93,8 @@ static void gather_checks(json_t *checks)
 	check(checks, "zswap", b, detail, "CONFIG_ZSWAP");
 	b = access("/dev/nbd0", F_OK) == 0 || access("/sys/module/nbd", F_OK) == 0;
 	check(checks, "nbd_module", b, b ? "kernel NBD client present" :
-	      "no kernel NBD client: the nbd tier uses nbdfuse + loop", "modprobe nbd (CONFIG_BLK_DEV_NBD)");
+	      "no kernel NBD client: the nbd tier's kernel transport is not offered",
+	      "modprobe nbd (CONFIG_BLK_DEV_NBD)");
 	b = access("/dev/fuse", F_OK) == 0;
 	check(checks, "fuse", b, b ? "/dev/fuse present" : "no /dev/fuse", "modprobe fuse");
 	b = access("/dev/loop-control", F_OK) == 0;
@@ -248,6 +252,16 @@ static void print_text(json_t *doc)
 		printf("  %-4s %-6s %s\n", json_is_true(json_object_get(v, "supported")) ? "yes" : "no",
 		       k, why ? why : "");
 	}
+	v = json_object_get(doc, "nbd_transports");
+	printf("\nnbd transports (auto's order):\n");
+	for (i = 0; nbd_transports[i]; i++) {
+		json_t *tr = json_object_get(v, nbd_transports[i]->name);
+
+		printf("  %-4s %-11s %s\n", json_is_true(json_object_get(tr, "offered")) ? "yes" : "no",
+		       nbd_transports[i]->name, json_string_value(json_object_get(tr, "detail")));
+	}
+	k = json_string_value(json_object_get(v, "auto"));
+	printf("  auto takes %s: %s\n", k ? k : "none", json_string_value(json_object_get(v, "auto_why")));
 	printf("\ntools:\n");
 	json_object_foreach(json_object_get(doc, "tools"), k, v)
 		printf("  %-12s %s\n", k, json_is_null(v) ? "(not installed)" : json_string_value(v));
@@ -291,11 +305,11 @@ int cmd_doctor(int argc, char **argv)
 	gather_checks(checks);
 	gather_facts(&f);
 	advise(&f, advice);
-	doc = json_pack("{s:s, s:i, s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o, s:o}",
+	doc = json_pack("{s:s, s:i, s:{s:s, s:s, s:s}, s:o, s:o, s:o, s:o, s:o, s:o}",
 			"schema", "swapbench-doctor", "version", 1,
 			"host", "kernel", u.release, "machine", u.machine, "hostname", u.nodename,
-			"checks", checks, "tiers", gather_tiers(), "tools", gather_tools(),
-			"gpu", gather_gpu(), "advice", advice);
+			"checks", checks, "tiers", gather_tiers(), "nbd_transports", nbd_transports_json(),
+			"tools", gather_tools(), "gpu", gather_gpu(), "advice", advice);
 	json_object_set_new(json_object_get(doc, "host"), "swappiness", json_integer(f.swappiness));
 	json_object_set_new(json_object_get(doc, "host"), "page_cluster", json_integer(f.page_cluster));
 	if (json) {

@@ -1,14 +1,17 @@
-/* nbd tier: swap on vramd's export (backend vram, ram or null) reached as a
- * block device, through the kernel's NBD client (transport kernel:
- * nbd-client -unix SOCK /dev/nbdN) or, where the kernel has no nbd module,
- * through nbdfuse and a loop device with direct I/O (transport fuse).
- * vramd runs in swap mode (locked in memory, OOM-immune where permitted);
- * both daemons run in sessions of their own, and teardown checks that none
- * of their pages went to swap (VmSwap).  The runtime files (socket, pid
- * files, logs, vramd's stats) live in STATE_DIR/nbd.  Try:
- *   sudo swapbench tier up nbd --backend ram --size 2G --transport fuse --hold */
-#include <errno.h>
-#include <glob.h>
+/* nbd tier: swap on vramd's export (backend vram, ram or null) as a block
+ * device, made by one of four transports (harness/nbd-transport-*.c):
+ * ublk (vramd is /dev/ublkbN itself), kernel (nbd-client + /dev/nbdN),
+ * vramd-fuse (vramd's FUSE file + a loop device) or nbdfuse (nbdfuse's
+ * FUSE file + a loop device); auto takes the first of these the host
+ * offers and says why it passed the others over.  This file owns the
+ * lifecycle: vramd in swap mode (locked in memory, OOM-immune where
+ * permitted) in a session of its own, the transport's device, swapon;
+ * the journal's undo runs it backwards (swapoff, losetup -d or nbd-client
+ * -d, vramd stopped by SIGTERM with a deadline, unmount, parameters back),
+ * and teardown checks that no daemon's pages went to swap (VmSwap).  The
+ * runtime files (socket, pid files, logs, vramd's stats, the FUSE mount
+ * point) live in STATE_DIR/nbd.  Try:
+ *   sudo swapbench tier up nbd --backend ram --size 2G --transport auto --hold */
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -20,17 +23,24 @@
 
 #include "change.h"
 #include "log.h"
-#include "nbdclient.h"
+#include "nbd-transport.h"
 #include "procfs.h"
 #include "run.h"
 #include "tier.h"
+#include "vramdcmd.h"
 
 static const struct tier_param nbd_params[] = {
 	{ "backend", "NAME", "ram", "vramd backend: vram, ram or null" },
-	{ "transport", "NAME", "auto", "kernel (nbd module), fuse (nbdfuse + loop) or auto" },
-	{ "connections", "N", "4", "NBD connections (nbd-client -connections, nbdfuse -C)" },
+	{ "transport", "NAME", "auto", "ublk (vramd as /dev/ublkbN), kernel (nbd-client + /dev/nbdN), "
+	  "vramd-fuse (vramd's FUSE file + loop), nbdfuse (nbdfuse + loop; 'fuse' is its old name) "
+	  "or auto (the first of these, in this order, that the host offers)" },
+	{ "connections", "N", "4", "kernel and nbdfuse: NBD connections (nbd-client -connections, nbdfuse -C)" },
 	{ "timeout", "SECONDS", "30", "kernel transport: dead-connection timeout" },
-	{ "threads", "N", NULL, "vramd worker threads (default: one per CPU, at most connections + 4)" },
+	{ "queue-depth", "N", NULL, "ublk and vramd-fuse: requests in flight per queue (vramd --queue-depth; "
+	  "default vramd's)" },
+	{ "fuse-uring", "auto|on|off", "auto", "vramd-fuse: FUSE over io_uring; auto and on turn the fuse "
+	  "module's enable_uring on while the tier is up, on fails where the kernel lacks it" },
+	{ "threads", "N", NULL, "vramd worker threads, or queues (default: one per CPU, at most connections + 4)" },
 	{ "gpu", "N", NULL, "vram backend: GPU index" },
 	{ "busy-poll", "USECS", NULL, "vramd workers poll this long before sleeping (lower latency, a busy core each)" },
 	{ "server-swap", "on|off", "on", "run vramd in swap mode (off for sanitizer builds)" },
@@ -38,64 +48,27 @@ static const struct tier_param nbd_params[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-static void vramd_path(const struct tier *t, char *buf, size_t len)
-{
-	const char *v = tier_get(t, "vramd");
-	char self[PATH_MAX];
-
-	if (v) {
-		snprintf(buf, len, "%s", v);
-		return;
-	}
-	if (self_dir(self, sizeof self) == 0 && pathf(buf, len, "%s/vramd", self) == 0 &&
-	    access(buf, X_OK) == 0)
-		return;
-	snprintf(buf, len, "vramd");
-}
-
-static bool kernel_nbd_present(void)
-{
-	return access("/dev/nbd0", F_OK) == 0 || access("/sys/module/nbd", F_OK) == 0;
-}
-
-static bool kernel_nbd_loadable(void)
-{
-	const char *modprobe[] = { "modprobe", "-n", "-q", "nbd", NULL };
-
-	return run(modprobe, TIMEOUT_QUICK_S, RUN_QUIET, NULL) == 0;
-}
-
-/* The transport in force: kernel or fuse (auto resolved). */
-static const char *transport(const struct tier *t)
-{
-	const char *tr = tier_get(t, "transport");
-
-	if (strcmp(tr, "auto"))
-		return tr;
-	return kernel_nbd_present() || kernel_nbd_loadable() ? "kernel" : "fuse";
-}
-
 static bool nbd_supported(struct tier *t, char *why, size_t len)
 {
-	const char *tr = tier_get(t, "transport"), *backend = tier_get(t, "backend");
+	const char *backend = tier_get(t, "backend"), *uring = tier_get(t, "fuse-uring");
+	const struct nbd_transport *tr;
 	char vramd[PATH_MAX];
 	const char *dump[] = { vramd, "--backend", backend, "--dump-backend", NULL };
 	struct run_result r;
 	uint64_t v;
 	bool b;
 
-	if (strcmp(tr, "auto") && strcmp(tr, "kernel") && strcmp(tr, "fuse")) {
-		snprintf(why, len, "--transport: expected kernel, fuse or auto, got '%s'", tr);
-		return false;
-	}
+	why[0] = '\0'; /* a bad value is reported by tier_size and co. */
 	if (tier_size(t, "size", &v) < 0 || tier_uint(t, "connections", 1, 16, &v) < 0 ||
 	    tier_uint(t, "timeout", 1, 3600, &v) < 0 || tier_uint(t, "threads", 1, 1024, &v) < 0 ||
 	    tier_uint(t, "gpu", 0, 255, &v) < 0 || tier_uint(t, "busy-poll", 0, 10000, &v) < 0 ||
-	    tier_bool(t, "server-swap", &b) < 0) {
-		why[0] = '\0'; /* reported by tier_size and co. */
+	    tier_uint(t, "queue-depth", 1, 4096, &v) < 0 || tier_bool(t, "server-swap", &b) < 0)
+		return false;
+	if (strcmp(uring, "auto") && strcmp(uring, "on") && strcmp(uring, "off")) {
+		error("--fuse-uring: expected auto, on or off, got '%s'", uring);
 		return false;
 	}
-	vramd_path(t, vramd, sizeof vramd);
+	nbd_vramd_path(t, vramd, sizeof vramd);
 	if (!have_command(vramd)) {
 		snprintf(why, len, "no vramd binary at '%s' (run make, or pass --vramd PATH)", vramd);
 		return false;
@@ -106,37 +79,8 @@ static bool nbd_supported(struct tier *t, char *why, size_t len)
 			 r.out[0] ? r.out : "no answer to --dump-backend");
 		return false;
 	}
-	tr = transport(t);
-	if (!strcmp(tr, "kernel")) {
-		if (!have_command("nbd-client")) {
-			snprintf(why, len, "transport kernel: nbd-client not installed (apt install nbd-client)");
-			return false;
-		}
-		if (!kernel_nbd_present() && !kernel_nbd_loadable()) {
-			snprintf(why, len, "transport kernel: no kernel NBD client (/dev/nbd0 absent, no nbd "
-				 "module: CONFIG_BLK_DEV_NBD); use --transport fuse");
-			return false;
-		}
-		return true;
-	}
-	if (!have_command("nbdfuse") || !have_command("fusermount3") || !have_command("losetup")) {
-		snprintf(why, len, "transport fuse: needs nbdfuse, fusermount3 and losetup "
-			 "(apt install nbdfuse fuse3 mount)");
-		return false;
-	}
-	if (access("/dev/fuse", F_OK) < 0 || access("/dev/loop-control", F_OK) < 0) {
-		snprintf(why, len, "transport fuse: needs /dev/fuse and /dev/loop-control "
-			 "(modprobe fuse loop)");
-		return false;
-	}
-	return true;
+	return nbd_transport_resolve(t, &tr, why, len);
 }
-
-/* Runtime paths, all under STATE_DIR/nbd. */
-struct nbd_paths {
-	char dir[PATH_MAX], sock[PATH_MAX], pid[PATH_MAX], log[PATH_MAX], stats[PATH_MAX];
-	char mnt[PATH_MAX], file[PATH_MAX], fpid[PATH_MAX], flog[PATH_MAX];
-};
 
 static int paths_init(const struct tier *t, struct nbd_paths *p)
 {
@@ -146,92 +90,55 @@ static int paths_init(const struct tier *t, struct nbd_paths *p)
 	    pathf(p->log, sizeof p->log, "%s/vramd.log", p->dir) < 0 ||
 	    pathf(p->stats, sizeof p->stats, "%s/vramd-stats.json", p->dir) < 0 ||
 	    pathf(p->mnt, sizeof p->mnt, "%s/mnt", p->dir) < 0 ||
-	    pathf(p->file, sizeof p->file, "%s/mnt/nbd", p->dir) < 0 ||
 	    pathf(p->fpid, sizeof p->fpid, "%s/nbdfuse.pid", p->dir) < 0 ||
 	    pathf(p->flog, sizeof p->flog, "%s/nbdfuse.log", p->dir) < 0)
 		return -1;
 	return 0;
 }
 
-/* The last line of a log file, for error messages. */
-static const char *log_tail(const char *path, char *buf, size_t len)
+/* What every mode of vramd gets from the settings; the transport's
+ * prepare() adds how it serves.  c's strings point into t's settings, p
+ * and vramd (the caller's buffer). */
+static void vramd_conf_init(const struct tier *t, const struct nbd_paths *p, const char *vramd,
+			    struct vramd_conf *c)
 {
-	char *all = read_all(path), *end, *nl;
-
-	snprintf(buf, len, "(no log)");
-	if (!all)
-		return buf;
-	end = all + strlen(all);
-	while (end > all && end[-1] == '\n')
-		*--end = '\0';
-	nl = strrchr(all, '\n');
-	snprintf(buf, len, "%s", nl ? nl + 1 : all);
-	free(all);
-	return buf;
-}
-
-static pid_t read_pidfile(const char *path)
-{
-	char buf[32];
-
-	return read_text(path, buf, sizeof buf) > 0 ? (pid_t)atoi(buf) : 0;
-}
-
-static int start_vramd(struct tier *t, const struct nbd_paths *p, int *idx)
-{
-	char vramd[PATH_MAX], size[32], conns[16], last[256];
-	const char *argv[32];
-	uint64_t nconn = 4;
+	uint64_t depth = 0;
 	bool swap = true;
-	int n = 0;
+
+	tier_uint(t, "queue-depth", 1, 4096, &depth);
+	tier_bool(t, "server-swap", &swap);
+	*c = (struct vramd_conf){ .vramd = vramd, .backend = tier_get(t, "backend"),
+				  .size = tier_get(t, "size"), .ublk_id = -1,
+				  .queue_depth = (unsigned)depth, .threads = tier_get(t, "threads"),
+				  .gpu = tier_get(t, "gpu"), .busy_poll = tier_get(t, "busy-poll"),
+				  .pidfile = p->pid, .log = p->log, .stats_file = p->stats,
+				  .swap = swap };
+}
+
+/* Starts vramd as c says (it daemonizes and returns once it serves); what
+ * it printed goes to r, its journal index to *idx. */
+static int start_vramd(struct tier *t, const struct nbd_paths *p, const struct vramd_conf *c,
+		       int *idx, struct run_result *r)
+{
+	const char *argv[40];
+	char nums[64], last[256];
 	pid_t pid;
 
-	vramd_path(t, vramd, sizeof vramd);
-	tier_uint(t, "connections", 1, 16, &nconn);
-	tier_bool(t, "server-swap", &swap);
-	snprintf(size, sizeof size, "%s", tier_get(t, "size"));
-	snprintf(conns, sizeof conns, "%" PRIu64, nconn + 4);
-	argv[n++] = vramd;
-	argv[n++] = "--backend";
-	argv[n++] = tier_get(t, "backend");
-	argv[n++] = "--size";
-	argv[n++] = size;
-	argv[n++] = "--socket";
-	argv[n++] = p->sock;
-	argv[n++] = "--pidfile";
-	argv[n++] = p->pid;
-	argv[n++] = "--log";
-	argv[n++] = p->log;
-	argv[n++] = "--stats-file";
-	argv[n++] = p->stats;
-	argv[n++] = "--max-connections";
-	argv[n++] = conns;
-	if (tier_get(t, "threads")) {
-		argv[n++] = "--threads";
-		argv[n++] = tier_get(t, "threads");
+	if (vramd_argv(c, argv, 40, nums, sizeof nums) < 0) {
+		error("cannot build the vramd command for '%s'", c->vramd);
+		return -1;
 	}
-	if (tier_get(t, "gpu")) {
-		argv[n++] = "--gpu";
-		argv[n++] = tier_get(t, "gpu");
-	}
-	if (tier_get(t, "busy-poll")) {
-		argv[n++] = "--busy-poll";
-		argv[n++] = tier_get(t, "busy-poll");
-	}
-	argv[n++] = swap ? "--swap" : "--no-swap";
-	argv[n] = NULL;
-
 	*idx = change_process(t->j, "vramd", p->pid, NULL);
 	if (*idx < 0)
 		return -1;
-	/* vramd daemonizes and returns once it listens. */
-	if (run(argv, TIMEOUT_DAEMON_S, t->dry_run ? RUN_DRY : RUN_QUIET, NULL) < 0) {
-		error("vramd did not start: %s", log_tail(p->log, last, sizeof last));
+	if (run(argv, TIMEOUT_DAEMON_S, t->dry_run ? RUN_DRY : RUN_QUIET, r) < 0) {
+		error("vramd did not start (exit %d): %s", r->exit_code,
+		      r->out[0] ? r->out : nbd_log_tail(p->log, last, sizeof last));
 		return -1;
 	}
 	if (t->dry_run)
 		return 0;
-	pid = read_pidfile(p->pid);
+	pid = nbd_read_pidfile(p->pid);
 	if (pid <= 0) {
 		error("vramd wrote no pid to '%s'", p->pid);
 		return -1;
@@ -241,151 +148,35 @@ static int start_vramd(struct tier *t, const struct nbd_paths *p, int *idx)
 	return change_process_pid(t->j, *idx, pid);
 }
 
-/* Asks the daemon at PID to be spared by the OOM killer; needs
- * CAP_SYS_RESOURCE, so its absence is a warning. */
-static void oom_protect(pid_t pid, const char *name)
-{
-	char path[64];
-
-	snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)pid);
-	if (write_text(path, "-1000", true) < 0)
-		warn("cannot make %s (pid %d) immune to the OOM killer: %m (needs CAP_SYS_RESOURCE)",
-		     name, (int)pid);
-}
-
-static int start_fuse(struct tier *t, const struct nbd_paths *p, int *idx)
-{
-	char conns[16], last[256];
-	const char *argv[] = { "nbdfuse", "-P", p->fpid, "-C", conns, p->file, "--unix", p->sock, NULL };
-	uint64_t nconn = 4;
-	struct stat st;
-	pid_t pid;
-	int i;
-
-	tier_uint(t, "connections", 1, 16, &nconn);
-	snprintf(conns, sizeof conns, "%" PRIu64, nconn);
-	if (change_dir(t->j, p->mnt) < 0)
-		return -1;
-	*idx = change_process(t->j, "nbdfuse", p->fpid, NULL);
-	if (*idx < 0 || change_mount(t->j, p->mnt, "fuse.nbdfuse", NULL) < 0)
-		return -1;
-	if (t->dry_run)
-		return run(argv, TIMEOUT_DAEMON_S, RUN_DRY, NULL);
-	pid = spawn_daemon(argv, p->flog);
-	if (pid <= 0)
-		return -1;
-	if (change_process_pid(t->j, *idx, pid) < 0)
-		return -1;
-	for (i = 0; i < TIMEOUT_DAEMON_S * 20; i++) {
-		if (read_pidfile(p->fpid) > 0 && is_mounted(p->mnt, NULL, 0) &&
-		    stat(p->file, &st) == 0 && st.st_size > 0)
-			break;
-		if (!pid_alive(pid, 0)) {
-			error("nbdfuse exited during start-up: %s", log_tail(p->flog, last, sizeof last));
-			return -1;
-		}
-		if (sleep_ms(50)) {
-			error("interrupted while nbdfuse started");
-			return -1;
-		}
-	}
-	if (stat(p->file, &st) < 0 || st.st_size == 0) {
-		error("nbdfuse did not serve '%s' within %d s: %s", p->file, TIMEOUT_DAEMON_S,
-		      log_tail(p->flog, last, sizeof last));
-		return -1;
-	}
-	json_object_set_new(t->state, "nbdfuse_pid", json_integer(pid));
-	oom_protect(pid, "nbdfuse");
-	return 0;
-}
-
-/* A free /dev/nbdN: no client pid and size 0. */
-static int free_nbd(char *dev, size_t len)
-{
-	glob_t g;
-	size_t i;
-	int rc = -1;
-
-	if (glob("/sys/block/nbd*", 0, NULL, &g) != 0)
-		return -1;
-	for (i = 0; i < g.gl_pathc && rc < 0; i++) {
-		char path[PATH_MAX], v[32];
-
-		snprintf(path, sizeof path, "%s/pid", g.gl_pathv[i]);
-		if (access(path, F_OK) == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/size", g.gl_pathv[i]);
-		if (read_text(path, v, sizeof v) < 0 || strcmp(v, "0"))
-			continue;
-		snprintf(dev, len, "/dev/%s", strrchr(g.gl_pathv[i], '/') + 1);
-		rc = 0;
-	}
-	globfree(&g);
-	return rc;
-}
-
-static int attach_kernel(struct tier *t, const struct nbd_paths *p, char *dev, size_t len)
-{
-	const char *modprobe[] = { "modprobe", "nbd", NULL };
-	const char *rmmod[] = { "rmmod", "nbd", NULL };
-	const char *argv[24], *disc[4];
-	struct nbd_client_conf c;
-	uint64_t conns = 4, timeout = 30;
-	char buf[64];
-
-	if (!kernel_nbd_present()) {
-		if (change_on_undo_run(t->j, rmmod, TIMEOUT_QUICK_S) < 0 ||
-		    run(modprobe, TIMEOUT_QUICK_S, t->dry_run ? RUN_DRY : 0, NULL) < 0)
-			return -1;
-	}
-	if (free_nbd(dev, len) < 0) {
-		if (!t->dry_run) {
-			error("no free /dev/nbdN (every one has a client)");
-			return -1;
-		}
-		snprintf(dev, len, "/dev/nbd0");
-	}
-	tier_uint(t, "connections", 1, 16, &conns);
-	tier_uint(t, "timeout", 1, 3600, &timeout);
-	c = (struct nbd_client_conf){ .socket = p->sock, .device = dev, .export_name = NULL,
-				      .block_size = 4096, .timeout_s = (unsigned)timeout,
-				      .connections = (unsigned)conns, .swap = true };
-	if (nbd_client_argv(&c, argv, 24, buf, sizeof buf) < 0 ||
-	    nbd_client_disconnect_argv(dev, disc, 4) < 0) {
-		error("cannot build the nbd-client command for '%s'", dev);
-		return -1;
-	}
-	if (change_on_undo_run(t->j, disc, TIMEOUT_QUICK_S) < 0)
-		return -1;
-	return run(argv, TIMEOUT_QUICK_S, t->dry_run ? RUN_DRY : 0, NULL);
-}
-
 static int nbd_setup(struct tier *t)
 {
+	const struct nbd_transport *tr;
 	struct nbd_paths p;
-	const char *tr = transport(t);
-	char dev[64];
-	int vidx = -1, fidx = -1;
-	bool dio = false;
+	struct vramd_conf c;
+	struct run_result r = { .out = "" };
+	char vramd[PATH_MAX], why[1024], dev[64];
+	int vidx = -1;
 
-	if (paths_init(t, &p) < 0)
-		return -1;
-	json_object_set_new(t->state, "transport", json_string(tr));
-	if (tier_apply_common(t) < 0 || change_dir(t->j, p.dir) < 0 || start_vramd(t, &p, &vidx) < 0)
-		return -1;
-	if (!strcmp(tr, "fuse")) {
-		if (start_fuse(t, &p, &fidx) < 0 || change_loop(t->j, p.file, dev, sizeof dev, &dio) < 0)
-			return -1;
-		json_object_set_new(t->state, "direct_io", json_boolean(dio));
-		if (!dio)
-			warn("'%s' has no direct I/O: swap writes go through the page cache", dev);
-	} else if (attach_kernel(t, &p, dev, sizeof dev) < 0) {
+	if (!nbd_transport_resolve(t, &tr, why, sizeof why)) {
+		error("nbd tier: no transport: %s", why);
 		return -1;
 	}
+	info("nbd tier: transport %s (%s)", tr->name, why);
+	json_object_set_new(t->state, "transport", json_string(tr->name));
+	json_object_set_new(t->state, "transport_why", json_string(why));
+	if (paths_init(t, &p) < 0)
+		return -1;
+	nbd_vramd_path(t, vramd, sizeof vramd);
+	vramd_conf_init(t, &p, vramd, &c);
+	if (tier_apply_common(t) < 0 || change_dir(t->j, p.dir) < 0 || tr->prepare(t, &p, &c) < 0)
+		return -1;
+	if (c.mode == VRAMD_SOCKET && tier_get(t, "queue-depth"))
+		warn("--queue-depth: transport %s does not use it (ublk and vramd-fuse do)", tr->name);
+	if (start_vramd(t, &p, &c, &vidx, &r) < 0 || tr->attach(t, &p, r.out, dev, sizeof dev) < 0)
+		return -1;
 	json_object_set_new(t->state, "device", json_string(dev));
-	/* Neither daemon may be killed while swap lives on their device. */
-	if (!t->dry_run && (journal_note(t->j, vidx, "backs", json_string(dev)) < 0 ||
-			    (fidx >= 0 && journal_note(t->j, fidx, "backs", json_string(dev)) < 0)))
+	/* vramd may not be killed while swap lives on its device. */
+	if (!t->dry_run && journal_note(t->j, vidx, "backs", json_string(dev)) < 0)
 		return -1;
 	return tier_swapon(t, dev);
 }
@@ -460,7 +251,8 @@ static json_t *vramd_stats(const struct tier *t)
 
 static int nbd_describe(const struct tier *t, json_t *out)
 {
-	const char *keys[] = { "transport", "device", "swap_dev" };
+	const char *keys[] = { "transport", "transport_why", "device", "swap_dev", "fuse_uring",
+			       "fuse_enable_uring" };
 	json_t *s = vramd_stats(t), *dio = json_object_get(t->state, "direct_io");
 	size_t i;
 
@@ -473,6 +265,8 @@ static int nbd_describe(const struct tier *t, json_t *out)
 	if (s) {
 		json_object_set(out, "export_size_bytes", json_object_get(s, "size_bytes"));
 		json_object_set(out, "server_swap_mode", json_object_get(s, "swap_mode"));
+		if (json_object_get(s, "frontend"))
+			json_object_set(out, "frontend", json_object_get(s, "frontend"));
 		json_decref(s);
 	}
 	return 0;
@@ -518,7 +312,7 @@ static int nbd_counters(const struct tier *t, json_t *out)
 
 const struct tier_ops tier_nbd = {
 	.name = "nbd",
-	.summary = "vramd's NBD export (vram, ram or null) as swap, via nbd-client or nbdfuse",
+	.summary = "vramd's export (vram, ram or null) as swap, via ublk, nbd-client, vramd's FUSE or nbdfuse",
 	.params = nbd_params,
 	.supported = nbd_supported,
 	.setup = nbd_setup,

@@ -319,8 +319,9 @@ swapbench_isolate() {
 
 # machine_snapshot: everything swapbench may change, one section per
 # resource (compare two with diff): swaps, loop devices, FUSE and debugfs
-# mounts, vm sysctls, zswap parameters, zram devices, THP, swapbench
-# cgroups and swap files, and vramd/nbdfuse processes.
+# mounts, vm sysctls, zswap parameters, FUSE over io_uring (enable_uring),
+# zram devices, THP, swapbench cgroups and swap files, and vramd/nbdfuse
+# processes.
 machine_snapshot() {
 	local f k
 	echo "== swaps"
@@ -337,6 +338,8 @@ machine_snapshot() {
 	for f in /sys/module/zswap/parameters/*; do
 		[ -r "$f" ] && echo "${f##*/} = $(cat "$f" 2>/dev/null)"
 	done
+	echo "== fuse"
+	echo "enable_uring = $(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)"
 	echo "== zram"
 	for f in /sys/block/zram*; do
 		[ -e "$f" ] && echo "${f##*/}: $(cat "$f/disksize") $(cat "$f/comp_algorithm" 2>/dev/null)"

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
+# timeout: 420
 # swapbench's crash-safe lifecycle.  For every tier this host supports:
 # kill swapbench with SIGKILL while its workload is swapping, then
 # `swapbench restore` must leave the machine exactly as before (the workload
 # killed, swap off, devices detached, daemons stopped, settings back).
-# Then SIGKILL at every step of setting the nbd and zram tiers up
-# (SWAPBENCH_TEST_KILL_AT), each followed by a restore; an interrupted run
-# restored by the next `tier up`; SIGTERM during a workload and SIGINT
-# during --hold, which swapbench undoes by itself.  Try:
+# The nbd tier is crashed through two transports, nbdfuse and vramd-fuse
+# (vramd's own FUSE mount, FUSE over io_uring where the kernel has it).
+# Then SIGKILL at every step of setting the nbd (both transports) and zram
+# tiers up (SWAPBENCH_TEST_KILL_AT), each followed by a restore; vramd
+# killed as well as swapbench (vramd-fuse: its mount left with a dead
+# connection); an interrupted run restored by the next `tier up`; SIGTERM
+# during a workload and SIGINT during --hold, which swapbench undoes by
+# itself.  Try:
 #   tests/run-tests test-harness-crash.sh
-# timeout: 240
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
@@ -27,19 +31,24 @@ before=$(machine_snapshot)
 server_swap=on
 [ -z "${SWAPBENCH_SANITIZED:-}" ] || server_swap=off
 
-# Per tier: the options that make it run here, with a swap file of our own.
+# Per case: the options that make it run here, with a swap file of our own.
+# A case is a tier, or TIER/TRANSPORT for another transport of nbd.
 declare -A args=(
 	[zram]="--size 1G --algorithm lzo --page-cluster 0 --watermark-scale-factor 50 --thp never"
 	[disk]="--size 1G --file /var/tmp/swapbench-test-crash-$$.swap"
 	[zswap]="--size 1G --file /var/tmp/swapbench-test-crash-zswap-$$.swap --max-pool-percent 30"
-	[nbd]="--size 1G --backend ram --transport fuse --server-swap $server_swap"
+	[nbd]="--size 1G --backend ram --transport nbdfuse --server-swap $server_swap"
+	[nbd/vramd-fuse]="--size 1G --backend ram --transport vramd-fuse --fuse-uring auto --server-swap $server_swap"
 )
 tiers=()
-for t in zram disk zswap nbd; do
-	if supported_tier "$t"; then
-		tiers+=("$t")
+for t in zram disk zswap nbd nbd/vramd-fuse; do
+	if ! supported_tier "${t%%/*}"; then
+		info "$t: not supported here: $(jq -r --arg t "${t%%/*}" '.tiers[$t].why' <<<"$_doctor_json")"
+	elif [ "$t" = nbd/vramd-fuse ] &&
+	     [ "$(jq -r '.nbd_transports["vramd-fuse"].offered' <<<"$_doctor_json")" != true ]; then
+		info "$t: not offered here: $(jq -r '.nbd_transports["vramd-fuse"].detail' <<<"$_doctor_json")"
 	else
-		info "$t: not supported here: $(jq -r --arg t "$t" '.tiers[$t].why' <<<"$_doctor_json")"
+		tiers+=("$t")
 	fi
 done
 [ ${#tiers[@]} -gt 0 ] || skip "no tier can run on this host"
@@ -62,7 +71,7 @@ start_up() {
 
 for t in "${tiers[@]}"; do
 	# shellcheck disable=SC2086 # the options are words
-	start_up "$t" ${args[$t]} -- "$MEMTOUCH" --bytes 512M --passes 4
+	start_up "${t%%/*}" ${args[$t]} -- "$MEMTOUCH" --bytes 512M --passes 4
 	dev=
 	for ((i = 0; i < 300; i++)); do
 		dev=$(jq -r '.tier.state.swap_dev // empty' "$SWAPBENCH_STATE_DIR/state.json" 2>/dev/null)
@@ -89,7 +98,7 @@ kill_at_each() {
 	shift
 	for ((n = 1; n < 30; n++)); do
 		# Not with_timeout: 137 is the expected SIGKILL here, not a timeout.
-		SWAPBENCH_TEST_KILL_AT=$n timeout 60 "$SWAPBENCH" tier up "$t" "$@" -- true \
+		SWAPBENCH_TEST_KILL_AT=$n timeout 60 "$SWAPBENCH" tier up "${t%%/*}" "$@" -- true \
 			>"$tmp/sb.log" 2>&1
 		rc=$?
 		[ $rc = 0 ] && break
@@ -100,19 +109,50 @@ kill_at_each() {
 	same_machine "$before" "$t after a run with no kill"
 	info "$t: killed before each of its $((n - 1)) changes, restored every time"
 }
-for t in nbd zram; do
+for t in nbd nbd/vramd-fuse zram; do
 	# shellcheck disable=SC2086
 	[[ " ${tiers[*]} " == *" $t "* ]] && kill_at_each "$t" ${args[$t]}
 done
+
+# --- vramd-fuse: vramd killed too, its mount left with a dead connection ----------
+
+if [[ " ${tiers[*]} " == *" nbd/vramd-fuse "* ]]; then
+	t=nbd/vramd-fuse
+	# shellcheck disable=SC2086
+	start_up nbd ${args[$t]} --hold
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'holding it until' "$tmp/sb.log" && break
+		sleep 0.1
+	done
+	grep -q 'holding it until' "$tmp/sb.log" || { cat "$tmp/sb.log" >&2; fail "$t --hold never held"; }
+	state=$(jq -c .tier.state "$SWAPBENCH_STATE_DIR/state.json")
+	dev=$(jq -r .swap_dev <<<"$state")
+	vpid=$(jq -r .vramd_pid <<<"$state")
+	mnt=$SWAPBENCH_STATE_DIR/nbd/mnt
+	# Nothing may be swapped out to a device whose server is about to die.
+	[ "$(swap_used_kib "$dev")" = 0 ] || fail "$t: '$dev' holds $(swap_used_kib "$dev") KiB before the kill"
+	kill -KILL "$SB_PID"
+	wait "$SB_PID"
+	kill -KILL "$vpid" || fail "$t: no vramd (pid $vpid) to kill"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$vpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q " $mnt fuse.vramd " /proc/mounts ||
+		fail "$t: no fuse.vramd mount on '$mnt' after vramd was killed (expected a dead one)"
+	info "$t: killed swapbench and vramd (pid $vpid), '$mnt' left mounted; restoring"
+	restore_clean "$t after SIGKILL of swapbench and vramd"
+	info "$t: the dead mount, its loop device and swap were undone"
+fi
 
 # --- the next start restores an interrupted run -----------------------------------
 
 t=${tiers[0]}
 # shellcheck disable=SC2086
-SWAPBENCH_TEST_KILL_AT=3 "$SWAPBENCH" tier up "$t" ${args[$t]} -- true >/dev/null 2>&1
+SWAPBENCH_TEST_KILL_AT=3 "$SWAPBENCH" tier up "${t%%/*}" ${args[$t]} -- true >/dev/null 2>&1
 [ -s "$SWAPBENCH_STATE_DIR/state.json" ] || fail "no journal after SIGKILL"
 # shellcheck disable=SC2086
-with_timeout 120 "$SWAPBENCH" tier up "$t" ${args[$t]} -- true 2>"$tmp/next.log" ||
+with_timeout 120 "$SWAPBENCH" tier up "${t%%/*}" ${args[$t]} -- true 2>"$tmp/next.log" ||
 	{ cat "$tmp/next.log" >&2; fail "$t: the next start failed"; }
 grep -q 'found the journal of an interrupted swapbench' "$tmp/next.log" ||
 	{ cat "$tmp/next.log" >&2; fail "the next start did not say it restored"; }
@@ -122,7 +162,7 @@ info "$t: the next 'tier up' restored the interrupted run first"
 # --- SIGTERM during a workload, SIGINT during --hold: undone by swapbench ------------
 
 # shellcheck disable=SC2086
-start_up "$t" ${args[$t]} -- "$MEMTOUCH" --bytes 512M --passes 20
+start_up "${t%%/*}" ${args[$t]} -- "$MEMTOUCH" --bytes 512M --passes 20
 for ((i = 0; i < 300; i++)); do
 	dev=$(jq -r '.tier.state.swap_dev // empty' "$SWAPBENCH_STATE_DIR/state.json" 2>/dev/null)
 	[ -n "$dev" ] && wait_swap_used "$dev" $((32 << 10)) 30 && break
@@ -137,7 +177,7 @@ same_machine "$before" "$t after SIGTERM"
 info "$t: SIGTERM mid-workload: exit 143, machine restored"
 
 # shellcheck disable=SC2086
-start_up "$t" ${args[$t]} --hold
+start_up "${t%%/*}" ${args[$t]} --hold
 for ((i = 0; i < 300; i++)); do
 	grep -q 'holding it until' "$tmp/sb.log" && break
 	sleep 0.1

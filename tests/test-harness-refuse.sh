@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
+# timeout: 120
 # swapbench's command line and its refusals.  Usage errors exit 2; each
 # refusal (not root, swap already active, a kernel feature or tool missing,
 # a bad option value, a tier kept up, another swapbench running) exits 1
 # with its one-line message and changes nothing; --dry-run prints the
 # changes and makes none; list, doctor (text and --json), a kept tier
 # shown and taken down, --disable-other-swap putting the other swap back at
-# its priority; run's --tiers specs and --set overrides, touch's options.  Try:
+# its priority; run's --tiers specs and --set overrides, touch's options;
+# the nbd tier's transports (ublk refused without ublk_drv, auto's choice
+# printed, vramd-fuse's dry run).  Try:
 #   tests/run-tests test-harness-refuse.sh
-# timeout: 120
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
@@ -75,10 +77,13 @@ expect 1 "--watermark-scale-factor: expected an integer from 1 to 3000, got '0'"
 expect 0 "^zram +compressed RAM" "$SB" list tiers
 expect 0 "^scenarios:" "$SB" list
 expect 0 "^tiers:" "$SB" doctor
+expect 0 "^  auto takes [a-z-]+: " "$SB" doctor
 "$SB" doctor --json >"$tmp/doctor.json" || fail "doctor --json failed"
 jq -e '.schema == "swapbench-doctor" and (.tiers | keys | sort) == ["disk", "nbd", "zram", "zswap"]
        and (.checks | map(.name) | index("psi") != null) and (.advice | type) == "array"
-       and (.tools | has("nbdfuse"))' "$tmp/doctor.json" >/dev/null ||
+       and (.tools | has("nbdfuse"))
+       and (.nbd_transports | [.ublk, .kernel, .["vramd-fuse"], .nbdfuse] | all(.offered | type == "boolean"))
+       and (.nbd_transports | has("auto") and (.auto_why | type) == "string")' "$tmp/doctor.json" >/dev/null ||
 	fail "doctor --json document is not as expected: $(head -c 400 "$tmp/doctor.json")"
 
 # --- not root --------------------------------------------------------------------------
@@ -103,12 +108,52 @@ if [ ! -e /dev/nbd0 ] && [ ! -e /sys/module/nbd ] && ! modprobe -n -q nbd 2>/dev
 	# Which is missing first, the nbd-client tool or the module, depends
 	# on the host; each refusal names its fix.
 	if command -v nbd-client >/dev/null; then
-		expect 1 "no kernel NBD client .* use --transport fuse" "$SB" tier up nbd --transport kernel
+		expect 1 "transport kernel: no kernel NBD client .*; --transport auto takes the best" \
+			"$SB" tier up nbd --transport kernel
 	else
 		expect 1 "nbd-client not installed" "$SB" tier up nbd --transport kernel
 	fi
 fi
 expect 1 "no vramd binary at '/nonexistent/vramd'" "$SB" tier up nbd --vramd /nonexistent/vramd
+# The nbd tier's transports: ublk refused where the kernel has none, bad
+# values named, auto's choice (doctor's) printed with what it passed over.
+if [ ! -e /dev/ublk-control ] && ! modprobe -n -q ublk_drv 2>/dev/null; then
+	expect 1 "tier 'nbd' cannot run here: transport ublk: no ublk in this kernel \(no /dev/ublk-control, no loadable ublk_drv module: CONFIG_BLK_DEV_UBLK\)" \
+		"$SB" tier up nbd --transport ublk
+	jq -e '.nbd_transports.ublk.offered == false' "$tmp/doctor.json" >/dev/null ||
+		fail "doctor says ublk is offered here: $(jq -c .nbd_transports.ublk "$tmp/doctor.json")"
+else
+	info "ublk offered here: its refusal not tested"
+fi
+expect 1 "--transport: expected ublk, kernel, vramd-fuse, nbdfuse \(or its old name fuse\) or auto, got 'carrier-pigeon'" \
+	"$SB" tier up nbd --transport carrier-pigeon
+expect 1 "--fuse-uring: expected auto, on or off, got 'maybe'" "$SB" tier up nbd --fuse-uring maybe
+expect 1 "--queue-depth: expected an integer from 1 to 4096, got '0'" "$SB" tier up nbd --queue-depth 0
+auto=$(jq -r '.nbd_transports.auto // empty' "$tmp/doctor.json")
+if [ -n "$auto" ]; then
+	if [ "$auto" = ublk ]; then
+		expect 0 "nbd tier: transport ublk \(ublk is the first choice and offered\)" \
+			"$SB" tier up nbd --dry-run
+	else
+		expect 0 "nbd tier: transport $auto \(ublk passed over: .*; $auto is the first offered\)" \
+			"$SB" tier up nbd --dry-run
+	fi
+else
+	info "no nbd transport offered here: auto's choice not tested"
+fi
+if [ "$(jq -r '.nbd_transports["vramd-fuse"].offered' "$tmp/doctor.json")" = true ]; then
+	expect 0 "would run: .*vramd .*--fuse [^ ]*/nbd/mnt --fuse-uring off --queue-depth 16 " \
+		"$SB" tier up nbd --transport vramd-fuse --fuse-uring off --queue-depth 16 --dry-run
+	expect 0 "would undo: unmount '[^']*/nbd/mnt' \(fuse.vramd\)" \
+		"$SB" tier up nbd --transport vramd-fuse --dry-run
+	if [ ! -e /sys/module/fuse/parameters/enable_uring ]; then
+		expect 1 "--fuse-uring on: this kernel has no FUSE over io_uring" \
+			"$SB" tier up nbd --transport vramd-fuse --fuse-uring on
+	elif [ "$(cat /sys/module/fuse/parameters/enable_uring)" = N ]; then
+		expect 0 "would: write 'Y' to '/sys/module/fuse/parameters/enable_uring'" \
+			"$SB" tier up nbd --transport vramd-fuse --fuse-uring on --dry-run
+	fi
+fi
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	expect 1 "is on tmpfs, which cannot hold a swap file" "$SB" tier up disk --file /dev/shm/swapbench-test.swap
 fi

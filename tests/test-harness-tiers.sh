@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# timeout: 360
 # Every tier this host supports, end to end: `swapbench tier up TIER --
 # WORKLOAD` sets the tier up as the only swap, runs the workload in a
 # 256 MiB memory cgroup so that pages go out to the tier and come back, and
@@ -6,10 +7,10 @@
 # ones) must have risen, and the machine must be exactly as before.  zram,
 # disk and nbd run memtouch (512 MiB of incompressible, verified pages);
 # zswap rejects incompressible pages, so it gets a compressible perl
-# workload.  nbd uses vramd's ram backend over the fuse transport (and the
-# kernel transport too where the nbd module exists).  Try:
+# workload.  nbd uses vramd's ram backend over the nbdfuse transport, over
+# vramd-fuse with FUSE over io_uring off and on (on where the kernel has it),
+# and over the kernel transport too where the nbd module exists.  Try:
 #   tests/run-tests test-harness-tiers.sh
-# timeout: 240
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
@@ -134,16 +135,59 @@ check_nbd() {
 
 server_swap=on
 [ -z "${SWAPBENCH_SANITIZED:-}" ] || server_swap=off	# no mlockall of ASan's shadow
-nbd_fuse_ok=$("$SWAPBENCH" doctor --json | jq -r '.checks[] | select(.name == "fuse" or .name == "loop") | .ok' | sort -u)
-if supported_tier nbd && [ "$nbd_fuse_ok" = true ] && command -v nbdfuse >/dev/null; then
-	j=$tmp/nbd-fuse.json
+# offered TRANSPORT: doctor says this host offers the nbd tier's TRANSPORT.
+offered() {
+	supported_tier nbd &&
+		[ "$(jq -r --arg t "$1" '.nbd_transports[$t].offered' <<<"$_doctor_json")" = true ]
+}
+# frontend_transport JSON: how vramd took the kernel's requests, by its own
+# statistics ("io_uring", "dev_fuse"; empty when it does not say).
+frontend_transport() {
+	jq -r '.describe.frontend.transport // empty' "$1"
+}
+
+if offered nbdfuse; then
+	j=$tmp/nbd-nbdfuse.json
+	# "fuse" is nbdfuse's old name, still taken.
 	up nbd "$j" --size 1G --backend ram --transport fuse --server-swap "$server_swap" -- "${memtouch[@]}"
-	check_nbd "$j" "nbd/fuse"
-	[ "$(jq -r .describe.transport "$j")" = fuse ] || problem "nbd: transport not fuse"
-	tested+=(nbd/fuse)
+	check_nbd "$j" "nbd/nbdfuse"
+	[ "$(jq -r .describe.transport "$j")" = nbdfuse ] ||
+		problem "nbd: transport not nbdfuse: $(jq -c .describe "$j")"
+	tested+=(nbd/nbdfuse)
 else
-	info "nbd/fuse: not supported here: $(jq -r .tiers.nbd.why <<<"$_doctor_json")"
+	info "nbd/nbdfuse: not offered here: $(jq -r '.nbd_transports.nbdfuse.detail // .tiers.nbd.why' <<<"$_doctor_json")"
 fi
+# vramd's own FUSE file, with requests read from /dev/fuse (fuse-uring off)
+# and over io_uring (on: the fuse module's enable_uring turned on while up,
+# and back after; same_machine checks it).
+for uring in off on; do
+	if ! offered vramd-fuse; then
+		info "nbd/vramd-fuse: not offered here: $(jq -r '.nbd_transports["vramd-fuse"].detail // .tiers.nbd.why' <<<"$_doctor_json")"
+		break
+	fi
+	if [ $uring = on ] && [ ! -e /sys/module/fuse/parameters/enable_uring ]; then
+		info "nbd/vramd-fuse fuse-uring=on: skipped: this kernel has no FUSE over io_uring" \
+			"(no /sys/module/fuse/parameters/enable_uring)"
+		continue
+	fi
+	j=$tmp/nbd-vramd-fuse-$uring.json
+	up nbd "$j" --size 1G --backend ram --transport vramd-fuse --fuse-uring $uring \
+		--server-swap "$server_swap" -- "${memtouch[@]}"
+	check_nbd "$j" "nbd/vramd-fuse fuse-uring=$uring"
+	[ "$(jq -r '[.describe.transport, .describe.fuse_uring, .describe.direct_io] | join(" ")' "$j")" = \
+	  "vramd-fuse $uring true" ] || problem "nbd/vramd-fuse: not as asked: $(jq -c .describe "$j")"
+	ft=$(frontend_transport "$j")
+	if [ $uring = on ]; then
+		[ "$(jq -r .describe.fuse_enable_uring "$j")" = Y ] ||
+			problem "nbd/vramd-fuse: enable_uring not Y while up: $(jq -c .describe "$j")"
+		[ -z "$ft" ] || [ "$ft" = io_uring ] ||
+			problem "nbd/vramd-fuse fuse-uring=on: vramd took requests by '$ft', not io_uring"
+	else
+		[ "$ft" != io_uring ] || problem "nbd/vramd-fuse fuse-uring=off: vramd used io_uring"
+	fi
+	info "  vramd took the requests by: ${ft:-(vramd does not say)}"
+	tested+=("nbd/vramd-fuse:uring=$uring")
+done
 if [ -e /dev/nbd0 ] || [ -e /sys/module/nbd ]; then
 	j=$tmp/nbd-kernel.json
 	up nbd "$j" --size 1G --backend ram --transport kernel --server-swap "$server_swap" -- "${memtouch[@]}"

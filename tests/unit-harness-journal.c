@@ -163,6 +163,21 @@ int main(void)
 	CHECK(journal_replay(&j) == 0 && access(statefile, F_OK) < 0);
 	journal_close(&j);
 
+	/* A conditional run (vramd --ublk-del N while device N exists): run
+	 * while its object exists, skipped once it is gone. */
+	CHECK(journal_open(&j, false) == 0 && journal_begin(&j) == 0);
+	{
+		const char *mark[] = { "touch", wfile, NULL };
+		const char *never[] = { "false", NULL };
+
+		unlink(wfile);
+		CHECK(change_on_undo_run_if(&j, never, 5, sub) == 0);
+		CHECK(change_on_undo_run_if(&j, mark, 5, knob) == 1);
+	}
+	CHECK(journal_replay(&j) == 0 && journal_empty(&j));
+	CHECK(access(wfile, F_OK) == 0);
+	journal_close(&j);
+
 	/* A journal from an earlier boot: only files are removed (settings
 	 * and devices went with the reboot). */
 	CHECK(journal_open(&j, false) == 0 && journal_begin(&j) == 0);
