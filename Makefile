@@ -150,6 +150,24 @@ $(BUILD)/swapbench: $(HARNESS_OBJ) $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) -lm
 
+# build/swapbench-test: swapbench with its test hooks
+# (SWAPBENCH_TEST_KILL_AT, SWAPBENCH_TEST_TOUCH_CORRUPT), for the tests that
+# use them; build/swapbench has no such hook (tests/test-hostile-hooks.sh).
+HOOKED_SRC   := harness/journal.c harness/cmd-touch.c
+HOOKED_OBJ   := $(patsubst %.c,$(BUILD)/obj-hooks/%.o,$(HOOKED_SRC))
+all: $(BUILD)/swapbench-test
+
+$(BUILD)/obj-hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -DSWAPBENCH_TEST_HOOKS=1 -c -o $@ $<
+
+$(BUILD)/swapbench-test: $(filter-out $(call obj,$(HOOKED_SRC)),$(HARNESS_OBJ)) $(HOOKED_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(HARNESS_LIBS) -lm
+-include $(wildcard $(BUILD)/obj-hooks/harness/*.d)
+
 $(BUILD)/tests/unit-harness-%: tests/unit-harness-%.c $(HARNESS_LIB) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")

@@ -57,6 +57,27 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int parse_double(const char *s, double min, double max, double *out)
+{
+	const char *p;
+	char *end;
+	double v;
+
+	if (!s)
+		return -1;
+	/* Digits, a sign, a point and an exponent only: strtod also takes
+	 * "nan", "inf" and "0x1p3", which no value here means. */
+	for (p = s; *p; p++)
+		if (!isdigit((unsigned char)*p) && !strchr("+-.eE", *p))
+			return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 const char *format_size(uint64_t bytes, char *buf, int len)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };

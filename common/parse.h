@@ -15,6 +15,10 @@ int parse_size(const char *s, uint64_t *out);
 /* Decimal unsigned integer in [min, max]. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* A finite decimal number in [min, max] ("1.5", "2e-3"): rejects "nan",
+ * "inf", hexadecimal floats, garbage and overflow. */
+int parse_double(const char *s, double min, double max, double *out);
+
 /* Formats bytes as a short human string ("1.5 GiB") into buf. */
 const char *format_size(uint64_t bytes, char *buf, int len);
 

@@ -15,6 +15,8 @@
 #include "run.h"
 
 #define S(c, key) json_string_value(json_object_get((c), (key)))
+/* An optional field, for saying: "?" when it is not there. */
+#define OPT(c, key) (S(c, key) ? S(c, key) : "?")
 
 /* --- value ---------------------------------------------------------------------- */
 
@@ -495,15 +497,18 @@ static int undo_mount(json_t *c)
 
 static void say_mount(const json_t *c, char *buf, size_t len)
 {
-	snprintf(buf, len, "unmount '%s' (%s)", S(c, "dir"), S(c, "fstype"));
+	snprintf(buf, len, "unmount '%s' (%s)", S(c, "dir"), OPT(c, "fstype"));
 }
 
 /* --- process ----------------------------------------------------------------------------------- */
 
 int change_process(struct journal *j, const char *name, const char *pidfile, const char *backs)
 {
-	json_t *c = json_pack("{s:s, s:s, s:s, s:i, s:i}", "kind", "process", "name", name,
-			      "pidfile", pidfile, "pid", 0, "start_ticks", 0);
+	/* not_before_ticks: the process is started after this entry, so a
+	 * process found through the pid file that is older is not it. */
+	json_t *c = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "kind", "process", "name", name,
+			      "pidfile", pidfile, "pid", 0, "start_ticks", 0, "not_before_ticks",
+			      (json_int_t)boot_ticks_now());
 
 	if (c && backs)
 		json_object_set_new(c, "backs", json_string(backs));
@@ -512,54 +517,85 @@ int change_process(struct journal *j, const char *name, const char *pidfile, con
 
 int change_process_pid(struct journal *j, int idx, pid_t pid)
 {
-	char st;
+	char st, comm[64] = "";
 	uint64_t ticks = 0;
 
 	if (j->dry_run)
 		return 0;
-	pid_stat(pid, &st, &ticks);
-	if (journal_note(j, idx, "start_ticks", json_integer((json_int_t)ticks)) < 0)
+	/* Its identity, checked before any signal on undo: a pid alone may
+	 * name another process by then. */
+	if (pid_stat(pid, &st, &ticks) < 0 || pid_comm(pid, comm, sizeof comm) < 0)
+		warn("pid %d ended before its start time and name were read", (int)pid);
+	if (journal_note(j, idx, "start_ticks", json_integer((json_int_t)ticks)) < 0 ||
+	    journal_note(j, idx, "comm", json_string(comm)) < 0)
 		return -1;
 	return journal_note(j, idx, "pid", json_integer(pid));
 }
 
-/* Waits up to ms for PID to end; true when it did. */
-static bool pid_gone(pid_t pid, uint64_t ticks, int ms)
+/* Waits up to ms for the process PID (START, COMM) to end; true when it did. */
+static bool pid_gone(pid_t pid, uint64_t ticks, const char *comm, int ms)
 {
 	int t;
 
 	for (t = 0; t < ms; t += 50) {
-		if (!pid_alive(pid, ticks))
+		if (!pid_is(pid, ticks, comm))
 			return true;
 		usleep(50000);
 	}
-	return !pid_alive(pid, ticks);
+	return !pid_is(pid, ticks, comm);
+}
+
+/* The process entry C names, when it is still there and provably the one
+ * swapbench started: its pid with its start time and name as recorded, or
+ * (when swapbench died before recording them) the pid in its pid file,
+ * named NAME and started after the entry was made.  0 when there is none. */
+static pid_t process_of(const json_t *c, uint64_t *ticks, char *comm, size_t len)
+{
+	const char *name = S(c, "name"), *pidfile = S(c, "pidfile"), *rec = S(c, "comm");
+	pid_t pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
+	uint64_t not_before = (uint64_t)json_integer_value(json_object_get(c, "not_before_ticks"));
+	char buf[64], st;
+
+	*ticks = (uint64_t)json_integer_value(json_object_get(c, "start_ticks"));
+	snprintf(comm, len, "%s", rec ? rec : "");
+	if (pid > 0) {
+		if (pid_is(pid, *ticks, comm))
+			return pid;
+		if (pid_running(pid))
+			info("not stopping pid %d: it is not the %s swapbench started (%s)", (int)pid, name,
+			     !*ticks || !comm[0] ? "its start time and name were not both recorded" :
+			     "its start time or name differ");
+		return 0;
+	}
+	if (!pidfile || read_text(pidfile, buf, sizeof buf) <= 0)
+		return 0;
+	pid = (pid_t)atoi(buf);
+	if (pid <= 0 || pid_stat(pid, &st, ticks) < 0 || pid_comm(pid, comm, len) < 0)
+		return 0;
+	if (!not_before || *ticks < not_before || strncmp(comm, name, 15)) {
+		info("not stopping pid %d from '%s': not a %s started after the journal entry",
+		     (int)pid, pidfile, name);
+		return 0;
+	}
+	return pid;
 }
 
 static int undo_process(json_t *c)
 {
-	const char *name = S(c, "name"), *pidfile = S(c, "pidfile"), *backs = S(c, "backs");
-	pid_t pid = (pid_t)json_integer_value(json_object_get(c, "pid"));
-	uint64_t ticks = (uint64_t)json_integer_value(json_object_get(c, "start_ticks"));
-	char buf[64], path[64];
+	const char *name = S(c, "name"), *backs = S(c, "backs");
+	char comm[64];
+	uint64_t ticks;
+	pid_t pid;
 
 	if (!name) {
 		error("journal entry 'process' lacks name");
 		return -1;
 	}
-	if (pid <= 0 && pidfile && read_text(pidfile, buf, sizeof buf) > 0) {
-		/* Died before noting the pid: trust the pid file when the
-		 * process there has the right name. */
-		pid = (pid_t)atoi(buf);
-		snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-		if (pid <= 0 || read_text(path, buf, sizeof buf) < 0 || strncmp(buf, name, 15))
-			pid = 0;
-		ticks = 0;
-	}
-	if (pid <= 0 || !pid_alive(pid, ticks))
+	pid = process_of(c, &ticks, comm, sizeof comm);
+	if (pid <= 0)
 		return 0;
 	kill(pid, SIGTERM);
-	if (pid_gone(pid, ticks, 10000))
+	if (pid_gone(pid, ticks, comm, 10000))
 		return 0;
 	if (backs && swap_active(backs, NULL)) {
 		error("%s (pid %d) did not exit on SIGTERM and '%s' is still swap on it; not killing it",
@@ -567,8 +603,11 @@ static int undo_process(json_t *c)
 		return -1;
 	}
 	warn("%s (pid %d) did not exit within 10 s of SIGTERM; sending SIGKILL", name, (int)pid);
+	/* Checked again: the pid must still be the process it was. */
+	if (!pid_is(pid, ticks, comm))
+		return 0;
 	kill(pid, SIGKILL);
-	if (pid_gone(pid, ticks, 5000))
+	if (pid_gone(pid, ticks, comm, 5000))
 		return 0;
 	error("%s (pid %d) survives SIGKILL", name, (int)pid);
 	hang_report(name);
@@ -582,7 +621,7 @@ static void say_process(const json_t *c, char *buf, size_t len)
 	if (pid > 0)
 		snprintf(buf, len, "stop %s (pid %lld)", S(c, "name"), (long long)pid);
 	else
-		snprintf(buf, len, "stop %s (pid in '%s')", S(c, "name"), S(c, "pidfile"));
+		snprintf(buf, len, "stop %s (pid in '%s')", S(c, "name"), OPT(c, "pidfile"));
 }
 
 /* --- cgroup --------------------------------------------------------------------------------------- */
@@ -650,13 +689,174 @@ static void say_cgroup(const json_t *c, char *buf, size_t len)
 	snprintf(buf, len, "kill the tasks of cgroup '%s' and remove it", S(c, "path"));
 }
 
+/* --- zram_add ------------------------------------------------------------------------------------ */
+
+/* The numbers of the zram devices present now, as a JSON array. */
+static json_t *zram_ids(void)
+{
+	json_t *a = json_array();
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		char *end;
+		long n;
+
+		if (strncmp(e->d_name, "zram", 4) || !e->d_name[4])
+			continue;
+		n = strtol(e->d_name + 4, &end, 10);
+		if (!*end && n >= 0)
+			json_array_append_new(a, json_integer(n));
+	}
+	if (d)
+		closedir(d);
+	return a;
+}
+
+int change_zram_add(struct journal *j, const char *control, char *id, size_t len)
+{
+	char path[PATH_MAX], v[32];
+	char *end;
+	long n;
+	int idx;
+
+	idx = journal_add(j, json_pack("{s:s, s:s, s:o}", "kind", "zram_add", "control", control,
+				       "present", zram_ids()));
+	if (idx < 0)
+		return -1;
+	pathf(path, sizeof path, "%s/hot_add", control);
+	if (j->dry_run) {
+		printf("would: read '%s' (add a zram device)\n", path);
+		snprintf(id, len, "N");
+		return 0;
+	}
+	if (read_text(path, v, sizeof v) < 0) {
+		error("cannot add a zram device through '%s': %m", path);
+		return -1;
+	}
+	n = strtol(v, &end, 10);
+	if (end == v || *end || n < 0) {
+		error("'%s' gave '%s', not a device number", path, v);
+		return -1;
+	}
+	snprintf(id, len, "%ld", n);
+	return journal_note(j, idx, "id", json_integer(n));
+}
+
+/* Whether zram device N is unused: no disksize and not swap. */
+static bool zram_unused(long n)
+{
+	char path[64], v[64];
+
+	snprintf(path, sizeof path, "/sys/block/zram%ld/disksize", n);
+	if (read_text(path, v, sizeof v) < 0 || strcmp(v, "0"))
+		return false;
+	snprintf(path, sizeof path, "/dev/zram%ld", n);
+	return !swap_active(path, NULL);
+}
+
+/* Removes zram device N when it is there and unused; 0 or -1. */
+static int zram_remove(const char *control, long n)
+{
+	char path[PATH_MAX], sys[64], v[32];
+	int i;
+
+	snprintf(sys, sizeof sys, "/sys/block/zram%ld", n);
+	pathf(path, sizeof path, "%s/hot_remove", control);
+	snprintf(v, sizeof v, "%ld", n);
+	/* Busy for a moment after a reset or while udev probes it. */
+	for (i = 0; i < 50; i++) {
+		if (access(sys, F_OK) < 0 && errno == ENOENT)
+			return 0;
+		if (!zram_unused(n)) {
+			error("zram%ld is in use; not removing it", n);
+			return -1;
+		}
+		if (write_text(path, v, true) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return write_text(path, v, false);
+}
+
+static int undo_zram_add(json_t *c)
+{
+	const char *control = S(c, "control");
+	json_t *present = json_object_get(c, "present"), *id = json_object_get(c, "id"), *now, *v;
+	size_t i, k;
+	int rc = 0;
+
+	if (json_is_integer(id))
+		return zram_remove(control, (long)json_integer_value(id));
+	/* Died between the hot_add and noting it: the device that appeared
+	 * since (unused: nothing was set on it yet). */
+	now = zram_ids();
+	json_array_foreach(now, i, v) {
+		bool old = false;
+		json_t *p;
+
+		json_array_foreach(present, k, p)
+			old = old || json_integer_value(p) == json_integer_value(v);
+		if (!old && zram_unused((long)json_integer_value(v)) &&
+		    zram_remove(control, (long)json_integer_value(v)) < 0)
+			rc = -1;
+	}
+	json_decref(now);
+	return rc;
+}
+
+static void say_zram_add(const json_t *c, char *buf, size_t len)
+{
+	json_t *id = json_object_get(c, "id");
+
+	if (json_is_integer(id))
+		snprintf(buf, len, "remove zram%lld through '%s/hot_remove'",
+			 (long long)json_integer_value(id), S(c, "control"));
+	else
+		snprintf(buf, len, "remove the unused zram devices added since (through '%s/hot_remove')",
+			 S(c, "control"));
+}
+
 /* --- the table ------------------------------------------------------------------------------------ */
 
 static const struct change_kind kinds[] = {
-#define X(k, barrier) { #k, undo_##k, say_##k, barrier },
+#define X(k, barrier, fields) { #k, undo_##k, say_##k, barrier, fields },
 	CHANGE_KINDS(X)
 #undef X
 };
+
+int change_check(const json_t *c, char *why, size_t len)
+{
+	const struct change_kind *k = change_kind(c);
+	const char *f, *kind = json_is_object(c) ? S(c, "kind") : NULL;
+
+	if (!k) {
+		snprintf(why, len, kind ? "has an unknown kind '%s'" : "has no kind%s", kind ? kind : "");
+		return -1;
+	}
+	for (f = k->fields; *f;) {
+		size_t n = strcspn(f, ",");
+		bool array = n > 2 && f[n - 2] == '[' && f[n - 1] == ']';
+		char key[64];
+		json_t *v, *e;
+		size_t i;
+		bool ok;
+
+		snprintf(key, sizeof key, "%.*s", (int)(array ? n - 2 : n), f);
+		v = json_object_get(c, key);
+		ok = array ? json_is_array(v) && json_array_size(v) < 32 : json_is_string(v);
+		if (array && ok) {
+			json_array_foreach(v, i, e)
+				ok = ok && (json_is_string(e) || json_is_integer(e));
+		}
+		if (!ok) {
+			snprintf(why, len, "('%s') lacks its %s '%s'", k->name, array ? "list" : "text", key);
+			return -1;
+		}
+		f += n + (f[n] == ',');
+	}
+	return 0;
+}
 
 const struct change_kind *change_kind(const json_t *c)
 {

@@ -16,10 +16,16 @@
  *   dir       path                          unlink its plain files, rmdir
  *   loop      file, dev                     losetup -d, unless active swap
  *   mount     dir, fstype                   umount (fusermount3 -u for FUSE)
- *   process   name, pidfile, pid, start_ticks, backs
+ *   process   name, pidfile, pid, start_ticks, comm, not_before_ticks, backs
  *                                           SIGTERM, then SIGKILL once
- *                                           `backs` is no longer swap
- *   cgroup    path                          kill its tasks, rmdir */
+ *                                           `backs` is no longer swap; only
+ *                                           to a process whose start time
+ *                                           and name match those recorded
+ *   cgroup    path                          kill its tasks, rmdir
+ *   zram_add  control, present, [id]        hot_remove the device added
+ *                                           (id), or, when swapbench died
+ *                                           before noting it, each unused
+ *                                           one not in present */
 #ifndef SWAPBENCH_CHANGE_H
 #define SWAPBENCH_CHANGE_H
 
@@ -32,11 +38,14 @@
 #include "journal.h"
 #include "procfs.h"
 
-/* X(kind, barrier): a failed undo of a barrier kind stops the replay. */
+/* X(kind, barrier, fields): a failed undo of a barrier kind stops the
+ * replay; FIELDS are the ones an entry must have ("a,b": strings, "a[]": an
+ * array of strings or numbers), checked alike by a restore and its dry run. */
 #define CHANGE_KINDS(X) \
-	X(value, false) X(write, false) X(run, false) X(swapon, true) \
-	X(swapoff, false) X(file, false) X(dir, false) X(loop, false) \
-	X(mount, false) X(process, false) X(cgroup, false)
+	X(value, false, "path,old") X(write, false, "path,value") X(run, false, "argv[]") \
+	X(swapon, true, "dev") X(swapoff, false, "dev") X(file, false, "path") \
+	X(dir, false, "path") X(loop, false, "file") X(mount, false, "dir") \
+	X(process, false, "name") X(cgroup, false, "path") X(zram_add, false, "control,present[]")
 
 struct change_kind {
 	const char *name;
@@ -46,10 +55,16 @@ struct change_kind {
 	void (*say)(const json_t *c, char *buf, size_t len);
 	/* A failed undo of this kind stops the replay. */
 	bool barrier;
+	/* The fields an entry must have (see CHANGE_KINDS). */
+	const char *fields;
 };
 
 /* The kind named by c's "kind", or NULL. */
 const struct change_kind *change_kind(const json_t *c);
+
+/* Whether entry C can be undone as it stands: a known kind with its
+ * fields.  0, or -1 with the reason in why. */
+int change_check(const json_t *c, char *why, size_t len);
 
 /* value: records PATH's current value (the bracketed word of a choice file
  * such as comp_algorithm or THP "enabled") and writes VALUE; nothing
@@ -95,12 +110,13 @@ int change_loop(struct journal *j, const char *file, char *dev, size_t len, bool
 int change_mount(struct journal *j, const char *dir, const char *fstype, const char *const argv[]);
 
 /* process: records a daemon about to be started (identified later by
- * journal_note "pid"/"start_ticks", or by PIDFILE should swapbench die
- * first); BACKS is the block device whose swap depends on it (or NULL).
- * Returns the index or -1. */
+ * change_process_pid, or by PIDFILE should swapbench die first: then only
+ * a process of that name started after this entry); BACKS is the block
+ * device whose swap depends on it (or NULL).  Returns the index or -1. */
 int change_process(struct journal *j, const char *name, const char *pidfile, const char *backs);
 
-/* Notes PID (and its start time) in process change idx. */
+/* Notes PID, its start time and its name in process change idx: the
+ * undo signals it only while all three still match. */
 int change_process_pid(struct journal *j, int idx, pid_t pid);
 
 /* cgroup: creates the cgroup directory PATH. */
@@ -109,5 +125,11 @@ int change_cgroup(struct journal *j, const char *path);
 /* Removes cgroup PATH: SIGKILL its tasks until none is left (10 s), then
  * rmdir (10 s).  0 or -1 with a message. */
 int cgroup_remove(const char *path);
+
+/* zram_add: records the zram devices present under CONTROL's block class
+ * (/sys/class/zram-control), then adds one (reads CONTROL/hot_add) and
+ * notes its number, copied to id.  The record comes first, so that a crash
+ * between the two leaves nothing the undo cannot find. */
+int change_zram_add(struct journal *j, const char *control, char *id, size_t len);
 
 #endif

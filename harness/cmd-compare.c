@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "parse.h"
 #include "result.h"
 #include "stats.h"
 
@@ -99,13 +100,15 @@ static int add_metrics(struct options *o, const char *list)
 /* A non-negative number, with an optional trailing '%' (pct). */
 static int parse_number(const char *s, bool pct, double *out)
 {
-	char *end;
+	char buf[64];
+	size_t n = strlen(s);
 
-	errno = 0;
-	*out = strtod(s, &end);
-	if (pct && *end == '%')
-		end++;
-	return end == s || *end || errno || !(*out >= 0) || !isfinite(*out) ? -1 : 0;
+	if (pct && n && s[n - 1] == '%')
+		n--;
+	if (n >= sizeof buf)
+		return -1;
+	snprintf(buf, sizeof buf, "%.*s", (int)n, s);
+	return parse_double(buf, 0, HUGE_VAL, out);
 }
 
 /* One tier and metric compared. */

@@ -9,6 +9,7 @@
  *   build/swapbench plot tests/fixtures/results/run-a
  *   build/swapbench plot tests/fixtures/results/ramp-a tests/fixtures/results/fio-a */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -59,6 +60,21 @@ static void plot_dir(char *buf, size_t len)
 	data_dir("SWAPBENCH_PLOTS", "plots", "common.gp", buf, len);
 }
 
+/* A name fit for a file name and for a gnuplot word list: characters
+ * other than letters, digits and "._@+-" become '_'. */
+static void safe_name(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; *src && i + 1 < len; src++) {
+		char c = *src;
+
+		dst[i++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			   strchr("._@+-", c) ? c : '_';
+	}
+	dst[i] = '\0';
+}
+
 /* p99.tsv and p99-runs.tsv; returns the tiers with valid runs (0 when
  * none), -1 on error. */
 static int write_p99(const json_t *doc, const char *dir)
@@ -86,14 +102,17 @@ static int write_p99(const json_t *doc, const char *dir)
 		double *v = result_values(doc, json_string_value(t), "probe_p99_ns", &n, &x);
 		double lo = INFINITY, hi = -INFINITY;
 
+		char name[128];
+
 		if (!n)
 			continue;
+		safe_name(name, sizeof name, json_string_value(t));
 		for (j = 0; j < n; j++) {
 			lo = fmin(lo, v[j]);
 			hi = fmax(hi, v[j]);
-			fprintf(fr, "%d\t%s\t%.6f\n", rows, json_string_value(t), v[j] / 1e6);
+			fprintf(fr, "%d\t%s\t%.6f\n", rows, name, v[j] / 1e6);
 		}
-		fprintf(f, "%s\t%.6f\t%.6f\t%.6f\t%zu\n", json_string_value(t),
+		fprintf(f, "%s\t%.6f\t%.6f\t%.6f\t%zu\n", name,
 			stats_median(v, n) / 1e6, lo / 1e6, hi / 1e6, n);
 		rows++;
 		free(v);
@@ -147,7 +166,7 @@ static int field_num(char **save, double *v)
 	if (!tok)
 		return -1;
 	*v = strtod(tok, &end);
-	return *end ? -1 : 0;
+	return *end || !isfinite(*v) ? -1 : 0;
 }
 
 /* Reads a samples file in either layout:
@@ -201,6 +220,8 @@ static int read_samples(const char *src, struct series *s)
 		if (!tok || tok[0] == '#')
 			continue;
 		t = strtod(tok, NULL);
+		if (!isfinite(t))
+			continue;
 		if (long_form) {
 			const char *source = strtok_r(NULL, " \t\n", &save);
 			const char *key = strtok_r(NULL, " \t\n", &save);
@@ -303,6 +324,23 @@ static int write_series(const char *src, const char *dst)
 	return rows;
 }
 
+/* Whether PATH is relative and has no ".." component. */
+static bool inside_name(const char *path)
+{
+	const char *p = path;
+
+	if (!*path || path[0] == '/')
+		return false;
+	while (p) {
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return false;
+		p = strchr(p, '/');
+		if (p)
+			p++;
+	}
+	return true;
+}
+
 /* For each tier, the series of its first valid run with a samples file;
  * appends the tiers written to `tiers` (space-separated). */
 static int write_all_series(const json_t *doc, const char *run_dir, const char *dir,
@@ -317,21 +355,25 @@ static int write_all_series(const json_t *doc, const char *run_dir, const char *
 
 		json_array_foreach(json_object_get(doc, "runs"), j, run) {
 			const char *file = json_string_value(json_object_get(run, "samples_file"));
-			char src[PATH_MAX], dst[PATH_MAX];
-
-			char group[128];
+			char src[PATH_MAX], dst[PATH_MAX], group[128], name[128];
 
 			if (!file || strcmp(tier, result_group(run, group, sizeof group)) ||
 			    !json_is_true(json_object_get(run, "valid")))
 				continue;
-			if (pathf(src, sizeof src, "%s%s%s", file[0] == '/' ? "" : run_dir,
-				file[0] == '/' ? "" : "/", file) ||
-			    pathf(dst, sizeof dst, "%s/series-%s.tsv", dir, tier))
+			/* A result document names files of its own directory. */
+			if (!inside_name(file)) {
+				warn("%s: samples file '%s' is not a path inside the run directory; ignored",
+				     run_dir, file);
+				continue;
+			}
+			safe_name(name, sizeof name, tier);
+			if (pathf(src, sizeof src, "%s/%s", run_dir, file) ||
+			    pathf(dst, sizeof dst, "%s/series-%s.tsv", dir, name))
 				break;
-			if (write_series(src, dst) > 0 && strlen(tiers) + strlen(tier) + 2 < len) {
+			if (write_series(src, dst) > 0 && strlen(tiers) + strlen(name) + 2 < len) {
 				if (tiers[0])
 					strcat(tiers, " ");
-				strcat(tiers, tier);
+				strcat(tiers, name);
 				break;
 			}
 		}
@@ -340,33 +382,34 @@ static int write_all_series(const json_t *doc, const char *run_dir, const char *
 	return 0;
 }
 
-/* A string for a gnuplot -e assignment: quotes and backslashes dropped. */
-static void gp_str(char *dst, size_t len, const char *src)
+/* Writes S to F as a gnuplot single-quoted string: inside one, gnuplot
+ * expands neither backquotes nor macros and knows no escape but '' for a
+ * quote.  With TEXT (a title from a result document), control characters
+ * and backquotes become '_' as well: nothing there is more than text.
+ * Returns -1 when S (a path) has a control character, which no gnuplot
+ * line can carry. */
+static int gp_quote(FILE *f, const char *s, bool text)
 {
-	size_t i = 0;
+	fputc('\'', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
 
-	for (; *src && i + 1 < len; src++)
-		dst[i++] = *src == '"' || *src == '\\' || *src == '\'' ? '_' : *src;
-	dst[i] = '\0';
-}
-
-/* A name fit for a file name and for a gnuplot word list: characters
- * other than letters, digits and "._@+-" become '_'. */
-static void safe_name(char *dst, size_t len, const char *src)
-{
-	size_t i = 0;
-
-	for (; *src && i + 1 < len; src++) {
-		char c = *src;
-
-		dst[i++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			   strchr("._@+-", c) ? c : '_';
+		if (c < 0x20 || c == 0x7f) {
+			if (!text)
+				return -1;
+			c = '_';
+		} else if (c == '`' && text) {
+			c = '_';
+		}
+		if (c == '\'')
+			fputc('\'', f);
+		fputc(c, f);
 	}
-	dst[i] = '\0';
+	fputc('\'', f);
+	fputc('\n', f);
+	return 0;
 }
 
-/* Appends word W to the space-separated LIST of LEN bytes; -1 (with a
- * warning) when it does not fit. */
 /* Closes a TSV input: -1 when it could not be written (reported), 0 when
  * it has no rows (removed), 1 when kept. */
 static int series_close(FILE *f, const char *path, size_t rows)
@@ -382,6 +425,8 @@ static int series_close(FILE *f, const char *path, size_t rows)
 	return 1;
 }
 
+/* Appends word W to the space-separated LIST of LEN bytes; -1 (with a
+ * warning) when it does not fit. */
 static int words_add(char *list, size_t len, const char *w)
 {
 	size_t used = strlen(list);
@@ -407,32 +452,92 @@ static FILE *open_tsv(const char *dir, const char *prefix, const char *name, cha
 	return f;
 }
 
-/* Renders plots/FIGURE.gp as PNG and SVG into DIR.  TIERS is the gnuplot
- * variable of the same name; EXTRA, when not NULL, more assignments
- * ("a=1; b=\"x\"") for the figure's own variables. */
+/* A gnuplot variable set for a figure: a string (str), else a number. */
+struct gp_var {
+	const char *name;
+	const char *str;
+	double num;
+	bool path;		/* str is a path: kept as it is, or refused */
+};
+
+/* Writes the variables of one rendering into a new file in DIR (its name
+ * into path): every value an assignment of a quoted string or a finite
+ * number, never text spliced into a command.  0, or -1 after a message. */
+static int write_vars(const char *dir, const struct gp_var *v, size_t n, char *path, size_t len)
+{
+	FILE *f;
+	size_t i;
+	int fd, bad = 0;
+
+	if (pathf(path, len, "%s/.vars-XXXXXX", dir))
+		return -1;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		error("cannot create '%s': %m", path);
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return -1;
+	}
+	for (i = 0; i < n && !bad; i++) {
+		fprintf(f, "%s = ", v[i].name);
+		if (v[i].str) {
+			if (gp_quote(f, v[i].str, !v[i].path) < 0) {
+				error("cannot plot with %s '%s': it has a control character", v[i].name, v[i].str);
+				bad = 1;
+			}
+		} else if (isfinite(v[i].num)) {
+			fprintf(f, "%.17g\n", v[i].num);
+		} else {
+			error("cannot plot with %s = %g: not a finite number", v[i].name, v[i].num);
+			bad = 1;
+		}
+	}
+	if (fclose(f) && !bad) {
+		error("cannot write '%s': %m", path);
+		bad = 1;
+	}
+	if (bad) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Renders plots/FIGURE.gp as PNG and SVG into DIR (both absolute paths).
+ * TIERS is the gnuplot variable of the same name; EXTRA (NEXTRA of them)
+ * the figure's own variables. */
 static int render(const char *plots, const char *dir, const char *figure, const json_t *doc,
-		  const char *tiers, const char *extra)
+		  const char *tiers, const struct gp_var *extra, size_t nextra)
 {
 	static const char *const fmts[] = { "png", "svg" };
-	char host[128], kernel[128], scenario[128], vars[4096], script[PATH_MAX], out[PATH_MAX];
-	size_t i;
+	char script[PATH_MAX], out[PATH_MAX], vars[PATH_MAX];
+	struct gp_var v[16] = {
+		{ "plotdir", plots, 0, true }, { "datadir", dir, 0, true }, { "out", out, 0, true },
+		{ "fmt", NULL, 0, false }, { "host", result_fp_str(doc, "host"), 0, false },
+		{ "kernel", result_fp_str(doc, "kernel"), 0, false },
+		{ "scenario", result_fp_str(doc, "scenario"), 0, false }, { "tiers", tiers, 0, false },
+	};
+	size_t i, n = 8;
+	int rc;
 
-	gp_str(host, sizeof host, result_fp_str(doc, "host"));
-	gp_str(kernel, sizeof kernel, result_fp_str(doc, "kernel"));
-	gp_str(scenario, sizeof scenario, result_fp_str(doc, "scenario"));
+	for (i = 0; i < nextra && n < sizeof v / sizeof v[0]; i++)
+		v[n++] = extra[i];
 	if (pathf(script, sizeof script, "%s/%s.gp", plots, figure))
 		return -1;
 	for (i = 0; i < 2; i++) {
-		const char *argv[] = { "gnuplot", "-e", vars, script, NULL };
+		/* Two script files, run in one gnuplot session: the variables,
+		 * then the figure. */
+		const char *argv[] = { "gnuplot", vars, script, NULL };
 
+		v[3].str = fmts[i];
 		if (pathf(out, sizeof out, "%s/%s.%s", dir, figure, fmts[i]) ||
-		    pathf(vars, sizeof vars,
-			 "plotdir=\"%s\"; datadir=\"%s\"; out=\"%s\"; fmt=\"%s\"; host=\"%s\"; "
-			 "kernel=\"%s\"; scenario=\"%s\"; tiers=\"%s\"%s%s",
-			 plots, dir, out, fmts[i], host, kernel, scenario, tiers,
-			 extra ? "; " : "", extra ? extra : ""))
+		    write_vars(dir, v, n, vars, sizeof vars))
 			return -1;
-		if (run(argv, GNUPLOT_TIMEOUT_S, 0, NULL))
+		rc = run(argv, GNUPLOT_TIMEOUT_S, 0, NULL);
+		unlink(vars);
+		if (rc)
 			return -1;
 		printf("%s\n", out);
 	}
@@ -735,13 +840,13 @@ static int plot_probe(const char *run_dir, const char *plots, const char *dir, c
 		return -1;
 	if (n == 0)
 		info("%s: p99-by-tier skipped: no valid run has probe_p99_ns", run_dir);
-	else if (render(plots, dir, "p99-by-tier", doc, "", NULL))
+	else if (render(plots, dir, "p99-by-tier", doc, "", NULL, 0))
 		return -1;
 	write_all_series(doc, run_dir, dir, tiers, sizeof tiers);
 	if (!tiers[0]) {
 		info("%s: psi-full and swap-rates skipped: no valid run has a samples file", run_dir);
-	} else if (render(plots, dir, "psi-full", doc, tiers, NULL) ||
-		   render(plots, dir, "swap-rates", doc, tiers, NULL)) {
+	} else if (render(plots, dir, "psi-full", doc, tiers, NULL, 0) ||
+		   render(plots, dir, "swap-rates", doc, tiers, NULL, 0)) {
 		return -1;
 	}
 	n = write_cdf(doc, dir, tiers, dashes, sizeof tiers, &ymin);
@@ -750,10 +855,9 @@ static int plot_probe(const char *run_dir, const char *plots, const char *dir, c
 	if (n == 0) {
 		info("%s: latency-cdf skipped: no valid run has histograms.probe_exec_ns", run_dir);
 	} else {
-		char vars[2200];
+		const struct gp_var vars[] = { { "dashes", dashes, 0, false }, { "ymin", NULL, ymin, false } };
 
-		if (pathf(vars, sizeof vars, "dashes=\"%s\"; ymin=%g", dashes, ymin) ||
-		    render(plots, dir, "latency-cdf", doc, tiers, vars))
+		if (render(plots, dir, "latency-cdf", doc, tiers, vars, 2))
 			return -1;
 	}
 	if (!ramp) {
@@ -765,7 +869,7 @@ static int plot_probe(const char *run_dir, const char *plots, const char *dir, c
 		return -1;
 	if (n == 0)
 		info("%s: overcommit-curve skipped: no valid run has probe_p99_ns or psi_full_pct", run_dir);
-	else if (render(plots, dir, "overcommit-curve", doc, tiers, NULL))
+	else if (render(plots, dir, "overcommit-curve", doc, tiers, NULL, 0))
 		return -1;
 	return 0;
 }
@@ -773,7 +877,8 @@ static int plot_probe(const char *run_dir, const char *plots, const char *dir, c
 /* The figure of a fio-raw run; 0 or -1. */
 static int plot_fio(const char *run_dir, const char *plots, const char *dir, const json_t *doc)
 {
-	char tiers[2048], jobs[2048], vars[2100];
+	char tiers[2048], jobs[2048];
+	struct gp_var vars[] = { { "jobs", jobs, 0, false } };
 	int n;
 
 	n = write_fio(doc, dir, tiers, jobs, sizeof tiers);
@@ -783,14 +888,12 @@ static int plot_fio(const char *run_dir, const char *plots, const char *dir, con
 		info("%s: fio-latency skipped: no valid fio run has a job with lat_p99_ns", run_dir);
 		return 0;
 	}
-	if (pathf(vars, sizeof vars, "jobs=\"%s\"", jobs))
-		return -1;
-	return render(plots, dir, "fio-latency", doc, tiers, vars);
+	return render(plots, dir, "fio-latency", doc, tiers, vars, 1);
 }
 
 static int plot_one(const char *run_dir, const char *plots)
 {
-	char path[PATH_MAX], dir[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX], abs[PATH_MAX];
 	const char *kind;
 	json_t *doc;
 	int ret = -1;
@@ -804,12 +907,18 @@ static int plot_one(const char *run_dir, const char *plots)
 		error("cannot create '%s': %m", dir);
 		goto out;
 	}
+	/* gnuplot reads a file name starting with '<' or '|' as a command:
+	 * every path it is given is absolute. */
+	if (!realpath(dir, abs)) {
+		error("cannot resolve '%s': %m", dir);
+		goto out;
+	}
 	kind = result_kind(doc);
 	if (!strcmp(kind, "fio-raw")) {
 		info("%s: a fio-raw run: only fio-latency applies", run_dir);
-		ret = plot_fio(run_dir, plots, dir, doc);
+		ret = plot_fio(run_dir, plots, abs, doc);
 	} else {
-		ret = plot_probe(run_dir, plots, dir, doc, !strcmp(kind, "ramp"));
+		ret = plot_probe(run_dir, plots, abs, doc, !strcmp(kind, "ramp"));
 		if (!ret)
 			info("%s: fio-latency skipped: not a fio-raw run", run_dir);
 	}
@@ -824,7 +933,7 @@ int cmd_plot(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char plots[PATH_MAX], probe[PATH_MAX + 16];
+	char dir[PATH_MAX], plots[PATH_MAX], probe[PATH_MAX + 16];
 	int c, i, ret = 0;
 
 	optind = 0;
@@ -842,10 +951,10 @@ int cmd_plot(int argc, char **argv)
 		error("gnuplot not found; install it (apt-get install gnuplot-nox)");
 		return 1;
 	}
-	plot_dir(plots, sizeof plots);
-	if (pathf(probe, sizeof probe, "%s/common.gp", plots))
+	plot_dir(dir, sizeof dir);
+	if (pathf(probe, sizeof probe, "%s/common.gp", dir))
 		return 1;
-	if (access(probe, R_OK)) {
+	if (access(probe, R_OK) || !realpath(dir, plots)) {
 		error("cannot read '%s': %m (set SWAPBENCH_PLOTS to the plots/ directory)", probe);
 		return 1;
 	}

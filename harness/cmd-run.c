@@ -326,7 +326,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	struct child_opts co = { .own_pgrp = true };
 	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
 	int status = 0, w, rc = 0, exit_code = -1, words;
-	bool timed_out = false;
+	bool timed_out = false, hung = false;
 	json_int_t bogo;
 	pid_t pid;
 
@@ -395,9 +395,8 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	} else {
 		w = child_wait(pid, (int)sc->timeout_s * 1000, 200, progress_tick, &pr, &status);
 		if (w != 1) {
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
+			if (child_reap(pid, true, REAP_DEADLINE_MS, "the workload", &status) < 0)
+				hung = true; /* left behind: no exit status */
 			timed_out = w == 0;
 			if (w == 2) {
 				rc = 128 + (int)sig_pending;
@@ -405,7 +404,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 				     rc - 128, t->ops->name);
 			}
 		}
-		exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		exit_code = hung ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 	dur = mono_ns() - t0;
 	probe_stop(p);
@@ -442,21 +441,25 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		json_t *extra;
 		double secs = span ? (double)span / 1e9 : 1;
 
-		json_object_set_new(run, "metrics", json_pack(
-			"{s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:f, s:f, s:I, s:I}",
+		json_t *m = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"probe_p50_ns", (json_int_t)hist_quantile(&p->exec, 0.50),
 			"probe_p99_ns", (json_int_t)hist_quantile(&p->exec, 0.99),
 			"probe_p999_ns", (json_int_t)hist_quantile(&p->exec, 0.999),
 			"probe_max_ns", (json_int_t)p->exec.max,
-			"psi_full_pct", (double)(s.last.full_us - s.first.full_us) / 1e4 / secs,
-			"psi_some_pct", (double)(s.last.some_us - s.first.some_us) / 1e4 / secs,
 			"longest_stall_ns", (json_int_t)s.longest_stall_ns,
 			"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
-			"swapin_rate_pages_per_s", (double)in / secs,
-			"swapout_rate_pages_per_s", (double)out / secs,
-			touch ? "touch_ops" : "stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur));
-		json_object_set_new(json_object_get(run, "metrics"), "workload_ops_per_s",
-				    json_real(bogo >= 0 ? (double)bogo / (sc->duration_s ? sc->duration_s : 1) : 0));
+			touch ? "touch_ops" : "stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur);
+
+		/* Numbers that may come out NaN: each set on its own, so one
+		 * cannot take the others (or run.json) with it. */
+		result_set(run, "metrics", m);
+		result_set_real(m, "psi_full_pct", (double)(s.last.full_us - s.first.full_us) / 1e4 / secs);
+		result_set_real(m, "psi_some_pct", (double)(s.last.some_us - s.first.some_us) / 1e4 / secs);
+		result_set_real(m, "swapin_rate_pages_per_s", (double)in / secs);
+		result_set_real(m, "swapout_rate_pages_per_s", (double)out / secs);
+		result_set_real(m, "workload_ops_per_s",
+				bogo >= 0 ? (double)bogo / (sc->duration_s ? sc->duration_s : 1) : 0);
 		if (tj)
 			json_object_set(json_object_get(run, "metrics"), "touch_mismatches",
 					json_object_get(tj, "mismatches"));
@@ -557,7 +560,7 @@ static void check_share(json_t *run)
 	    !strcmp(json_string_value(json_object_get(run, "tier_name")), "zswap"))
 		return;
 	share = (double)(b - a) / ((double)out * 4096) * 100;
-	json_object_set_new(m, "tier_write_share_pct", json_real(share));
+	result_set_real(m, "tier_write_share_pct", share);
 	if (share < 95 && json_is_true(json_object_get(run, "valid"))) {
 		snprintf(reason, sizeof reason, "wrong tier: its device took %.1f%% of the %lld pages "
 			 "swapped out (95%% needed)", share, (long long)out);
@@ -589,7 +592,7 @@ static void daemons_cpu(json_t *run)
 	if (!m || !any || dur <= 0)
 		return;
 	json_object_set_new(m, "tier_daemons_cpu_ns", json_integer(sum));
-	json_object_set_new(m, "tier_daemons_cpu_pct_of_core", json_real((double)sum * 100 / (double)dur));
+	result_set_real(m, "tier_daemons_cpu_pct_of_core", (double)sum * 100 / (double)dur);
 }
 
 /* Sets the tier up, measures, tears down.  Returns 0 (run appended, valid or
@@ -786,13 +789,17 @@ static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 	uname(&u);
 	read_text("/proc/cmdline", cmdline, sizeof cmdline);
 	boot_id(bid, sizeof bid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:O, s:{s:s, s:s, s:f}}",
-			 "host", u.nodename, "kernel", u.release, "machine", u.machine,
-			 "cmdline", cmdline, "boot_id", bid, "mem_total_bytes", (json_int_t)o->mem_total,
-			 "cgroup_version", o->root.version, "scenario", o->sc.name,
-			 "tier_config", tier_config, "factors",
-			 "compressibility", o->sc.compressibility, "locality", o->sc.locality,
-			 "ratio", o->sc.ratios[0]);
+	json_t *fp = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:O, s:{s:s, s:s}}",
+			       "host", u.nodename, "kernel", u.release, "machine", u.machine,
+			       "cmdline", cmdline, "boot_id", bid,
+			       "mem_total_bytes", (json_int_t)o->mem_total,
+			       "cgroup_version", o->root.version, "scenario", o->sc.name,
+			       "tier_config", tier_config, "factors",
+			       "compressibility", o->sc.compressibility, "locality", o->sc.locality);
+
+	if (fp)
+		result_set_real(json_object_get(fp, "factors"), "ratio", o->sc.ratios[0]);
+	return fp;
 }
 
 int cmd_run(int argc, char **argv)
@@ -918,12 +925,22 @@ int cmd_run(int argc, char **argv)
 	}
 	tier_config = json_object();
 	runs = json_array();
-	doc = json_pack("{s:s, s:i, s:o, s:o, s:{s:o, s:i, s:s, s:s, s:i}, s:o}",
+	doc = json_pack("{s:s, s:i, s:o, s:{s:i, s:s, s:s, s:i}, s:o}",
 			"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
-			"fingerprint", fingerprint(&o, tier_config), "tool_versions", tool_versions(),
-			"settings", "scenario", scenario_json(&o.sc), "repeats", (int)o.repeats,
+			"tool_versions", tool_versions(),
+			"settings", "repeats", (int)o.repeats,
 			"out", o.out, "order", "interleaved", "quiet_deadline_s", QUIET_DEADLINE_S,
 			"runs", runs);
+	if (!doc) {
+		error("cannot build the result document for '%s' (out of memory or not UTF-8)", o.out);
+		json_decref(tier_config);
+		goto out_close;
+	}
+	/* Parts built from the host's and the user's text: one that JSON
+	 * cannot hold is reported and left out, not the document. */
+	if (result_set(doc, "fingerprint", fingerprint(&o, tier_config)) < 0)
+		json_object_set_new(doc, "fingerprint", json_pack("{s:o}", "tier_config", json_object()));
+	result_set(json_object_get(doc, "settings"), "scenario", scenario_json(&o.sc));
 	json_decref(tier_config);
 	{
 		json_t *tl = json_array();
@@ -978,8 +995,7 @@ out_write:
 	if (o.sc.kind != SCENARIO_FIO_RAW)
 		json_object_set_new(doc, "summary", result_summary(doc));
 	snprintf(docpath, sizeof docpath, "%s/run.json", o.out);
-	if (json_dump_file(doc, docpath, JSON_INDENT(2) | JSON_SORT_KEYS) < 0) {
-		error("cannot write '%s'", docpath);
+	if (result_save(doc, docpath) < 0) {
 		rc = rc ? rc : 1;
 	} else {
 		info("%zu run(s), %u invalid, %u failed: %s", json_array_size(runs), ninvalid, nfail, docpath);

@@ -319,9 +319,13 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	r = child_wait(pid, (int)o->timeout_s * 1000, 100, sample_peak, pk, &status);
 	if (r != 1) {
 		/* Timed out or interrupted: the whole workload goes. */
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		if (child_reap(pid, true, REAP_DEADLINE_MS, o->cmd[0], &status) < 0) {
+			json_object_set_new(w, "hung", json_true());
+			json_object_set_new(w, "elapsed_ns", json_integer((json_int_t)(mono_ns() - t0)));
+			json_object_set_new(w, "timed_out", json_boolean(r == 0));
+			json_object_set_new(w, "exit_code", json_integer(-1));
+			return 1;
+		}
 		if (r == 0) {
 			error("'%s' did not finish within %" PRIu64 " s; killed it", o->cmd[0], o->timeout_s);
 			rc = 1;

@@ -54,7 +54,7 @@ struct touch_opts {
 	uint64_t bytes, workers, duration_s, seed;
 	unsigned random_words;
 	bool sequential;
-	bool corrupt;		/* $SWAPBENCH_TEST_TOUCH_CORRUPT: the test hook */
+	bool corrupt;		/* $SWAPBENCH_TEST_TOUCH_CORRUPT: a test build's hook */
 	const char *compressibility, *output;
 };
 
@@ -182,7 +182,10 @@ int cmd_touch(int argc, char **argv)
 		return usage_error("touch", "unexpected argument '%s'", argv[optind]);
 	if (!o.bytes)
 		return usage_error("touch", "--bytes is required");
+#ifdef SWAPBENCH_TEST_HOOKS
+	/* Only in build/swapbench-test: proves that a wrong page is caught. */
 	o.corrupt = getenv("SWAPBENCH_TEST_TOUCH_CORRUPT") != NULL;
+#endif
 	pages = o.bytes / PATTERN_PAGE / o.workers;
 	if (!pages)
 		return usage_error("touch", "--bytes: under one page per worker");

@@ -127,24 +127,6 @@ static int swap_in_use(const char *dev)
 	return 0;
 }
 
-/* Waits up to ms for PID, ignoring sig_pending (which has been acted on). */
-static bool reap(pid_t pid, int *status, int ms)
-{
-	const struct timespec step = { 0, 50 * 1000000L };
-	int i;
-
-	for (i = 0; i < ms / 50; i++) {
-		pid_t w = waitpid(pid, status, WNOHANG);
-
-		if (w == pid)
-			return true;
-		if (w < 0 && errno != EINTR)
-			return false;
-		nanosleep(&step, NULL);
-	}
-	return false;
-}
-
 /* Runs fio ARGV under TIMEOUT_S in a process group of its own, stderr to
  * c->log, and records it in c->children.  Returns 0 when it ended (its exit
  * code in *exit_code), 1 when it timed out (killed), 128+N on signal N
@@ -162,11 +144,7 @@ static int fio_exec(struct fio_ctx *c, const char *const argv[], unsigned timeou
 	w = child_wait(pid, (int)timeout_s * 1000, 200, NULL, NULL, &status);
 	if (w != 1) {
 		/* fio forks its jobs: the whole group goes. */
-		kill(-pid, SIGKILL);
-		if (!reap(pid, &status, REAP_MS)) {
-			error("fio (pid %d) on '%s' survived SIGKILL for %d s", (int)pid, c->dev,
-			      REAP_MS / 1000);
-			hang_report("fio");
+		if (child_reap(pid, true, REAP_MS, "fio", &status) < 0) {
 			json_array_append_new(c->children, json_pack("{s:o, s:i}", "argv",
 								     argv_json(argv), "exit_code", -1));
 			return -1;

@@ -60,7 +60,7 @@ static int start_nbdfuse(struct tier *t, const struct nbd_paths *p, const char *
 		if (nbd_read_pidfile(p->fpid) > 0 && is_mounted(p->mnt, NULL, 0) &&
 		    stat(file, &st) == 0 && st.st_size > 0)
 			break;
-		if (!pid_alive(pid, 0)) {
+		if (!pid_running(pid)) {
 			error("nbdfuse exited during start-up: %s", nbd_log_tail(p->flog, last, sizeof last));
 			return -1;
 		}

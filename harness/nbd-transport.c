@@ -233,8 +233,7 @@ bool nbd_vramd_has(const char *vramd, const char *option)
 	pid = child_start(argv, &o);
 	rc = pid > 0 ? child_wait(pid, TIMEOUT_QUICK_S * 1000, 100, NULL, NULL, &status) : -1;
 	if (pid > 0 && rc != 1) {
-		kill(-pid, SIGKILL);
-		child_wait(pid, 5000, 100, NULL, NULL, &status);
+		child_reap(pid, true, REAP_DEADLINE_MS, vramd, &status);
 		warn("'%s --help' did not answer within %d s", vramd, TIMEOUT_QUICK_S);
 	}
 	text = read_all(path);

@@ -141,6 +141,8 @@ static void toucher_main(const struct probe *p, struct probe_shared *sh)
 
 int probe_start(struct probe *p)
 {
+	int status;
+
 	hist_init(&p->exec);
 	hist_init(&p->touch);
 	p->slots = p->late_slots = p->exec_failures = p->touch_slots = 0;
@@ -168,8 +170,7 @@ int probe_start(struct probe *p)
 	errno = pthread_create(&p->thread, NULL, probe_main, p);
 	if (errno) {
 		error("cannot start the probe thread: %m");
-		kill(p->toucher, SIGKILL);
-		waitpid(p->toucher, NULL, 0);
+		child_reap(p->toucher, false, REAP_DEADLINE_MS, "the probe's toucher", &status);
 		probe_free(p);
 		return -1;
 	}
@@ -192,8 +193,7 @@ void probe_stop(struct probe *p)
 		if (mono_ns() > deadline) {
 			warn("the toucher (pid %d) did not stop in %d ms: killing it", (int)p->toucher,
 			     TOUCHER_STOP_MS);
-			kill(p->toucher, SIGKILL);
-			waitpid(p->toucher, &status, 0);
+			child_reap(p->toucher, false, REAP_DEADLINE_MS, "the probe's toucher", &status);
 			break;
 		}
 		usleep(10000);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -600,14 +601,43 @@ int pid_stat(pid_t pid, char *state, uint64_t *start_ticks)
 	return *state == 'Z' || *state == 'X' ? -1 : 0;
 }
 
-bool pid_alive(pid_t pid, uint64_t start_ticks)
+bool pid_running(pid_t pid)
 {
 	char st;
 	uint64_t t;
 
-	if (pid <= 0 || pid_stat(pid, &st, &t) < 0)
+	return pid > 0 && pid_stat(pid, &st, &t) == 0;
+}
+
+int pid_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	return pid > 0 && read_text(path, buf, len) >= 0 ? 0 : -1;
+}
+
+bool pid_is(pid_t pid, uint64_t start_ticks, const char *comm)
+{
+	char st, now[64];
+	uint64_t t;
+
+	if (pid <= 0 || !start_ticks || !comm || !comm[0] || pid_stat(pid, &st, &t) < 0 ||
+	    t != start_ticks || pid_comm(pid, now, sizeof now) < 0)
 		return false;
-	return start_ticks == 0 || t == start_ticks;
+	/* The start time is read again: the pid may have been reused meanwhile. */
+	return !strncmp(now, comm, 15) && pid_stat(pid, &st, &t) == 0 && t == start_ticks;
+}
+
+uint64_t boot_ticks_now(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	if (hz <= 0)
+		hz = 100;
+	return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
 }
 
 int pid_vmswap(pid_t pid, uint64_t *bytes)

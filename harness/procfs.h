@@ -160,8 +160,21 @@ int pid_cpu_ns(pid_t pid, uint64_t *ns);
  * process (or it is a zombie: *state 'Z' is returned as -1 too). */
 int pid_stat(pid_t pid, char *state, uint64_t *start_ticks);
 
-/* Whether PID is alive and has the start time START (0 matches any). */
-bool pid_alive(pid_t pid, uint64_t start_ticks);
+/* Whether a process PID exists (not a zombie), whoever it is. */
+bool pid_running(pid_t pid);
+
+/* PID's name (/proc/PID/comm, at most 15 bytes) into buf; 0 or -1. */
+int pid_comm(pid_t pid, char *buf, size_t len);
+
+/* Whether PID is the process that was recorded with start time
+ * START_TICKS and name COMM: both must have been recorded (non-zero, not
+ * empty) and both must match.  The test before any signal to a process
+ * swapbench did not just fork itself. */
+bool pid_is(pid_t pid, uint64_t start_ticks, const char *comm);
+
+/* Now, in the clock ticks of /proc/PID/stat's start time (since boot):
+ * a process started later has a start time at or above it. */
+uint64_t boot_ticks_now(void);
 
 /* VmSwap of PID in bytes (from /proc/PID/status); -1 when unknown. */
 int pid_vmswap(pid_t pid, uint64_t *bytes);

@@ -1,9 +1,14 @@
 /* Result documents of `swapbench run`: see result.h.
  * Try: build/swapbench compare tests/fixtures/results/base.json tests/fixtures/results/truncated.json */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "result.h"
@@ -481,4 +486,70 @@ double *result_fio_values(const json_t *doc, const char *tier, const char *job, 
 		return NULL;
 	}
 	return v;
+}
+
+int result_set_real(json_t *obj, const char *key, double v)
+{
+	if (isfinite(v)) {
+		json_object_set_new(obj, key, json_real(v));
+		return 0;
+	}
+	warn("'%s' is not a finite number (%g): recorded as null", key, v);
+	json_object_set_new(obj, key, json_null());
+	return 1;
+}
+
+int result_set(json_t *obj, const char *key, json_t *value)
+{
+	if (!value) {
+		error("cannot record '%s' (a value JSON cannot hold); left out", key);
+		return -1;
+	}
+	if (json_object_set_new(obj, key, value) < 0) {
+		error("cannot record '%s'", key);
+		return -1;
+	}
+	return 0;
+}
+
+int result_save(const json_t *doc, const char *path)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	if (!doc) {
+		error("cannot write '%s': no document", path);
+		return -1;
+	}
+	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
+		error("cannot write '%s': path too long", path);
+		return -1;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		error("cannot write '%s': %m", tmp);
+		return -1;
+	}
+	fchmod(fd, 0644);
+	if (json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) < 0) {
+		error("cannot write '%s': %m", tmp);
+		goto err;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		error("cannot write '%s': %m", tmp);
+		goto err;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		error("cannot rename '%s' to '%s': %m", tmp, path);
+		goto err;
+	}
+	return 0;
+err:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
 }

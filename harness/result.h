@@ -145,4 +145,22 @@ json_t *result_fio_jobs(const json_t *doc);
 double *result_fio_values(const json_t *doc, const char *tier, const char *job, const char *key,
 			  size_t *n);
 
+/* --- writing ------------------------------------------------------------------ */
+
+/* Sets OBJ.KEY to the number V; when V is not finite (NaN, infinity: JSON
+ * has neither, and jansson's json_real gives NULL for them, which lost the
+ * key or a whole json_pack with it), to null with a warning naming KEY.
+ * Returns 0, or 1 when null was written. */
+int result_set_real(json_t *obj, const char *key, double v);
+
+/* Sets OBJ.KEY to VALUE (a new reference, taken); a NULL VALUE (what
+ * could not be built) is reported naming KEY and left out, and the rest
+ * of OBJ is kept.  Returns 0 or -1. */
+int result_set(json_t *obj, const char *key, json_t *value);
+
+/* Writes DOC to PATH through a temporary file renamed over it, so that a
+ * failed write never leaves half a document; reports and returns -1 on
+ * failure. */
+int result_save(const json_t *doc, const char *path);
+
 #endif

@@ -345,6 +345,16 @@ pid_t spawn_daemon(const char *const argv[], const char *log)
 	close(pipefd[1]);
 	if (read(pipefd[0], &pid, sizeof pid) != sizeof pid)
 		pid = -1;
+	/* The daemon's copy of the pipe closes when it execs (or exits): then
+	 * its name is the program's, which the journal records. */
+	if (pid > 0) {
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		char c;
+
+		if (poll(&p, 1, TIMEOUT_DAEMON_S * 1000) <= 0 || read(pipefd[0], &c, 1) != 0)
+			warn("'%s' (pid %d) did not start its program within %d s", line, (int)pid,
+			     TIMEOUT_DAEMON_S);
+	}
 	close(pipefd[0]);
 	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -410,6 +420,32 @@ int child_wait(pid_t pid, int timeout_ms, int tick_ms, void (*tick)(void *), voi
 			tick(arg);
 		sleep_ms(tick_ms);
 	}
+}
+
+int child_reap(pid_t pid, bool group, int deadline_ms, const char *why, int *status)
+{
+	uint64_t deadline = mono_ns() + (uint64_t)deadline_ms * 1000000u;
+	const struct timespec step = { 0, 20 * 1000000L };
+
+	if (kill(group ? -pid : pid, SIGKILL) < 0 && group)
+		kill(pid, SIGKILL); /* it left its group, or never led one */
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR) {
+			error("cannot wait for %s (pid %d): %m", why, (int)pid);
+			return -1;
+		}
+		if (mono_ns() >= deadline)
+			break;
+		nanosleep(&step, NULL);
+	}
+	error("%s (pid %d) did not end within %d ms of SIGKILL (stuck in the kernel?); leaving it",
+	      why, (int)pid, deadline_ms);
+	hang_report(why);
+	return -1;
 }
 
 /* The last n lines of the kernel log, from /dev/kmsg without blocking. */

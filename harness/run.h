@@ -78,6 +78,17 @@ pid_t child_start(const char *const argv[], const struct child_opts *o);
  * when it ended, 0 on timeout, 2 when sig_pending became set, -1 on error. */
 int child_wait(pid_t pid, int timeout_ms, int tick_ms, void (*tick)(void *), void *arg, int *status);
 
+/* How long a child gets to end after SIGKILL before it is given up on. */
+#define REAP_DEADLINE_MS 5000
+
+/* Ends our child PID for good: SIGKILL to its process group (GROUP: PID
+ * leads one) or to PID alone, then waits up to deadline_ms for it, whatever
+ * sig_pending says.  Returns 0 with its wait status in *status; -1 when it
+ * has not ended by then (stuck in the kernel: D state on a dead device),
+ * reported once naming WHY, with hang_report's diagnostics, and left
+ * behind.  The one way swapbench waits for a killed child. */
+int child_reap(pid_t pid, bool group, int deadline_ms, const char *why, int *status);
+
 /* Prints the diagnostics for a hung tier to stderr: every task in D state
  * with its /proc/PID/stack and wchan, and the last lines of the kernel log. */
 void hang_report(const char *what);

@@ -81,11 +81,11 @@ static int ratio_list(struct scenario *s, const char *v)
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
 			tok++;
-		errno = 0;
-		d = strtod(tok, &end);
-		while (*end == ' ')
-			end++;
-		if (errno || end == tok || *end || d <= 0 || d > 16 || s->nratios == SCENARIO_MAX_RATIOS)
+		end = tok + strlen(tok);
+		while (end > tok && end[-1] == ' ')
+			*--end = '\0';
+		/* parse_double refuses nan and inf, which every comparison passes. */
+		if (parse_double(tok, 0, 16, &d) < 0 || d <= 0 || s->nratios == SCENARIO_MAX_RATIOS)
 			return -1;
 		s->ratios[s->nratios++] = d;
 	}
@@ -139,7 +139,7 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		expect = "a size of 16M or more, or a share of MemTotal such as 25%";
 	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
 		bad = ratio_list(s, v);
-		expect = "working set / limit, a number above 0 (ratios: up to 8, comma-separated)";
+		expect = "working set / limit, a finite number above 0 and at most 16 (ratios: up to 8, comma-separated)";
 	} else if (IS("workload", "workers")) {
 		bad = uint_val(v, 1, 64, &s->workers);
 		expect = "a number from 1 to 64";
@@ -235,12 +235,62 @@ static int accept_all(void *arg, const char *section, const char *key, const cha
 	return 1;
 }
 
+/* A scenario file as inih reads it, through ini_read. */
+struct ini_src {
+	FILE *f;
+	int line;		/* lines read so far */
+	int too_long;		/* the first line longer than inih's buffer, 0 if none */
+	int max;		/* inih's buffer, newline and NUL included */
+};
+
+/* inih's reader: fgets, except that a line longer than inih's buffer,
+ * which inih would split and parse the rest of as a line of its own
+ * ("ratio = 1.2<250 spaces>2" read as 2), ends the parse and is noted. */
+static char *ini_read(char *str, int num, void *stream)
+{
+	struct ini_src *src = stream;
+	size_t n;
+	int c;
+
+	if (!fgets(str, num, src->f))
+		return NULL;
+	src->line++;
+	src->max = num;
+	n = strlen(str);
+	if ((n && str[n - 1] == '\n') || (int)n < num - 1)
+		return str;
+	c = fgetc(src->f);
+	if (c == EOF || c == '\n')
+		return str; /* the buffer held the whole line */
+	src->too_long = src->line;
+	return NULL;
+}
+
+/* ini_parse of PATH with FN, refusing a line too long for inih:
+ * inih's result (0, the first bad line, -1 unreadable, -2 out of memory),
+ * or -3 with *too_long set to the long line and *max to the limit. */
+static int ini_parse_whole(const char *path, ini_handler fn, void *arg, int *too_long, int *max)
+{
+	struct ini_src src = { .f = fopen(path, "re") };
+	int rc;
+
+	if (!src.f)
+		return -1;
+	rc = ini_parse_stream(ini_read, &src, fn, arg);
+	fclose(src.f);
+	*too_long = src.too_long;
+	*max = src.max;
+	if (src.too_long && (rc == 0 || rc > src.too_long))
+		return -3;
+	return rc;
+}
+
 int scenario_load(const char *path, struct scenario *s)
 {
 	struct ctx c = { .s = s, .path = path };
 	const char *base = strrchr(path, '/');
 	size_t n;
-	int line;
+	int line, too_long, max;
 
 	scenario_defaults(s);
 	n = strlen(path);
@@ -254,7 +304,12 @@ int scenario_load(const char *path, struct scenario *s)
 	if (n > 4 && !strcmp(base + n - 4, ".ini"))
 		n -= 4;
 	snprintf(s->name, sizeof s->name, "%.*s", (int)n, base);
-	line = ini_parse(path, handler, &c);
+	line = ini_parse_whole(path, handler, &c, &too_long, &max);
+	if (line == -3) {
+		error("%s:%d: line longer than %d characters (split, its end would be read as a "
+		      "line of its own)", path, too_long, max - 1);
+		return -1;
+	}
 	if (line < 0) {
 		error("cannot read scenario '%s': %s", path, line == -1 ? strerror(errno) : "out of memory");
 		return -1;
@@ -262,7 +317,7 @@ int scenario_load(const char *path, struct scenario *s)
 	/* inih reports the first error's line but goes on; a syntax error before
 	 * the first bad key must not be named by that key's message. */
 	if (line > 0 && c.msg[0]) {
-		int syntax = ini_parse(path, accept_all, NULL);
+		int syntax = ini_parse_whole(path, accept_all, NULL, &too_long, &max);
 
 		if (syntax > 0 && syntax <= line)
 			c.msg[0] = '\0';

@@ -118,9 +118,49 @@ static bool file_supported(struct tier *t, const char *file, char *why, size_t l
 	return true;
 }
 
+/* The UUID ("" when all zeros) and label of the swap area on DEV, read
+ * from its header: "SWAPSPACE2" in the last 10 bytes of the first page,
+ * the UUID at byte 1036 and the label at 1052, 16 bytes each.  1 when DEV
+ * holds a swap area, 0 when not, -1 when it cannot be read. */
+static int swap_signature(const char *dev, char *uuid, size_t ulen, char *label, size_t llen)
+{
+	static const size_t pages[] = { 4096, 8192, 16384, 65536 };
+	unsigned char *h = malloc(65536), *u;
+	ssize_t n = -1;
+	size_t i, k;
+	int fd, rc = 0;
+
+	fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && h)
+		n = pread(fd, h, 65536, 0);
+	if (fd >= 0)
+		close(fd);
+	if (n < 1068) {
+		free(h);
+		return fd < 0 || !h ? -1 : 0;
+	}
+	for (i = 0; i < sizeof pages / sizeof pages[0] && !rc; i++)
+		if ((size_t)n >= pages[i] && !memcmp(h + pages[i] - 10, "SWAPSPACE2", 10))
+			rc = 1;
+	if (rc) {
+		u = h + 1036;
+		uuid[0] = '\0';
+		for (k = 0; k < 16 && !u[k]; k++)
+			;
+		if (k < 16)
+			snprintf(uuid, ulen, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+				 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6],
+				 u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+		snprintf(label, llen, "%.16s", (const char *)h + 1052);
+	}
+	free(h);
+	return rc;
+}
+
 static bool device_supported(struct tier *t, const char *dev, char *why, size_t len)
 {
 	const char *blkid[] = { "blkid", "-p", "-o", "value", "-s", "TYPE", dev, NULL };
+	char uuid[40], label[20];
 	struct run_result r;
 	struct stat st;
 	bool force = false;
@@ -143,6 +183,14 @@ static bool device_supported(struct tier *t, const char *dev, char *why, size_t 
 	close(fd);
 	if (tier_bool(t, "force", &force) < 0) {
 		why[0] = '\0';
+		return false;
+	}
+	/* Another system's swap (an fstab line naming its UUID or label):
+	 * mkswap would give it a new UUID and drop the label. */
+	if (!force && swap_signature(dev, uuid, sizeof uuid, label, sizeof label) == 1) {
+		snprintf(why, len, "--device: '%s' is a swap area already (UUID %s, label '%s'), "
+			 "perhaps another system's: swapbench would reformat it (--force to use it; "
+			 "its UUID and label are kept)", dev, uuid[0] ? uuid : "none", label);
 		return false;
 	}
 	run(blkid, TIMEOUT_QUICK_S, RUN_QUIET, &r);
@@ -246,9 +294,9 @@ err:
 int storage_setup(struct tier *t)
 {
 	const char *dev = tier_get(t, "device"), *file = tier_get(t, "file");
+	char bd[32], uuid[40], label[20];
 	uint64_t size = 0;
 	struct stat st;
-	char bd[32];
 
 	if (!dev) {
 		if (tier_size(t, "size", &size) < 0)
@@ -257,6 +305,13 @@ int storage_setup(struct tier *t)
 		return file_setup(t, file, size);
 	}
 	json_object_set_new(t->state, "backing", json_string("device"));
+	if (swap_signature(dev, uuid, sizeof uuid, label, sizeof label) == 1) {
+		info("'%s' keeps its swap UUID %s and label '%s'", dev, uuid[0] ? uuid : "(none)", label);
+		if (uuid[0])
+			json_object_set_new(t->state, "swap_uuid", json_string(uuid));
+		if (label[0])
+			json_object_set_new(t->state, "swap_label", json_string(label));
+	}
 	if (stat(dev, &st) == 0) {
 		snprintf(bd, sizeof bd, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		json_object_set_new(t->state, "block_dev", json_string(bd));

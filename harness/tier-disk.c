@@ -10,7 +10,7 @@
 static const struct tier_param disk_params[] = {
 	{ "file", "PATH", "/var/tmp/swapbench.swap", "swap file to create (removed on teardown)" },
 	{ "device", "DEV", NULL, "swap on this partition or namespace instead (mkswap destroys it)" },
-	{ "force", NULL, NULL, "with --device: overwrite whatever signature it holds" },
+	{ "force", NULL, NULL, "with --device: overwrite whatever signature it holds (a swap area keeps its UUID and label)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

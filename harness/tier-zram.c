@@ -1,5 +1,5 @@
 /* zram tier: a compressed RAM block device as swap.  Picks a free zram
- * device (or hot-adds one), sets its compression algorithm, size and memory
+ * device (or hot-adds one, journalled first: a zram_add change), sets its compression algorithm, size and memory
  * limit, mkswap + swapon; on undo the device is reset (retried while busy)
  * and its algorithm put back.  Try:
  *   sudo swapbench tier up zram --size 2G --algorithm lz4 --hold */
@@ -116,20 +116,11 @@ static int zram_setup(struct tier *t)
 			return -1;
 	}
 	if (free_device(dev, sizeof dev) < 0) {
-		if (t->dry_run) {
-			printf("would: read '/sys/class/zram-control/hot_add' (add a zram device)\n");
-			snprintf(dev, sizeof dev, "zramN");
-		} else {
-			/* XXX: a crash between the hot_add and the journal entry
-			 * leaks an empty zram device (harmless, but not undone). */
-			if (read_text("/sys/class/zram-control/hot_add", v, sizeof v) < 0) {
-				error("cannot add a zram device through '/sys/class/zram-control/hot_add': %m");
-				return -1;
-			}
-			if (change_on_undo_write(t->j, "/sys/class/zram-control/hot_remove", v) < 0)
-				return -1;
-			snprintf(dev, sizeof dev, "zram%s", v);
-		}
+		/* Journalled before the hot_add: a crash between the two
+		 * still finds the device added. */
+		if (change_zram_add(t->j, "/sys/class/zram-control", v, sizeof v) < 0)
+			return -1;
+		snprintf(dev, sizeof dev, "zram%s", v);
 	}
 	snprintf(devpath, sizeof devpath, "/dev/%s", dev);
 	json_object_set_new(t->state, "device", json_string(devpath));

@@ -31,7 +31,7 @@ static const struct tier_param zswap_params[] = {
 	{ "zpool", "NAME", NULL, "pool allocator, on kernels that still choose (before 6.15)" },
 	{ "file", "PATH", "/var/tmp/swapbench-zswap.swap", "backing swap file to create" },
 	{ "device", "DEV", NULL, "back it with this partition instead (mkswap destroys it)" },
-	{ "force", NULL, NULL, "with --device: overwrite whatever signature it holds" },
+	{ "force", NULL, NULL, "with --device: overwrite whatever signature it holds (a swap area keeps its UUID and label)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -178,8 +178,21 @@ int tier_apply_common(struct tier *t)
 
 int tier_swapon(struct tier *t, const char *dev)
 {
-	const char *mkswap[] = { "mkswap", dev, NULL };
+	const char *uuid = tier_state(t, "swap_uuid"), *label = tier_state(t, "swap_label");
+	const char *mkswap[8] = { "mkswap" };
 	uint64_t prio = 0;
+	int n = 1;
+
+	/* A device's own UUID and label survive (storage.c found them). */
+	if (uuid) {
+		mkswap[n++] = "-U";
+		mkswap[n++] = uuid;
+	}
+	if (label) {
+		mkswap[n++] = "-L";
+		mkswap[n++] = label;
+	}
+	mkswap[n++] = dev;
 
 	if (tier_uint(t, "priority", 0, 32767, &prio) < 0)
 		return -1;

@@ -1,5 +1,7 @@
 # Shared settings for swapbench's figures: every plots/<name>.gp loads this
-# first.  `swapbench plot RUN_DIR` sets these variables with gnuplot -e:
+# first.  `swapbench plot RUN_DIR` sets these variables in a file of
+# assignments it writes and loads first (values as quoted data, never as
+# commands; run.json is not trusted):
 #   plotdir datadir   where the scripts and the TSV inputs are
 #   out fmt           output file and format ('png' or 'svg')
 #   host kernel scenario   for the subtitle

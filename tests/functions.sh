@@ -304,9 +304,19 @@ sha256() {
 
 SWAPBENCH="$BUILD/swapbench"
 
+# swapbench with its test hooks (SWAPBENCH_TEST_KILL_AT,
+# SWAPBENCH_TEST_TOUCH_CORRUPT), built only for tests (beside build/swapbench,
+# so that it finds vramd, scenarios/ and plots/ as swapbench does); build/swapbench has none.
+SWAPBENCH_HOOKED="$BUILD/swapbench-test"
+
 # requires_swapbench: fail, not skip, when build/swapbench is missing.
 requires_swapbench() {
 	[ -x "$SWAPBENCH" ] || fail "$SWAPBENCH not built (run make)"
+}
+
+# requires_swapbench_hooked: the same for build/swapbench-test.
+requires_swapbench_hooked() {
+	[ -x "$SWAPBENCH_HOOKED" ] || fail "$SWAPBENCH_HOOKED not built (run make)"
 }
 
 # swapbench_isolate: keep swapbench's undo journal in $tmp/state (not the
@@ -315,6 +325,16 @@ requires_swapbench() {
 swapbench_isolate() {
 	export SWAPBENCH_STATE_DIR=$tmp/state
 	cleanup_add "'$SWAPBENCH' restore"
+}
+
+# journal_write CHANGES: a journal of this boot whose changes are the JSON
+# array CHANGES, in $SWAPBENCH_STATE_DIR (made root's, mode 0700), as a
+# crashed swapbench would leave it: for tests of `swapbench restore`.
+journal_write() {
+	mkdir -p -m 700 "$SWAPBENCH_STATE_DIR" &&
+	jq -n --argjson c "$1" --arg bid "$(cat /proc/sys/kernel/random/boot_id)" \
+		'{schema: "swapbench-state", version: 1, boot_id: $bid, kept: false,
+		  owner: {pid: 1, start_ticks: 1}, changes: $c}' >"$SWAPBENCH_STATE_DIR/state.json"
 }
 
 # machine_snapshot: everything swapbench may change, one section per
@@ -351,20 +371,29 @@ machine_snapshot() {
 	echo "== swap files"
 	ls /var/tmp 2>/dev/null | grep '^swapbench' || true
 	echo "== daemons"
-	pgrep -x 'vramd|nbdfuse' 2>/dev/null | while read -r f; do
-		grep -qzx "SWAPBENCH_TEST_ID=${SWAPBENCH_TEST_ID:-none}" "/proc/$f/environ" 2>/dev/null &&
-			echo "$f $(cat "/proc/$f/comm" 2>/dev/null)"
+	own_daemons
+	return 0
+}
+
+# own_daemons: "PID NAME" of each vramd and nbdfuse this test run started
+# (its SWAPBENCH_TEST_ID in their environment), one a line.
+own_daemons() {
+	local p
+	pgrep -x 'vramd|nbdfuse' 2>/dev/null | while read -r p; do
+		grep -qzx "SWAPBENCH_TEST_ID=${SWAPBENCH_TEST_ID:-none}" "/proc/$p/environ" 2>/dev/null &&
+			echo "$p $(cat "/proc/$p/comm" 2>/dev/null)"
 	done
 	return 0
 }
 
-# same_machine BEFORE WHAT: fail, showing the difference, unless the machine
-# is as machine_snapshot described it in BEFORE.  Changes get a couple of
-# seconds to settle (a daemon still exiting).
+# same_machine BEFORE WHAT [SNAPSHOT]: fail, showing the difference, unless
+# the machine is as machine_snapshot (or the function SNAPSHOT) described it
+# in BEFORE.  Changes get a couple of seconds to settle (a daemon still
+# exiting).
 same_machine() {
-	local before=$1 what=$2 i d
+	local before=$1 what=$2 snap=${3:-machine_snapshot} i d
 	for ((i = 0; i < 20; i++)); do
-		d=$(diff -u --label before --label after <(printf '%s\n' "$before") <(machine_snapshot)) &&
+		d=$(diff -u --label before --label after <(printf '%s\n' "$before") <("$snap")) &&
 			return 0
 		sleep 0.1
 	done

@@ -7,7 +7,7 @@
 # The nbd tier is crashed through two transports, nbdfuse and vramd-fuse
 # (vramd's own FUSE mount, FUSE over io_uring where the kernel has it).
 # Then SIGKILL at every step of setting the nbd (both transports) and zram
-# tiers up (SWAPBENCH_TEST_KILL_AT), each followed by a restore; vramd
+# tiers up (SWAPBENCH_TEST_KILL_AT, in build/swapbench-test), each followed by a restore; vramd
 # killed as well as swapbench (vramd-fuse: its mount left with a dead
 # connection); an interrupted run restored by the next `tier up`; SIGTERM
 # during a workload and SIGINT during --hold, which swapbench undoes by
@@ -21,6 +21,7 @@ MEMTOUCH=$BUILD/tests/memtouch
 requires_root
 requires jq
 requires_swapbench
+requires_swapbench_hooked
 requires_test_prog memtouch
 [ -z "$(active_swaps)" ] ||
 	skip "swap already active on this host: $(active_swaps | tr '\n' ' ')"
@@ -98,7 +99,7 @@ kill_at_each() {
 	shift
 	for ((n = 1; n < 30; n++)); do
 		# Not with_timeout: 137 is the expected SIGKILL here, not a timeout.
-		SWAPBENCH_TEST_KILL_AT=$n timeout 60 "$SWAPBENCH" tier up "${t%%/*}" "$@" -- true \
+		SWAPBENCH_TEST_KILL_AT=$n timeout 60 "$SWAPBENCH_HOOKED" tier up "${t%%/*}" "$@" -- true \
 			>"$tmp/sb.log" 2>&1
 		rc=$?
 		[ $rc = 0 ] && break
@@ -149,7 +150,7 @@ fi
 
 t=${tiers[0]}
 # shellcheck disable=SC2086
-SWAPBENCH_TEST_KILL_AT=3 "$SWAPBENCH" tier up "${t%%/*}" ${args[$t]} -- true >/dev/null 2>&1
+SWAPBENCH_TEST_KILL_AT=3 "$SWAPBENCH_HOOKED" tier up "${t%%/*}" ${args[$t]} -- true >/dev/null 2>&1
 [ -s "$SWAPBENCH_STATE_DIR/state.json" ] || fail "no journal after SIGKILL"
 # shellcheck disable=SC2086
 with_timeout 120 "$SWAPBENCH" tier up "${t%%/*}" ${args[$t]} -- true 2>"$tmp/next.log" ||

@@ -16,6 +16,7 @@
 requires_root
 requires jq setpriv
 requires_swapbench
+requires_swapbench_hooked
 [ -z "$(active_swaps)" ] ||
 	skip "swap already active on this host: $(active_swaps | tr '\n' ' ')"
 keep_stderr
@@ -58,9 +59,9 @@ expect 2 "--set workload.engine: expected stress-ng or touch" "$SB" run --set wo
 expect 2 "--compressibility: expected incompressible, 2:1, 4:1 or zero" "$SB" touch --bytes 1M --compressibility 3:1
 expect 2 "--bytes is required" "$SB" touch
 expect 2 "--locality: expected random or sequential" "$SB" touch --bytes 1M --locality up
-# touch's check works: a flipped bit (the test hook) is found and fails it.
+# touch's check works: a flipped bit (the test build's hook) is found and fails it.
 expect 0 '"mismatches":0' "$SB" touch --bytes 1M --duration 1
-SWAPBENCH_TEST_TOUCH_CORRUPT=1 expect 1 "1 page\(s\) read back wrong" "$SB" touch --bytes 1M --duration 1
+SWAPBENCH_TEST_TOUCH_CORRUPT=1 expect 1 "1 page\(s\) read back wrong" "$SWAPBENCH_HOOKED" touch --bytes 1M --duration 1
 expect 2 "option '--algorithm' does not apply to tier 'disk'" "$SB" tier up disk --algorithm lz4
 expect 2 "unexpected argument 'extra' \(put a command after --\)" "$SB" tier up zram extra
 expect 2 "--hold and a COMMAND exclude each other" "$SB" tier up zram --hold -- true

@@ -120,8 +120,10 @@ if supported_tier zram; then
 	jq -e '.valid and .c < 1.3 and .ops > 0 and .bad == 0 and .probes > 0 and .probe_fail == 0' \
 		<<<"$r" >/dev/null ||
 		fail "touch engine: $r"
-	# A page that comes back wrong (the touch test hook) makes the run invalid.
-	SWAPBENCH_TEST_TOUCH_CORRUPT=1 with_timeout 60 "$SWAPBENCH" run --scenario quick --tiers zram \
+	# A page that comes back wrong (the touch test hook, in the test build)
+	# makes the run invalid.
+	requires_swapbench_hooked
+	SWAPBENCH_TEST_TOUCH_CORRUPT=1 with_timeout 60 "$SWAPBENCH_HOOKED" run --scenario quick --tiers zram \
 		--repeats 1 --set workload.duration_s=3 --out "$tmp/corrupt" ||
 		fail "swapbench run (corrupt) exited with status $?"
 	r=$(jq -c '.runs[0] | {valid, invalid_reason}' "$tmp/corrupt/run.json")

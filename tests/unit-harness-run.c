@@ -1,7 +1,11 @@
 /* Unit tests for harness/run.c: exit statuses, captured output, a missing
- * command, and a command that outlives its timeout (killed, reported,
- * never waited on forever). */
+ * command, a command that outlives its timeout (killed, reported, never
+ * waited on forever), and child_reap on a process group.  A child that
+ * survives SIGKILL is tests/test-hostile-reap.sh's (issue #20, item 9). */
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "run.h"
@@ -35,6 +39,26 @@ int main(void)
 	CHECK(!strcmp(json_string_value(json_object_get(json_array_get(run_log, 2), "argv")),
 		      "sh -c echo out; echo err >&2; exit 3"));
 	CHECK(json_integer_value(json_object_get(json_array_get(run_log, 2), "exit_code")) == 3);
+	/* child_reap: the group goes, the leader is reaped with its status. */
+	{
+		pid_t pid = fork(), w;
+		int status = 0;
+
+		if (pid == 0) {
+			setpgid(0, 0);
+			if (fork() == 0)
+				pause(); /* a member of the group */
+			pause();
+			_exit(0);
+		}
+		setpgid(pid, pid);
+		t0 = mono_ns();
+		CHECK(child_reap(pid, true, 2000, "unit", &status) == 0 && WIFSIGNALED(status) &&
+		      WTERMSIG(status) == SIGKILL);
+		CHECK(mono_ns() - t0 < 2000000000ull);
+		w = waitpid(pid, &status, WNOHANG);
+		CHECK(w < 0); /* reaped once, by child_reap */
+	}
 	CHECK(have_command("sh") && !have_command("swapbench-no-such-command"));
 	CHECK(!strcmp(argv_str(talk, line, 12), "sh -c echo "));
 	UNIT_DONE();
