@@ -16,6 +16,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${BUILD:=$top/build}"
 : "${BACKENDS:=ram}"
 VRAMD="$BUILD/vramd"
+# shellcheck source=scripts/bench-lib.sh
+. "$top/scripts/bench-lib.sh"
 
 # --- settings ------------------------------------------------------------------
 servers_opt="vramd nbdkit-memory nbdkit-null"
@@ -79,17 +81,6 @@ full before the cases run, so reads never hit holes.
 EOF
 }
 
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
-
-usage_error() {
-	echo "$prog: $*" >&2
-	echo "try '$0 --help'" >&2
-	exit 2
-}
-
 while [ $# -gt 0 ]; do
 	opt=$1 val=""
 	case $opt in
@@ -119,16 +110,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -n "${cases_opt+set}" ]; then
-	picked=()
-	for c in "${CASES[@]}"; do
-		for p in $cases_opt; do
-			# shellcheck disable=SC2053 # p is a pattern on purpose
-			if [[ ${c%% *} == $p ]]; then
-				picked+=("$c")
-				break
-			fi
-		done
-	done
+	mapfile -t picked < <(pick_cases "$cases_opt" "${CASES[@]}")
 	[ ${#picked[@]} -gt 0 ] || usage_error "--cases: '$cases_opt' matches no case (see --help)"
 	CASES=("${picked[@]}")
 fi
@@ -136,18 +118,6 @@ fi
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || usage_error "--repeats: '$repeats' is not a positive integer"
 [[ $NBDKIT_THREADS =~ ^[1-9][0-9]*$ ]] || usage_error "NBDKIT_THREADS: '$NBDKIT_THREADS' is not a positive integer"
 
-# to_bytes SIZE: bytes for N[KMGT] (powers of 1024), empty when malformed.
-to_bytes() {
-	local n=${1%[KkMmGgTt]} s=${1##*[0-9]}
-	[[ $n =~ ^[0-9]+$ ]] || return 0
-	case $s in
-	"") echo "$n" ;;
-	[Kk]) echo $((n << 10)) ;;
-	[Mm]) echo $((n << 20)) ;;
-	[Gg]) echo $((n << 30)) ;;
-	[Tt]) echo $((n << 40)) ;;
-	esac
-}
 size_bytes=$(to_bytes "$size")
 [ -n "$size_bytes" ] || usage_error "--size: '$size' is not a size"
 # Sequential jobs each take an equal slice; the pre-fill takes quarters.
@@ -302,38 +272,13 @@ uri() {
 }
 
 # --- fio -----------------------------------------------------------------------
-# run_fio SERVER JSON TIMEOUT FIO-ARGS...: fio in the background (so a signal
-# reaches our trap at once) under a timeout; returns fio's exit status.
-run_fio() {
-	local s=$1 json=$2 limit=$3 rc
-	shift 3
-	rm -f "$json"
-	timeout --kill-after=10 "$limit" fio --ioengine=nbd --uri="$(uri "$s")" \
-		--output-format=json --output="$json" "$@" >"$tmp/fio.log" 2>&1 &
-	child=$!
-	wait "$child"
-	rc=$?
-	child=""
-	return $rc
-}
-
-# fio_reason RC: one line saying why a run is invalid.
-fio_reason() {
-	local rc=$1 line
-	case $rc in
-	124 | 137) echo "fio timed out" ; return ;;
-	esac
-	line=$(grep -v 'connected to NBD server' "$tmp/fio.log" | grep -v '^[[:space:]]*$' | tail -n 1)
-	echo "fio exit $rc${line:+: $line}"
-}
-
 # Write every byte of a memory server once, so the reads that follow are of
 # data, not of holes (nbdkit memory answers holes without touching memory).
 prefill() {
 	local s=$1 json="$tmp/prefill.json" rc t0 t1 quarter=$((size_bytes / 4)) rec
 	printf '[prefill] %s %s ... ' "$s" "$size" >&2
 	t0=$(date +%s.%N)
-	run_fio "$s" "$json" 900 --name=prefill --rw=write --bs=1m --iodepth=8 \
+	run_fio "$json" 900 --ioengine=nbd --uri="$(uri "$s")" --name=prefill --rw=write --bs=1m --iodepth=8 \
 		--numjobs=4 --size="$quarter" --offset_increment="$quarter" \
 		--group_reporting
 	rc=$?
@@ -383,7 +328,7 @@ measure() {
 			other_before=$((other_before + $(cpu_ticks "${PID[$o]}")))
 	done
 	t=$((ramp_s + runtime_s + 60))
-	run_fio "$s" "$json" "$t" --name="$name" --rw="$rw" --bs="$bs" \
+	run_fio "$json" "$t" --ioengine=nbd --uri="$(uri "$s")" --name="$name" --rw="$rw" --bs="$bs" \
 		--iodepth="$qd" --numjobs="$conns" --group_reporting \
 		--time_based --runtime="$runtime_s" --ramp_time="$ramp_s" \
 		--percentile_list=50:90:99:99.9 "${extra[@]}"
@@ -400,28 +345,12 @@ measure() {
 		--arg dir "$dir" --argjson rc "$rc" --arg reason "$(fio_reason "$rc")" \
 		--argjson alive "$alive" \
 		--argjson server_cpu_ms $(((after - before) * 1000 / clk_tck)) \
-		--argjson other_cpu_ms $(((other_after - other_before) * 1000 / clk_tck)) '
-		def us: if . == null then null else . / 1000 end;
-		.jobs[0] as $j | $j[$dir] as $d |
-		($rc == 0 and $j.error == 0 and $d.io_bytes > 0 and $alive) as $ok |
-		{ case: $case, server: $server, round: $round,
-		  valid: $ok,
-		  reason: (if $ok then null
-			   elif $alive | not then "server exited"
-			   elif $rc != 0 then $reason
-			   elif $j.error != 0 then "fio error \($j.error)"
-			   else "no I/O done" end),
-		  fio_exit_code: $rc, fio_error: $j.error,
-		  iops: $d.iops, bw_bytes_per_s: $d.bw_bytes, io_bytes: $d.io_bytes,
-		  lat_mean_us: ($d.clat_ns.mean | us),
-		  lat_p50_us: ($d.clat_ns.percentile["50.000000"] | us),
-		  lat_p90_us: ($d.clat_ns.percentile["90.000000"] | us),
-		  lat_p99_us: ($d.clat_ns.percentile["99.000000"] | us),
-		  lat_p99_9_us: ($d.clat_ns.percentile["99.900000"] | us),
-		  lat_max_us: ($d.clat_ns.max | us),
-		  client_cpu_pct: ($j.usr_cpu + $j.sys_cpu),
-		  server_cpu_ms: $server_cpu_ms,
-		  idle_servers_cpu_ms: $other_cpu_ms }' "$json" >"$tmp/rec.json" 2>/dev/null ||
+		--argjson other_cpu_ms $(((other_after - other_before) * 1000 / clk_tck)) "$fio_jq"'
+		{ case: $case, server: $server, round: $round }
+		+ fio_figures($dir; $rc; $reason; $alive)
+		+ { client_cpu_pct: (.jobs[0] | .usr_cpu + .sys_cpu),
+		    server_cpu_ms: $server_cpu_ms,
+		    idle_servers_cpu_ms: $other_cpu_ms }' "$json" >"$tmp/rec.json" 2>/dev/null ||
 		jq -cn --arg case "$name" --arg server "$s" --argjson round "$round" \
 			--argjson rc "$rc" --arg reason "$(fio_reason "$rc")" \
 			'{ case: $case, server: $server, round: $round, valid: false,
@@ -436,10 +365,6 @@ measure() {
 }
 
 # --- results -------------------------------------------------------------------
-version_of() {
-	"$@" 2>/dev/null | head -n 1
-}
-
 # kv_json: key=value lines on stdin -> a JSON object.
 kv_json() {
 	jq -Rn '[inputs | select(test("^[A-Za-z0-9_]+=")) |
@@ -447,34 +372,22 @@ kv_json() {
 }
 
 fingerprint() {
-	local cpu mem os gpu="" commit="" dirty=false
-	cpu=$(awk -F': ' '$1 ~ /^model name[[:space:]]*$/ { print $2; exit }' /proc/cpuinfo)
-	mem=$(awk '$1 == "MemTotal:" { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
-	# shellcheck disable=SC1091
-	os=$( (. /etc/os-release && echo "${PRETTY_NAME:-}") 2>/dev/null)
-	if command -v nvidia-smi >/dev/null 2>&1; then
-		gpu=$(timeout 10 nvidia-smi --query-gpu=name,driver_version,memory.total \
-			--format=csv,noheader 2>/dev/null | head -n 1)
-	fi
+	local commit="" dirty=false
 	if commit=$(git -C "$top" rev-parse HEAD 2>/dev/null); then
 		[ -z "$(git -C "$top" status --porcelain -- servers common Makefile 2>/dev/null)" ] ||
 			dirty=true
 	else
 		commit=""
 	fi
-	jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg arch "$(uname -m)" \
-		--arg os "$os" --arg cpu "$cpu" --argjson online "$online_cpus" \
-		--argjson avail "$(nproc)" --argjson mem "${mem:-0}" --arg gpu "$gpu" \
+	jq -n --argjson machine "$(host_json)" \
 		--arg fio "$(version_of fio --version)" \
 		--arg nbdkit "$(version_of nbdkit --version)" \
 		--arg libnbd "$(nbdinfo --version 2>/dev/null | awk '$1 == "libnbd" { print $2 }')" \
 		--arg vramd "$([ -x "$VRAMD" ] && version_of "$VRAMD" --version)" \
 		--arg commit "$commit" --argjson dirty "$dirty" '
 		def nz: if . == "" then null else . end;
-		{ host: $host, kernel: $kernel, arch: $arch, os: ($os | nz),
-		  cpu_model: ($cpu | nz), online_cpus: $online, nproc: $avail,
-		  mem_total_bytes: $mem, gpu: ($gpu | nz),
-		  versions: { fio: ($fio | nz), nbdkit: ($nbdkit | nz),
+		$machine +
+		{ versions: { fio: ($fio | nz), nbdkit: ($nbdkit | nz),
 			      libnbd: ($libnbd | nz), vramd: ($vramd | nz) },
 		  git_commit: ($commit | nz), git_dirty: (if $commit == "" then null else $dirty end) }'
 }
