@@ -16,6 +16,18 @@ export LC_ALL=C
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/swapbench-test.XXXXXX")
 _cleanups=()
 
+# bad MESSAGE: a check failed; the test goes on to the next and ends with
+# checks_done, which fails it if any did.
+errors=0
+bad() {
+	echo "FAIL: $*" >&2
+	errors=$((errors + 1))
+}
+checks_done() {
+	[ "$errors" = 0 ] || fail "$errors check(s) failed"
+	exit 0
+}
+
 cleanup_add() {
 	_cleanups+=("$*")
 }

@@ -20,11 +20,6 @@ requires timeout dd fio setpriv fallocate truncate cmp jq
 [ -c /dev/fuse ] || skip "no /dev/fuse (FUSE not available)"
 "$VRAMD" --help 2>&1 | grep -q -- '--fuse MOUNTPOINT' || skip "this vramd has no --fuse"
 
-errors=0
-bad() {
-	echo "FAIL: $*" >&2
-	errors=$((errors + 1))
-}
 
 MNT=$tmp/mnt
 mkdir -p "$MNT"
@@ -212,5 +207,4 @@ fi
 umount -l "$MNT" || bad "umount -l of the dead mount failed"
 mounted && bad "$MNT still mounted"
 
-[ $errors = 0 ] || fail "$errors check(s) failed"
-exit 0
+checks_done
