@@ -11,11 +11,6 @@ requires_vramd
 requires_backend
 requires timeout nbdinfo
 
-errors=0
-bad() {
-	echo "FAIL: $*" >&2
-	errors=$((errors + 1))
-}
 
 # expect_error STATUS REGEX ARGS...: vramd ARGS must exit with STATUS and
 # print exactly one line "vramd: ..." on stderr, matching REGEX (extended,
@@ -217,4 +212,4 @@ else
 	fi
 fi
 
-[ $errors = 0 ] || fail "$errors check(s) failed"
+checks_done
