@@ -212,10 +212,16 @@ bench-cuda-floor: all
 # interleaved, with SET="S.K=V ..." as --set overrides; the result lands in
 # results/HOST-DATE-SCENARIO/ (root).
 SCENARIO ?= overcommit
-bench: $(BUILD)/swapbench
-	$(Q)$(BUILD)/swapbench run --scenario $(SCENARIO) $(if $(TIERS),--tiers $(TIERS)) \
-		$(if $(REPEATS),--repeats $(REPEATS)) $(if $(OUT),--out $(OUT)) \
-		$(foreach s,$(SET),--set $(s))
+# It builds everything the run uses (vramd for the nbd tier, the touch
+# engine's helpers) and ends with the plots and report.md of the result.
+BENCH_OUT = $(if $(OUT),$(OUT),results/$(shell hostname)-$(shell date -u +%Y%m%dT%H%M%SZ)-$(SCENARIO))
+bench: all
+	$(Q)out='$(BENCH_OUT)'; \
+	$(BUILD)/swapbench run --scenario $(SCENARIO) $(if $(TIERS),--tiers $(TIERS)) \
+		$(if $(REPEATS),--repeats $(REPEATS)) --out "$$out" \
+		$(foreach s,$(SET),--set $(s)) && \
+	$(BUILD)/swapbench plot "$$out" && $(BUILD)/swapbench report "$$out" && \
+	echo "bench: results, plots and report in $$out/report.md"
 
 # check-vm: the kernel NBD client and zram.ko on Debian's stock kernel, in
 # QEMU (TCG) over the host's root (root; the kernel package is downloaded once
