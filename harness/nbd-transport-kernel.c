@@ -21,13 +21,15 @@ static bool kernel_offered(const char *vramd, char *detail, size_t len)
 	bool present = access("/dev/nbd0", F_OK) == 0 || access("/sys/module/nbd", F_OK) == 0;
 
 	(void)vramd;
-	if (!have_command("nbd-client")) {
-		snprintf(detail, len, "nbd-client not installed (apt install nbd-client)");
-		return false;
-	}
+	/* The kernel first: where it has no NBD client, installing
+	 * nbd-client would not help. */
 	if (!present && !nbd_module_available("nbd", "/dev/nbd0")) {
 		snprintf(detail, len, "no kernel NBD client (/dev/nbd0 absent, no nbd module: "
 			 "CONFIG_BLK_DEV_NBD)");
+		return false;
+	}
+	if (!have_command("nbd-client")) {
+		snprintf(detail, len, "nbd-client not installed (apt install nbd-client)");
 		return false;
 	}
 	snprintf(detail, len, "nbd-client installed, kernel NBD client %s",

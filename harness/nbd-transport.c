@@ -206,7 +206,10 @@ int nbd_load_module(struct tier *t, const char *module, const char *present)
 	snprintf(sys, sizeof sys, "/sys/module/%s", module);
 	if (access(present, F_OK) == 0 || access(sys, F_OK) == 0)
 		return 0;
-	if (change_on_undo_run(t->j, rmmod, TIMEOUT_QUICK_S) < 0)
+	/* Only while it is loaded: a crash between this entry and the
+	 * modprobe, or a failed modprobe, leaves nothing to unload, and an
+	 * rmmod that fails would hold every later restore. */
+	if (change_on_undo_run_if(t->j, rmmod, TIMEOUT_QUICK_S, sys) < 0)
 		return -1;
 	return run(modprobe, TIMEOUT_QUICK_S, t->dry_run ? RUN_DRY : 0, NULL);
 }

@@ -40,7 +40,7 @@ static const struct tier_param nbd_params[] = {
 	  "default vramd's)" },
 	{ "fuse-uring", "auto|on|off", "auto", "vramd-fuse: FUSE over io_uring; auto and on turn the fuse "
 	  "module's enable_uring on while the tier is up, on fails where the kernel lacks it" },
-	{ "threads", "N", NULL, "vramd worker threads, or queues (default: one per CPU, at most connections + 4)" },
+	{ "threads", "N", NULL, "vramd worker threads, or queues (default: one per CPU, at most connections + 4 on a socket, at most 16 with ublk and vramd-fuse)" },
 	{ "gpu", "N", NULL, "vram backend: GPU index" },
 	{ "busy-poll", "USECS", NULL, "vramd workers poll this long before sleeping (lower latency, a busy core each)" },
 	{ "server-swap", "on|off", "on", "run vramd in swap mode (off for sanitizer builds)" },

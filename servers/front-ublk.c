@@ -54,6 +54,7 @@
 #define UBLK_IO_BYTES   (512u << 10)
 #define UBLK_IO_MIN     (64u << 10)
 #define UBLK_REGION_MAX (256ull << 20)
+#define UBLK_DISCARD_MAX (1u << 30)
 
 /* Deadlines.  START_DEV waits for every queue's FETCH commands and then
  * reads the partition table through them; STOP_DEV drains requests in
@@ -99,6 +100,7 @@ static struct {
 	int dev_id;
 	unsigned nq, depth;
 	uint32_t io_bytes;
+	unsigned want_depth;      /* asked of ADD_DEV, within UBLK_REGION_MAX */
 	uint8_t *region;
 	size_t region_len;
 	struct uqueue *qs;
@@ -290,8 +292,12 @@ static void take(struct uqueue *q, uint16_t tag, struct blk_req *r)
 	const struct ublksrv_io_desc *d = &q->iod[tag];
 	uint32_t op = d->op_flags & 0xff;
 
+	uint64_t bytes = (uint64_t)d->nr_sectors << 9;
+
 	*r = (struct blk_req){ .op = UINT8_MAX, .off = d->start_sector << 9,
-			       .len = d->nr_sectors << 9 };
+			       .len = bytes > UINT32_MAX ? 0 : (uint32_t)bytes };
+	if (bytes > UINT32_MAX)
+		return; /* never: the limits below; refused as invalid */
 	switch (op) {
 	case UBLK_IO_OP_READ:
 	case UBLK_IO_OP_WRITE:
@@ -523,7 +529,7 @@ static int add_dev(const struct frontend_config *cfg)
 {
 	struct ublksrv_ctrl_dev_info info = {
 		.nr_hw_queues = (uint16_t)cfg->queues,
-		.queue_depth = (uint16_t)(cfg->depth ? cfg->depth : 128),
+		.queue_depth = (uint16_t)u.want_depth,
 		.max_io_buf_bytes = u.io_bytes,
 		.dev_id = (uint32_t)cfg->dev_id,
 		.ublksrv_pid = getpid(),
@@ -582,11 +588,12 @@ static int set_params(const struct export *ex)
 	p.basic.max_sectors = u.io_bytes >> 9;
 	p.basic.dev_sectors = (ex->size & ~4095ull) >> 9;
 	if (!ex->read_only) {
-		/* blk_run takes no request above BLK_MAX_IO, trims included. */
+		/* Trims and zeroing move no data through the buffers: up to
+		 * 1 GiB a request (a length blk_run takes in 32 bits). */
 		p.types |= UBLK_PARAM_TYPE_DISCARD;
 		p.discard.discard_granularity = 4096;
-		p.discard.max_discard_sectors = BLK_MAX_IO >> 9;
-		p.discard.max_write_zeroes_sectors = BLK_MAX_IO >> 9;
+		p.discard.max_discard_sectors = UBLK_DISCARD_MAX >> 9;
+		p.discard.max_write_zeroes_sectors = UBLK_DISCARD_MAX >> 9;
 		p.discard.max_discard_segments = 1;
 	}
 	r = ctrl(UBLK_CMD_SET_PARAMS, &c, CTRL_TIMEOUT_MS);
@@ -659,9 +666,17 @@ static int ublk_start(const struct export *ex, const struct frontend_config *cfg
 		return -1;
 	detect(u.ctrl_fd, &u.encoded, &u.have_features, &u.features);
 	u.io_bytes = UBLK_IO_BYTES;
+	u.want_depth = cfg->depth ? cfg->depth : 128;
 	while (u.io_bytes > UBLK_IO_MIN &&
-	       (uint64_t)cfg->queues * (cfg->depth ? cfg->depth : 128) * u.io_bytes > UBLK_REGION_MAX)
+	       (uint64_t)cfg->queues * u.want_depth * u.io_bytes > UBLK_REGION_MAX)
 		u.io_bytes >>= 1;
+	/* Still too much at the smallest buffer: fewer tags per queue. */
+	while (u.want_depth > 1 && (uint64_t)cfg->queues * u.want_depth * u.io_bytes > UBLK_REGION_MAX)
+		u.want_depth >>= 1;
+	if (u.want_depth < (cfg->depth ? cfg->depth : 128u))
+		info("ublk: queue depth %u instead of %u: %u queues of %u KiB buffers stay within "
+		     "%llu MiB", u.want_depth, cfg->depth, cfg->queues, u.io_bytes >> 10,
+		     (unsigned long long)(UBLK_REGION_MAX >> 20));
 	if (add_dev(cfg) < 0 || set_params(ex) < 0)
 		goto fail;
 	snprintf(u.path, sizeof u.path, "/dev/ublkb%d", u.dev_id);
@@ -757,7 +772,12 @@ static int ublk_stop(void)
 		close(u.cfd);
 		u.cfd = -1;
 	}
-	if (u.added) {
+	if (u.added && !all) {
+		/* DEL_DEV would wait for a close that cannot come: the device
+		 * goes with the process, or `vramd --ublk-del` removes it. */
+		error("ublk device %d left in place: a queue is stuck (vramd --ublk-del %d once "
+		      "this vramd is gone)", u.dev_id, u.dev_id);
+	} else if (u.added) {
 		/* DEL_DEV waits for /dev/ublkcN to be closed everywhere. */
 		r = ctrl(UBLK_CMD_DEL_DEV, &c, CTRL_TIMEOUT_MS);
 		if (r < 0 && r != -ENODEV)
@@ -854,7 +874,7 @@ static void ublk_describe(json_t *doc)
 	json_object_set_new(doc, "buffers_bytes", json_integer((json_int_t)u.region_len));
 }
 
-int ublk_delete(int dev_id)
+int ublk_delete(int dev_id, bool force)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublksrv_ctrl_cmd c = { .dev_id = (uint32_t)dev_id, .queue_id = (uint16_t)-1 };
@@ -882,9 +902,18 @@ int ublk_delete(int dev_id)
 		error("cannot delete ublk device %d: GET_DEV_INFO failed: %s", dev_id, strerror(-r));
 		goto out;
 	}
-	if (info.ublksrv_pid > 0 && kill(info.ublksrv_pid, 0) == 0)
-		warn("ublk device %d: its server (pid %d) is still running; deleting it anyway",
+	/* A device whose server lives is someone's device in use (maybe a
+	 * number taken after a crash left it journalled for deletion), not
+	 * a leftover: only deleted when asked to be. */
+	if (info.ublksrv_pid > 0 && kill(info.ublksrv_pid, 0) == 0) {
+		if (!force) {
+			error("not deleting ublk device %d: its server (pid %d) is running, so it is "
+			      "not a leftover; stop that server, or add --force", dev_id, info.ublksrv_pid);
+			goto out;
+		}
+		warn("ublk device %d: its server (pid %d) is still running; deleting it (--force)",
 		     dev_id, info.ublksrv_pid);
+	}
 	c.addr = 0;
 	c.len = 0;
 	r = ctrl_cmd(fd, encoded, UBLK_CMD_STOP_DEV, &c, CTRL_TIMEOUT_MS);

@@ -121,6 +121,6 @@ FRONTENDS(X)
 /* vramd --ublk-del N: stops and deletes ublk device N that a vramd killed
  * without cleaning up left behind (front-ublk.c).  Returns 0, or -1 after
  * logging (no such device, no ublk_drv, a command that timed out). */
-int ublk_delete(int dev_id);
+int ublk_delete(int dev_id, bool force);
 
 #endif

@@ -64,7 +64,7 @@ static struct opts {
 	int cuda_sync;
 	bool resident;
 	mode_t socket_mode;
-	bool read_only, foreground, force_exit, allow_remote, allow_local, dump;
+	bool read_only, foreground, force_exit, allow_remote, allow_local, dump, force_del;
 	int swap; /* -1: default (on, best effort), 0 off, 1 required */
 } o = {
 	.name = "vramd", .max_conns = 16, .staging = 8 << 20, .stats_ms = 1000, .socket_mode = 0600, .swap = -1,
@@ -140,7 +140,8 @@ static void usage(FILE *f)
 "      --ublk               create /dev/ublkbN (needs ublk_drv: /dev/ublk-control)\n"
 "      --ublk-id N          ask for device number N (default: the kernel's choice)\n"
 "      --ublk-del N         delete ublk device N left by a vramd that was killed,\n"
-"                           and exit\n"
+"                           and exit; a device whose server still runs is\n"
+"                           refused unless --force is added\n"
 "      --fuse MOUNTPOINT    mount a FUSE filesystem on MOUNTPOINT whose one file,\n"
 "                           MOUNTPOINT/export, is the export; put a loop device\n"
 "                           with direct I/O on it.  MOUNTPOINT: an absolute path\n"
@@ -183,7 +184,7 @@ static void usage(FILE *f)
 }
 
 enum { O_CUDA_SYNC = 255, O_GPU = 256, O_STAGING, O_RESIDENT, O_DESC, O_MODE, O_REMOTE, O_MAXC, O_LOG, O_SWAP, O_NOSWAP, O_FORCE,
-       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE, O_UBLK, O_UBLK_ID, O_UBLK_DEL, O_LOCAL,
+       O_STATS, O_STATS_MS, O_DUMP, O_POLL, O_RESIDENT_IDLE, O_UBLK, O_UBLK_ID, O_UBLK_DEL, O_LOCAL, O_FORCE_DEL,
        O_FUSE, O_FUSE_URING, O_DEPTH };
 
 static const struct option longopts[] = {
@@ -217,6 +218,7 @@ static const struct option longopts[] = {
 	{ "ublk", no_argument, NULL, O_UBLK },
 	{ "ublk-id", required_argument, NULL, O_UBLK_ID },
 	{ "ublk-del", required_argument, NULL, O_UBLK_DEL },
+	{ "force", no_argument, NULL, O_FORCE_DEL },
 	{ "fuse", required_argument, NULL, O_FUSE },
 	{ "fuse-uring", required_argument, NULL, O_FUSE_URING },
 	{ "queue-depth", required_argument, NULL, O_DEPTH },
@@ -329,6 +331,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_DUMP: o.dump = true; break;
 		case O_UBLK: o.ublk = true; break;
+		case O_FORCE_DEL: o.force_del = true; break;
 		case O_UBLK_ID:
 		case O_UBLK_DEL: {
 			uint64_t v;
@@ -373,9 +376,11 @@ static void parse_args(int argc, char **argv)
 		bad("unexpected argument '%s'", argv[optind]);
 	if (o.ublk_del >= 0) {
 		if (o.backend || o.size || o.socket || o.tcp || o.ublk || o.fuse || o.dump)
-			bad("--ublk-del takes no other option");
+			bad("--ublk-del takes no other option but --force");
 		return;
 	}
+	if (o.force_del)
+		bad("--force goes with --ublk-del");
 	if (!o.backend)
 		bad("--backend is required (vram, ram or null)");
 	if (!backend_find(o.backend))
@@ -983,7 +988,7 @@ int main(int argc, char **argv)
 	log_init("vramd", LOG_INFO);
 	parse_args(argc, argv);
 	if (o.ublk_del >= 0)
-		return ublk_delete((int)o.ublk_del) < 0 ? 1 : 0;
+		return ublk_delete((int)o.ublk_del, o.force_del) < 0 ? 1 : 0;
 	ops = backend_find(o.backend);
 	if (o.dump) {
 		dump_backend(ops);

@@ -608,16 +608,23 @@ scenario_ublk() {
 	ok ublk-del "vramd --ublk-del $UBLK_ID: exit 0 in $((SECONDS - t0))s, device gone;" \
 		"again: '$(tail -n 1 "$tmp/del2.out")'"
 
-	# --- the device deleted under a running vramd: it notices and exits 1 ----
+	# --- the device deleted under a running vramd: refused without --force
+	# (a live server's device is no leftover); with it, vramd notices and
+	# exits 1 ------------------------------------------------------------------
 	ublk_server --no-swap
 	t0=$SECONDS
-	timeout 40 "$VRAMD" --ublk-del "$UBLK_ID" >"$tmp/del3.out" 2>&1 ||
-		{ cat "$tmp/del3.out" >&2; bad ublk-gone "vramd --ublk-del $UBLK_ID under a running vramd failed"; }
+	if timeout 40 "$VRAMD" --ublk-del "$UBLK_ID" >"$tmp/del4.out" 2>&1; then
+		bad ublk-gone "--ublk-del $UBLK_ID deleted a device whose server runs, without --force"
+	elif ! grep -q 'is running' "$tmp/del4.out"; then
+		bad ublk-gone "--ublk-del of a live device refused without saying why: $(cat "$tmp/del4.out")"
+	fi
+	timeout 40 "$VRAMD" --ublk-del "$UBLK_ID" --force >"$tmp/del3.out" 2>&1 ||
+		{ cat "$tmp/del3.out" >&2; bad ublk-gone "vramd --ublk-del $UBLK_ID --force under a running vramd failed"; }
 	wait_exit 20 || bad ublk-gone "vramd did not exit within 20 s of its device being deleted"
 	[ "$SERVER_RC" = 1 ] || bad ublk-gone "vramd exited with status $SERVER_RC, expected 1"
 	grep -q 'went away' "$tmp/vramd.log" || bad ublk-gone "vramd did not say why it exited"
 	ublk_gone "$UBLK_ID" || bad ublk-gone "ublk device $UBLK_ID still there"
-	ok ublk-gone "--ublk-del under a running vramd: it exited with status 1 in $((SECONDS - t0))s, device gone"
+	ok ublk-gone "--ublk-del under a running vramd: refused; with --force it exited with status 1 in $((SECONDS - t0))s, device gone"
 }
 
 # --- everything ------------------------------------------------------------------
