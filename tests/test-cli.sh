@@ -61,7 +61,8 @@ for opt in --backend --size --socket --socket-mode --tcp --allow-remote --allow-
 	--export-name --description --read-only --threads --max-connections \
 	--pidfile --foreground --swap --no-swap --force-exit --stats-file \
 	--stats-interval-ms --gpu --cuda-sync --staging --resident-kernel --resident-idle --busy-poll \
-	--dump-backend --help --version; do
+	--dump-backend --help --version --ublk --ublk-id --ublk-del --force --fuse --fuse-uring \
+	--queue-depth; do
 	# Whole option names only: "--swap" must not be found in "--no-swap".
 	grep -qE -- "(^|[^-[:alnum:]])$opt([^-[:alnum:]]|$)" "$tmp/help" && continue
 	case $opt in
