@@ -24,6 +24,7 @@
 #include "journal.h"
 #include "log.h"
 #include "memcg.h"
+#include "nbd-transport.h"
 #include "parse.h"
 #include "pattern.h"
 #include "probe.h"
@@ -50,7 +51,8 @@ static const char usage_text[] =
 	"whose stress-ng failed is kept and marked invalid with its reason.\n"
 	"\n"
 	"  --scenario NAME   scenario name or .ini path (default overcommit)\n"
-	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports);\n"
+	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports,\n"
+	"                    nbd as nbd-vram where vramd's GPU works, else nbd-ram);\n"
 	"                    a tier may carry options: nbd:backend=vram:threads=4 runs as\n"
 	"                    'nbd-vram-4' (the option values joined), beside nbd:backend=ram\n"
 	"  --repeats N       runs per tier (default: the scenario's)\n"
@@ -758,7 +760,7 @@ static int parse_tiers(struct run_opts *o, const char *list)
 /* Every tier whose supported() says yes with default settings. */
 static void supported_tiers(struct run_opts *o, struct journal *j)
 {
-	char why[512];
+	char why[512], vramd[PATH_MAX];
 	struct tier t;
 	int i;
 
@@ -767,15 +769,28 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 
 		t = (struct tier){ .ops = tiers[i], .j = j, .settings = settings, .state = state };
 		why[0] = '\0';
-		if (tiers[i]->supported(&t, why, sizeof why)) {
+		if (!tiers[i]->supported(&t, why, sizeof why)) {
+			info("skipping tier '%s': %s", tiers[i]->name, why);
+		} else if (!strcmp(tiers[i]->name, "nbd")) {
+			/* The tier the project exists for: VRAM where the GPU
+			 * works, else host memory behind the same transport
+			 * (its control), which its name says either way. */
+			nbd_vramd_path(&t, vramd, sizeof vramd);
+			if (nbd_vram_works(vramd, why, sizeof why)) {
+				info("tier nbd: backend vram (the GPU works)");
+				add_tier(o, "nbd:backend=vram");
+			} else {
+				info("tier nbd: backend ram, the transport's control (no vram backend "
+				     "here: %s)", why);
+				add_tier(o, "nbd:backend=ram");
+			}
+		} else {
 			memset(&o->tiers[o->ntiers], 0, sizeof o->tiers[0]);
 			o->tiers[o->ntiers].ops = tiers[i];
 			snprintf(o->tiers[o->ntiers].label, sizeof o->tiers[0].label, "%s", tiers[i]->name);
 			snprintf(o->tiers[o->ntiers].spec, sizeof o->tiers[0].spec, "%s", tiers[i]->name);
 			o->ntiers++;
 		}
-		else
-			info("skipping tier '%s': %s", tiers[i]->name, why);
 		json_decref(settings);
 		json_decref(state);
 	}

@@ -214,22 +214,23 @@ int nbd_load_module(struct tier *t, const char *module, const char *present)
 	return run(modprobe, TIMEOUT_QUICK_S, t->dry_run ? RUN_DRY : 0, NULL);
 }
 
-bool nbd_vramd_has(const char *vramd, const char *option)
+/* What `vramd ARG1 ARG2` printed (malloc'd), or NULL when it could not
+ * run or did not answer in time.  Through a file: the help is longer than
+ * what run() keeps of a command's output. */
+static char *vramd_says(const char *vramd, const char *arg1, const char *arg2)
 {
-	const char *argv[] = { vramd, "--help", NULL };
+	const char *argv[] = { vramd, arg1, arg2, NULL };
 	struct child_opts o = { .own_pgrp = true };
-	char path[] = "/tmp/swapbench-vramd-help.XXXXXX", *text;
+	char path[] = "/tmp/swapbench-vramd-out.XXXXXX", *text;
 	int fd, status, rc;
-	bool has;
 	pid_t pid;
 
-	/* The help is longer than what run() keeps of a command's output. */
 	if (!have_command(vramd))
-		return false;
+		return NULL;
 	fd = mkstemp(path);
 	if (fd < 0) {
 		error("cannot create '%s': %m", path);
-		return false;
+		return NULL;
 	}
 	close(fd);
 	o.output = path;
@@ -237,13 +238,40 @@ bool nbd_vramd_has(const char *vramd, const char *option)
 	rc = pid > 0 ? child_wait(pid, TIMEOUT_QUICK_S * 1000, 100, NULL, NULL, &status) : -1;
 	if (pid > 0 && rc != 1) {
 		child_reap(pid, true, REAP_DEADLINE_MS, vramd, &status);
-		warn("'%s --help' did not answer within %d s", vramd, TIMEOUT_QUICK_S);
+		warn("'%s %s' did not answer within %d s", vramd, arg1, TIMEOUT_QUICK_S);
 	}
 	text = read_all(path);
 	unlink(path);
-	has = rc == 1 && text && vramd_has_option(text, option);
+	if (rc != 1) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+bool nbd_vramd_has(const char *vramd, const char *option)
+{
+	char *text = vramd_says(vramd, "--help", NULL);
+	bool has = text && vramd_has_option(text, option);
+
 	free(text);
 	return has;
+}
+
+bool nbd_vram_works(const char *vramd, char *why, size_t len)
+{
+	char *text = vramd_says(vramd, "--dump-backend", "--backend=vram"), *line, *save = NULL;
+	bool yes = false;
+
+	snprintf(why, len, "'%s --dump-backend --backend=vram' did not answer", vramd);
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strcmp(line, "supported=yes"))
+			yes = true;
+		else if (!strncmp(line, "reason=", 7))
+			snprintf(why, len, "%s", line + 7);
+	}
+	free(text);
+	return yes;
 }
 
 int nbd_prepare_socket(struct tier *t, const struct nbd_paths *p, struct vramd_conf *c)

@@ -125,6 +125,11 @@ int nbd_load_module(struct tier *t, const char *module, const char *present);
  * vramd built before the option existed has not. */
 bool nbd_vramd_has(const char *vramd, const char *option);
 
+/* Whether the vramd at VRAMD can run its vram backend here (a GPU that
+ * works, a CUDA build): `--dump-backend` says supported=yes; false with
+ * vramd's reason in why. */
+bool nbd_vram_works(const char *vramd, char *why, size_t len);
+
 /* Whether the kernel has MODULE loaded (PRESENT exists) or can load it
  * (modprobe -n). */
 bool nbd_module_available(const char *module, const char *present);
