@@ -2,6 +2,8 @@
  * block requests from the kernel becomes backend operations, one wait, and
  * a status each, counted in the queue's statistics like NBD commands. */
 #include <errno.h>
+#include <liburing.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "frontend.h"
@@ -133,4 +135,36 @@ void blk_after_reply(struct blk_queue *q)
 	 * never leaves work waiting for a round that does not come. */
 	if (ops->deferred && ops->deferred(q->bw))
 		ops->kick(q->bw);
+}
+
+struct io_uring_sqe *blk_sqe(struct io_uring *ring, const char *who)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	if (!sqe) {
+		error("%s: no free submission entry", who);
+		return NULL;
+	}
+	memset((void *)(uintptr_t)sqe, 0, 2 * sizeof *sqe);
+	return sqe;
+}
+
+void *blk_sqe_cmd(struct io_uring_sqe *sqe)
+{
+	return (uint8_t *)(uintptr_t)sqe + offsetof(struct io_uring_sqe, cmd);
+}
+
+bool blk_post_wake(struct io_uring *ring, int efd, uint64_t *val, uint64_t ud, const char *who)
+{
+	struct io_uring_sqe *sqe = blk_sqe(ring, who);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_read(sqe, efd, val, sizeof *val, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+	return true;
 }

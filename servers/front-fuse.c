@@ -257,41 +257,23 @@ static void *reader_main(void *arg)
 
 static void prep_cmd(struct fq *t, struct ent *e, uint32_t op, uint64_t commit_id)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
+	struct io_uring_sqe *sqe = blk_sqe(&t->ring, "fuse queue");
 	struct vramd_fuse_uring_cmd c = { .commit_id = commit_id, .qid = e->qid };
 
-	if (!sqe) {
-		io_uring_submit(&t->ring);
-		sqe = io_uring_get_sqe(&t->ring);
-	}
-	if (!sqe) { /* not reached: the ring holds every entry's command */
-		error("fuse: queue %u: no submission entry", t->idx);
+	if (!sqe)
 		return;
-	}
-	/* A 128-byte entry (IORING_SETUP_SQE128): the command follows the
-	 * usual 64 bytes. */
-	memset((void *)(uintptr_t)sqe, 0, 128);
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = F.fd;
 	sqe->cmd_op = op;
 	sqe->addr = (uint64_t)(uintptr_t)e->iov;
 	sqe->len = 2;
-	memcpy((uint8_t *)(uintptr_t)sqe + offsetof(struct io_uring_sqe, cmd), &c, sizeof c);
+	memcpy(blk_sqe_cmd(sqe), &c, sizeof c);
 	io_uring_sqe_set_data(sqe, e);
 }
 
 static void post_event_read(struct fq *t)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->ring);
-
-	if (!sqe) {
-		io_uring_submit(&t->ring);
-		sqe = io_uring_get_sqe(&t->ring);
-	}
-	if (!sqe)
-		return; /* not reached, as above */
-	io_uring_prep_read(sqe, t->efd, &t->efd_val, sizeof t->efd_val, 0);
-	io_uring_sqe_set_data64(sqe, UD_EVENT);
+	blk_post_wake(&t->ring, t->efd, &t->efd_val, UD_EVENT, "fuse queue");
 }
 
 /* The reply to e's request goes into its header buffer; the commit also

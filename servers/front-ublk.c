@@ -128,12 +128,6 @@ static uint32_t ctrl_op(bool encoded, unsigned nr)
 	return nr;
 }
 
-/* The 80 bytes of command data at the end of a 128-byte SQE. */
-static void *sqe_cmd(struct io_uring_sqe *sqe)
-{
-	return (char *)sqe + offsetof(struct io_uring_sqe, addr3);
-}
-
 /* Runs one control command, waiting at most timeout_ms for its answer:
  * returns the driver's result (0 or more, or -errno), or -ETIMEDOUT.  A
  * ring of its own, and IOSQE_ASYNC, so that the command sleeps in an
@@ -166,17 +160,17 @@ static int ctrl_cmd(int fd, bool encoded, unsigned nr, struct ublksrv_ctrl_cmd *
 		free(bounce);
 		return r;
 	}
-	sqe = io_uring_get_sqe(&ring);
+	sqe = blk_sqe(&ring, "ublk control");
 	if (!sqe) {
 		io_uring_queue_exit(&ring);
+		free(bounce);
 		return -EBUSY;
 	}
-	memset(sqe, 0, 2 * sizeof *sqe);
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = fd;
 	sqe->flags = IOSQE_ASYNC;
 	sqe->cmd_op = ctrl_op(encoded, nr);
-	memcpy(sqe_cmd(sqe), &bc, sizeof bc);
+	memcpy(blk_sqe_cmd(sqe), &bc, sizeof bc);
 	r = io_uring_submit(&ring);
 	if (r == 1) {
 		r = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
@@ -243,21 +237,14 @@ static void nap_ms(unsigned ms)
 
 static void post_io(struct uqueue *q, unsigned nr, uint16_t tag, int32_t result)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	struct io_uring_sqe *sqe = blk_sqe(&q->ring, "ublk queue");
 	struct ublksrv_io_cmd c = {
 		.q_id = (uint16_t)q->idx, .tag = tag, .result = result,
 		.addr = (uint64_t)(uintptr_t)(q->bufs + (size_t)tag * u.io_bytes),
 	};
 
-	if (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring); /* the ring has room for every tag */
-		if (!sqe) {
-			error("ublk queue %u: no free SQE for tag %u", q->idx, tag);
-			return;
-		}
-	}
-	memset(sqe, 0, 2 * sizeof *sqe);
+	if (!sqe)
+		return; /* never: the ring has room for every tag */
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->fd = 0;
 	sqe->flags = IOSQE_FIXED_FILE;
@@ -265,25 +252,16 @@ static void post_io(struct uqueue *q, unsigned nr, uint16_t tag, int32_t result)
 		sqe->cmd_op = nr;
 	else
 		sqe->cmd_op = nr == UBLK_IO_FETCH_REQ ? UBLK_U_IO_FETCH_REQ : UBLK_U_IO_COMMIT_AND_FETCH_REQ;
-	memcpy(sqe_cmd(sqe), &c, sizeof c);
+	memcpy(blk_sqe_cmd(sqe), &c, sizeof c);
 	io_uring_sqe_set_data64(sqe, tag);
 	q->posted++;
 }
 
 static void post_event(struct uqueue *q)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-
-	if (!sqe) {
-		io_uring_submit(&q->ring);
-		sqe = io_uring_get_sqe(&q->ring);
-		if (!sqe)
-			return; /* wake() then waits for the next batch */
-	}
-	memset(sqe, 0, 2 * sizeof *sqe);
-	io_uring_prep_read(sqe, q->efd, &q->efd_val, sizeof q->efd_val, 0);
-	io_uring_sqe_set_data64(sqe, UD_EVENT);
-	q->event_posted = true;
+	/* Without it, wake() waits for the next batch. */
+	if (blk_post_wake(&q->ring, q->efd, &q->efd_val, UD_EVENT, "ublk queue"))
+		q->event_posted = true;
 }
 
 /* The request of a completed FETCH, as blk_run takes it. */

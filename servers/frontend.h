@@ -61,6 +61,22 @@ void blk_run(struct blk_queue *q, struct blk_req *r, unsigned n, uint64_t t0_ns)
  * batch that may not come. */
 void blk_after_reply(struct blk_queue *q);
 
+struct io_uring;
+struct io_uring_sqe;
+
+/* The queue rings of both front ends have 128-byte entries
+ * (IORING_SETUP_SQE128: a URING_CMD's command follows the usual 64 bytes).
+ * blk_sqe: a free entry of ring, all of it zeroed, submitting what is
+ * queued first when the ring is full; NULL (logged with who) only when
+ * there is still none, which the rings' sizes rule out. */
+struct io_uring_sqe *blk_sqe(struct io_uring *ring, const char *who);
+/* The command area of a 128-byte entry. */
+void *blk_sqe_cmd(struct io_uring_sqe *sqe);
+/* Posts a read of eventfd efd into *val with user data ud: how another
+ * thread wakes a queue thread waiting in its ring.  False when blk_sqe
+ * found no entry. */
+bool blk_post_wake(struct io_uring *ring, int efd, uint64_t *val, uint64_t ud, const char *who);
+
 struct frontend_config {
 	const char *target;  /* fuse: the mount point (an empty directory) */
 	int dev_id;          /* ublk: device number, -1 lets the kernel choose */
