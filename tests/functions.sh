@@ -23,6 +23,16 @@ bad() {
 	echo "FAIL: $*" >&2
 	errors=$((errors + 1))
 }
+# refused_usage REGEX CMD ARGS...: CMD ARGS must exit 2 (a usage error)
+# with REGEX on stderr; bad otherwise.
+refused_usage() {
+	local re=$1 rc
+	shift
+	timeout 20 "$@" >"$tmp/usage.out" 2>"$tmp/usage.err"
+	rc=$?
+	[ $rc = 2 ] && grep -qiE -- "$re" "$tmp/usage.err" ||
+		bad "${*##*/}: status $rc, stderr: $(head -c 300 "$tmp/usage.err")"
+}
 checks_done() {
 	[ "$errors" = 0 ] || fail "$errors check(s) failed"
 	exit 0

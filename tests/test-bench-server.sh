@@ -12,18 +12,10 @@ requires fio jq nbdinfo timeout
 fio --enghelp=nbd >/dev/null 2>&1 || skip "this fio has no nbd engine"
 bench=$top/scripts/bench-server.sh
 [ -x "$bench" ] || fail "$bench missing"
-errors=0
 
 # usage_error REGEX ARGS...: bench-server ARGS must exit 2 naming REGEX.
 usage_error() {
-	local re=$1 rc
-	shift
-	BUILD=$BUILD timeout 20 "$bench" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ $rc != 2 ] || ! grep -qiE -- "$re" "$tmp/err"; then
-		echo "FAIL: bench-server $*: status $rc, stderr: $(head -c 300 "$tmp/err")" >&2
-		errors=$((errors + 1))
-	fi
+	refused_usage "$1" env BUILD="$BUILD" "$bench" "${@:2}"
 }
 usage_error "cases.*matches no case" --cases nope
 usage_error "cases.*needs a value" --cases
@@ -40,11 +32,11 @@ BUILD=$BUILD with_timeout 60 "$bench" --servers vramd-ram --size 64M --runtime 1
 	{ cat "$tmp/b.out" >&2; fail "bench-server run failed"; }
 got=$(jq -r '[.runs[].case] | unique | join(" ")' "$tmp/b.json")
 [ "$got" = "randread-qd1-c1 seqwrite-1m-qd8-c4" ] ||
-	{ echo "FAIL: --cases ran '$got'" >&2; errors=$((errors + 1)); }
+	bad "--cases ran '$got'"
 jq -e '.complete and (.runs | length == 2) and all(.runs[]; .valid and .fio_exit_code == 0)' \
 	"$tmp/b.json" >/dev/null ||
-	{ echo "FAIL: results not complete and valid: $(jq -c '.runs' "$tmp/b.json")" >&2; errors=$((errors + 1)); }
+	bad "results not complete and valid: $(jq -c '.runs' "$tmp/b.json")"
 jq -e '.runs[] | select(.case == "randread-qd1-c1") | .lat_p50_us > 0' "$tmp/b.json" >/dev/null ||
-	{ echo "FAIL: no QD1 latency in the results" >&2; errors=$((errors + 1)); }
-[ $errors = 0 ] || fail "$errors check(s) failed"
+	bad "no QD1 latency in the results"
+[ "$errors" = 0 ] || fail "$errors check(s) failed"
 info "ok: usage errors, --cases, a complete run"

@@ -16,7 +16,6 @@ requires_vramd
 fio --enghelp=io_uring >/dev/null 2>&1 || skip "this fio has no io_uring engine"
 bench=$top/scripts/bench-transport.sh
 [ -x "$bench" ] || fail "$bench missing"
-errors=0
 
 # What the benchmark may leave behind, and only that (other tests may be
 # changing the rest of the machine meanwhile): it runs with TMPDIR=$tmp,
@@ -39,14 +38,7 @@ snapshot() {
 
 # usage_error REGEX ARGS...: bench-transport ARGS must exit 2 naming REGEX.
 usage_error() {
-	local re=$1 rc
-	shift
-	BUILD=$BUILD timeout 20 "$bench" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	if [ $rc != 2 ] || ! grep -qiE -- "$re" "$tmp/err"; then
-		echo "FAIL: bench-transport $*: status $rc, stderr: $(head -c 300 "$tmp/err")" >&2
-		errors=$((errors + 1))
-	fi
+	refused_usage "$1" env BUILD="$BUILD" "$bench" "${@:2}"
 }
 usage_error "rounds.*positive" --rounds 0
 usage_error "runtime.*positive" --runtime x
@@ -61,16 +53,15 @@ usage_error "unknown option" --bogus
 ROUNDS=x usage_error "rounds" --size 64M
 
 BUILD=$BUILD timeout 20 "$bench" --help >"$tmp/help" 2>&1 ||
-	{ echo "FAIL: --help failed" >&2; errors=$((errors + 1)); }
-grep -q 'CPU per I/O' "$tmp/help" || { echo "FAIL: --help says nothing of CPU per I/O" >&2; errors=$((errors + 1)); }
+	bad "--help failed"
+grep -q 'CPU per I/O' "$tmp/help" || bad "--help says nothing of CPU per I/O"
 
 if command -v setpriv >/dev/null 2>&1; then
 	setpriv --reuid=65534 --regid=65534 --clear-groups env BUILD="$BUILD" \
 		timeout 20 "$bench" --rounds 1 >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc != 1 ] || ! grep -q 'needs root' "$tmp/err"; then
-		echo "FAIL: not refused without root: status $rc, stderr: $(head -c 300 "$tmp/err")" >&2
-		errors=$((errors + 1))
+		bad "not refused without root: status $rc, stderr: $(head -c 300 "$tmp/err")"
 	fi
 fi
 
@@ -91,7 +82,7 @@ info "devices: $(jq -r '[.devices[].name] | join(" ")' "$doc"); skipped: $(jq -r
 
 # check JQ-EXPR WHAT: the document must satisfy JQ-EXPR.
 check() {
-	jq -e "$1" "$doc" >/dev/null || { echo "FAIL: $2" >&2; errors=$((errors + 1)); }
+	jq -e "$1" "$doc" >/dev/null || bad "$2"
 }
 check '.schema_version == 1 and .tool == "bench-transport" and .complete' "document not complete"
 check '.fingerprint | (.git_describe | type == "string") and (.kernel | type == "string")
@@ -119,8 +110,8 @@ check 'all(.devices[] | select(.block_device | startswith("/dev/loop")); .loop_d
 	"a loop device without direct I/O"
 check '.devices[] | select(.name == "zram") | .prefill.zram_mm_stat |
 	.compr_data_bytes >= .orig_data_bytes * 0.95' "zram's data was compressible"
-grep -q '^## goals' "$tmp/run.out" || { echo "FAIL: no goals section in the output" >&2; errors=$((errors + 1)); }
-grep -q '^## randread-4k-qd32' "$tmp/run.out" || { echo "FAIL: no table in the output" >&2; errors=$((errors + 1)); }
+grep -q '^## goals' "$tmp/run.out" || bad "no goals section in the output"
+grep -q '^## randread-4k-qd32' "$tmp/run.out" || bad "no table in the output"
 
 # SIGTERM: a background job of a script ignores SIGINT (bash), and a
 # signal ignored from the start cannot be trapped.
@@ -138,10 +129,10 @@ done
 kill -TERM $pid
 wait $pid
 rc=$?
-[ $rc = 143 ] || { tail -n 5 "$tmp/int.err" >&2; echo "FAIL: stopped run: status $rc, not 143" >&2; errors=$((errors + 1)); }
+[ $rc = 143 ] || { tail -n 5 "$tmp/int.err" >&2; bad "stopped run: status $rc, not 143"; }
 same_machine "$before" "after a stopped bench-transport" snapshot
 jq -e '.complete == false and (.runs | length) >= 1' "$tmp/res2"/bench-transport-*.json >/dev/null ||
-	{ echo "FAIL: no partial results after SIGTERM" >&2; errors=$((errors + 1)); }
+	bad "no partial results after SIGTERM"
 
-[ $errors = 0 ] || fail "$errors check(s) failed"
+[ "$errors" = 0 ] || fail "$errors check(s) failed"
 info "ok: usage errors, root refused, a complete run with I/O on every device, a stopped one, nothing left behind"
