@@ -873,8 +873,8 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 				error("fuse: cannot set up io_uring queue %u: %m", i - F.nreaders);
 				goto fail;
 			}
-			info("fuse: cannot set up io_uring queue %u (%m): using /dev/fuse reads",
-			     i - F.nreaders);
+			warn("fuse: cannot set up io_uring queue %u (%m): serving through one /dev/fuse "
+			     "reader thread (--fuse-uring off gives --threads of them)", i - F.nreaders);
 			F.fs.want_uring = false;
 		}
 	}
@@ -887,7 +887,8 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 			error("fuse: the kernel did not offer FUSE over io_uring at FUSE_INIT");
 			goto fail;
 		}
-		info("fuse: the kernel did not offer io_uring at FUSE_INIT: using /dev/fuse reads");
+		warn("fuse: the kernel did not offer io_uring at FUSE_INIT: serving through one "
+		     "/dev/fuse reader thread (--fuse-uring off gives --threads of them)");
 	}
 	for (i = 0; i < F.nq; i++) {
 		struct fq *t = &F.fq[i];
