@@ -101,7 +101,6 @@ static struct {
 	volatile int gone;        /* the connection ended while serving */
 	bool stuck;               /* a thread did not stop: its memory stays */
 	uint64_t mnt_id;          /* the mount's id (statx), 0: unknown */
-	int uring_mode;           /* what was asked: -1 auto, 0, 1 */
 } F = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static bool fuse_busy(void);
@@ -722,7 +721,6 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 		error("fuse: mount point '%s' is too long", cfg->target);
 		return -1;
 	}
-	F.uring_mode = cfg->uring;
 	if (cfg->uring == 1 && param != 1) {
 		error("fuse: --fuse-uring on, but the kernel %s", param < 0 ?
 		      "has no FUSE over io_uring (" URING_PARAM " absent: before 6.14 or "

@@ -1017,7 +1017,6 @@ int main(int argc, char **argv)
 	 * be listening, so "vramd ... && nbdinfo ..." works. */
 	if (!o.foreground) {
 		pid_t pid;
-		char c = 1;
 
 		if (pipe2(ready, O_CLOEXEC) < 0) {
 			error("pipe: %m");
@@ -1030,7 +1029,6 @@ int main(int argc, char **argv)
 		}
 		if (pid > 0) {
 			close(ready[1]);
-			(void)c;
 			return wait_ready(ready[0]);
 		}
 		close(ready[0]);
