@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "log.h"
 #include "result.h"
 #include "stats.h"
@@ -512,44 +513,24 @@ int result_set(json_t *obj, const char *key, json_t *value)
 	return 0;
 }
 
+/* file_replace's filler: the document, a newline, and on disk before the
+ * rename makes it run.json. */
+static int dump_doc(int fd, void *doc)
+{
+	if (json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1)
+		return -1;
+	return fsync(fd);
+}
+
 int result_save(const json_t *doc, const char *path)
 {
-	char tmp[PATH_MAX];
-	int fd;
-
 	if (!doc) {
 		error("cannot write '%s': no document", path);
 		return -1;
 	}
-	if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
-		error("cannot write '%s': path too long", path);
+	if (file_replace(path, dump_doc, (void *)doc) < 0) {
+		error("cannot write '%s': %m", path);
 		return -1;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		error("cannot write '%s': %m", tmp);
-		return -1;
-	}
-	fchmod(fd, 0644);
-	if (json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 || write(fd, "\n", 1) != 1 ||
-	    fsync(fd) < 0) {
-		error("cannot write '%s': %m", tmp);
-		goto err;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		error("cannot write '%s': %m", tmp);
-		goto err;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		error("cannot rename '%s' to '%s': %m", tmp, path);
-		goto err;
 	}
 	return 0;
-err:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
 }
