@@ -53,7 +53,8 @@ usage: $0 [options]
 Runs fio (ioengine=io_uring, direct=1) on block devices and prints, per
 case, each device's IOPS, p50/p99 completion latency and CPU per I/O
 (median over the rounds, min-max beside it), then ratios against named
-peers measured in the same run, then the vramd-fuse goals (met / not met).
+peers measured in the same run, then the transport goals (met / not met):
+vramd-fuse/ram against nbdfuse/ram, and the vram backend's latency and IOPS.
 
 Devices, one per transport and vramd backend, plus two references:
   nbdfuse/B           vramd --socket, nbdfuse -C CONNECTIONS, losetup --direct-io=on
@@ -1030,7 +1031,16 @@ write_results() {
 		    (("randread-4k-qd32", "randwrite-4k-qd32") as $c |
 		     goal("\($c | split("-") | .[0]) 4K QD32 CPU per I/O / nbdfuse/ram"; $c;
 			  cpu_ratio(val($c; $d; "cpu_per_io_us"); val($c; "nbdfuse/ram"; "cpu_per_io_us")); "<="; (1 / 3))
-		     | .srv_cpu_ratio = cpu_ratio(val($c; $d; "srv_cpu_per_io_us"); val($c; "nbdfuse/ram"; "srv_cpu_per_io_us"))) ] ) as $goals |
+		     | .srv_cpu_ratio = cpu_ratio(val($c; $d; "srv_cpu_per_io_us"); val($c; "nbdfuse/ram"; "srv_cpu_per_io_us"))) ]
+		  + [ ("ublk/vram", "kernel/vram", "vramd-fuse/vram", "vramd-fuse-uring/vram") as $d |
+		    select(present($d)) |
+		    def goal($what; $case; $value; $op; $target):
+			{ device: $d, goal: $what, case: $case, value: $value, op: $op, target: $target,
+			  srv_cpu_ratio: null,
+			  met: (if $value == null then null
+				elif $op == ">=" then $value >= $target else $value <= $target end) };
+		    goal("randread 4K QD1 p50 us"; "randread-4k-qd1"; val("randread-4k-qd1"; $d; "lat_p50_us"); "<="; 30),
+		    goal("randread 4K QD32 IOPS"; "randread-4k-qd32"; val("randread-4k-qd32"; $d; "iops"); ">="; 400000) ] ) as $goals |
 		{ schema_version: 1, tool: "bench-transport", complete: $complete,
 		  started_at: $started, finished_at: $finished,
 		  fingerprint: $fingerprint,
@@ -1101,9 +1111,9 @@ print_tables() {
 				       (.lat_p99_x | x), (.cpu_per_io_x | x), (.total_cpu_per_io_x | x) ]) | @tsv' "$out" | align
 		echo
 	fi
-	echo "## goals (ram backend): vramd-fuse against nbdfuse"
+	echo "## goals: vramd-fuse/ram against nbdfuse/ram; the vram backend on a GPU host"
 	if [ "$(jq '.goals | length' "$out")" = 0 ]; then
-		echo "not measured: no vramd-fuse/ram device in this run"
+		echo "not measured: no vramd-fuse/ram and no vram device in this run"
 	else
 		jq -r '
 			def f: if . == null then "-" elif . >= 100 then "\(. | round)"

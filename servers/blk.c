@@ -168,3 +168,27 @@ bool blk_post_wake(struct io_uring *ring, int efd, uint64_t *val, uint64_t ud, c
 	io_uring_sqe_set_data64(sqe, ud);
 	return true;
 }
+
+/* A completion that comes while the thread spins is posted by task work,
+ * which interrupts it (neither ring defers task work): the spin sees it
+ * with no sleep and no wake-up in between. */
+int blk_submit_wait(struct blk_queue *q, struct io_uring *ring, unsigned poll_us)
+{
+	uint64_t end;
+	unsigned k = 0;
+	int r;
+
+	if (!poll_us || io_uring_cq_ready(ring))
+		return io_uring_submit_and_wait(ring, 1);
+	r = io_uring_submit(ring);
+	if (r < 0)
+		return r;
+	end = now_ns() + (uint64_t)poll_us * 1000;
+	while (!io_uring_cq_ready(ring)) {
+		if ((++k & 63) == 0 && now_ns() >= end)
+			return io_uring_submit_and_wait(ring, 1);
+		cpu_relax();
+	}
+	__atomic_store_n(&q->st.busy_poll_hits, q->st.busy_poll_hits + 1, __ATOMIC_RELAXED);
+	return r;
+}

@@ -101,6 +101,7 @@ static struct {
 	volatile int gone;        /* the connection ended while serving */
 	bool stuck;               /* a thread did not stop: its memory stays */
 	uint64_t mnt_id;          /* the mount's id (statx), 0: unknown */
+	unsigned poll_us;         /* --busy-poll of the io_uring queues */
 } F = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static bool fuse_busy(void);
@@ -314,7 +315,7 @@ static void *uring_main(void *arg)
 	post_event_read(t);
 	io_uring_submit(&t->ring);
 	while (!F.stopping && t->live) {
-		int r = io_uring_submit_and_wait(&t->ring, 1);
+		int r = blk_submit_wait(&t->q, &t->ring, F.poll_us);
 		uint64_t t0;
 
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
@@ -731,6 +732,7 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGURG, &sa, NULL);
 	snprintf(F.mnt, sizeof F.mnt, "%s", cfg->target);
+	F.poll_us = cfg->poll_us;
 	F.ncpu = possible_cpus(&dense);
 	F.fs = (struct fuse_fs){ .size = ex->size, .read_only = ex->read_only,
 				 .want_uring = cfg->uring != 0 && param == 1, .max_io = FUSE_MAX_IO,

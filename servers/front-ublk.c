@@ -108,6 +108,7 @@ static struct {
 	char path[64];
 	bool added, started;
 	int stopping, gone;
+	unsigned poll_us;        /* --busy-poll */
 } u = { .ctrl_fd = -1, .cfd = -1, .dev_id = -1 };
 
 /* The command number the driver takes: ioctl-encoded where it says it
@@ -353,7 +354,7 @@ static void *queue_main(void *arg)
 		bool woken = false;
 		uint64_t t0;
 
-		r = io_uring_submit_and_wait(&q->ring, 1);
+		r = blk_submit_wait(&q->q, &q->ring, u.poll_us);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
 			error("ublk queue %u: io_uring_submit_and_wait: %s", q->idx, strerror(-r));
 			break;
@@ -639,6 +640,7 @@ static int ublk_start(const struct export *ex, const struct frontend_config *cfg
 	}
 	u.ex = ex;
 	u.stopping = u.gone = 0;
+	u.poll_us = cfg->poll_us;
 	u.ctrl_fd = open_control();
 	if (u.ctrl_fd < 0)
 		return -1;

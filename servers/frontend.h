@@ -76,6 +76,13 @@ void *blk_sqe_cmd(struct io_uring_sqe *sqe);
  * thread wakes a queue thread waiting in its ring.  False when blk_sqe
  * found no entry. */
 bool blk_post_wake(struct io_uring *ring, int efd, uint64_t *val, uint64_t ud, const char *who);
+/* Submits what is queued on ring and waits for a completion: with poll_us
+ * > 0 it first polls the completion ring that long (no sleep, no wake-up
+ * to pay when the next request comes soon; a busy core meanwhile), then
+ * sleeps in the kernel.  Returns io_uring_submit_and_wait's value, or the
+ * count submitted when a completion came while polling (counted in q's
+ * busy_poll_hits). */
+int blk_submit_wait(struct blk_queue *q, struct io_uring *ring, unsigned poll_us);
 
 struct frontend_config {
 	const char *target;  /* fuse: the mount point (an empty directory) */
@@ -85,6 +92,8 @@ struct frontend_config {
 	int uring;           /* fuse: -1 io_uring where offered, 0 /dev/fuse
 			      * reads, 1 io_uring or fail */
 	bool swap;           /* swap mode is on (threads inherit it) */
+	unsigned poll_us;    /* queue threads poll their ring this long before
+			      * sleeping (--busy-poll); 0: sleep at once */
 };
 
 struct frontend_ops {

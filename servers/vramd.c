@@ -126,8 +126,9 @@ static void usage(FILE *f)
 "      --allow-remote       permit a non-loopback --tcp address\n"
 "  -j, --threads N          I/O worker threads (default: online CPUs, at most\n"
 "                           --max-connections)\n"
-"      --busy-poll USECS    a worker with clients polls that long for the next\n"
-"                           request before it sleeps (default 0: sleeps at once;\n"
+"      --busy-poll USECS    a worker with clients (a --ublk or --fuse queue\n"
+"                           thread) polls that long for the next request\n"
+"                           before it sleeps (default 0: sleeps at once;\n"
 "                           30 took 1-5 us off a lone request on an H100 host,\n"
 "                           and keeps a core busy per worker while its clients\n"
 "                           are active)\n"
@@ -1070,7 +1071,8 @@ int main(int argc, char **argv)
 	if (fe) {
 		struct frontend_config fc = { .target = o.fuse, .dev_id = (int)o.ublk_id,
 					      .queues = (unsigned)o.threads, .depth = (unsigned)o.depth,
-					      .uring = o.fuse_uring, .swap = swap_mode };
+					      .uring = o.fuse_uring, .swap = swap_mode,
+					      .poll_us = (unsigned)o.busy_poll_us };
 
 		/* After a failure the backend is left to the exit: a front
 		 * end thread that did not stop may still use it. */

@@ -91,13 +91,15 @@ fi
 mounted && bad "a refused start left $MNT mounted"
 
 # --- serving ---------------------------------------------------------------------
-# start MODE: vramd --fuse as a daemon; its parent prints the file's path.
+# start MODE [ARGS...]: vramd --fuse as a daemon; its parent prints the
+# file's path.
 start() {
-	local out
+	local out mode=$1
+	shift
 	out=$(timeout 20 "$VRAMD" --no-swap --backend ram --size 64M --fuse "$MNT" \
-		--fuse-uring "$1" --threads 2 --pidfile "$tmp/vramd.pid" \
+		--fuse-uring "$mode" --threads 2 --pidfile "$tmp/vramd.pid" "$@" \
 		--stats-file "$tmp/stats.json" --log "$tmp/vramd.log") ||
-		fail "vramd --fuse $MNT --fuse-uring $1 did not start: $(tail -n 3 "$tmp/vramd.log")"
+		fail "vramd --fuse $MNT --fuse-uring $mode $* did not start: $(tail -n 3 "$tmp/vramd.log")"
 	PID=$(cat "$tmp/vramd.pid")
 	[ "$out" = "$MNT/export" ] || bad "vramd printed '$out', expected '$MNT/export'"
 	mounted || fail "vramd started but $MNT is not mounted"
@@ -175,6 +177,15 @@ for mode in "${modes[@]}"; do
 		bad "--fuse-uring $mode: transport $(jq -r .frontend.transport "$tmp/stats.json"), expected $want"
 	stop
 done
+# --busy-poll: the io_uring queue threads poll their ring before sleeping,
+# and work that came while they polled is counted.
+if [ -e "$PARAM" ]; then
+	start on --busy-poll 200
+	data_checks "--fuse-uring on --busy-poll 200"
+	jq -e '.busy_poll_hits > 0' "$tmp/stats.json" >/dev/null ||
+		bad "--busy-poll 200: no request came while a queue polled: $(jq -c '{busy_poll_hits}' "$tmp/stats.json")"
+	stop
+fi
 
 # --- the mount taken away from under vramd ---------------------------------------
 start off
