@@ -5,13 +5,16 @@
 #   make deps            install what is missing (Debian 12 / Ubuntu 24.04, root)
 #   make bench-server    fio against vramd, nbdkit memory and nbdkit null
 #   make bench-transport fio on vramd's block devices (nbdfuse, vramd-fuse, ublk, nbd) vs zram, tmpfs-loop (root)
-#   make bench           swapbench run SCENARIO=overcommit [TIERS=a,b] [REPEATS=N] [SET="memcg.limit=4G ..."] (root)
+#   make bench           swapbench run SCENARIO=overcommit [TIERS=a,b] [REPEATS=N] [DURATION=S] [SET="memcg.limit=4G ..."] (root)
 #   make check-vm        the kernel NBD path on Debian's kernel in QEMU (root)
 #   make fuzz            build the libFuzzer targets (clang)
+#   make install         swapbench, vramd and their manual pages under PREFIX
+#   make uninstall       remove what make install put there
 #
 # Knobs: V=1 (show commands)  WERROR=1  SANITIZE=address,undefined
 #        CUDA=auto|0|1 (vram backend: auto builds it when nvcc is found)
 #        BUILD=dir (default build)  TESTS="test-a.sh ..." (a subset)
+#        PREFIX=/usr/local  DESTDIR= (staging root for install/uninstall)
 
 BUILD    ?= build
 CC       ?= cc
@@ -213,12 +216,16 @@ bench-cuda-floor: all
 # results/HOST-DATE-SCENARIO/ (root).
 SCENARIO ?= overcommit
 # It builds everything the run uses (vramd for the nbd tier, the touch
-# engine's helpers) and ends with the plots and report.md of the result.
+# engine's helpers), prints what doctor finds (tiers, transports, how the
+# default scenario is sized here), and ends with the plots, report.md and a
+# summary table per tier on the terminal.
 BENCH_OUT = $(if $(OUT),$(OUT),results/$(shell hostname)-$(shell date -u +%Y%m%dT%H%M%SZ)-$(SCENARIO))
 bench: all
 	$(Q)out='$(BENCH_OUT)'; \
+	$(BUILD)/swapbench doctor && \
 	$(BUILD)/swapbench run --scenario $(SCENARIO) $(if $(TIERS),--tiers $(TIERS)) \
 		$(if $(REPEATS),--repeats $(REPEATS)) --out "$$out" \
+		$(if $(DURATION),--set workload.duration_s=$(DURATION)) \
 		$(foreach s,$(SET),--set $(s)) && \
 	$(BUILD)/swapbench plot "$$out" && $(BUILD)/swapbench report "$$out" && \
 	echo "bench: results, plots and report in $$out/report.md"
@@ -232,9 +239,31 @@ check-vm: all
 		tests/run-tests test-vm-kernel-nbd.sh
 .PHONY: check-vm
 
+# install: swapbench(1) into bin, vramd(8), a daemon for root, into sbin, and
+# the manual pages (man/, plain roff) into share/man; DESTDIR is prepended
+# to every path, for packaging.  The scenarios and gnuplot scripts stay in
+# the tree: an installed swapbench finds them through SWAPBENCH_SCENARIOS
+# and SWAPBENCH_PLOTS, or in ./scenarios and ./plots (swapbench(1), FILES).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+INSTALL ?= install
+install: $(BUILD)/swapbench $(BUILD)/vramd
+	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	$(Q)$(INSTALL) -m 755 $(BUILD)/swapbench $(DESTDIR)$(BINDIR)/swapbench
+	$(Q)$(INSTALL) -m 755 $(BUILD)/vramd $(DESTDIR)$(SBINDIR)/vramd
+	$(Q)$(INSTALL) -m 644 man/swapbench.1 $(DESTDIR)$(MANDIR)/man1/swapbench.1
+	$(Q)$(INSTALL) -m 644 man/vramd.8 $(DESTDIR)$(MANDIR)/man8/vramd.8
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/swapbench $(DESTDIR)$(SBINDIR)/vramd \
+		$(DESTDIR)$(MANDIR)/man1/swapbench.1 $(DESTDIR)$(MANDIR)/man8/vramd.8
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test deps bench-server bench-cuda-floor bench fuzz clean
+.PHONY: all test deps bench-server bench-cuda-floor bench fuzz install uninstall clean
 .DELETE_ON_ERROR:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -20,6 +20,7 @@
 #include "nbd-transport.h"
 #include "procfs.h"
 #include "run.h"
+#include "scenario.h"
 #include "tier.h"
 
 static const char usage_text[] =
@@ -228,6 +229,27 @@ static void gather_facts(struct host_facts *f)
 	f->oom_daemon = process_running(oomd, sizeof oomd / sizeof oomd[0]);
 }
 
+/* How `swapbench run` would size the default scenario here ("auto"
+ * values), or why it cannot. */
+static json_t *default_run(void)
+{
+	struct scenario sc;
+	struct host_shape h;
+	char path[PATH_MAX];
+
+	scenario_path("overcommit", path, sizeof path);
+	if (access(path, R_OK) != 0)
+		return json_pack("{s:s, s:s}", "scenario", "overcommit", "error", "scenario file not found");
+	if (scenario_load(path, &sc) < 0 || host_shape_read(&h, NULL) < 0)
+		return json_pack("{s:s, s:s}", "scenario", "overcommit", "error", "scenario not loaded (see above)");
+	if (scenario_fit(&sc, &h) < 0)
+		return json_pack("{s:s, s:s}", "scenario", "overcommit", "error",
+				 "this host is too small for it (see above)");
+	return json_pack("{s:s, s:s, s:I, s:i, s:I, s:i}", "scenario", "overcommit", "sizing", sc.sizing,
+			 "memcg_limit_bytes", (json_int_t)scenario_limit(&sc, 0), "workers", (int)sc.workers,
+			 "mem_available_bytes", (json_int_t)h.mem_available_bytes, "cpus", (int)h.cpus);
+}
+
 static void print_text(json_t *doc)
 {
 	json_t *v, *host = json_object_get(doc, "host");
@@ -268,6 +290,15 @@ static void print_text(json_t *doc)
 	v = json_object_get(doc, "gpu");
 	printf("\ngpu: %s\n", json_is_true(json_object_get(v, "present")) ?
 	       json_string_value(json_object_get(v, "gpus")) : "none");
+	v = json_object_get(doc, "default_run");
+	if (v) {
+		const char *sz = json_string_value(json_object_get(v, "sizing"));
+		const char *err = json_string_value(json_object_get(v, "error"));
+
+		printf("\ndefault run (make bench, scenario %s): %s\n",
+		       json_string_value(json_object_get(v, "scenario")),
+		       err ? err : sz && sz[0] ? sz : "fixed sizes (nothing sized to the host)");
+	}
 	printf("\nadvice:\n");
 	if (json_array_size(json_object_get(doc, "advice")) == 0)
 		printf("  none\n");
@@ -310,6 +341,7 @@ int cmd_doctor(int argc, char **argv)
 			"host", "kernel", u.release, "machine", u.machine, "hostname", u.nodename,
 			"checks", checks, "tiers", gather_tiers(), "nbd_transports", nbd_transports_json(),
 			"tools", gather_tools(), "gpu", gather_gpu(), "advice", advice);
+	json_object_set_new(doc, "default_run", default_run());
 	json_object_set_new(json_object_get(doc, "host"), "swappiness", json_integer(f.swappiness));
 	json_object_set_new(json_object_get(doc, "host"), "page_cluster", json_integer(f.page_cluster));
 	if (json) {

@@ -61,7 +61,7 @@ static int list_scenarios(void)
 		snprintf(name, sizeof name, "%.*s", (int)(strlen(base) - 4), base);
 		if (line != 0)
 			snprintf(summary, sizeof summary, "(unreadable: error at line %d)", line);
-		printf("%-15s %s\n", name, summary);
+		printf("%-20s %s\n", name, summary);
 	}
 	globfree(&g);
 	return 0;

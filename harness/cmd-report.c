@@ -26,18 +26,21 @@ static const char usage_text[] =
 	"Writes RUN_DIR/report.md from RUN_DIR/run.json:\n"
 	"  overcommit and ramp runs: per tier the medians over valid runs (probe\n"
 	"    latency p50/p99/p99.9, PSI full, longest stall, swap-in and swap-out\n"
-	"    pages, throughput) with how many runs were valid; for a ramp also a\n"
+	"    pages, work done first) with how many runs were valid; for a ramp also a\n"
 	"    table per ratio (probe p99 and PSI full of each tier)\n"
 	"  fio-raw runs: per tier and fio job the medians over valid runs of IOPS,\n"
 	"    bandwidth and latency p50/p99/p99.9 (us)\n"
 	"and why runs were invalid, the figures in RUN_DIR/plots/ (run 'swapbench\n"
 	"plot RUN_DIR' first: p99-by-tier, psi-full, swap-rates, latency-cdf,\n"
 	"overcommit-curve, fio-latency, those drawn), the fingerprint and the\n"
-	"command that reproduces the run.\n";
+	"command that reproduces the run.  Prints, for overcommit and ramp runs, a\n"
+	"summary per tier (valid runs, work done, probe p99, PSI full, swap-out and\n"
+	"swap-in), then the path of report.md.\n";
 
 static const struct {
 	const char *key, *head;
 } columns[] = {
+	{ "workload_ops_per_s", "work done (ops/s)" },
 	{ "probe_p50_ns", "probe p50" },
 	{ "probe_p99_ns", "probe p99" },
 	{ "probe_p999_ns", "probe p99.9" },
@@ -46,7 +49,6 @@ static const struct {
 	{ "longest_stall_ns", "longest stall" },
 	{ "swapped_out_rate_pages_per_s", "swap-out (pages/s)" },
 	{ "swapped_in_rate_pages_per_s", "swap-in (pages/s)" },
-	{ "workload_ops_per_s", "workload (ops/s)" },
 	{ "tier_daemons_cpu_pct_of_core", "NBD daemons CPU (% of a core)" },
 };
 
@@ -70,10 +72,71 @@ static void cell(FILE *f, const char *s)
 
 static void write_invalid(FILE *f, const json_t *doc, bool fio);
 
+/* "VALID/TOTAL" of TIER's runs. */
+static void valid_runs(const json_t *doc, const char *tier, char *buf, size_t len)
+{
+	size_t total = 0, valid = 0, j;
+	json_t *run;
+
+	json_array_foreach(json_object_get(doc, "runs"), j, run) {
+		char group[128];
+
+		if (strcmp(tier, result_group(run, group, sizeof group)))
+			continue;
+		total++;
+		valid += json_is_true(json_object_get(run, "valid"));
+	}
+	snprintf(buf, len, "%zu/%zu", valid, total);
+}
+
+/* The run's summary for the terminal: per tier the valid runs and the
+ * medians of the columns a reader compares first. */
+static void print_summary(FILE *f, const json_t *doc)
+{
+	static const struct {
+		const char *key, *head;
+	} cols[] = {
+		{ "workload_ops_per_s", "work/s" },
+		{ "probe_p99_ns", "probe p99" },
+		{ "psi_full_pct", "PSI full" },
+		{ "swapped_out_rate_pages_per_s", "out pg/s" },
+		{ "swapped_in_rate_pages_per_s", "in pg/s" },
+	};
+	json_t *tiers = result_tiers(doc), *t;
+	size_t i, k, w = 4;
+
+	json_array_foreach(tiers, i, t)
+		if (strlen(json_string_value(t)) > w)
+			w = strlen(json_string_value(t));
+	fprintf(f, "%-*s  %5s", (int)w, "tier", "valid");
+	for (k = 0; k < sizeof cols / sizeof cols[0]; k++)
+		fprintf(f, "  %10s", cols[k].head);
+	fputc('\n', f);
+	json_array_foreach(tiers, i, t) {
+		const char *tier = json_string_value(t);
+		char vr[24];
+
+		valid_runs(doc, tier, vr, sizeof vr);
+		fprintf(f, "%-*s  %5s", (int)w, tier, vr);
+		for (k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+			const struct metric *m = metric_find(cols[k].key);
+			size_t n, x;
+			double *v = result_values(doc, tier, cols[k].key, &n, &x);
+			char buf[32];
+
+			fprintf(f, "  %10s", n ? metric_format(m->unit, stats_median(v, n), buf, sizeof buf) : "-");
+			free(v);
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, "(medians over each tier's valid runs; work/s: the workload's ops per second)\n");
+	json_decref(tiers);
+}
+
 static void write_table(FILE *f, const json_t *doc)
 {
-	json_t *tiers = result_tiers(doc), *t, *run;
-	size_t i, j, k;
+	json_t *tiers = result_tiers(doc), *t;
+	size_t i, k;
 
 	fprintf(f, "| tier | valid runs |");
 	for (k = 0; k < sizeof columns / sizeof columns[0]; k++)
@@ -84,17 +147,10 @@ static void write_table(FILE *f, const json_t *doc)
 	fputc('\n', f);
 	json_array_foreach(tiers, i, t) {
 		const char *tier = json_string_value(t);
-		size_t total = 0, valid = 0;
+		char vr[24];
 
-		json_array_foreach(json_object_get(doc, "runs"), j, run) {
-			char group[128];
-
-			if (strcmp(tier, result_group(run, group, sizeof group)))
-				continue;
-			total++;
-			valid += json_is_true(json_object_get(run, "valid"));
-		}
-		fprintf(f, "| %s | %zu/%zu |", tier, valid, total);
+		valid_runs(doc, tier, vr, sizeof vr);
+		fprintf(f, "| %s | %s |", tier, vr);
 		for (k = 0; k < sizeof columns / sizeof columns[0]; k++) {
 			const struct metric *m = metric_find(columns[k].key);
 			size_t n, x;
@@ -110,10 +166,12 @@ static void write_table(FILE *f, const json_t *doc)
 		   "to and from the device and zswap's pool, per second of the workload.\n");
 	if (strcmp(json_string_value(json_object_get(json_object_get(json_object_get(doc, "settings"),
 		   "scenario"), "engine")) ?: "stress-ng", "touch"))
-		fprintf(f, "Workload ops/s are stress-ng's bogo ops, which its --vm stressor counts "
-			   "once per pass over its whole buffer: 0 means under one pass in the run.\n");
+		fprintf(f, "Work done is stress-ng's bogo ops per second, which its --vm stressor counts "
+			   "once per pass over its whole buffer: 0 means under one pass in the run "
+			   "(the touch engine's ops, the default scenario's, count every page).\n");
 	else
-		fprintf(f, "Workload ops/s are swapbench touch's page verify-and-rewrite operations.\n");
+		fprintf(f, "Work done is swapbench touch's page verify-and-rewrite operations per second "
+			   "(higher is better: a tier that stalls less but does less work is not better).\n");
 	fputc('\n', f);
 	write_invalid(f, doc, false);
 	json_decref(tiers);
@@ -403,6 +461,8 @@ int cmd_report(int argc, char **argv)
 		unlink(tmp);
 		goto out;
 	}
+	if (strcmp(kind, "fio-raw"))
+		print_summary(stdout, doc);
 	printf("%s\n", out);
 	ret = 0;
 out:

@@ -165,18 +165,6 @@ static json_int_t bogo_ops(const char *yaml)
 	return any ? sum : -1;
 }
 
-static int mem_total(uint64_t *bytes)
-{
-	char buf[8192];
-
-	if (read_text("/proc/meminfo", buf, sizeof buf) < 0 || kv_u64(buf, "MemTotal", bytes) < 0) {
-		error("cannot read MemTotal from '/proc/meminfo'");
-		return -1;
-	}
-	*bytes *= 1024;
-	return 0;
-}
-
 /* Drops the page cache and compacts, so that each run starts alike. */
 static void settle_memory(void)
 {
@@ -837,9 +825,11 @@ int cmd_run(int argc, char **argv)
 	char path[PATH_MAX], host[64] = "host", date[32], docpath[PATH_MAX + 16];
 	json_t *doc = NULL, *runs, *tier_config;
 	struct swap_area areas[4];
+	struct host_shape shape;
 	struct journal j;
 	uint64_t repeats = 0;
-	unsigned rep, ri, ti, nfail = 0, ninvalid = 0;
+	unsigned rep, ri, ti, nfail = 0, ninvalid = 0, done = 0, total;
+	uint64_t t_start;
 	int c, rc = 1, r = 0;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -894,8 +884,10 @@ int cmd_run(int argc, char **argv)
 		return r;
 	if (require_root("swapbench run"))
 		return 1;
-	if (mem_total(&o.mem_total) < 0)
+	if (host_shape_read(&shape, &o.mem_total) < 0 || scenario_fit(&o.sc, &shape) < 0)
 		return 1;
+	if (o.sc.sizing[0])
+		info("sized to this host: %s", o.sc.sizing);
 	if (memcg_find(&o.root) < 0 && o.sc.kind != SCENARIO_FIO_RAW) {
 		error("no memory cgroup controller is mounted: mount cgroup v2 with the memory "
 		      "controller (or v1 memory); memory pressure is only ever made inside one");
@@ -977,15 +969,21 @@ int cmd_run(int argc, char **argv)
 	}
 	tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
 	rc = 0;
+	t_start = mono_ns();
+	total = o.repeats * o.sc.nratios * o.ntiers;
 	/* Interleaved: A B C A B C, so that drift hits every tier alike. */
 	for (rep = 1; rep <= o.repeats && rc < 128; rep++) {
 		for (ri = 0; ri < o.sc.nratios && rc < 128; ri++) {
 			for (ti = 0; ti < o.ntiers && rc < 128; ti++) {
 				size_t n = json_array_size(runs);
+				/* Time left: the runs so far at their mean, or before
+				 * the first the workload's duration and 20 s of set-up. */
+				double per = done ? (double)(mono_ns() - t_start) / 1e9 / done
+						  : o.sc.duration_s + 20.0;
 
-				if (o.progress)
-					info("tier %s, repeat %u/%u, ratio %.2f", o.tiers[ti].label, rep,
-					     o.repeats, o.sc.ratios[ri]);
+				info("run %u/%u: tier %s, repeat %u/%u, ratio %.2f; about %.0f min left",
+				     done + 1, total, o.tiers[ti].label, rep, o.repeats, o.sc.ratios[ri],
+				     per * (total - done) / 60 + 0.5);
 				r = run_one(&o, &j, &o.tiers[ti], rep, o.sc.ratios[ri], runs, tier_config);
 				if (r >= 128)
 					rc = r;
@@ -998,6 +996,7 @@ int cmd_run(int argc, char **argv)
 					     json_string_value(json_object_get(json_array_get(runs, n),
 									       "invalid_reason")));
 				}
+				done++;
 				if (!journal_empty(&j)) {
 					error("stopping: the machine is not restored");
 					rc = 1;

@@ -98,6 +98,13 @@ static int limit_val(struct scenario *s, const char *v)
 	char buf[32];
 	uint64_t u;
 
+	s->limit_auto = false;
+	if (!strcmp(v, "auto")) {
+		s->limit_auto = true;
+		s->limit_bytes = 0;
+		s->limit_pct = 0;
+		return 0;
+	}
 	if (n > 1 && v[n - 1] == '%' && n < sizeof buf) {
 		snprintf(buf, sizeof buf, "%.*s", (int)(n - 1), v);
 		if (parse_uint(buf, 1, 90, &u) < 0)
@@ -136,13 +143,14 @@ static int handler(void *arg, const char *section, const char *key, const char *
 			}
 	} else if (IS("memcg", "limit")) {
 		bad = limit_val(s, v);
-		expect = "a size of 16M or more, or a share of MemTotal such as 25%";
+		expect = "a size of 16M or more, a share of MemTotal such as 25%, or auto (sized to the host)";
 	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
 		bad = ratio_list(s, v);
 		expect = "working set / limit, a finite number above 0 and at most 16 (ratios: up to 8, comma-separated)";
 	} else if (IS("workload", "workers")) {
-		bad = uint_val(v, 1, 64, &s->workers);
-		expect = "a number from 1 to 64";
+		s->workers_auto = !strcmp(v, "auto");
+		bad = s->workers_auto ? 0 : uint_val(v, 1, 64, &s->workers);
+		expect = "a number from 1 to 64, or auto (sized to the host)";
 	} else if (IS("workload", "engine")) {
 		expect = "stress-ng or touch";
 		bad = strcmp(v, "stress-ng") && strcmp(v, "touch") ? -1 :
@@ -377,6 +385,98 @@ void scenario_path(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.ini", dir, name);
 }
 
+static uint64_t pow2_floor(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p <= v / 2)
+		p *= 2;
+	return p;
+}
+
+static uint64_t pow2_ceil(uint64_t v)
+{
+	uint64_t p = 1;
+
+	while (p < v)
+		p *= 2;
+	return p;
+}
+
+int scenario_fit(struct scenario *s, const struct host_shape *h)
+{
+	const uint64_t MiB = 1ULL << 20, GiB = 1ULL << 30;
+	char *w = s->sizing;
+	size_t left = sizeof s->sizing;
+	double top = 0;
+	uint64_t size;
+	unsigned i, t;
+	int n;
+
+	s->sizing[0] = '\0';
+	if (s->limit_auto) {
+		uint64_t l = pow2_floor(h->mem_available_bytes / 32 ? h->mem_available_bytes / 32 : 1);
+
+		s->limit_bytes = l < 256 * MiB ? 256 * MiB : l > 4 * GiB ? 4 * GiB : l;
+		s->limit_auto = false;
+		n = snprintf(w, left, "memcg limit %llu MiB (MemAvailable %llu MiB / 32)",
+			     (unsigned long long)(s->limit_bytes / MiB),
+			     (unsigned long long)(h->mem_available_bytes / MiB));
+		w += n, left -= (size_t)n;
+	}
+	if (s->workers_auto) {
+		unsigned k = h->cpus / 4;
+
+		s->workers = k < 2 ? 2 : k > 8 ? 8 : k;
+		s->workers_auto = false;
+		n = snprintf(w, left, "%s%u workers (%u CPUs / 4)", w == s->sizing ? "" : ", ",
+			     s->workers, h->cpus);
+		w += n, left -= (size_t)n;
+	}
+	for (i = 0; i < s->nratios; i++)
+		if (s->ratios[i] > top)
+			top = s->ratios[i];
+	for (t = 0; t < s->ntier; t++) {
+		uint64_t limit = s->limit_bytes ? s->limit_bytes
+				 : h->mem_available_bytes / 100 * s->limit_pct;
+
+		if (strcmp(s->tier_key[t], "size") || strcmp(s->tier_val[t], "auto"))
+			continue;
+		size = pow2_ceil((uint64_t)(top * (double)limit));
+		if (size < GiB)
+			size = GiB;
+		snprintf(s->tier_val[t], sizeof s->tier_val[t], "%lluM", (unsigned long long)(size / MiB));
+		n = snprintf(w, left, "%stier size %llu MiB (the working set, %.2f x the limit, "
+			     "rounded up)", w == s->sizing ? "" : ", ", (unsigned long long)(size / MiB), top);
+		w += n, left -= (size_t)n;
+	}
+	if (s->sizing[0] && s->limit_bytes && top * (double)s->limit_bytes > (double)h->mem_available_bytes / 2) {
+		error("this host is too small for the scenario: its working set (%.0f MiB) is more "
+		      "than half of MemAvailable (%llu MiB)", top * (double)s->limit_bytes / (double)MiB,
+		      (unsigned long long)(h->mem_available_bytes / MiB));
+		return -1;
+	}
+	return 0;
+}
+
+int host_shape_read(struct host_shape *h, uint64_t *mem_total)
+{
+	char buf[8192];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t total;
+
+	if (read_text("/proc/meminfo", buf, sizeof buf) < 0 || kv_u64(buf, "MemTotal", &total) < 0 ||
+	    kv_u64(buf, "MemAvailable", &h->mem_available_bytes) < 0) {
+		error("cannot read MemTotal and MemAvailable from '/proc/meminfo'");
+		return -1;
+	}
+	if (mem_total)
+		*mem_total = total * 1024;
+	h->mem_available_bytes *= 1024;
+	h->cpus = cpus > 0 ? (unsigned)cpus : 1;
+	return 0;
+}
+
 uint64_t scenario_limit(const struct scenario *s, uint64_t mem_total)
 {
 	if (s->limit_bytes)
@@ -405,6 +505,8 @@ json_t *scenario_json(const struct scenario *s)
 	if (o) {
 		json_object_set_new(o, "engine", json_string(s->engine));
 		json_object_set_new(o, "probe_placement", json_string(s->probe_inside ? "inside" : "outside"));
+		if (s->sizing[0])
+			json_object_set_new(o, "host_sizing", json_string(s->sizing));
 	}
 	if (o && s->kind == SCENARIO_FIO_RAW)
 		json_object_set_new(o, "fio_size_bytes", json_integer((json_int_t)s->fio_size_bytes));

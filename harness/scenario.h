@@ -22,11 +22,13 @@ struct scenario {
 	enum scenario_kind kind;	/* [scenario] kind: overcommit, ramp, fio-raw */
 	/* [memcg] */
 	uint64_t limit_bytes;		/* limit = SIZE, or */
-	unsigned limit_pct;		/* limit = N% of MemTotal (limit_bytes 0) */
+	unsigned limit_pct;		/* limit = N% of MemTotal (limit_bytes 0), or */
+	bool limit_auto;		/* limit = auto: scenario_fit sizes it */
 	/* [workload] */
 	double ratios[SCENARIO_MAX_RATIOS];	/* working set / limit; ratio = F or ratios = F,F */
 	unsigned nratios;
-	unsigned workers;		/* stress-ng --vm N */
+	unsigned workers;		/* stress-ng --vm N (touch: processes) */
+	bool workers_auto;		/* workers = auto: scenario_fit sets it */
 	char engine[16];		/* stress-ng, or touch (swapbench touch) */
 	char method[32];		/* stress-ng --vm-method */
 	unsigned duration_s;		/* stress-ng --timeout */
@@ -50,7 +52,30 @@ struct scenario {
 	/* [run]: defaults of the command-line options */
 	unsigned repeats;
 	char tiers[128];		/* comma-separated, "" = all supported */
+	/* What scenario_fit resolved, "" when nothing was auto */
+	char sizing[256];
 };
+
+/* What a scenario's "auto" values are sized from. */
+struct host_shape {
+	uint64_t mem_available_bytes;	/* MemAvailable */
+	unsigned cpus;			/* online CPUs */
+};
+
+/* Resolves the scenario's "auto" values for a host of shape h (pure):
+ *   [memcg] limit = auto    MemAvailable / 32, rounded down to a power of
+ *                           two, within 256 MiB .. 4 GiB
+ *   [workload] workers = auto   online CPUs / 4, within 2 .. 8
+ *   [tier] size = auto      the largest working set (ratio x limit),
+ *                           rounded up to a power of two, at least 1 GiB
+ * and describes what it chose in s->sizing.  Returns 0, or -1 with a
+ * message when the host is too small (MemAvailable under what the sizes
+ * need). */
+int scenario_fit(struct scenario *s, const struct host_shape *h);
+
+/* This host's shape (and MemTotal in bytes, where mem_total is not NULL);
+ * 0, or -1 with a message. */
+int host_shape_read(struct host_shape *h, uint64_t *mem_total);
 
 /* Fills s with the defaults (those of overcommit). */
 void scenario_defaults(struct scenario *s);

@@ -147,8 +147,14 @@ grep -Eq 'run\.json:[0-9]+:[0-9]+: ' "$tmp/err" || fail "broken: $(cat "$tmp/err
 "$SWAPBENCH" report "$tmp/run-a" >"$tmp/out" 2>"$tmp/err" || fail "report: $(cat "$tmp/err")"
 md=$tmp/run-a/report.md
 [ -s "$md" ] || fail "report.md missing"
-grep -q '^| tier | valid runs | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | workload (ops/s) | NBD daemons CPU (% of a core) |$' "$md" ||
+grep -q '^| tier | valid runs | work done (ops/s) | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | NBD daemons CPU (% of a core) |$' "$md" ||
 	fail "report: no table header"
+# The terminal summary: a row per tier, then the path of report.md.
+grep -Eq '^tier +valid +work/s +probe p99 +PSI full +out pg/s +in pg/s$' "$tmp/out" ||
+	fail "report: no summary header on stdout: $(head -n 3 "$tmp/out")"
+grep -Eq '^disk +5/6 +- +9\.22 ms +0\.41% +7172/s +5123/s$' "$tmp/out" ||
+	fail "report: summary's disk row: $(grep '^disk' "$tmp/out")"
+[ "$(tail -n 1 "$tmp/out")" = "$md" ] || fail "report: last line '$(tail -n 1 "$tmp/out")', expected $md"
 grep -q '^| zram | 6/6 | ' "$md" || fail "report: no zram row"
 grep -q '^| disk | 5/6 | ' "$md" || fail "report: disk validity"
 grep -q 'invalid: disk repeat 2: faults went to the wrong tier' "$md" || fail "report: invalid reason"

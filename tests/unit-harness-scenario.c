@@ -106,8 +106,48 @@ static void test_psi(void)
 	free(cpu);
 }
 
+/* "auto" values sized to a host: this 2-CPU, 24 GiB VM and a 16-CPU,
+ * 125 GiB GPU host; explicit values are left alone. */
+static void test_fit(void)
+{
+	const uint64_t MiB = 1ULL << 20, GiB = 1ULL << 30;
+	struct host_shape vm = { 22 * GiB, 2 }, gpu = { 120 * GiB, 16 }, tiny = { 500 * MiB, 1 },
+			  big = { 1024 * GiB, 128 };
+	struct scenario s;
+
+	scenario_defaults(&s);
+	CHECK(scenario_set(&s, "memcg.limit=auto") == 0 && s.limit_auto);
+	CHECK(scenario_set(&s, "workload.workers=auto") == 0 && s.workers_auto);
+	CHECK(scenario_set(&s, "tier.size=auto") == 0);
+	CHECK(scenario_fit(&s, &vm) == 0);
+	CHECK(s.limit_bytes == 512 * MiB && s.workers == 2);
+	CHECK(s.ntier == 1 && !strcmp(s.tier_val[0], "1024M"));	/* 1.2 x 512M -> at least 1G */
+	CHECK(strstr(s.sizing, "memcg limit 512 MiB") && strstr(s.sizing, "2 workers"));
+	CHECK(!s.limit_auto && !s.workers_auto);
+
+	scenario_defaults(&s);
+	CHECK(scenario_set(&s, "memcg.limit=auto") == 0 && scenario_set(&s, "workload.workers=auto") == 0);
+	CHECK(scenario_set(&s, "workload.ratio=1.5") == 0 && scenario_set(&s, "tier.size=auto") == 0);
+	CHECK(scenario_fit(&s, &gpu) == 0);
+	CHECK(s.limit_bytes == 2 * GiB && s.workers == 4 && !strcmp(s.tier_val[0], "4096M"));
+
+	scenario_defaults(&s);		/* bounds: 256 MiB .. 4 GiB, 2 .. 8 workers */
+	CHECK(scenario_set(&s, "memcg.limit=auto") == 0 && scenario_set(&s, "workload.workers=auto") == 0);
+	CHECK(scenario_fit(&s, &big) == 0 && s.limit_bytes == 4 * GiB && s.workers == 8);
+	scenario_defaults(&s);
+	CHECK(scenario_set(&s, "memcg.limit=auto") == 0 && scenario_set(&s, "workload.workers=auto") == 0);
+	CHECK(scenario_fit(&s, &tiny) < 0);	/* 1.2 x 256M is more than half of 500M */
+
+	scenario_defaults(&s);		/* an explicit value wins over auto, and is not touched */
+	CHECK(scenario_set(&s, "memcg.limit=auto") == 0 && scenario_set(&s, "memcg.limit=1G") == 0);
+	CHECK(scenario_set(&s, "workload.workers=auto") == 0 && scenario_set(&s, "workload.workers=3") == 0);
+	CHECK(scenario_fit(&s, &tiny) == 0 && s.limit_bytes == GiB && s.workers == 3 && !s.sizing[0]);
+	CHECK(scenario_set(&s, "workload.workers=autox") < 0 && scenario_set(&s, "memcg.limit=Auto") < 0);
+}
+
 int main(void)
 {
+	test_fit();
 	test_good();
 	test_defaults();
 	test_bad();
