@@ -763,7 +763,12 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 			/* The tier the project exists for: VRAM where the GPU
 			 * works, else host memory behind the same transport
 			 * (its control), which its name says either way. */
+			const struct nbd_transport *tr;
+			char twhy[512];
+
 			nbd_vramd_path(&t, vramd, sizeof vramd);
+			if (nbd_transport_resolve(&t, &tr, twhy, sizeof twhy))
+				info("tier nbd: transport %s (auto: %s)", tr->name, twhy);
 			if (nbd_vram_works(vramd, why, sizeof why)) {
 				info("tier nbd: backend vram (the GPU works)");
 				add_tier(o, "nbd:backend=vram");

@@ -102,6 +102,7 @@ static struct {
 	bool stuck;               /* a thread did not stop: its memory stays */
 	uint64_t mnt_id;          /* the mount's id (statx), 0: unknown */
 	unsigned poll_us;         /* --busy-poll of the io_uring queues */
+	unsigned nconverted;      /* queue threads serving /dev/fuse reads */
 } F = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static bool fuse_busy(void);
@@ -440,6 +441,27 @@ static void *uring_thread(void *arg)
 
 /* --- start and stop -------------------------------------------------------- */
 
+/* io_uring was laid out but is not to be (a ring could not be set up, or
+ * the kernel did not offer it at FUSE_INIT): each queue thread serves
+ * /dev/fuse reads instead, with its own backend context and its two
+ * slots carved from its entries' buffers (contiguous, and registered with
+ * the backend), so that the fallback keeps the threads io_uring had. */
+static void queues_to_readers(void)
+{
+	unsigned i;
+
+	for (i = F.nreaders; i < F.nq; i++) {
+		struct fq *t = &F.fq[i];
+
+		if ((size_t)t->nents * FUSE_MAX_IO < 2 * (size_t)SLOT_BYTES)
+			continue; /* too few buffers: this one stays idle */
+		t->uring = false;
+		t->in = t->ents[0].payload;
+		t->out = t->in + SLOT_BYTES;
+		F.nconverted++;
+	}
+}
+
 static void on_wake_signal(int signo)
 {
 	(void)signo; /* interrupts a reader's read(); the loop looks at stopping */
@@ -733,6 +755,7 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 	sigaction(SIGURG, &sa, NULL);
 	snprintf(F.mnt, sizeof F.mnt, "%s", cfg->target);
 	F.poll_us = cfg->poll_us;
+	F.nconverted = 0;
 	F.ncpu = possible_cpus(&dense);
 	F.fs = (struct fuse_fs){ .size = ex->size, .read_only = ex->read_only,
 				 .want_uring = cfg->uring != 0 && param == 1, .max_io = FUSE_MAX_IO,
@@ -873,8 +896,8 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 				error("fuse: cannot set up io_uring queue %u: %m", i - F.nreaders);
 				goto fail;
 			}
-			warn("fuse: cannot set up io_uring queue %u (%m): serving through one /dev/fuse "
-			     "reader thread (--fuse-uring off gives --threads of them)", i - F.nreaders);
+			warn("fuse: cannot set up io_uring queue %u (%m): serving through /dev/fuse "
+			     "reads instead", i - F.nreaders);
 			F.fs.want_uring = false;
 		}
 	}
@@ -887,9 +910,11 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 			error("fuse: the kernel did not offer FUSE over io_uring at FUSE_INIT");
 			goto fail;
 		}
-		warn("fuse: the kernel did not offer io_uring at FUSE_INIT: serving through one "
-		     "/dev/fuse reader thread (--fuse-uring off gives --threads of them)");
+		warn("fuse: the kernel did not offer io_uring at FUSE_INIT: serving through /dev/fuse "
+		     "reads instead");
 	}
+	if (!F.fs.uring && F.nuring)
+		queues_to_readers();
 	for (i = 0; i < F.nq; i++) {
 		struct fq *t = &F.fq[i];
 		int r;
@@ -932,9 +957,9 @@ static int fuse_start(const struct export *ex, const struct frontend_config *cfg
 		pthread_mutex_unlock(&reg_lock);
 	}
 	snprintf(path, len, "%s/%s", F.mnt, VRAMD_FUSE_NAME);
-	info("fuse: serving '%s' (%s, %u %s%s)", path, F.fs.uring ? "io_uring" : "/dev/fuse reads",
-	     F.fs.uring ? F.nuring : F.nreaders, F.fs.uring ? "queue threads" : "reader threads",
-	     F.fs.uring ? "" : "");
+	info("fuse: serving '%s' (%s, %u %s)", path, F.fs.uring ? "io_uring" : "/dev/fuse reads",
+	     F.fs.uring ? F.nuring : F.nreaders + F.nconverted,
+	     F.fs.uring ? "queue threads" : "reader threads");
 	return 0;
 fail:
 	fuse_stop();
@@ -977,8 +1002,8 @@ static void fuse_describe(json_t *doc)
 		"mount_point", F.mnt,
 		"transport", F.fs.uring ? "io_uring" : "dev_fuse",
 		"kernel_uring", param < 0 ? "absent" : param ? "on" : "off",
-		"reader_threads", (int)F.nreaders,
-		"queue_threads", (int)F.nuring,
+		"reader_threads", (int)(F.nreaders + F.nconverted),
+		"queue_threads", F.fs.uring ? (int)F.nuring : 0,
 		"kernel_queues", F.fs.uring ? (int)F.ncpu : 0,
 		"max_io_bytes", (int)FUSE_MAX_IO,
 		"open_handles", (json_int_t)F.fs.opens,

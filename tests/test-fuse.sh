@@ -187,6 +187,26 @@ if [ -e "$PARAM" ]; then
 	stop
 fi
 
+# --- io_uring laid out but refused: every thread serves /dev/fuse reads ----------
+# With io_uring set-up refused (kernel.io_uring_disabled = 2) under --fuse-uring
+# auto, vramd warns and serves through /dev/fuse reads with its queue threads
+# turned readers (1 + --threads), not one reader alone.
+DISABLED=/proc/sys/kernel/io_uring_disabled
+if [ -e "$PARAM" ] && [ -w "$DISABLED" ]; then
+	old_disabled=$(cat "$DISABLED")
+	cleanup_add "echo $old_disabled >$DISABLED"
+	echo 2 >"$DISABLED"
+	start auto
+	echo "$old_disabled" >"$DISABLED"
+	grep -q 'cannot set up io_uring queue 0.*serving through /dev/fuse reads instead' "$tmp/vramd.log" ||
+		bad "no fallback warning: $(tail -n 3 "$tmp/vramd.log")"
+	data_checks "--fuse-uring auto, io_uring refused"
+	jq -e '.frontend.transport == "dev_fuse" and .frontend.reader_threads == 3 and
+	       .frontend.queue_threads == 0' "$tmp/stats.json" >/dev/null ||
+		bad "io_uring refused: $(jq -c .frontend "$tmp/stats.json")"
+	stop
+fi
+
 # --- the mount taken away from under vramd ---------------------------------------
 start off
 umount "$MNT" || bad "umount $MNT failed"
