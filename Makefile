@@ -239,15 +239,18 @@ check-vm: all
 		tests/run-tests test-vm-kernel-nbd.sh
 .PHONY: check-vm
 
-# install: swapbench(1) into bin, vramd(8), a daemon for root, into sbin, and
-# the manual pages (man/, plain roff) into share/man; DESTDIR is prepended
-# to every path, for packaging.  The scenarios and gnuplot scripts stay in
-# the tree: an installed swapbench finds them through SWAPBENCH_SCENARIOS
-# and SWAPBENCH_PLOTS, or in ./scenarios and ./plots (swapbench(1), FILES).
+# install: swapbench(1) into bin, vramd(8), a daemon for root, into sbin
+# (where an installed swapbench looks for it, bin/../sbin), the manual pages
+# (man/, plain roff) into share/man, and the scenarios and gnuplot scripts
+# into share/swapbench (found there as bin/../share/swapbench; also
+# SWAPBENCH_SCENARIOS and SWAPBENCH_PLOTS); DESTDIR is prepended to every
+# path, for packaging.
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+# swapbench finds its scenarios and gnuplot scripts in BINDIR/../share/swapbench
+DATADIR ?= $(PREFIX)/share
 INSTALL ?= install
 install: $(BUILD)/swapbench $(BUILD)/vramd
 	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
@@ -256,10 +259,14 @@ install: $(BUILD)/swapbench $(BUILD)/vramd
 	$(Q)$(INSTALL) -m 755 $(BUILD)/vramd $(DESTDIR)$(SBINDIR)/vramd
 	$(Q)$(INSTALL) -m 644 man/swapbench.1 $(DESTDIR)$(MANDIR)/man1/swapbench.1
 	$(Q)$(INSTALL) -m 644 man/vramd.8 $(DESTDIR)$(MANDIR)/man8/vramd.8
+	$(Q)$(INSTALL) -d $(DESTDIR)$(DATADIR)/swapbench/scenarios $(DESTDIR)$(DATADIR)/swapbench/plots
+	$(Q)$(INSTALL) -m 644 scenarios/*.ini $(DESTDIR)$(DATADIR)/swapbench/scenarios/
+	$(Q)$(INSTALL) -m 644 plots/*.gp $(DESTDIR)$(DATADIR)/swapbench/plots/
 
 uninstall:
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/swapbench $(DESTDIR)$(SBINDIR)/vramd \
 		$(DESTDIR)$(MANDIR)/man1/swapbench.1 $(DESTDIR)$(MANDIR)/man8/vramd.8
+	$(Q)rm -rf $(DESTDIR)$(DATADIR)/swapbench
 
 clean:
 	rm -rf $(BUILD)

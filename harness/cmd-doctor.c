@@ -149,17 +149,18 @@ static json_t *gather_tools(void)
 		{ "mkswap", "--version" }, { "swapon", "--version" }, { "losetup", "--version" },
 		{ "fusermount3", "--version" }, { "jq", "--version" }, { "nvidia-smi", "--version" },
 	};
-	json_t *out = json_object();
-	char self[PATH_MAX], vramd[PATH_MAX + 8];
+	json_t *out = json_object(), *settings = json_object(), *state = json_object();
+	struct tier t = { .ops = &tier_nbd, .settings = settings, .state = state, .dry_run = true };
+	char vramd[PATH_MAX];
 	size_t i;
 
 	for (i = 0; i < sizeof tools / sizeof tools[0]; i++)
 		json_object_set_new(out, tools[i].name, tool_version(tools[i].name, tools[i].arg));
-	if (self_dir(self, sizeof self) == 0) {
-		snprintf(vramd, sizeof vramd, "%s/vramd", self);
-		json_object_set_new(out, "vramd", tool_version(access(vramd, X_OK) == 0 ? vramd : "vramd",
-							       "--version"));
-	}
+	/* The vramd the nbd tier would run. */
+	nbd_vramd_path(&t, vramd, sizeof vramd);
+	json_object_set_new(out, "vramd", tool_version(vramd, "--version"));
+	json_decref(settings);
+	json_decref(state);
 	return out;
 }
 
@@ -315,7 +316,7 @@ int cmd_doctor(int argc, char **argv)
 	};
 	struct host_facts f;
 	struct utsname u;
-	json_t *doc, *checks = json_array(), *advice = json_array();
+	json_t *doc, *checks, *advice;
 	bool json = false;
 	int c;
 
@@ -333,6 +334,8 @@ int cmd_doctor(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("doctor", "unexpected argument '%s'", argv[optind]);
 	uname(&u);
+	checks = json_array();
+	advice = json_array();
 	gather_checks(checks);
 	gather_facts(&f);
 	advise(&f, advice);

@@ -147,8 +147,11 @@ void nbd_vramd_path(const struct tier *t, char *buf, size_t len)
 		snprintf(buf, len, "%s", v);
 		return;
 	}
-	if (self_dir(self, sizeof self) == 0 && pathf(buf, len, "%s/vramd", self) == 0 &&
-	    access(buf, X_OK) == 0)
+	/* Beside swapbench (the build), then PREFIX/sbin beside PREFIX/bin
+	 * (make install), then $PATH. */
+	if (self_dir(self, sizeof self) == 0 &&
+	    ((pathf(buf, len, "%s/vramd", self) == 0 && access(buf, X_OK) == 0) ||
+	     (pathf(buf, len, "%s/../sbin/vramd", self) == 0 && access(buf, X_OK) == 0)))
 		return;
 	snprintf(buf, len, "vramd");
 }

@@ -161,10 +161,18 @@ void data_dir(const char *env, const char *name, const char *probe, char *buf, s
 		snprintf(buf, len, "%s", e);
 		return;
 	}
-	if (self_dir(self, sizeof self) == 0 &&
-	    pathf(buf, len, "%s/../%s/%s", self, name, probe) == 0 && access(buf, F_OK) == 0) {
-		snprintf(buf, len, "%s/../%s", self, name);
-		return;
+	if (self_dir(self, sizeof self) == 0) {
+		/* The tree (build/../NAME), then an installed copy
+		 * (PREFIX/bin/../share/swapbench/NAME, as make install puts it). */
+		if (pathf(buf, len, "%s/../%s/%s", self, name, probe) == 0 && access(buf, F_OK) == 0) {
+			snprintf(buf, len, "%s/../%s", self, name);
+			return;
+		}
+		if (pathf(buf, len, "%s/../share/swapbench/%s/%s", self, name, probe) == 0 &&
+		    access(buf, F_OK) == 0) {
+			snprintf(buf, len, "%s/../share/swapbench/%s", self, name);
+			return;
+		}
 	}
 	snprintf(buf, len, "%s", name);
 }

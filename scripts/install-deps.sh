@@ -25,6 +25,8 @@ PACKAGES=(
 	util-linux procps kmod fuse3 busybox-static
 	# the VM test
 	qemu-system-x86
+	# the manual pages' test (groff renders man/swapbench.1 and man/vramd.8)
+	groff-base
 )
 
 usage() {
