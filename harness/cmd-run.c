@@ -314,6 +314,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			     .cgroup_version = o->root.version, .tier = t };
 	struct probe *p = calloc(1, sizeof *p);
 	struct child_opts co = { .own_pgrp = true };
+	struct memcg_flusher fl = { .fd = -1 };
 	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
 	int status = 0, w, rc = 0, exit_code = -1, words;
 	bool timed_out = false, hung = false;
@@ -376,6 +377,13 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		rc = -1;
 		goto out;
 	}
+	/* Without it, v1 reclaim OOM-kills behind zram and zswap: see memcg.h. */
+	if (memcg_flusher_start(&fl, cg) < 0) {
+		probe_stop(p);
+		sampler_stop(&s);
+		rc = -1;
+		goto out;
+	}
 	co.cgroup_procs = procs;
 	co.output = log;
 	t0 = pr.t0 = mono_ns();
@@ -397,6 +405,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		exit_code = hung ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 	dur = mono_ns() - t0;
+	memcg_flusher_stop(&fl);
 	probe_stop(p);
 	sampler_stop(&s);
 	if (o->progress)
@@ -454,7 +463,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			json_object_set(json_object_get(run, "metrics"), "touch_mismatches",
 					json_object_get(tj, "mismatches"));
 		extra = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I}",
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"touch_p50_ns", (json_int_t)hist_quantile(&p->touch, 0.50),
 			"touch_p99_ns", (json_int_t)hist_quantile(&p->touch, 0.99),
 			"touch_p999_ns", (json_int_t)hist_quantile(&p->touch, 0.999),
@@ -465,7 +474,8 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			"sampler_cpu_pct_of_core", s.wall_ns ? (double)s.cpu_ns * 100 / (double)s.wall_ns : 0.0,
 			"memcg_limit_bytes", (json_int_t)limit, "working_set_bytes", (json_int_t)ws,
 			"min_pswpout_pages", (json_int_t)min_pages,
-			"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout);
+			"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout,
+			"memcg_stat_flushes", (json_int_t)fl.flushes);
 		json_object_update(json_object_get(run, "metrics"), extra);
 		json_decref(extra);
 		windows_json(&ws1, json_object_get(run, "metrics"));
@@ -492,9 +502,9 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		else if (timed_out)
 			snprintf(reason, sizeof reason, "timeout: %s outlived %u s", sc->engine, sc->timeout_s);
 		else if (kills)
-			snprintf(reason, sizeof reason, "oom kill: %" PRIu64 " in the workload cgroup%s", kills,
-				 o->root.version == 1 ? " (cgroup v1 reclaim gives up early under heavy "
-				 "swap-in; try a lower ratio, or cgroup v2)" : "");
+			snprintf(reason, sizeof reason, "oom kill: %" PRIu64 " in the workload cgroup (the "
+				 "kernel's report is in dmesg; RUNBOOK.md, \"cgroup v1: why runs were "
+				 "OOM-killed under swap-in\", says how to read it)", kills);
 		else if (touch && json_integer_value(json_object_get(tj, "mismatches")) > 0)
 			snprintf(reason, sizeof reason, "data corruption: %lld page(s) read back wrong "
 				 "(%.120s)", (long long)json_integer_value(json_object_get(tj, "mismatches")), log);

@@ -285,6 +285,7 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	struct memcg_root root;
 	char cg[PATH_MAX], procs[PATH_MAX + 16], name[64];
 	struct child_opts co = { .own_pgrp = true };
+	struct memcg_flusher fl = { .fd = -1 };
 	json_t *argv = json_array();
 	uint64_t t0, kills = 0;
 	int status = 0, r, i, rc = 0;
@@ -312,14 +313,20 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	}
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
 	co.cgroup_procs = procs;
+	/* Without it, v1 reclaim OOM-kills behind zram and zswap: see memcg.h. */
+	if (memcg_flusher_start(&fl, cg) < 0)
+		return 1;
 	t0 = mono_ns();
 	pid = child_start((const char *const *)o->cmd, &co);
-	if (pid < 0)
+	if (pid < 0) {
+		memcg_flusher_stop(&fl);
 		return 1;
+	}
 	r = child_wait(pid, (int)o->timeout_s * 1000, 100, sample_peak, pk, &status);
 	if (r != 1) {
 		/* Timed out or interrupted: the whole workload goes. */
 		if (child_reap(pid, true, REAP_DEADLINE_MS, o->cmd[0], &status) < 0) {
+			memcg_flusher_stop(&fl);
 			json_object_set_new(w, "hung", json_true());
 			json_object_set_new(w, "elapsed_ns", json_integer((json_int_t)(mono_ns() - t0)));
 			json_object_set_new(w, "timed_out", json_boolean(r == 0));
@@ -333,6 +340,7 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 			rc = 128 + (int)sig_pending;
 		}
 	}
+	memcg_flusher_stop(&fl);
 	json_object_set_new(w, "elapsed_ns", json_integer((json_int_t)(mono_ns() - t0)));
 	json_object_set_new(w, "timed_out", json_boolean(r == 0));
 	if (WIFEXITED(status)) {

@@ -1,8 +1,11 @@
 /* Memory cgroups for workloads: see memcg.h. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "change.h"
@@ -125,4 +128,60 @@ int memcg_oom_kills(const struct memcg_root *r, const char *path, uint64_t *kill
 	if (read_text(file, buf, sizeof buf) < 0)
 		return -1;
 	return kv_u64(buf, "oom_kill", kills);
+}
+
+static void *flusher_main(void *arg)
+{
+	struct memcg_flusher *f = arg;
+	struct timespec next;
+	char buf[4096];
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!f->stop) {
+		/* The read is the point (it flushes); what it says is not. */
+		if (pread(f->fd, buf, sizeof buf, 0) >= 0)
+			f->flushes++;
+		next.tv_nsec += MEMCG_FLUSH_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+			;
+	}
+	return NULL;
+}
+
+int memcg_flusher_start(struct memcg_flusher *f, const char *path)
+{
+	char file[PATH_MAX];
+	int err;
+
+	*f = (struct memcg_flusher){ .fd = -1 };
+	if (pathf(file, sizeof file, "%s/memory.stat", path) < 0)
+		return -1;
+	f->fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0) {
+		error("cannot open '%s': %m", file);
+		return -1;
+	}
+	err = pthread_create(&f->thread, NULL, flusher_main, f);
+	if (err) {
+		errno = err;
+		error("cannot start the memory.stat flusher: %m");
+		close(f->fd);
+		f->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void memcg_flusher_stop(struct memcg_flusher *f)
+{
+	if (f->fd < 0)
+		return;
+	f->stop = true;
+	pthread_join(f->thread, NULL);
+	close(f->fd);
+	f->fd = -1;
 }

@@ -1,11 +1,13 @@
 /* Memory cgroups for workloads, on cgroup v2 (preferred) or v1: find the
  * hierarchy with the memory controller, create a limited cgroup (journaled,
- * so that a crash still removes it and kills what runs in it), read its OOM
- * kills.  The C twin of tests/functions.sh's memcg_* helpers. */
+ * so that a crash still removes it and kills what runs in it), keep its
+ * statistics fresh while a workload runs in it, read its OOM kills.  The C
+ * twin of tests/functions.sh's memcg_* helpers. */
 #ifndef SWAPBENCH_MEMCG_H
 #define SWAPBENCH_MEMCG_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,5 +38,33 @@ int memcg_create(struct journal *j, const struct memcg_root *r, const char *name
 
 /* The cgroup's OOM kills so far (memory.events or memory.oom_control). */
 int memcg_oom_kills(const struct memcg_root *r, const char *path, uint64_t *kills);
+
+/* How often the flusher reads memory.stat.  Measured on the test VM (kernel
+ * 6.18, cgroup v1, zram, 2 workers at 1.2x 512 MiB): every 500 ms still
+ * OOM-kills within 20 s, every 100 ms does not; half that for margin. */
+#define MEMCG_FLUSH_MS 50
+
+/* Keeps the cgroup's memory statistics fresh while a workload runs in it.
+ * Reclaim decides from them whether to age the active anon list (the
+ * inactive:active ratio, the count of refaults activated), and the kernel
+ * flushes them only every 2 s.  Behind a RAM-speed tier most of the
+ * workload's pages change lists in 2 s: each one swapped in goes to the
+ * active list, nothing ages it, and the cgroup is OOM-killed with all its
+ * memory active and swap to spare (RUNBOOK.md, "cgroup v1: why runs were
+ * OOM-killed under swap-in").  Reading memory.stat flushes them. */
+struct memcg_flusher {
+	uint64_t flushes;	/* reads of memory.stat, valid after stop */
+	/* private */
+	pthread_t thread;
+	int fd;			/* memory.stat; -1 when not started */
+	volatile bool stop;
+};
+
+/* Starts a thread that reads path's memory.stat every MEMCG_FLUSH_MS.
+ * 0, or -1 with a message (f is then safe to stop). */
+int memcg_flusher_start(struct memcg_flusher *f, const char *path);
+
+/* Stops the thread and closes the file; nothing when it never started. */
+void memcg_flusher_stop(struct memcg_flusher *f);
 
 #endif
