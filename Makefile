@@ -84,7 +84,7 @@ CFLAGS      += -DHAVE_CUDA=0 -DCUDA_WHY='"$(CUDA_WHY)"'
 endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-COMMON_OBJ := $(call obj,$(COMMON_SRC))
+COMMON_OBJ := $(call obj,$(COMMON_SRC)) $(BUILD)/obj/gen/commit.o
 CU_OBJ     := $(patsubst %.cu,$(BUILD)/obj/%.o,$(VRAM_CU))
 CORE_OBJ   := $(call obj,$(CORE_SRC) $(VRAM_SRC)) $(CU_OBJ)
 VRAMD_OBJ  := $(call obj,$(VRAMD_SRC)) $(CU_OBJ)
@@ -114,6 +114,21 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(CFLAGS_$<) -c -o $@ $<
+
+# The commit built (common/provenance.h): rewritten only when it changes, so
+# that a new commit relinks the programs and nothing else.
+GIT_COMMIT = $(shell git -C '$(CURDIR)' describe --always --dirty --abbrev=12 2>/dev/null | tr -cd 'a-zA-Z0-9._-' || true)
+$(BUILD)/gen/commit.c: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)c='$(GIT_COMMIT)'; printf 'const char build_commit[] = "%s";\n' "$${c:-unknown}" >$@.tmp && \
+	{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+
+$(BUILD)/obj/gen/commit.o: $(BUILD)/gen/commit.c common/provenance.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -include common/provenance.h -c -o $@ $<
+
+FORCE:
+.PHONY: FORCE
 
 $(BUILD)/obj/%.o: %.cu servers/vram-copy.h
 	@mkdir -p $(dir $@)

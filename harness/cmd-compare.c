@@ -46,7 +46,7 @@ static const char usage_text[] =
 	"      --json               print the comparison as JSON\n"
 	"      --markdown           print a GitHub-style markdown table\n"
 	"  -f, --force              compare even when the fingerprints differ in\n"
-	"                           kernel, tier config, scenario or factors\n"
+	"                           machine, kernel, tier config, scenario or factors\n"
 	"      --inconclusive-exit N  exit status for inconclusive (default 2)\n"
 	"      --seed N             bootstrap seed (default fixed)\n"
 	"\n"

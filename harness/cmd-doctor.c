@@ -19,6 +19,7 @@
 #include "memcg.h"
 #include "nbd-transport.h"
 #include "procfs.h"
+#include "provenance.h"
 #include "run.h"
 #include "scenario.h"
 #include "tier.h"
@@ -257,9 +258,12 @@ static void print_text(json_t *doc)
 	const char *k;
 	size_t i;
 
-	printf("host: %s %s, kernel %s\n", json_string_value(json_object_get(host, "hostname")),
+	printf("host: %s %s, kernel %s, machine id %s; swapbench %s\n",
+	       json_string_value(json_object_get(host, "hostname")),
 	       json_string_value(json_object_get(host, "machine")),
-	       json_string_value(json_object_get(host, "kernel")));
+	       json_string_value(json_object_get(host, "kernel")),
+	       json_string_value(json_object_get(host, "machine_id")) ?: "unknown",
+	       json_string_value(json_object_get(host, "swapbench_commit")));
 	printf("\nchecks:\n");
 	json_array_foreach(json_object_get(doc, "checks"), i, v) {
 		const char *fix = json_string_value(json_object_get(v, "fix"));
@@ -345,6 +349,16 @@ int cmd_doctor(int argc, char **argv)
 			"checks", checks, "tiers", gather_tiers(), "nbd_transports", nbd_transports_json(),
 			"tools", gather_tools(), "gpu", gather_gpu(), "advice", advice);
 	json_object_set_new(doc, "default_run", default_run());
+	{
+		char mid[32], cpu[256];
+
+		machine_id_hash(mid, sizeof mid);
+		cpu_model(cpu, sizeof cpu);
+		json_object_set_new(json_object_get(doc, "host"), "machine_id",
+				    mid[0] ? json_string(mid) : json_null());
+		json_object_set_new(json_object_get(doc, "host"), "cpu_model", json_string(cpu));
+		json_object_set_new(json_object_get(doc, "host"), "swapbench_commit", json_string(build_commit));
+	}
 	json_object_set_new(json_object_get(doc, "host"), "swappiness", json_integer(f.swappiness));
 	json_object_set_new(json_object_get(doc, "host"), "page_cluster", json_integer(f.page_cluster));
 	if (json) {

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "memcg.h"
 #include "nbd-transport.h"
+#include "provenance.h"
 #include "parse.h"
 #include "pattern.h"
 #include "probe.h"
@@ -134,15 +135,58 @@ static json_t *version_of(const char *const argv[])
 	return json_string(r.out);
 }
 
-static json_t *tool_versions(void)
+/* vramd --dump-backend --backend=vram as an object (its version, commit,
+ * and whether and which GPU it can use), or null. */
+static json_t *vramd_dump(const char *vramd)
+{
+	const char *argv[] = { vramd, "--dump-backend", "--backend=vram", NULL };
+	struct run_result r;
+	char *line, *save = NULL, *eq;
+	json_t *o;
+
+	if (!have_command(vramd) || run(argv, TIMEOUT_QUICK_S, RUN_QUIET, &r) < 0 || r.exit_code != 0)
+		return json_null();
+	o = json_object();
+	for (line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if ((eq = strchr(line, '=')) && eq != line) {
+			*eq = '\0';
+			json_object_set_new(o, line, json_string(eq + 1));
+		}
+	return o;
+}
+
+/* The versions of what the run used; vramd's (and the tools of the nbd
+ * tier's transports) where an nbd tier runs. */
+static json_t *tool_versions(const struct run_opts *o)
 {
 	static const char *const stress[] = { "stress-ng", "--version", NULL };
 	static const char *const fio[] = { "fio", "--version", NULL };
-	char jv[32];
+	static const char *const nbdfuse[] = { "nbdfuse", "--version", NULL };
+	static const char *const nbdc[] = { "nbd-client", "-V", NULL };
+	char jv[32], vramd[PATH_MAX];
+	json_t *v;
+	unsigned i;
 
 	snprintf(jv, sizeof jv, "%s", JANSSON_VERSION);
-	return json_pack("{s:s, s:o, s:o, s:s}", "swapbench", VERSION, "stress-ng",
-			 version_of(stress), "fio", version_of(fio), "jansson", jv);
+	v = json_pack("{s:s, s:s, s:o, s:o, s:s}", "swapbench", VERSION, "swapbench_commit", build_commit,
+		      "stress-ng", version_of(stress), "fio", version_of(fio), "jansson", jv);
+	for (i = 0; v && i < o->ntiers; i++) {
+		json_t *settings = json_object(), *state = json_object();
+		struct tier t = { .ops = o->tiers[i].ops, .settings = settings, .state = state };
+
+		if (strcmp(o->tiers[i].ops->name, "nbd") || json_object_get(v, "vramd")) {
+			json_decref(settings);
+			json_decref(state);
+			continue;
+		}
+		nbd_vramd_path(&t, vramd, sizeof vramd);
+		json_object_set_new(v, "vramd", vramd_dump(vramd));
+		json_object_set_new(v, "nbdfuse", version_of(nbdfuse));
+		json_object_set_new(v, "nbd-client", version_of(nbdc));
+		json_decref(settings);
+		json_decref(state);
+	}
+	return v;
 }
 
 /* Parses "bogo-ops: N" lines of stress-ng's --yaml output (summed). */
@@ -802,11 +846,13 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 {
 	struct utsname u;
-	char cmdline[1024] = "", bid[64] = "";
+	char cmdline[1024] = "", bid[64] = "", mid[32] = "", cpu[256] = "";
 
 	uname(&u);
 	read_text("/proc/cmdline", cmdline, sizeof cmdline);
 	boot_id(bid, sizeof bid);
+	machine_id_hash(mid, sizeof mid);
+	cpu_model(cpu, sizeof cpu);
 	json_t *fp = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:O, s:{s:s, s:s}}",
 			       "host", u.nodename, "kernel", u.release, "machine", u.machine,
 			       "cmdline", cmdline, "boot_id", bid,
@@ -815,8 +861,12 @@ static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 			       "tier_config", tier_config, "factors",
 			       "compressibility", o->sc.compressibility, "locality", o->sc.locality);
 
-	if (fp)
+	if (fp) {
 		result_set_real(json_object_get(fp, "factors"), "ratio", o->sc.ratios[0]);
+		json_object_set_new(fp, "machine_id", mid[0] ? json_string(mid) : json_null());
+		json_object_set_new(fp, "cpu_model", json_string(cpu));
+		json_object_set_new(fp, "swapbench_commit", json_string(build_commit));
+	}
 	return fp;
 }
 
@@ -949,7 +999,7 @@ int cmd_run(int argc, char **argv)
 	runs = json_array();
 	doc = json_pack("{s:s, s:i, s:o, s:{s:i, s:s, s:s, s:i}, s:o}",
 			"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
-			"tool_versions", tool_versions(),
+			"tool_versions", tool_versions(&o),
 			"settings", "repeats", (int)o.repeats,
 			"out", o.out, "order", "interleaved", "quiet_deadline_s", QUIET_DEADLINE_S,
 			"runs", runs);

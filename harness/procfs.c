@@ -695,3 +695,41 @@ int boot_id(char *buf, size_t len)
 {
 	return read_text("/proc/sys/kernel/random/boot_id", buf, len) < 0 ? -1 : 0;
 }
+
+int machine_id_hash(char *buf, size_t len)
+{
+	static const char salt[] = "swapbench:";
+	char id[128];
+	uint64_t h = 14695981039346656037ULL;
+	const char *p;
+
+	if (len)
+		buf[0] = '\0';
+	if (read_text("/etc/machine-id", id, sizeof id) < 0 || !id[0])
+		return -1;
+	for (p = salt; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(buf, len, "%016" PRIx64, h);
+	return 0;
+}
+
+int cpu_model(char *buf, size_t len)
+{
+	char *all = read_all("/proc/cpuinfo"), *line, *save = NULL, *v;
+
+	if (len)
+		buf[0] = '\0';
+	if (!all)
+		return -1;
+	for (line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "model name", 10) || !(v = strchr(line, ':')))
+			continue;
+		v += 1 + strspn(v + 1, " \t");
+		snprintf(buf, len, "%s", v);
+		break;
+	}
+	free(all);
+	return buf[0] ? 0 : -1;
+}

@@ -192,4 +192,12 @@ int blockstat_json(dev_t dev, json_t *out);
 /* Copies the current boot id (/proc/sys/kernel/random/boot_id). */
 int boot_id(char *buf, size_t len);
 
+/* A stable id of this machine that does not reveal /etc/machine-id: 16 hex
+ * digits of FNV-1a (64 bits) over "swapbench:" and the id.  -1 when there
+ * is no /etc/machine-id (buf then ""). */
+int machine_id_hash(char *buf, size_t len);
+
+/* The first "model name" of /proc/cpuinfo, or "" (-1). */
+int cpu_model(char *buf, size_t len);
+
 #endif

@@ -105,9 +105,25 @@ def fio_figures($dir; $rc; $reason; $alive):
 	  lat_max_us: ($d.clat_ns.max | us) };
 '
 
+# machine_id_hash: 16 hex digits of FNV-1a (64 bits) over "swapbench:" and
+# /etc/machine-id, as swapbench's fingerprint and doctor give it: a stable
+# id of the machine that does not reveal the id itself; "" without one.
+machine_id_hash() {
+	local id s i c h=0xcbf29ce484222325
+	id=$(tr -d '\n' </etc/machine-id 2>/dev/null) || return 0
+	[ -n "$id" ] || return 0
+	s="swapbench:$id"
+	for ((i = 0; i < ${#s}; i++)); do
+		printf -v c '%d' "'${s:i:1}"
+		h=$(((h ^ c) * 0x100000001b3))
+	done
+	printf '%016x\n' "$h"
+}
+
 # host_json: the machine as a JSON object (host, kernel, arch, os,
 # cpu_model, online_cpus, nproc, mem_total_bytes, gpu: nvidia-smi's name,
-# driver and memory where there is one); null for what cannot be told.
+# driver and memory where there is one, machine_id: machine_id_hash); null
+# for what cannot be told.
 host_json() {
 	local cpu mem os gpu=""
 	cpu=$(awk -F': ' '$1 ~ /^model name[[:space:]]*$/ { print $2; exit }' /proc/cpuinfo)
@@ -120,9 +136,10 @@ host_json() {
 	fi
 	jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg arch "$(uname -m)" \
 		--arg os "$os" --arg cpu "$cpu" --argjson online "$(getconf _NPROCESSORS_ONLN)" \
-		--argjson avail "$(nproc)" --argjson mem "${mem:-0}" --arg gpu "$gpu" '
+		--argjson avail "$(nproc)" --argjson mem "${mem:-0}" --arg gpu "$gpu" \
+		--arg mid "$(machine_id_hash)" '
 		def nz: if . == "" then null else . end;
 		{ host: $host, kernel: $kernel, arch: $arch, os: ($os | nz),
 		  cpu_model: ($cpu | nz), online_cpus: $online, nproc: $avail,
-		  mem_total_bytes: $mem, gpu: ($gpu | nz) }'
+		  mem_total_bytes: $mem, gpu: ($gpu | nz), machine_id: ($mid | nz) }'
 }

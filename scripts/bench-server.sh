@@ -384,11 +384,14 @@ fingerprint() {
 		--arg nbdkit "$(version_of nbdkit --version)" \
 		--arg libnbd "$(nbdinfo --version 2>/dev/null | awk '$1 == "libnbd" { print $2 }')" \
 		--arg vramd "$([ -x "$VRAMD" ] && version_of "$VRAMD" --version)" \
-		--arg commit "$commit" --argjson dirty "$dirty" '
+		--arg commit "$commit" --argjson dirty "$dirty" \
+		--arg vcommit "$([ -x "$VRAMD" ] && "$VRAMD" --backend null --dump-backend 2>/dev/null |
+			sed -n 's/^commit=//p')" '
 		def nz: if . == "" then null else . end;
 		$machine +
 		{ versions: { fio: ($fio | nz), nbdkit: ($nbdkit | nz),
 			      libnbd: ($libnbd | nz), vramd: ($vramd | nz) },
+		  vramd_commit: ($vcommit | nz),
 		  git_commit: ($commit | nz), git_dirty: (if $commit == "" then null else $dirty end) }'
 }
 

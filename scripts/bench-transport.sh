@@ -933,10 +933,12 @@ fingerprint() {
 		--arg fio "$(version_of fio --version)" \
 		--arg nbdfuse "$(version_of nbdfuse --version)" \
 		--arg nbdclient "$(nbd-client -V 2>&1 | grep -m1 "from nbd")" \
-		--arg vramd "$([ -x "$VRAMD" ] && version_of "$VRAMD" --version)" '
+		--arg vramd "$([ -x "$VRAMD" ] && version_of "$VRAMD" --version)" \
+		--arg vcommit "$([ -x "$VRAMD" ] && "$VRAMD" --backend null --dump-backend 2>/dev/null |
+			sed -n 's/^commit=//p')" '
 		def nz: if . == "" then null else . end;
 		$machine +
-		{ git_describe: ($describe | nz),
+		{ git_describe: ($describe | nz), vramd_commit: ($vcommit | nz),
 		  versions: { fio: ($fio | nz), nbdfuse: ($nbdfuse | nz),
 			      nbd_client: ($nbdclient | nz), vramd: ($vramd | nz) } }'
 }
@@ -1164,7 +1166,7 @@ progress "taking the devices down"
 run_undo
 write_results true || die "cannot write '$out'"
 
-echo "# bench-transport $(date -u +%Y-%m-%dT%H:%MZ) on $host ($(jq -r '.fingerprint.git_describe // "?"' "$out")):" \
+echo "# bench-transport $(date -u +%Y-%m-%dT%H:%MZ) on $host (vramd $(jq -r '.fingerprint.vramd_commit // "?"' "$out")):" \
 	"$online_cpus CPUs, kernel $(uname -r), ${runtime_s} s per case, $rounds round(s); median (min-max)"
 echo "# cpu_us/io: CPU time of every process but fio, per I/O (idle machine:" \
 	"$(jq -r '[.idle[].busy_cpus | select(. != null) | . * 1000 | round / 1000] | map(tostring) | join(", ")' "$out") CPUs busy)"

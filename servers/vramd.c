@@ -31,6 +31,7 @@
 #include "frontend.h"
 #include "handshake.h"
 #include "log.h"
+#include "provenance.h"
 #include "nbd-proto.h"
 #include "parse.h"
 #include "session.h"
@@ -416,7 +417,8 @@ static void dump_backend(const struct backend_ops *ops)
 	char why[512] = "";
 	int ok = ops->supported(why, sizeof why);
 
-	printf("version=%s\nbackend=%s\nsupported=%s\n", VERSION, ops->name, ok ? "yes" : "no");
+	printf("version=%s\ncommit=%s\nbackend=%s\nsupported=%s\n", VERSION, build_commit, ops->name,
+	       ok ? "yes" : "no");
 	if (!ok)
 		printf("reason=%s\n", why);
 	printf("backends=");

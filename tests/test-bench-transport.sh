@@ -87,6 +87,13 @@ check() {
 check '.schema_version == 1 and .tool == "bench-transport" and .complete' "document not complete"
 check '.fingerprint | (.git_describe | type == "string") and (.kernel | type == "string")
 	and (.host | type == "string") and has("cpu_model") and has("gpu")' "fingerprint incomplete"
+# Provenance: the vramd measured (its own commit) and the machine, by the id
+# swapbench gives it.
+commit=$(sed -n 's/.*"\(.*\)".*/\1/p' "$BUILD/gen/commit.c")
+mid=$("$BUILD/swapbench" doctor --json | jq -r .host.machine_id)
+jq -e --arg c "$commit" --arg m "$mid" '.fingerprint.vramd_commit == $c and .fingerprint.machine_id == $m' \
+	"$doc" >/dev/null ||
+	bad "provenance: $(jq -c '.fingerprint | {vramd_commit, machine_id}' "$doc"), expected $commit and $mid"
 check '.settings | .rounds == 1 and .runtime_s == 1 and .size_bytes == 67108864
 	and .backends == ["null", "ram"] and .fio.ioengine == "io_uring" and .fio.direct == 1' "settings wrong"
 check '[.cases[].name] == ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1",

@@ -104,6 +104,16 @@ for b in $backends; do
 		grep -qx -- "$line" "$tmp/dump" ||
 			bad "vramd --backend $b --dump-backend: no line '$line'"
 	done
+	# The commit built: git describe of the tree at build time (the Makefile's
+	# BUILD/gen/commit.c), or unknown outside a checkout.
+	want=unknown
+	[ -f "$BUILD/gen/commit.c" ] && want=$(sed -n 's/.*"\(.*\)".*/\1/p' "$BUILD/gen/commit.c")
+	grep -qx -- "commit=$want" "$tmp/dump" ||
+		bad "vramd --backend $b --dump-backend: no line 'commit=$want': $(grep '^commit' "$tmp/dump")"
+	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+		[[ $want == *"$(git -C "$top" rev-parse --short=12 HEAD)"* ]] ||
+			bad "vramd was built from '$want', the tree is at $(git -C "$top" rev-parse --short=12 HEAD)"
+	fi
 	grep -qxE 'cuda=(yes|no)' "$tmp/dump" ||
 		bad "vramd --backend $b --dump-backend: no line 'cuda=yes' or 'cuda=no'"
 	list=$(sed -n 's/^backends=//p' "$tmp/dump")

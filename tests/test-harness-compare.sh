@@ -9,6 +9,7 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
+requires jq
 requires_swapbench
 F=$top/tests/fixtures/results
 
@@ -67,6 +68,16 @@ expect 3 compare "$F/base.json" "$F/cand-other-tier.json"
 grep -q 'differ in tier_config' "$tmp/err" || fail "refusal: tier config"
 expect 0 compare --force "$F/base.json" "$F/cand-other-tier.json"
 grep -q 'differ in tier_config' "$tmp/out" || fail "--force: difference not noted"
+# Another machine (machine_id) is refused; a document without one (before
+# swapbench recorded it) is compared.
+jq '.fingerprint.machine_id = "00000000000000aa"' "$F/base.json" >"$tmp/base-m.json"
+jq '.fingerprint.machine_id = "00000000000000bb"' "$F/cand-ok.json" >"$tmp/cand-m.json"
+jq '.fingerprint.machine_id = "00000000000000aa"' "$F/cand-ok.json" >"$tmp/cand-same.json"
+expect 3 compare "$tmp/base-m.json" "$tmp/cand-m.json"
+grep -q 'fingerprints differ in machine_id' "$tmp/err" || fail "machine: reason not given: $(cat "$tmp/err")"
+expect 0 compare "$tmp/base-m.json" "$tmp/cand-same.json"
+expect 0 compare "$tmp/base-m.json" "$F/cand-ok.json"
+expect 0 compare --force "$tmp/base-m.json" "$tmp/cand-m.json"
 
 # Usage errors.
 expect 3 compare "$F/base.json"

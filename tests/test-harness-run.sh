@@ -56,6 +56,19 @@ jq -e '.schema == "swapbench-run" and .schema_version == 1
 	     and (.tier_config | type == "object") and (.factors | type == "object"))
 	and (.tool_versions | type == "object") and (.settings | type == "object")' "$doc" >/dev/null ||
 	fail "document lacks the required top-level shape"
+# Provenance: the commit built, a machine id that is not /etc/machine-id,
+# the CPU, and for the nbd tier vramd's own --dump-backend with its commit.
+commit=$(sed -n 's/.*"\(.*\)".*/\1/p' "$BUILD/gen/commit.c")
+jq -e --arg c "$commit" --arg raw "$(cat /etc/machine-id 2>/dev/null)" '
+	.fingerprint.swapbench_commit == $c and .tool_versions.swapbench_commit == $c
+	and (.fingerprint.machine_id | test("^[0-9a-f]{16}$")) and .fingerprint.machine_id != $raw
+	and (.fingerprint.cpu_model | length > 0)' "$doc" >/dev/null ||
+	fail "provenance: $(jq -c '[.fingerprint | {swapbench_commit, machine_id, cpu_model}, .tool_versions.swapbench_commit]' "$doc")"
+if [[ $tiers == *nbd* ]]; then
+	jq -e --arg c "$commit" '.tool_versions.vramd.commit == $c and .tool_versions.vramd.backend == "vram"
+		and (.tool_versions | has("nbdfuse") and has("nbd-client"))' "$doc" >/dev/null ||
+		fail "vramd's provenance: $(jq -c '.tool_versions' "$doc")"
+fi
 n=$(jq '.runs | length' "$doc")
 [ "$n" = "$(tr ',' '\n' <<<"$tiers" | wc -l)" ] || fail "expected one run per tier, got $n"
 for key in probe_p50_ns probe_p99_ns probe_p999_ns psi_full_pct psi_some_pct longest_stall_ns \

@@ -77,13 +77,14 @@ done
 md=$out/report.md
 [ -s "$md" ] || fail "no report.md"
 ntiers=$(jq '[.runs[].tier] | unique | length' "$doc")
-rows=$(grep -c '^| [a-z][a-z0-9-]* | [0-9]*/[0-9]* |' "$md")
+rows=$(grep -c '^| [a-z][a-z0-9-]*@[0-9.]* | [0-9]*/[0-9]* |' "$md")
 [ "$rows" = "$ntiers" ] || bad "report.md's table has $rows rows for $ntiers tiers"
 grep -q '^| tier | valid runs | work done (ops/s) |' "$md" || bad "report.md's table does not start with work done"
 grep -Eq '^tier +valid +work/s +probe p99 +PSI full +out pg/s +in pg/s$' "$tmp/bench.out" ||
 	bad "no summary table on the terminal"
 for t in ${tiers//,/ }; do
-	grep -Eq "^$t +1/1 +[0-9]" "$tmp/bench.out" || bad "no summary row for $t: $(grep "^$t " "$tmp/bench.out")"
+	# a row per tier and ratio: TIER@RATIO
+	grep -Eq "^$t@1\.2 +1/1 +[0-9]" "$tmp/bench.out" || bad "no summary row for $t: $(grep "^$t" "$tmp/bench.out")"
 done
 [ "$(tail -n 1 "$tmp/bench.out")" = "bench: results, plots and report in $md" ] ||
 	bad "the last line is '$(tail -n 1 "$tmp/bench.out")'"
