@@ -46,10 +46,11 @@ static const char usage_text[] =
 	"usage: swapbench run [--scenario NAME|FILE] [--tiers A,B] [--repeats N] [--out DIR]\n"
 	"\n"
 	"Runs scenario NAME (scenarios/NAME.ini, default overcommit) on each tier in\n"
-	"turn, interleaved (A B C A B C ...), and writes one result document,\n"
-	"DIR/run.json (default results/HOST-DATE-SCENARIO/), with a TSV time series\n"
-	"per run beside it.  A run that did not swap, hit an OOM kill, timed out or\n"
-	"whose stress-ng failed is kept and marked invalid with its reason.\n"
+	"turn, interleaved and rotated (A B C, B C A, C A B ...), and writes one\n"
+	"result document, DIR/run.json (default results/HOST-DATE-SCENARIO/), with\n"
+	"a TSV time series per run beside it.  A run that did not swap, hit an OOM\n"
+	"kill, timed out or whose workload failed is kept and marked invalid with\n"
+	"its reason.\n"
 	"\n"
 	"  --scenario NAME   scenario name or .ini path (default overcommit)\n"
 	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports,\n"
@@ -893,7 +894,7 @@ int cmd_run(int argc, char **argv)
 	struct host_shape shape;
 	struct journal j;
 	uint64_t repeats = 0;
-	unsigned rep, ri, ti, nfail = 0, ninvalid = 0, done = 0, total;
+	unsigned rep, ri, ti, k, nfail = 0, ninvalid = 0, done = 0, total;
 	uint64_t t_start;
 	int c, rc = 1, r = 0;
 	time_t now = time(NULL);
@@ -1001,7 +1002,7 @@ int cmd_run(int argc, char **argv)
 			"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
 			"tool_versions", tool_versions(&o),
 			"settings", "repeats", (int)o.repeats,
-			"out", o.out, "order", "interleaved", "quiet_deadline_s", QUIET_DEADLINE_S,
+			"out", o.out, "order", "interleaved, rotated", "quiet_deadline_s", QUIET_DEADLINE_S,
 			"runs", runs);
 	if (!doc) {
 		error("cannot build the result document for '%s' (out of memory or not UTF-8)", o.out);
@@ -1036,20 +1037,26 @@ int cmd_run(int argc, char **argv)
 	rc = 0;
 	t_start = mono_ns();
 	total = o.repeats * o.sc.nratios * o.ntiers;
-	/* Interleaved: A B C A B C, so that drift hits every tier alike. */
+	/* Interleaved and rotated: A B C, B C A, C A B, so that drift hits
+	 * every tier alike and no tier always goes first (after bring-up of
+	 * a cold machine, or just after another's teardown). */
 	for (rep = 1; rep <= o.repeats && rc < 128; rep++) {
 		for (ri = 0; ri < o.sc.nratios && rc < 128; ri++) {
-			for (ti = 0; ti < o.ntiers && rc < 128; ti++) {
+			for (k = 0; k < o.ntiers && rc < 128; k++) {
 				size_t n = json_array_size(runs);
+				unsigned at = (k + rep - 1) % o.ntiers;
 				/* Time left: the runs so far at their mean, or before
 				 * the first the workload's duration and 20 s of set-up. */
 				double per = done ? (double)(mono_ns() - t_start) / 1e9 / done
 						  : o.sc.duration_s + 20.0;
 
 				info("run %u/%u: tier %s, repeat %u/%u, ratio %.2f; about %.0f min left",
-				     done + 1, total, o.tiers[ti].label, rep, o.repeats, o.sc.ratios[ri],
+				     done + 1, total, o.tiers[at].label, rep, o.repeats, o.sc.ratios[ri],
 				     per * (total - done) / 60 + 0.5);
-				r = run_one(&o, &j, &o.tiers[ti], rep, o.sc.ratios[ri], runs, tier_config);
+				r = run_one(&o, &j, &o.tiers[at], rep, o.sc.ratios[ri], runs, tier_config);
+				if (json_array_size(runs) > n)
+					json_object_set_new(json_array_get(runs, n), "position_in_round",
+							    json_integer(k + 1));
 				if (r >= 128)
 					rc = r;
 				else if (r < 0)
@@ -1057,7 +1064,7 @@ int cmd_run(int argc, char **argv)
 				if (json_array_size(runs) > n &&
 				    !json_is_true(json_object_get(json_array_get(runs, n), "valid"))) {
 					ninvalid++;
-					warn("tier '%s' repeat %u: invalid: %s", o.tiers[ti].label, rep,
+					warn("tier '%s' repeat %u: invalid: %s", o.tiers[at].label, rep,
 					     json_string_value(json_object_get(json_array_get(runs, n),
 									       "invalid_reason")));
 				}

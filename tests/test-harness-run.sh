@@ -11,7 +11,7 @@
 # not swap"), an interrupted run (SIGINT) restores and says so, a malformed scenario is refused with FILE:LINE and the key,
 # and the machine is exactly as before.  Try:
 #   tests/run-tests test-harness-run.sh
-# timeout: 420
+# timeout: 540
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
@@ -176,4 +176,17 @@ same_machine "$before" "after an interrupted run"
 r=$(jq -c '.runs[0] | {valid, invalid_reason}' "$tmp/int/run.json")
 info "interrupted: $r"
 grep -q 'interrupted by signal 2' <<<"$r" || fail "interrupted run: $r"
+
+# Rounds rotate the tier order (A B, B A), each run says its place.
+if supported_tier zram && supported_tier disk; then
+	with_timeout 150 "$SWAPBENCH" run --scenario quick --tiers zram,disk --repeats 2 \
+		--set workload.duration_s=2 --out "$tmp/rot" >/dev/null 2>&1 ||
+		fail "swapbench run of two tiers twice exited with status $?"
+	same_machine "$before" "after the rotated run"
+	r=$(jq -c '[.runs[] | [.tier, .repeat, .position_in_round]]' "$tmp/rot/run.json")
+	[ "$r" = '[["zram",1,1],["disk",1,2],["disk",2,1],["zram",2,2]]' ] ||
+		fail "rounds not rotated: $r"
+	jq -e '.settings.order == "interleaved, rotated"' "$tmp/rot/run.json" >/dev/null ||
+		fail "settings.order: $(jq -c .settings.order "$tmp/rot/run.json")"
+fi
 exit 0
