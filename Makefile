@@ -240,7 +240,8 @@ bench: all
 	$(BUILD)/swapbench doctor && \
 	$(BUILD)/swapbench run --scenario $(SCENARIO) $(if $(TIERS),--tiers $(TIERS)) \
 		$(if $(REPEATS),--repeats $(REPEATS)) --out "$$out" \
-		$(if $(DURATION),--set workload.duration_s=$(DURATION)) \
+		$(if $(DURATION),--set workload.duration_s=$(DURATION) \
+			--set workload.timeout_s=$$(( $(DURATION) * 2 + 120 ))) \
 		$(foreach s,$(SET),--set $(s)) && \
 	$(BUILD)/swapbench plot "$$out" && $(BUILD)/swapbench report "$$out" && \
 	echo "bench: results, plots and report in $$out/report.md"
@@ -264,8 +265,11 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
-# swapbench finds its scenarios and gnuplot scripts in BINDIR/../share/swapbench
-DATADIR ?= $(PREFIX)/share
+# An installed swapbench finds its scenarios and gnuplot scripts in
+# BINDIR/../share/swapbench and vramd in BINDIR/../sbin (or on PATH): keep
+# BINDIR and SBINDIR under one PREFIX, or set SWAPBENCH_SCENARIOS and
+# SWAPBENCH_PLOTS.
+DATADIR := $(BINDIR)/../share
 INSTALL ?= install
 install: $(BUILD)/swapbench $(BUILD)/vramd
 	$(Q)$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \

@@ -248,7 +248,7 @@ static json_t *default_run(void)
 		return json_pack("{s:s, s:s}", "scenario", "overcommit", "error",
 				 "this host is too small for it (see above)");
 	return json_pack("{s:s, s:s, s:I, s:i, s:I, s:i}", "scenario", "overcommit", "sizing", sc.sizing,
-			 "memcg_limit_bytes", (json_int_t)scenario_limit(&sc, 0), "workers", (int)sc.workers,
+			 "memcg_limit_bytes", (json_int_t)scenario_limit(&sc, h.mem_total_bytes), "workers", (int)sc.workers,
 			 "mem_available_bytes", (json_int_t)h.mem_available_bytes, "cpus", (int)h.cpus);
 }
 

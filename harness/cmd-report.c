@@ -172,6 +172,19 @@ static void write_table(FILE *f, const json_t *doc)
 	else
 		fprintf(f, "Work done is swapbench touch's page verify-and-rewrite operations per second "
 			   "(higher is better: a tier that stalls less but does less work is not better).\n");
+	{
+		const json_t *fl = json_object_get(json_object_get(json_object_get(doc, "settings"),
+								   "scenario"), "memcg_stat_flush_ms");
+
+		if (json_integer_value(fl) > 0)
+			fprintf(f, "swapbench read the workload cgroup's memory.stat every %lld ms, which "
+				   "keeps the statistics reclaim decides from fresh (a machine without such a "
+				   "reader leaves them to the kernel's 2 s flush; `[memcg] stat_flush_ms = 0` "
+				   "measures that).\n", (long long)json_integer_value(fl));
+		else if (fl)
+			fprintf(f, "The workload cgroup's statistics were left to the kernel's own flush "
+				   "(`[memcg] stat_flush_ms = 0`).\n");
+	}
 	fputc('\n', f);
 	write_invalid(f, doc, false);
 	json_decref(tiers);

@@ -423,7 +423,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		goto out;
 	}
 	/* Without it, v1 reclaim OOM-kills behind zram and zswap: see memcg.h. */
-	if (memcg_flusher_start(&fl, cg) < 0) {
+	if (memcg_flusher_start(&fl, cg, sc->stat_flush_ms) < 0) {
 		probe_stop(p);
 		sampler_stop(&s);
 		rc = -1;
@@ -867,6 +867,11 @@ static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 		json_object_set_new(fp, "machine_id", mid[0] ? json_string(mid) : json_null());
 		json_object_set_new(fp, "cpu_model", json_string(cpu));
 		json_object_set_new(fp, "swapbench_commit", json_string(build_commit));
+		/* What "auto" made of the scenario here: runs of other sizes
+		 * must not be compared as if alike. */
+		json_object_set_new(fp, "sizing", json_pack("{s:I, s:i, s:s}", "memcg_limit_bytes",
+				    (json_int_t)scenario_limit(&o->sc, o->mem_total), "workers",
+				    (int)o->sc.workers, "engine", o->sc.engine));
 	}
 	return fp;
 }
@@ -1048,11 +1053,12 @@ int cmd_run(int argc, char **argv)
 				/* Time left: the runs so far at their mean, or before
 				 * the first the workload's duration and 20 s of set-up. */
 				double per = done ? (double)(mono_ns() - t_start) / 1e9 / done
-						  : o.sc.duration_s + 20.0;
+						  : o.sc.duration_s + 20.0, left;
 
-				info("run %u/%u: tier %s, repeat %u/%u, ratio %.2f; about %.0f min left",
+				left = per * (total - done);
+				info("run %u/%u: tier %s, repeat %u/%u, ratio %.2f; about %.0f %s left",
 				     done + 1, total, o.tiers[at].label, rep, o.repeats, o.sc.ratios[ri],
-				     per * (total - done) / 60 + 0.5);
+				     left < 90 ? left : left / 60, left < 90 ? "s" : "min");
 				r = run_one(&o, &j, &o.tiers[at], rep, o.sc.ratios[ri], runs, tier_config);
 				if (json_array_size(runs) > n)
 					json_object_set_new(json_array_get(runs, n), "position_in_round",

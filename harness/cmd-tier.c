@@ -314,7 +314,7 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
 	co.cgroup_procs = procs;
 	/* Without it, v1 reclaim OOM-kills behind zram and zswap: see memcg.h. */
-	if (memcg_flusher_start(&fl, cg) < 0)
+	if (memcg_flusher_start(&fl, cg, MEMCG_FLUSH_MS) < 0)
 		return 1;
 	t0 = mono_ns();
 	pid = child_start((const char *const *)o->cmd, &co);
@@ -359,6 +359,7 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	}
 	if (memcg_oom_kills(&root, cg, &kills) == 0)
 		json_object_set_new(json_object_get(w, "memcg"), "oom_kills", json_integer((json_int_t)kills));
+	json_object_set_new(json_object_get(w, "memcg"), "stat_flushes", json_integer((json_int_t)fl.flushes));
 	return rc;
 }
 

@@ -137,11 +137,11 @@ static void *flusher_main(void *arg)
 	char buf[4096];
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	while (!f->stop) {
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
 		/* The read is the point (it flushes); what it says is not. */
 		if (pread(f->fd, buf, sizeof buf, 0) >= 0)
 			f->flushes++;
-		next.tv_nsec += MEMCG_FLUSH_MS * 1000000L;
+		next.tv_nsec += (long)f->interval_ms * 1000000L;
 		if (next.tv_nsec >= 1000000000L) {
 			next.tv_nsec -= 1000000000L;
 			next.tv_sec++;
@@ -152,12 +152,14 @@ static void *flusher_main(void *arg)
 	return NULL;
 }
 
-int memcg_flusher_start(struct memcg_flusher *f, const char *path)
+int memcg_flusher_start(struct memcg_flusher *f, const char *path, unsigned interval_ms)
 {
 	char file[PATH_MAX];
 	int err;
 
-	*f = (struct memcg_flusher){ .fd = -1 };
+	*f = (struct memcg_flusher){ .fd = -1, .interval_ms = interval_ms };
+	if (!interval_ms)
+		return 0;
 	if (pathf(file, sizeof file, "%s/memory.stat", path) < 0)
 		return -1;
 	f->fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -180,7 +182,7 @@ void memcg_flusher_stop(struct memcg_flusher *f)
 {
 	if (f->fd < 0)
 		return;
-	f->stop = true;
+	__atomic_store_n(&f->stop, true, __ATOMIC_RELEASE);
 	pthread_join(f->thread, NULL);
 	close(f->fd);
 	f->fd = -1;

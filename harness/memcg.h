@@ -39,7 +39,8 @@ int memcg_create(struct journal *j, const struct memcg_root *r, const char *name
 /* The cgroup's OOM kills so far (memory.events or memory.oom_control). */
 int memcg_oom_kills(const struct memcg_root *r, const char *path, uint64_t *kills);
 
-/* How often the flusher reads memory.stat.  Measured on the test VM (kernel
+/* How often the flusher reads memory.stat by default (a scenario's
+ * [memcg] stat_flush_ms; 0 turns it off).  Measured on the test VM (kernel
  * 6.18, cgroup v1, zram, 2 workers at 1.2x 512 MiB): every 500 ms still
  * OOM-kills within 20 s, every 100 ms does not; half that for margin. */
 #define MEMCG_FLUSH_MS 50
@@ -57,12 +58,14 @@ struct memcg_flusher {
 	/* private */
 	pthread_t thread;
 	int fd;			/* memory.stat; -1 when not started */
-	volatile bool stop;
+	unsigned interval_ms;
+	bool stop;		/* __atomic */
 };
 
-/* Starts a thread that reads path's memory.stat every MEMCG_FLUSH_MS.
- * 0, or -1 with a message (f is then safe to stop). */
-int memcg_flusher_start(struct memcg_flusher *f, const char *path);
+/* Starts a thread that reads path's memory.stat every interval_ms (0:
+ * none is started, and the kernel's own 2 s flush is all there is).  0, or
+ * -1 with a message (f is then safe to stop). */
+int memcg_flusher_start(struct memcg_flusher *f, const char *path, unsigned interval_ms);
 
 /* Stops the thread and closes the file; nothing when it never started. */
 void memcg_flusher_stop(struct memcg_flusher *f);

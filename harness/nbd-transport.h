@@ -104,7 +104,8 @@ int nbd_prepare_socket(struct tier *t, const struct nbd_paths *p, struct vramd_c
  * where it can (journaled; state.direct_io says whether it got it). */
 int nbd_loop_on(struct tier *t, const char *file, char *dev, size_t len);
 
-/* The vramd binary: --vramd, else next to swapbench, else "vramd". */
+/* The vramd binary: --vramd, else next to swapbench, else ../sbin/vramd
+ * from it (make install), else "vramd" (found on PATH). */
 void nbd_vramd_path(const struct tier *t, char *buf, size_t len);
 
 /* The last line of a log file (or "(no log)"), for error messages. */

@@ -35,7 +35,8 @@ int pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(pri
 
 /* A directory of the project's data files (scenarios, plots) into buf:
  * $ENV when set, else NAME beside the build directory of this binary
- * (EXE_DIR/../NAME) when PROBE exists in it, else NAME (relative). */
+ * (EXE_DIR/../NAME) when PROBE exists in it, else EXE_DIR/../share/swapbench/
+ * NAME (make install) when PROBE exists there, else NAME (relative). */
 void data_dir(const char *env, const char *name, const char *probe, char *buf, size_t len);
 
 /* The running binary's path (/proc/self/exe) into buf, or its directory

@@ -244,12 +244,16 @@ const char *result_fingerprint_diff(const json_t *a, const json_t *b)
 	const json_t *fa = json_object_get(a, "fingerprint"), *fb = json_object_get(b, "fingerprint");
 	size_t i;
 
-	const json_t *ma = json_object_get(fa, "machine_id"), *mb = json_object_get(fb, "machine_id");
+	static const char *const recent[] = { "machine_id", "sizing" };
 
-	/* Another machine: only where both documents say which (documents
-	 * before swapbench recorded it have none). */
-	if (json_is_string(ma) && json_is_string(mb) && !json_equal(ma, mb))
-		return "machine_id";
+	/* Another machine, or other sizes: only where both documents say
+	 * (documents before swapbench recorded them have neither). */
+	for (i = 0; i < sizeof recent / sizeof recent[0]; i++) {
+		json_t *x = json_object_get(fa, recent[i]), *y = json_object_get(fb, recent[i]);
+
+		if (x && y && !json_is_null(x) && !json_is_null(y) && !json_equal(x, y))
+			return recent[i];
+	}
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		json_t *x = json_object_get(fa, keys[i]), *y = json_object_get(fb, keys[i]);
 

@@ -93,8 +93,8 @@ double *result_values(const json_t *doc, const char *tier, const char *key,
 		      size_t *n, size_t *excluded);
 
 /* The first part of the fingerprints that matters and differs ("kernel",
- * "scenario", "tier_config", "factors"; "machine_id" where both documents
- * have one), or NULL when none does. */
+ * "scenario", "tier_config", "factors"; "machine_id" and "sizing" where
+ * both documents have them), or NULL when none does. */
 const char *result_fingerprint_diff(const json_t *a, const json_t *b);
 
 /* The fingerprint's string member KEY, or "?" when absent. */

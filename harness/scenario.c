@@ -1,5 +1,6 @@
 /* Scenario files: see scenario.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "log.h"
 #include "parse.h"
+#include "memcg.h"
 #include "procfs.h"
 #include "pattern.h"
 #include "scenario.h"
@@ -27,6 +29,7 @@ void scenario_defaults(struct scenario *s)
 	memset(s, 0, sizeof *s);
 	s->kind = SCENARIO_OVERCOMMIT;
 	s->limit_bytes = 512ULL << 20;
+	s->stat_flush_ms = MEMCG_FLUSH_MS;
 	s->ratios[0] = 1.2;
 	s->nratios = 1;
 	s->workers = 1;
@@ -144,6 +147,9 @@ static int handler(void *arg, const char *section, const char *key, const char *
 	} else if (IS("memcg", "limit")) {
 		bad = limit_val(s, v);
 		expect = "a size of 16M or more, a share of MemTotal such as 25%, or auto (sized to the host)";
+	} else if (IS("memcg", "stat_flush_ms")) {
+		bad = !strcmp(v, "0") ? (s->stat_flush_ms = 0, 0) : uint_val(v, 10, 2000, &s->stat_flush_ms);
+		expect = "milliseconds from 10 to 2000, or 0 (no reads: the kernel's own flush only)";
 	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
 		bad = ratio_list(s, v);
 		expect = "working set / limit, a finite number above 0 and at most 16 (ratios: up to 8, comma-separated)";
@@ -220,8 +226,11 @@ static int handler(void *arg, const char *section, const char *key, const char *
 			return 0;
 		}
 		expect = "a value of at most 63 characters (checked when the tier is set up)";
-		bad = s->ntier == 8 ? -1 : copy(s->tier_val[s->ntier], sizeof s->tier_val[0], v);
-		if (!bad)
+		/* A key given again (a --set over the file's) replaces it. */
+		for (k = 0; k < s->ntier && strcmp(s->tier_key[k], key); k++)
+			;
+		bad = k == 8 ? -1 : copy(s->tier_val[k], sizeof s->tier_val[0], v);
+		if (!bad && k == s->ntier)
 			snprintf(s->tier_key[s->ntier++], sizeof s->tier_key[0], "%s", key);
 	} else {
 		if (!c->msg[0])
@@ -403,15 +412,30 @@ static uint64_t pow2_ceil(uint64_t v)
 	return p;
 }
 
+/* Appends to s->sizing what scenario_fit chose, ", "-separated; a note
+ * that does not fit is cut, never written past the end. */
+static void sizing_note(struct scenario *s, const char *fmt, ...)
+{
+	size_t used = strlen(s->sizing);
+	va_list ap;
+
+	if (used + 3 >= sizeof s->sizing)
+		return;
+	if (used) {
+		memcpy(s->sizing + used, ", ", 3);
+		used += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(s->sizing + used, sizeof s->sizing - used, fmt, ap);
+	va_end(ap);
+}
+
 int scenario_fit(struct scenario *s, const struct host_shape *h)
 {
 	const uint64_t MiB = 1ULL << 20, GiB = 1ULL << 30;
-	char *w = s->sizing;
-	size_t left = sizeof s->sizing;
 	double top = 0;
-	uint64_t size;
+	uint64_t size, limit;
 	unsigned i, t;
-	int n;
 
 	s->sizing[0] = '\0';
 	if (s->limit_auto) {
@@ -419,40 +443,34 @@ int scenario_fit(struct scenario *s, const struct host_shape *h)
 
 		s->limit_bytes = l < 256 * MiB ? 256 * MiB : l > 4 * GiB ? 4 * GiB : l;
 		s->limit_auto = false;
-		n = snprintf(w, left, "memcg limit %llu MiB (MemAvailable %llu MiB / 32)",
-			     (unsigned long long)(s->limit_bytes / MiB),
-			     (unsigned long long)(h->mem_available_bytes / MiB));
-		w += n, left -= (size_t)n;
+		sizing_note(s, "memcg limit %llu MiB (MemAvailable %llu MiB / 32)",
+			    (unsigned long long)(s->limit_bytes / MiB),
+			    (unsigned long long)(h->mem_available_bytes / MiB));
 	}
 	if (s->workers_auto) {
 		unsigned k = h->cpus / 4;
 
 		s->workers = k < 2 ? 2 : k > 8 ? 8 : k;
 		s->workers_auto = false;
-		n = snprintf(w, left, "%s%u workers (%u CPUs / 4)", w == s->sizing ? "" : ", ",
-			     s->workers, h->cpus);
-		w += n, left -= (size_t)n;
+		sizing_note(s, "%u workers (%u CPUs / 4, at least 2)", s->workers, h->cpus);
 	}
 	for (i = 0; i < s->nratios; i++)
 		if (s->ratios[i] > top)
 			top = s->ratios[i];
+	limit = scenario_limit(s, h->mem_total_bytes);
 	for (t = 0; t < s->ntier; t++) {
-		uint64_t limit = s->limit_bytes ? s->limit_bytes
-				 : h->mem_available_bytes / 100 * s->limit_pct;
-
 		if (strcmp(s->tier_key[t], "size") || strcmp(s->tier_val[t], "auto"))
 			continue;
 		size = pow2_ceil((uint64_t)(top * (double)limit));
 		if (size < GiB)
 			size = GiB;
 		snprintf(s->tier_val[t], sizeof s->tier_val[t], "%lluM", (unsigned long long)(size / MiB));
-		n = snprintf(w, left, "%stier size %llu MiB (the working set, %.2f x the limit, "
-			     "rounded up)", w == s->sizing ? "" : ", ", (unsigned long long)(size / MiB), top);
-		w += n, left -= (size_t)n;
+		sizing_note(s, "tier size %llu MiB (the working set, %.2f x the limit, rounded up)",
+			    (unsigned long long)(size / MiB), top);
 	}
-	if (s->sizing[0] && s->limit_bytes && top * (double)s->limit_bytes > (double)h->mem_available_bytes / 2) {
+	if (s->sizing[0] && top * (double)limit > (double)h->mem_available_bytes / 2) {
 		error("this host is too small for the scenario: its working set (%.0f MiB) is more "
-		      "than half of MemAvailable (%llu MiB)", top * (double)s->limit_bytes / (double)MiB,
+		      "than half of MemAvailable (%llu MiB)", top * (double)limit / (double)MiB,
 		      (unsigned long long)(h->mem_available_bytes / MiB));
 		return -1;
 	}
@@ -472,6 +490,7 @@ int host_shape_read(struct host_shape *h, uint64_t *mem_total)
 	}
 	if (mem_total)
 		*mem_total = total * 1024;
+	h->mem_total_bytes = total * 1024;
 	h->mem_available_bytes *= 1024;
 	h->cpus = cpus > 0 ? (unsigned)cpus : 1;
 	return 0;
@@ -507,6 +526,7 @@ json_t *scenario_json(const struct scenario *s)
 		json_object_set_new(o, "probe_placement", json_string(s->probe_inside ? "inside" : "outside"));
 		if (s->sizing[0])
 			json_object_set_new(o, "host_sizing", json_string(s->sizing));
+		json_object_set_new(o, "memcg_stat_flush_ms", json_integer(s->stat_flush_ms));
 	}
 	if (o && s->kind == SCENARIO_FIO_RAW)
 		json_object_set_new(o, "fio_size_bytes", json_integer((json_int_t)s->fio_size_bytes));

@@ -24,6 +24,8 @@ struct scenario {
 	uint64_t limit_bytes;		/* limit = SIZE, or */
 	unsigned limit_pct;		/* limit = N% of MemTotal (limit_bytes 0), or */
 	bool limit_auto;		/* limit = auto: scenario_fit sizes it */
+	unsigned stat_flush_ms;		/* stat_flush_ms: memory.stat read this often
+					 * while the workload runs, 0 never */
 	/* [workload] */
 	double ratios[SCENARIO_MAX_RATIOS];	/* working set / limit; ratio = F or ratios = F,F */
 	unsigned nratios;
@@ -58,6 +60,7 @@ struct scenario {
 
 /* What a scenario's "auto" values are sized from. */
 struct host_shape {
+	uint64_t mem_total_bytes;	/* MemTotal (a limit of N% is of it) */
 	uint64_t mem_available_bytes;	/* MemAvailable */
 	unsigned cpus;			/* online CPUs */
 };
@@ -66,6 +69,7 @@ struct host_shape {
  *   [memcg] limit = auto    MemAvailable / 32, rounded down to a power of
  *                           two, within 256 MiB .. 4 GiB
  *   [workload] workers = auto   online CPUs / 4, within 2 .. 8
+ * (a [tier] key given twice keeps the last value: --set over the file)
  *   [tier] size = auto      the largest working set (ratio x limit),
  *                           rounded up to a power of two, at least 1 GiB
  * and describes what it chose in s->sizing.  Returns 0, or -1 with a

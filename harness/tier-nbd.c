@@ -42,9 +42,9 @@ static const struct tier_param nbd_params[] = {
 	  "module's enable_uring on while the tier is up, on fails where the kernel lacks it" },
 	{ "threads", "N", NULL, "vramd worker threads, or queues (default: one per CPU, at most connections + 4 on a socket, at most 16 with ublk and vramd-fuse)" },
 	{ "gpu", "N", NULL, "vram backend: GPU index" },
-	{ "busy-poll", "USECS", NULL, "vramd workers (ublk/FUSE queue threads) poll this long before sleeping (lower latency, a busy core each)" },
+	{ "busy-poll", "USECS", NULL, "vramd workers (ublk and FUSE io_uring queue threads; not /dev/fuse readers) poll this long before sleeping (lower latency, a busy core each)" },
 	{ "server-swap", "on|off", "on", "run vramd in swap mode (off for sanitizer builds)" },
-	{ "vramd", "PATH", NULL, "the vramd binary (default: next to swapbench, else $PATH)" },
+	{ "vramd", "PATH", NULL, "the vramd binary (default: next to swapbench, else ../sbin from it, else $PATH)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -191,8 +191,12 @@ fi
 # With io_uring set-up refused (kernel.io_uring_disabled = 2) under --fuse-uring
 # auto, vramd warns and serves through /dev/fuse reads with its queue threads
 # turned readers (1 + --threads), not one reader alone.
+# kernel.io_uring_disabled is the whole machine's: not while swap (a tier
+# that may be served over io_uring) or a swapbench run is up.
 DISABLED=/proc/sys/kernel/io_uring_disabled
-if [ -e "$PARAM" ] && [ -w "$DISABLED" ]; then
+if [ -n "$(active_swaps)" ] || [ -e /run/swapbench/state.json ]; then
+	info "swap or a swapbench run is active: io_uring refusal not tested (it would be the machine's)"
+elif [ -e "$PARAM" ] && [ -w "$DISABLED" ]; then
 	old_disabled=$(cat "$DISABLED")
 	cleanup_add "echo $old_disabled >$DISABLED"
 	echo 2 >"$DISABLED"

@@ -78,6 +78,14 @@ grep -q 'fingerprints differ in machine_id' "$tmp/err" || fail "machine: reason 
 expect 0 compare "$tmp/base-m.json" "$tmp/cand-same.json"
 expect 0 compare "$tmp/base-m.json" "$F/cand-ok.json"
 expect 0 compare --force "$tmp/base-m.json" "$tmp/cand-m.json"
+# Other sizes (what "auto" made of the scenario on each side) likewise.
+jq '.fingerprint.sizing = {memcg_limit_bytes: 536870912, workers: 2, engine: "touch"}' "$F/base.json" \
+	>"$tmp/base-s.json"
+jq '.fingerprint.sizing = {memcg_limit_bytes: 268435456, workers: 2, engine: "touch"}' "$F/cand-ok.json" \
+	>"$tmp/cand-s.json"
+expect 3 compare "$tmp/base-s.json" "$tmp/cand-s.json"
+grep -q 'fingerprints differ in sizing' "$tmp/err" || fail "sizing: reason not given: $(cat "$tmp/err")"
+expect 0 compare "$tmp/base-s.json" "$F/cand-ok.json"
 
 # Usage errors.
 expect 3 compare "$F/base.json"

@@ -29,6 +29,10 @@ with_timeout 90 "$SWAPBENCH" tier up zram --page-cluster 0 --memcg-limit 256M --
 	--no-madvise --oomable --seed 42 --timeout 15s ||
 	fail "swapbench tier up zram -- stress-ng exited with status $?"
 same_machine "$before" "after tier up zram -- stress-ng"
+# The reads happened (every 50 ms over 15 s: some 300), whatever the kernel
+# would have done without them.
+jq -e '.workload.memcg.stat_flushes >= 100' "$doc" >/dev/null ||
+	fail "memory.stat was not read while the workload ran: $(jq -c .workload.memcg "$doc")"
 kills=$(jq -r '.workload.memcg.oom_kills' "$doc")
 [ "$kills" = 0 ] ||
 	fail "stress-ng was OOM-killed $kills time(s) in a cgroup v$MEMCG_VERSION memory cgroup (see dmesg)"

@@ -155,6 +155,17 @@ grep -Eq '^tier +valid +work/s +probe p99 +PSI full +out pg/s +in pg/s$' "$tmp/o
 grep -Eq '^disk +5/6 +- +9\.22 ms +0\.41% +7172/s +5123/s$' "$tmp/out" ||
 	fail "report: summary's disk row: $(grep '^disk' "$tmp/out")"
 [ "$(tail -n 1 "$tmp/out")" = "$md" ] || fail "report: last line '$(tail -n 1 "$tmp/out")', expected $md"
+# A real run's document (its runs carry a ratio): rows TIER@RATIO, in the
+# table and the summary.
+real=$top/docs/results/h100-20261207-incompressible
+if [ -s "$real/run.json" ]; then
+	mkdir "$tmp/real" && cp "$real/run.json" "$tmp/real/"
+	"$SWAPBENCH" report "$tmp/real" >"$tmp/real.out" 2>"$tmp/err" || fail "report of $real: $(cat "$tmp/err")"
+	grep -Eq '^nbd-ram@1\.5 +2/2 +150853/s +' "$tmp/real.out" ||
+		fail "report of $real: summary row: $(grep '^nbd-ram' "$tmp/real.out")"
+	[ "$(grep -c '^| [a-z0-9-]*@1\.5 | 2/2 |' "$tmp/real/report.md")" = 5 ] ||
+		fail "report of $real: table rows: $(grep -c '@1.5 |' "$tmp/real/report.md")"
+fi
 grep -q '^| zram | 6/6 | ' "$md" || fail "report: no zram row"
 grep -q '^| disk | 5/6 | ' "$md" || fail "report: disk validity"
 grep -q 'invalid: disk repeat 2: faults went to the wrong tier' "$md" || fail "report: invalid reason"

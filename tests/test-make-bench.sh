@@ -48,7 +48,7 @@ grep -q '^default run (make bench, scenario overcommit): ' "$tmp/bench.out" ||
 	bad "no doctor section on the default run in the output"
 grep -q 'sized to this host: memcg limit [0-9]* MiB' "$tmp/bench.out" ||
 	bad "the run did not print how it was sized: $(grep -m 3 'sized\|limit' "$tmp/bench.out")"
-grep -Eq 'run 1/[0-9]+: tier [a-z-]+, repeat 1/1, ratio 1.20; about [0-9]+ min left' "$tmp/bench.out" ||
+grep -Eq 'run 1/[0-9]+: tier [a-z-]+, repeat 1/1, ratio 1.20; about [0-9]+ (min|s) left' "$tmp/bench.out" ||
 	bad "no progress line per run: $(grep -m 2 'run 1/' "$tmp/bench.out")"
 jq -e '.settings.scenario.host_sizing | test("memcg limit")' "$doc" >/dev/null ||
 	bad "run.json does not record the host sizing"

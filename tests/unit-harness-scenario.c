@@ -111,8 +111,11 @@ static void test_psi(void)
 static void test_fit(void)
 {
 	const uint64_t MiB = 1ULL << 20, GiB = 1ULL << 30;
-	struct host_shape vm = { 22 * GiB, 2 }, gpu = { 120 * GiB, 16 }, tiny = { 500 * MiB, 1 },
-			  big = { 1024 * GiB, 128 };
+	struct host_shape vm = { .mem_total_bytes = 24 * GiB, .mem_available_bytes = 22 * GiB, .cpus = 2 },
+			  gpu = { .mem_total_bytes = 125 * GiB, .mem_available_bytes = 120 * GiB, .cpus = 16 },
+			  tiny = { .mem_total_bytes = GiB, .mem_available_bytes = 500 * MiB, .cpus = 1 },
+			  big = { .mem_total_bytes = 1100 * GiB, .mem_available_bytes = 1024 * GiB, .cpus = 128 };
+	unsigned i;
 	struct scenario s;
 
 	scenario_defaults(&s);
@@ -143,6 +146,25 @@ static void test_fit(void)
 	CHECK(scenario_set(&s, "workload.workers=auto") == 0 && scenario_set(&s, "workload.workers=3") == 0);
 	CHECK(scenario_fit(&s, &tiny) == 0 && s.limit_bytes == GiB && s.workers == 3 && !s.sizing[0]);
 	CHECK(scenario_set(&s, "workload.workers=autox") < 0 && scenario_set(&s, "memcg.limit=Auto") < 0);
+
+	/* A [tier] key given again replaces it: an explicit size over auto is
+	 * what runs and nothing claims otherwise; auto given many times is one
+	 * note, never past the end of s.sizing. */
+	scenario_defaults(&s);
+	CHECK(scenario_set(&s, "tier.size=auto") == 0 && scenario_set(&s, "tier.size=2G") == 0);
+	CHECK(s.ntier == 1 && !strcmp(s.tier_val[0], "2G"));
+	CHECK(scenario_fit(&s, &vm) == 0 && !s.sizing[0] && !strcmp(s.tier_val[0], "2G"));
+	scenario_defaults(&s);
+	for (i = 0; i < 12; i++)
+		CHECK(scenario_set(&s, "tier.size=auto") == 0);
+	CHECK(scenario_set(&s, "memcg.limit=auto") == 0 && scenario_set(&s, "workload.workers=auto") == 0);
+	CHECK(s.ntier == 1 && scenario_fit(&s, &vm) == 0 && strlen(s.sizing) < sizeof s.sizing);
+	CHECK(strstr(s.sizing, "tier size 1024 MiB") && !strstr(strstr(s.sizing, "tier size") + 1, "tier size"));
+	/* A share of MemTotal sizes the tier from the limit the run uses. */
+	scenario_defaults(&s);
+	CHECK(scenario_set(&s, "memcg.limit=10%") == 0 && scenario_set(&s, "tier.size=auto") == 0);
+	CHECK(scenario_fit(&s, &gpu) == 0);	/* 12.5 GiB x 1.2 -> 16 GiB */
+	CHECK(!strcmp(s.tier_val[0], "16384M"));
 }
 
 int main(void)
