@@ -25,9 +25,10 @@ static const char usage_text[] =
 	"\n"
 	"Writes RUN_DIR/report.md from RUN_DIR/run.json:\n"
 	"  overcommit and ramp runs: per tier the medians over valid runs (probe\n"
-	"    latency p50/p99/p99.9, PSI full, longest stall, swap-in and swap-out\n"
-	"    pages, work done first) with how many runs were valid; for a ramp also a\n"
-	"    table per ratio (probe p99 and PSI full of each tier)\n"
+	"    latency p50/p99/p99.9 (p99.9 only from 10000 probes a run), PSI full,\n"
+	"    longest stall, swap-in and swap-out pages, work done first) with how\n"
+	"    many runs were valid; for a ramp also a table per ratio (probe p99 and\n"
+	"    PSI full of each tier)\n"
 	"  fio-raw runs: per tier and fio job the medians over valid runs of IOPS,\n"
 	"    bandwidth and latency p50/p99/p99.9 (us)\n"
 	"and why runs were invalid, the figures in RUN_DIR/plots/ (run 'swapbench\n"
@@ -133,8 +134,25 @@ static void print_summary(FILE *f, const json_t *doc)
 	json_decref(tiers);
 }
 
+/* Probes a run needs for its p99.9 to rest on 10 samples beyond it. */
+#define P999_MIN_PROBES 10000
+
+/* Whether every valid run of TIER had P999_MIN_PROBES probes. */
+static bool enough_for_p999(const json_t *doc, const char *tier)
+{
+	size_t n, x, i;
+	double *v = result_values(doc, tier, "probe_slots", &n, &x);
+	bool ok = n > 0;
+
+	for (i = 0; i < n; i++)
+		ok = ok && v[i] >= P999_MIN_PROBES;
+	free(v);
+	return ok;
+}
+
 static void write_table(FILE *f, const json_t *doc)
 {
+	bool thin = false;
 	json_t *tiers = result_tiers(doc), *t;
 	size_t i, k;
 
@@ -157,6 +175,8 @@ static void write_table(FILE *f, const json_t *doc)
 			double *v = result_values(doc, tier, columns[k].key, &n, &x);
 			char buf[32];
 
+			if (n && !strcmp(columns[k].key, "probe_p999_ns") && !enough_for_p999(doc, tier))
+				n = 0, thin = true;
 			fprintf(f, " %s |", n ? metric_format(m->unit, stats_median(v, n), buf, sizeof buf) : "-");
 			free(v);
 		}
@@ -164,6 +184,10 @@ static void write_table(FILE *f, const json_t *doc)
 	}
 	fprintf(f, "\nMedians over each tier's valid runs.  Swap-out and swap-in count pages "
 		   "to and from the device and zswap's pool, per second of the workload.\n");
+	if (thin)
+		fprintf(f, "Probe p99.9 is shown only where every valid run had at least %d probes "
+			   "(10 beyond the quantile); with fewer it is the largest few samples.\n",
+			P999_MIN_PROBES);
 	if (strcmp(json_string_value(json_object_get(json_object_get(json_object_get(doc, "settings"),
 		   "scenario"), "engine")) ?: "stress-ng", "touch"))
 		fprintf(f, "Work done is stress-ng's bogo ops per second, which its --vm stressor counts "
