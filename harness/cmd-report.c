@@ -27,8 +27,9 @@ static const char usage_text[] =
 	"  overcommit and ramp runs: per tier the medians over valid runs (probe\n"
 	"    latency p50/p99/p99.9 (p99.9 only from 10000 probes a run), PSI full,\n"
 	"    longest stall, swap-in and swap-out pages, work done first) with how\n"
-	"    many runs were valid; for a ramp also a table per ratio (probe p99 and\n"
-	"    PSI full of each tier)\n"
+	"    many runs were valid, then each run's work done and probe p99 by round\n"
+	"    (drift shows along a row); for a ramp also a table per ratio (probe p99\n"
+	"    and PSI full of each tier)\n"
 	"  fio-raw runs: per tier and fio job the medians over valid runs of IOPS,\n"
 	"    bandwidth and latency p50/p99/p99.9 (us)\n"
 	"and why runs were invalid, the figures in RUN_DIR/plots/ (run 'swapbench\n"
@@ -298,6 +299,61 @@ static void write_fio_table(FILE *f, const json_t *doc)
 
 /* A ramp: a row per ratio, per tier the median probe p99 and PSI full over
  * its valid runs at that ratio. */
+/* Work done and probe p99 of each tier's runs by round, in the order they
+ * ran: drift over the rounds (a machine warming up, a neighbour) shows as
+ * a trend along a row; "-" for an invalid run. */
+static void write_round_table(FILE *f, const json_t *doc)
+{
+	static const struct {
+		const char *key, *head;
+	} what[] = { { "workload_ops_per_s", "Work done (ops/s)" }, { "probe_p99_ns", "Probe p99" } };
+	json_t *tiers = result_tiers(doc), *t, *run;
+	json_int_t rounds = 0;
+	size_t i, j, w;
+
+	json_array_foreach(json_object_get(doc, "runs"), j, run)
+		if (json_integer_value(json_object_get(run, "repeat")) > rounds)
+			rounds = json_integer_value(json_object_get(run, "repeat"));
+	if (rounds < 2 || rounds > 100) {
+		json_decref(tiers);
+		return;
+	}
+	fprintf(f, "\n### By round\n\nEach run in the order the rounds ran it (the tier order "
+		   "rotates from round to round); a trend along a row is drift, not the tier.\n");
+	for (w = 0; w < sizeof what / sizeof what[0]; w++) {
+		const struct metric *m = metric_find(what[w].key);
+		json_int_t r;
+
+		fprintf(f, "\n%s:\n\n| tier |", what[w].head);
+		for (r = 1; r <= rounds; r++)
+			fprintf(f, " round %lld |", (long long)r);
+		fprintf(f, "\n| --- |");
+		for (r = 1; r <= rounds; r++)
+			fprintf(f, " ---: |");
+		fputc('\n', f);
+		json_array_foreach(tiers, i, t) {
+			fprintf(f, "| %s |", json_string_value(t));
+			for (r = 1; r <= rounds; r++) {
+				const char *cellv = "-";
+				char buf[32], group[128];
+
+				json_array_foreach(json_object_get(doc, "runs"), j, run) {
+					const json_t *v = json_object_get(json_object_get(run, "metrics"), what[w].key);
+
+					if (json_integer_value(json_object_get(run, "repeat")) != r ||
+					    strcmp(result_group(run, group, sizeof group), json_string_value(t)) ||
+					    !json_is_true(json_object_get(run, "valid")) || !json_is_number(v))
+						continue;
+					cellv = metric_format(m->unit, json_number_value(v), buf, sizeof buf);
+				}
+				fprintf(f, " %s |", cellv);
+			}
+			fputc('\n', f);
+		}
+	}
+	json_decref(tiers);
+}
+
 static void write_ratio_table(FILE *f, const json_t *doc)
 {
 	json_t *tiers = result_base_tiers(doc), *t;
@@ -477,6 +533,7 @@ int cmd_report(int argc, char **argv)
 	} else {
 		fprintf(f, "## Results per tier\n\n");
 		write_table(f, doc);
+		write_round_table(f, doc);
 		if (!strcmp(kind, "ramp"))
 			write_ratio_table(f, doc);
 	}

@@ -170,6 +170,10 @@ if [ -s "$real/run.json" ]; then
 		fail "report of $real: a p99.9 from 240 probes: $(grep '^| nbd-ram' "$tmp/real/report.md")"
 	grep -q 'Probe p99.9 is shown only where every valid run had at least 10000 probes' \
 		"$tmp/real/report.md" || fail "report of $real: no note on the p99.9 column"
+	# Two rounds: each run's work done and p99 by round, in run order.
+	grep -q '^### By round' "$tmp/real/report.md" || fail "report of $real: no table by round"
+	grep -q '^| zram@1\.5 | 476986/s | 442275/s |$' "$tmp/real/report.md" ||
+		fail "report of $real: zram by round: $(grep '^| zram@1.5 | [0-9]*/s' "$tmp/real/report.md")"
 fi
 grep -q '^| zram | 6/6 | ' "$md" || fail "report: no zram row"
 grep -q '^| disk | 5/6 | ' "$md" || fail "report: disk validity"
