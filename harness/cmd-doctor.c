@@ -19,7 +19,6 @@
 #include "memcg.h"
 #include "nbd-transport.h"
 #include "procfs.h"
-#include "provenance.h"
 #include "run.h"
 #include "scenario.h"
 #include "tier.h"
@@ -349,16 +348,7 @@ int cmd_doctor(int argc, char **argv)
 			"checks", checks, "tiers", gather_tiers(), "nbd_transports", nbd_transports_json(),
 			"tools", gather_tools(), "gpu", gather_gpu(), "advice", advice);
 	json_object_set_new(doc, "default_run", default_run());
-	{
-		char mid[32], cpu[256];
-
-		machine_id_hash(mid, sizeof mid);
-		cpu_model(cpu, sizeof cpu);
-		json_object_set_new(json_object_get(doc, "host"), "machine_id",
-				    mid[0] ? json_string(mid) : json_null());
-		json_object_set_new(json_object_get(doc, "host"), "cpu_model", json_string(cpu));
-		json_object_set_new(json_object_get(doc, "host"), "swapbench_commit", json_string(build_commit));
-	}
+	provenance_json(json_object_get(doc, "host"));
 	json_object_set_new(json_object_get(doc, "host"), "swappiness", json_integer(f.swappiness));
 	json_object_set_new(json_object_get(doc, "host"), "page_cluster", json_integer(f.page_cluster));
 	if (json) {

@@ -74,6 +74,18 @@ static void cell(FILE *f, const char *s)
 
 static void write_invalid(FILE *f, const json_t *doc, bool fio);
 
+/* The median of KEY over TIER's valid runs, formatted in buf, or "-". */
+static const char *median_cell(const json_t *doc, const char *tier, const char *key, char *buf,
+			       size_t len)
+{
+	size_t n, x;
+	double *v = result_values(doc, tier, key, &n, &x);
+	const char *out = n ? metric_format(metric_find(key)->unit, stats_median(v, n), buf, len) : "-";
+
+	free(v);
+	return out;
+}
+
 /* "VALID/TOTAL" of TIER's runs. */
 static void valid_runs(const json_t *doc, const char *tier, char *buf, size_t len)
 {
@@ -121,13 +133,9 @@ static void print_summary(FILE *f, const json_t *doc)
 		valid_runs(doc, tier, vr, sizeof vr);
 		fprintf(f, "%-*s  %5s", (int)w, tier, vr);
 		for (k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-			const struct metric *m = metric_find(cols[k].key);
-			size_t n, x;
-			double *v = result_values(doc, tier, cols[k].key, &n, &x);
 			char buf[32];
 
-			fprintf(f, "  %10s", n ? metric_format(m->unit, stats_median(v, n), buf, sizeof buf) : "-");
-			free(v);
+			fprintf(f, "  %10s", median_cell(doc, tier, cols[k].key, buf, sizeof buf));
 		}
 		fputc('\n', f);
 	}
@@ -171,15 +179,14 @@ static void write_table(FILE *f, const json_t *doc)
 		valid_runs(doc, tier, vr, sizeof vr);
 		fprintf(f, "| %s | %s |", tier, vr);
 		for (k = 0; k < sizeof columns / sizeof columns[0]; k++) {
-			const struct metric *m = metric_find(columns[k].key);
-			size_t n, x;
-			double *v = result_values(doc, tier, columns[k].key, &n, &x);
 			char buf[32];
 
-			if (n && !strcmp(columns[k].key, "probe_p999_ns") && !enough_for_p999(doc, tier))
-				n = 0, thin = true;
-			fprintf(f, " %s |", n ? metric_format(m->unit, stats_median(v, n), buf, sizeof buf) : "-");
-			free(v);
+			if (!strcmp(columns[k].key, "probe_p999_ns") && !enough_for_p999(doc, tier)) {
+				thin = true;
+				fputs(" - |", f);
+				continue;
+			}
+			fprintf(f, " %s |", median_cell(doc, tier, columns[k].key, buf, sizeof buf));
 		}
 		fputc('\n', f);
 	}

@@ -136,28 +136,9 @@ static json_t *version_of(const char *const argv[])
 	return json_string(r.out);
 }
 
-/* vramd --dump-backend --backend=vram as an object (its version, commit,
- * and whether and which GPU it can use), or null. */
-static json_t *vramd_dump(const char *vramd)
-{
-	const char *argv[] = { vramd, "--dump-backend", "--backend=vram", NULL };
-	struct run_result r;
-	char *line, *save = NULL, *eq;
-	json_t *o;
-
-	if (!have_command(vramd) || run(argv, TIMEOUT_QUICK_S, RUN_QUIET, &r) < 0 || r.exit_code != 0)
-		return json_null();
-	o = json_object();
-	for (line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if ((eq = strchr(line, '=')) && eq != line) {
-			*eq = '\0';
-			json_object_set_new(o, line, json_string(eq + 1));
-		}
-	return o;
-}
-
-/* The versions of what the run used; vramd's (and the tools of the nbd
- * tier's transports) where an nbd tier runs. */
+/* The versions of what the run used; with nbd tiers also nbdfuse's and
+ * nbd-client's, and per nbd tier the --dump-backend of the vramd it runs
+ * (its own vramd=PATH where given). */
 static json_t *tool_versions(const struct run_opts *o)
 {
 	static const char *const stress[] = { "stress-ng", "--version", NULL };
@@ -165,28 +146,34 @@ static json_t *tool_versions(const struct run_opts *o)
 	static const char *const nbdfuse[] = { "nbdfuse", "--version", NULL };
 	static const char *const nbdc[] = { "nbd-client", "-V", NULL };
 	char jv[32], vramd[PATH_MAX];
-	json_t *v;
-	unsigned i;
+	json_t *v, *dumps = json_object();
+	unsigned i, k;
 
 	snprintf(jv, sizeof jv, "%s", JANSSON_VERSION);
 	v = json_pack("{s:s, s:s, s:o, s:o, s:s}", "swapbench", VERSION, "swapbench_commit", build_commit,
 		      "stress-ng", version_of(stress), "fio", version_of(fio), "jansson", jv);
 	for (i = 0; v && i < o->ntiers; i++) {
-		json_t *settings = json_object(), *state = json_object();
-		struct tier t = { .ops = o->tiers[i].ops, .settings = settings, .state = state };
+		const struct tier_spec *ts = &o->tiers[i];
+		struct tier t = { .ops = ts->ops, .settings = json_object() };
+		json_t *d;
 
-		if (strcmp(o->tiers[i].ops->name, "nbd") || json_object_get(v, "vramd")) {
-			json_decref(settings);
-			json_decref(state);
+		if (strcmp(ts->ops->name, "nbd")) {
+			json_decref(t.settings);
 			continue;
 		}
+		for (k = 0; k < ts->nopt; k++)
+			json_object_set_new(t.settings, ts->key[k], json_string(ts->val[k]));
 		nbd_vramd_path(&t, vramd, sizeof vramd);
-		json_object_set_new(v, "vramd", vramd_dump(vramd));
+		json_decref(t.settings);
+		d = nbd_vramd_dump(vramd);
+		json_object_set_new(dumps, ts->label, d ? d : json_null());
+	}
+	if (v && json_object_size(dumps)) {
 		json_object_set_new(v, "nbdfuse", version_of(nbdfuse));
 		json_object_set_new(v, "nbd-client", version_of(nbdc));
-		json_decref(settings);
-		json_decref(state);
+		json_object_set(v, "vramd", dumps);
 	}
+	json_decref(dumps);
 	return v;
 }
 
@@ -847,13 +834,11 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 {
 	struct utsname u;
-	char cmdline[1024] = "", bid[64] = "", mid[32] = "", cpu[256] = "";
+	char cmdline[1024] = "", bid[64] = "";
 
 	uname(&u);
 	read_text("/proc/cmdline", cmdline, sizeof cmdline);
 	boot_id(bid, sizeof bid);
-	machine_id_hash(mid, sizeof mid);
-	cpu_model(cpu, sizeof cpu);
 	json_t *fp = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i, s:s, s:O, s:{s:s, s:s}}",
 			       "host", u.nodename, "kernel", u.release, "machine", u.machine,
 			       "cmdline", cmdline, "boot_id", bid,
@@ -864,9 +849,7 @@ static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 
 	if (fp) {
 		result_set_real(json_object_get(fp, "factors"), "ratio", o->sc.ratios[0]);
-		json_object_set_new(fp, "machine_id", mid[0] ? json_string(mid) : json_null());
-		json_object_set_new(fp, "cpu_model", json_string(cpu));
-		json_object_set_new(fp, "swapbench_commit", json_string(build_commit));
+		provenance_json(fp);
 		/* What "auto" made of the scenario here: runs of other sizes
 		 * must not be compared as if alike. */
 		json_object_set_new(fp, "sizing", json_pack("{s:I, s:i, s:s}", "memcg_limit_bytes",

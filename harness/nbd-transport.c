@@ -261,19 +261,34 @@ bool nbd_vramd_has(const char *vramd, const char *option)
 	return has;
 }
 
+json_t *nbd_vramd_dump(const char *vramd)
+{
+	char *text = vramd_says(vramd, "--dump-backend", "--backend=vram"), *line, *save = NULL, *eq;
+	json_t *o;
+
+	if (!text)
+		return NULL;
+	o = json_object();
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if ((eq = strchr(line, '=')) && eq != line) {
+			*eq = '\0';
+			json_object_set_new(o, line, json_string(eq + 1));
+		}
+	free(text);
+	return o;
+}
+
 bool nbd_vram_works(const char *vramd, char *why, size_t len)
 {
-	char *text = vramd_says(vramd, "--dump-backend", "--backend=vram"), *line, *save = NULL;
-	bool yes = false;
+	json_t *d = nbd_vramd_dump(vramd);
+	const char *reason = json_string_value(json_object_get(d, "reason"));
+	bool yes = !strcmp(json_string_value(json_object_get(d, "supported")) ?: "", "yes");
 
-	snprintf(why, len, "'%s --dump-backend --backend=vram' did not answer", vramd);
-	for (line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-		if (!strcmp(line, "supported=yes"))
-			yes = true;
-		else if (!strncmp(line, "reason=", 7))
-			snprintf(why, len, "%s", line + 7);
-	}
-	free(text);
+	if (!d)
+		snprintf(why, len, "'%s --dump-backend --backend=vram' did not answer", vramd);
+	else
+		snprintf(why, len, "%s", reason ? reason : "vramd gave no reason");
+	json_decref(d);
 	return yes;
 }
 

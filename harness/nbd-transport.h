@@ -126,9 +126,14 @@ int nbd_load_module(struct tier *t, const char *module, const char *present);
  * vramd built before the option existed has not. */
 bool nbd_vramd_has(const char *vramd, const char *option);
 
+/* `VRAMD --dump-backend --backend=vram` as an object of its key=value
+ * lines (version, commit, supported, reason, cuda, ...), or NULL when it
+ * could not run or did not answer in time. */
+json_t *nbd_vramd_dump(const char *vramd);
+
 /* Whether the vramd at VRAMD can run its vram backend here (a GPU that
- * works, a CUDA build): `--dump-backend` says supported=yes; false with
- * vramd's reason in why. */
+ * works, a CUDA build): its dump says supported=yes; false with vramd's
+ * reason in why. */
 bool nbd_vram_works(const char *vramd, char *why, size_t len);
 
 /* Whether the kernel has MODULE loaded (PRESENT exists) or can load it

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "procfs.h"
+#include "provenance.h"
 
 ssize_t read_text(const char *path, char *buf, size_t len)
 {
@@ -732,4 +733,15 @@ int cpu_model(char *buf, size_t len)
 	}
 	free(all);
 	return buf[0] ? 0 : -1;
+}
+
+void provenance_json(json_t *obj)
+{
+	char mid[32], cpu[256];
+
+	machine_id_hash(mid, sizeof mid);
+	cpu_model(cpu, sizeof cpu);
+	json_object_set_new(obj, "machine_id", mid[0] ? json_string(mid) : json_null());
+	json_object_set_new(obj, "cpu_model", json_string(cpu));
+	json_object_set_new(obj, "swapbench_commit", json_string(build_commit));
 }

@@ -201,4 +201,8 @@ int machine_id_hash(char *buf, size_t len);
 /* The first "model name" of /proc/cpuinfo, or "" (-1). */
 int cpu_model(char *buf, size_t len);
 
+/* Sets "machine_id" (machine_id_hash, or null), "cpu_model" and
+ * "swapbench_commit" (the build's) in obj: who measured what, on what. */
+void provenance_json(json_t *obj);
+
 #endif

@@ -65,7 +65,8 @@ jq -e --arg c "$commit" --arg raw "$(cat /etc/machine-id 2>/dev/null)" '
 	and (.fingerprint.cpu_model | length > 0)' "$doc" >/dev/null ||
 	fail "provenance: $(jq -c '[.fingerprint | {swapbench_commit, machine_id, cpu_model}, .tool_versions.swapbench_commit]' "$doc")"
 if [[ $tiers == *nbd* ]]; then
-	jq -e --arg c "$commit" '.tool_versions.vramd.commit == $c and .tool_versions.vramd.backend == "vram"
+	jq -e --arg c "$commit" '[.tool_versions.vramd | to_entries[] | select(.key | startswith("nbd"))
+		| .value | .commit == $c and .backend == "vram"] == [true]
 		and (.tool_versions | has("nbdfuse") and has("nbd-client"))' "$doc" >/dev/null ||
 		fail "vramd's provenance: $(jq -c '.tool_versions' "$doc")"
 fi
