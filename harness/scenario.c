@@ -148,7 +148,9 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		bad = limit_val(s, v);
 		expect = "a size of 16M or more, a share of MemTotal such as 25%, or auto (sized to the host)";
 	} else if (IS("memcg", "stat_flush_ms")) {
-		bad = !strcmp(v, "0") ? (s->stat_flush_ms = 0, 0) : uint_val(v, 10, 2000, &s->stat_flush_ms);
+		bad = uint_val(v, 0, 2000, &s->stat_flush_ms);
+		if (!bad && s->stat_flush_ms > 0 && s->stat_flush_ms < 10)
+			bad = -1;
 		expect = "milliseconds from 10 to 2000, or 0 (no reads: the kernel's own flush only)";
 	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
 		bad = ratio_list(s, v);

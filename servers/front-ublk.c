@@ -655,7 +655,7 @@ static int ublk_start(const struct export *ex, const struct frontend_config *cfg
 		u.want_depth >>= 1;
 	if (u.want_depth < (cfg->depth ? cfg->depth : 128u))
 		info("ublk: queue depth %u instead of %u: %u queues of %u KiB buffers stay within "
-		     "%llu MiB", u.want_depth, cfg->depth, cfg->queues, u.io_bytes >> 10,
+		     "%llu MiB", u.want_depth, cfg->depth ? cfg->depth : 128u, cfg->queues, u.io_bytes >> 10,
 		     (unsigned long long)(UBLK_REGION_MAX >> 20));
 	if (add_dev(cfg) < 0 || set_params(ex) < 0)
 		goto fail;

@@ -146,6 +146,9 @@ static void test_fit(void)
 	CHECK(scenario_set(&s, "workload.workers=auto") == 0 && scenario_set(&s, "workload.workers=3") == 0);
 	CHECK(scenario_fit(&s, &tiny) == 0 && s.limit_bytes == GiB && s.workers == 3 && !s.sizing[0]);
 	CHECK(scenario_set(&s, "workload.workers=autox") < 0 && scenario_set(&s, "memcg.limit=Auto") < 0);
+	CHECK(s.stat_flush_ms == 50 && scenario_set(&s, "memcg.stat_flush_ms=0") == 0 && s.stat_flush_ms == 0);
+	CHECK(scenario_set(&s, "memcg.stat_flush_ms=5") < 0 && scenario_set(&s, "memcg.stat_flush_ms=2001") < 0);
+	CHECK(scenario_set(&s, "memcg.stat_flush_ms=10") == 0 && s.stat_flush_ms == 10);
 
 	/* A [tier] key given again replaces it: an explicit size over auto is
 	 * what runs and nothing claims otherwise; auto given many times is one
