@@ -81,7 +81,7 @@ struct vram_wb {
  * is slow.  A region's copy starts once this many newer bytes wait behind
  * it (at most half the ring), or before any other work of the worker, or
  * when another worker needs it, or after VRAM_WB_IDLE_US idle.  1 MiB
- * writes on 4 connections, H100 host (docs/bench, run 12): 13.9 GB/s
+ * writes on 4 connections, H100 host (docs/bench/history, run 12): 13.9 GB/s
  * started at once, 15.7 / 16.6 / 18.3 with 1 / 2 / 4 MiB waiting. */
 #define VRAM_DELAY_BYTES (4u << 20)
 #define VRAM_DELAY_MAX 16 /* copies delayed at once (past it the oldest starts) */

@@ -29,7 +29,7 @@
  * near its end, so the DMA lands in lines the worker's core has not
  * touched for megabytes: into lines that core has just sent from, it is
  * slow (1 MiB reads on 4 connections, H100 host: 12.7-14.2 GB/s in a
- * 1 MiB region, 17.2-18.0 in 4 MiB; docs/bench, run 13).  Small replies
+ * 1 MiB region, 17.2-18.0 in 4 MiB; docs/bench/history, run 13).  Small replies
  * are better off in lines still in the cache (4 KiB reads at QD32 fell
  * 7-9%, QD1 reads took 1.7 us longer, when they moved on too), so tx
  * also starts over whenever all is sent and the replies since its last
