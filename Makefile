@@ -232,8 +232,10 @@ bench-cuda-floor: all
 SCENARIO ?= overcommit
 # It builds everything the run uses (vramd for the nbd tier, the touch
 # engine's helpers), prints what doctor finds (tiers, transports, how the
-# default scenario is sized here), and ends with the plots, report.md and a
-# summary table per tier on the terminal.
+# default scenario is sized here), and ends with the plots, report.md, a
+# summary table per tier on the terminal and `swapbench calibrate` on the
+# gated metrics (the A/A variation of even against odd repeats, and the
+# compare thresholds it suggests; 4 repeats or more).
 BENCH_OUT = $(if $(OUT),$(OUT),results/$(shell hostname)-$(shell date -u +%Y%m%dT%H%M%SZ)-$(SCENARIO))
 bench: all
 	$(Q)out='$(BENCH_OUT)'; \
@@ -244,6 +246,7 @@ bench: all
 			--set workload.timeout_s=$$(( $(DURATION) * 2 + 120 ))) \
 		$(foreach s,$(SET),--set $(s)) && \
 	$(BUILD)/swapbench plot "$$out" && $(BUILD)/swapbench report "$$out" && \
+	{ $(BUILD)/swapbench calibrate --metric probe_p99 --metric psi_full "$$out/run.json" || true; } && \
 	echo "bench: results, plots and report in $$out/report.md"
 
 # check-vm: the kernel NBD client and zram.ko on Debian's stock kernel, in

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,15 @@ static const char usage_text[] =
 	"usage: swapbench report RUN_DIR\n"
 	"\n"
 	"Writes RUN_DIR/report.md from RUN_DIR/run.json:\n"
-	"  overcommit and ramp runs: per tier the medians over valid runs (probe\n"
-	"    latency p50/p99/p99.9 (p99.9 only from 10000 probes a run), PSI full,\n"
-	"    longest stall, swap-in and swap-out pages, work done first) with how\n"
-	"    many runs were valid, then each run's work done and probe p99 by round\n"
-	"    (drift shows along a row); for a ramp also a table per ratio (probe p99\n"
-	"    and PSI full of each tier)\n"
+	"  overcommit and ramp runs: per tier the medians over valid runs with\n"
+	"    their bootstrap 95% intervals (probe latency p50/p99/p99.9 (p99.9 only\n"
+	"    from 10000 probes a run), PSI full, longest stall, swap-in and swap-out\n"
+	"    pages, work done first) with how many runs were valid; with tier none\n"
+	"    in the run, each tier's probe p50/p99 over the baseline's (difference\n"
+	"    and interval); the start-up the probe figures leave out (until the\n"
+	"    workload first fills its cgroup); then each run's work done and probe\n"
+	"    p99 by round (drift shows along a row); for a ramp also a table per\n"
+	"    ratio (probe p99 and PSI full of each tier)\n"
 	"  fio-raw runs: per tier and fio job the medians over valid runs of IOPS,\n"
 	"    bandwidth and latency p50/p99/p99.9 (us)\n"
 	"and why runs were invalid, the figures in RUN_DIR/plots/ (run 'swapbench\n"
@@ -73,6 +77,8 @@ static void cell(FILE *f, const char *s)
 }
 
 static void write_invalid(FILE *f, const json_t *doc, bool fio);
+static const char *baseline_of(const json_t *doc, const char *group, char *buf, size_t len);
+static const char *signed_value(enum metric_unit u, double v, char *buf, size_t len);
 
 /* The median of KEY over TIER's valid runs, formatted in buf, or "-". */
 static const char *median_cell(const json_t *doc, const char *tier, const char *key, char *buf,
@@ -84,6 +90,29 @@ static const char *median_cell(const json_t *doc, const char *tier, const char *
 
 	free(v);
 	return out;
+}
+
+/* The median of KEY over TIER's valid runs and its bootstrap 95% interval,
+ * "6.47 ms [6.10 ms, 7.02 ms]" (one run: the value alone), or "-". */
+static const char *median_ci_cell(const json_t *doc, const char *tier, const char *key, char *buf,
+				  size_t len)
+{
+	const struct metric *m = metric_find(key);
+	size_t n, x;
+	double *v = result_values(doc, tier, key, &n, &x);
+	char a[32], lo[32], hi[32];
+	struct stats_ci ci;
+
+	if (!n || stats_bootstrap_median(v, n, STATS_RESAMPLES, STATS_SEED, &ci) < 0)
+		snprintf(buf, len, "-");
+	else if (n == 1)
+		snprintf(buf, len, "%s", metric_format(m->unit, ci.point, a, sizeof a));
+	else
+		snprintf(buf, len, "%s [%s, %s]", metric_format(m->unit, ci.point, a, sizeof a),
+			 metric_format(m->unit, ci.lo, lo, sizeof lo),
+			 metric_format(m->unit, ci.hi, hi, sizeof hi));
+	free(v);
+	return buf;
 }
 
 /* "VALID/TOTAL" of TIER's runs. */
@@ -119,12 +148,19 @@ static void print_summary(FILE *f, const json_t *doc)
 	json_t *tiers = result_tiers(doc), *t;
 	size_t i, k, w = 4;
 
-	json_array_foreach(tiers, i, t)
+	bool base = false;
+	char b[128];
+
+	json_array_foreach(tiers, i, t) {
 		if (strlen(json_string_value(t)) > w)
 			w = strlen(json_string_value(t));
+		base = base || baseline_of(doc, json_string_value(t), b, sizeof b);
+	}
 	fprintf(f, "%-*s  %5s", (int)w, "tier", "valid");
 	for (k = 0; k < sizeof cols / sizeof cols[0]; k++)
 		fprintf(f, "  %10s", cols[k].head);
+	if (base)
+		fprintf(f, "  %11s", "p99 vs none");
 	fputc('\n', f);
 	json_array_foreach(tiers, i, t) {
 		const char *tier = json_string_value(t);
@@ -137,9 +173,172 @@ static void print_summary(FILE *f, const json_t *doc)
 
 			fprintf(f, "  %10s", median_cell(doc, tier, cols[k].key, buf, sizeof buf));
 		}
+		if (base) {
+			size_t nb, nc, x;
+			double *vb = baseline_of(doc, tier, b, sizeof b) ?
+				     result_values(doc, b, "probe_p99_ns", &nb, &x) : NULL;
+			double *vc = result_values(doc, tier, "probe_p99_ns", &nc, &x);
+			char buf[32];
+
+			fprintf(f, "  %11s", vb && nc ? signed_value(UNIT_NS, stats_median(vc, nc) -
+				stats_median(vb, nb), buf, sizeof buf) : "-");
+			free(vb);
+			free(vc);
+		}
 		fputc('\n', f);
 	}
-	fprintf(f, "(medians over each tier's valid runs; work/s: the workload's ops per second)\n");
+	fprintf(f, "(medians over each tier's valid runs; work/s: the workload's ops per second%s)\n",
+		base ? "; p99 vs none: probe p99 over the no-swap baseline's" : "");
+	json_decref(tiers);
+}
+
+/* Whether a run of the document counts its start-up apart. */
+static bool has_startup(const json_t *doc)
+{
+	json_t *run;
+	size_t j;
+
+	json_array_foreach(json_object_get(doc, "runs"), j, run)
+		if (json_object_get(json_object_get(run, "metrics"), "startup_probe_slots"))
+			return true;
+	return false;
+}
+
+static bool is_baseline_run(const json_t *run)
+{
+	return !strcmp(json_string_value(json_object_get(run, "tier_name")) ?: "", "none");
+}
+
+/* The group of the baseline (tier none) run at GROUP's ratio, in buf; NULL
+ * when GROUP is a baseline itself or the document has none at its ratio. */
+static const char *baseline_of(const json_t *doc, const char *group, char *buf, size_t len)
+{
+	const json_t *runs = json_object_get(doc, "runs"), *run, *ratio = NULL;
+	char g[128];
+	size_t j;
+
+	json_array_foreach(runs, j, run)
+		if (!strcmp(result_group(run, g, sizeof g), group)) {
+			if (is_baseline_run(run))
+				return NULL;
+			ratio = json_object_get(run, "ratio");
+			break;
+		}
+	json_array_foreach(runs, j, run)
+		if (is_baseline_run(run) && (!ratio || json_equal(json_object_get(run, "ratio"), ratio)))
+			return result_group(run, buf, len);
+	return NULL;
+}
+
+/* V of unit U with its sign: "+1.20 ms", "-0.31%". */
+static const char *signed_value(enum metric_unit u, double v, char *buf, size_t len)
+{
+	char a[32];
+
+	snprintf(buf, len, "%s%s", v < 0 ? "-" : "+", metric_format(u, fabs(v), a, sizeof a));
+	return buf;
+}
+
+/* GROUP against its baseline on KEY: the difference of medians (ratio:
+ * the change in percent) with its bootstrap 95% interval, or "-". */
+static const char *versus_cell(const json_t *doc, const char *group, const char *base, const char *key,
+			       enum stats_effect eff, char *buf, size_t len)
+{
+	const struct metric *m = metric_find(key);
+	size_t nb, nc, x;
+	double *b = result_values(doc, base, key, &nb, &x), *c = result_values(doc, group, key, &nc, &x);
+	char p[32], lo[32], hi[32];
+	struct stats_ci ci;
+
+	if (!nb || !nc || stats_bootstrap(b, nb, c, nc, eff, STATS_RESAMPLES, STATS_SEED, &ci) < 0)
+		snprintf(buf, len, "-");
+	else if (nb == 1 && nc == 1 && eff == STATS_RATIO)	/* no spread to show */
+		snprintf(buf, len, "%+.1f%%", (ci.point - 1) * 100);
+	else if (nb == 1 && nc == 1)
+		snprintf(buf, len, "%s", signed_value(m->unit, ci.point, p, sizeof p));
+	else if (eff == STATS_RATIO)
+		snprintf(buf, len, "%+.1f%% [%+.1f%%, %+.1f%%]", (ci.point - 1) * 100, (ci.lo - 1) * 100,
+			 (ci.hi - 1) * 100);
+	else
+		snprintf(buf, len, "%s [%s, %s]", signed_value(m->unit, ci.point, p, sizeof p),
+			 signed_value(m->unit, ci.lo, lo, sizeof lo), signed_value(m->unit, ci.hi, hi, sizeof hi));
+	free(b);
+	free(c);
+	return buf;
+}
+
+/* Each tier's probe latency next to the baseline's (tier none at the same
+ * ratio): what swapping added to unrelated work, with intervals. */
+static void write_baseline_table(FILE *f, const json_t *doc)
+{
+	json_t *tiers = result_tiers(doc), *t;
+	bool any = false;
+	size_t i;
+
+	json_array_foreach(tiers, i, t) {
+		char base[128], vr[24], nr[24], c[6][112];
+		const char *tier = json_string_value(t);
+
+		if (!baseline_of(doc, tier, base, sizeof base))
+			continue;
+		if (!any)
+			fprintf(f, "\n### Against the baseline (no swap)\n\n"
+				   "| tier | valid runs (tier / none) | probe p50 | p50 over none | "
+				   "probe p99 | p99 over none | work done against none |\n"
+				   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+		any = true;
+		valid_runs(doc, tier, vr, sizeof vr);
+		valid_runs(doc, base, nr, sizeof nr);
+		fprintf(f, "| %s | %s / %s | %s | %s | %s | %s | %s |\n", tier, vr, nr,
+			median_cell(doc, tier, "probe_p50_ns", c[0], sizeof c[0]),
+			versus_cell(doc, tier, base, "probe_p50_ns", STATS_DIFF, c[1], sizeof c[1]),
+			median_cell(doc, tier, "probe_p99_ns", c[2], sizeof c[2]),
+			versus_cell(doc, tier, base, "probe_p99_ns", STATS_DIFF, c[3], sizeof c[3]),
+			versus_cell(doc, tier, base, "workload_ops_per_s", STATS_RATIO, c[4], sizeof c[4]));
+	}
+	if (any)
+		fprintf(f, "\nThe baseline is tier none: the same workload and probes with no swap, in a "
+			   "cgroup the working set fits in.  \"Over none\": the tier's median minus the "
+			   "baseline's, with the bootstrap 95%% interval of that difference (%d resamples, "
+			   "seeded); work done: the change of the median in percent.  An interval that "
+			   "holds 0 shows no difference these runs can tell.\n", STATS_RESAMPLES);
+	else
+		fprintf(f, "\nNo baseline in this run: add tier none (`--tiers none,...`) to see each "
+			   "tier's probe latency as a difference from no swap.\n");
+	json_decref(tiers);
+}
+
+/* The start-up the probe figures leave out: its length and its probes. */
+static void write_startup_table(FILE *f, const json_t *doc)
+{
+	static const char *const keys[] = { "startup_ns", "startup_probe_slots", "startup_probe_p99_ns",
+					     "startup_probe_max_ns" };
+	json_t *tiers = result_tiers(doc), *t;
+	size_t i, k;
+
+	if (!has_startup(doc)) {
+		json_decref(tiers);
+		return;
+	}
+	fprintf(f, "\n### Start-up\n\n| tier | start-up | probes in it | probe p99 | probe max |\n"
+		   "| --- | ---: | ---: | ---: | ---: |\n");
+	json_array_foreach(tiers, i, t) {
+		fprintf(f, "| %s |", json_string_value(t));
+		for (k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+			size_t n, x;
+			double *v = result_values(doc, json_string_value(t), keys[k], &n, &x);
+			char buf[32];
+
+			fprintf(f, " %s |", !n ? "-" : metric_format(k == 1 ? UNIT_OPS : UNIT_NS,
+				stats_median(v, n), buf, sizeof buf));
+			free(v);
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, "\nMedians over valid runs.  The start-up runs from the workload's start until "
+		   "its memory cgroup first holds 9/10 of the limit or of the working set, whichever "
+		   "is smaller (read every sampling interval); a run that never got there has no "
+		   "start-up figure and all its probes count.\n");
 	json_decref(tiers);
 }
 
@@ -150,8 +349,16 @@ static void print_summary(FILE *f, const json_t *doc)
 static bool enough_for_p999(const json_t *doc, const char *tier)
 {
 	size_t n, x, i;
-	double *v = result_values(doc, tier, "probe_slots", &n, &x);
-	bool ok = n > 0;
+	/* The probes the quantiles rest on: those after start-up, where the
+	 * document counts them apart (older ones: all). */
+	double *v = result_values(doc, tier, "probe_run_slots", &n, &x);
+	bool ok;
+
+	if (!n) {
+		free(v);
+		v = result_values(doc, tier, "probe_slots", &n, &x);
+	}
+	ok = n > 0;
 
 	for (i = 0; i < n; i++)
 		ok = ok && v[i] >= P999_MIN_PROBES;
@@ -179,19 +386,26 @@ static void write_table(FILE *f, const json_t *doc)
 		valid_runs(doc, tier, vr, sizeof vr);
 		fprintf(f, "| %s | %s |", tier, vr);
 		for (k = 0; k < sizeof columns / sizeof columns[0]; k++) {
-			char buf[32];
+			char buf[112];
 
 			if (!strcmp(columns[k].key, "probe_p999_ns") && !enough_for_p999(doc, tier)) {
 				thin = true;
 				fputs(" - |", f);
 				continue;
 			}
-			fprintf(f, " %s |", median_cell(doc, tier, columns[k].key, buf, sizeof buf));
+			fprintf(f, " %s |", median_ci_cell(doc, tier, columns[k].key, buf, sizeof buf));
 		}
 		fputc('\n', f);
 	}
-	fprintf(f, "\nMedians over each tier's valid runs.  Swap-out and swap-in count pages "
-		   "to and from the device and zswap's pool, per second of the workload.\n");
+	fprintf(f, "\nMedians over each tier's valid runs (n: the valid runs), each with its "
+		   "bootstrap 95%% interval in brackets (%d resamples of the runs, seeded); with "
+		   "n of 3 to 5 the interval is about the range of the runs.  Swap-out and swap-in "
+		   "count pages to and from the device and zswap's pool, per second of the workload.\n",
+		STATS_RESAMPLES);
+	if (has_startup(doc))
+		fprintf(f, "Probe latency leaves out the workload's start-up, from its start until its "
+			   "memory cgroup first held 9/10 of the limit or of the working set (the "
+			   "smaller); the start-up's own probes are in the table \"Start-up\" below.\n");
 	if (thin)
 		fprintf(f, "Probe p99.9 is shown only where every valid run had at least %d probes "
 			   "(10 beyond the quantile); with fewer it is the largest few samples.\n",
@@ -304,8 +518,6 @@ static void write_fio_table(FILE *f, const json_t *doc)
 	json_decref(tiers);
 }
 
-/* A ramp: a row per ratio, per tier the median probe p99 and PSI full over
- * its valid runs at that ratio. */
 /* Work done and probe p99 of each tier's runs by round, in the order they
  * ran: drift over the rounds (a machine warming up, a neighbour) shows as
  * a trend along a row; "-" for an invalid run. */
@@ -361,6 +573,8 @@ static void write_round_table(FILE *f, const json_t *doc)
 	json_decref(tiers);
 }
 
+/* A ramp: a row per ratio, per tier the median probe p99 and PSI full over
+ * its valid runs at that ratio. */
 static void write_ratio_table(FILE *f, const json_t *doc)
 {
 	json_t *tiers = result_base_tiers(doc), *t;
@@ -540,6 +754,8 @@ int cmd_report(int argc, char **argv)
 	} else {
 		fprintf(f, "## Results per tier\n\n");
 		write_table(f, doc);
+		write_baseline_table(f, doc);
+		write_startup_table(f, doc);
 		write_round_table(f, doc);
 		if (!strcmp(kind, "ramp"))
 			write_ratio_table(f, doc);

@@ -56,7 +56,8 @@ static const char usage_text[] =
 	"  --tiers A,B       tiers to run (default: the scenario's, else all this host supports,\n"
 	"                    nbd as nbd-vram where vramd's GPU works, else nbd-ram);\n"
 	"                    a tier may carry options: nbd:backend=vram:threads=4 runs as\n"
-	"                    'nbd-vram-4' (the option values joined), beside nbd:backend=ram\n"
+	"                    'nbd-vram-4' (the option values joined), beside nbd:backend=ram;\n"
+	"                    :as=LABEL names its runs instead (nbd:vramd=/opt/vramd:as=old)\n"
 	"  --repeats N       runs per tier (default: the scenario's)\n"
 	"  --probe-cmd CMD   the exec probe's command (default /bin/true; a command line\n"
 	"                    with a space runs under /bin/sh -c: 'ls -R /usr/share')\n"
@@ -70,8 +71,8 @@ static const char usage_text[] =
 struct tier_spec {
 	const struct tier_ops *ops;
 	char label[64];
-	char spec[256];		/* as given: nbd:backend=vram */
-	char key[6][32], val[6][64];
+	char spec[1024];	/* as given: nbd:backend=vram */
+	char key[6][32], val[6][512];
 	unsigned nopt;
 };
 
@@ -283,9 +284,9 @@ static json_t *tier_json(const struct tier *t, bool describe)
 
 /* {"probe_exec_ns": [[low, high, count], ...], "probe_touch_ns": ...}: the
  * non-empty buckets, for CDFs and merging across repeats. */
-static json_t *histograms_json(const struct probe *p)
+static json_t *histograms_json(const struct histogram *exec, const struct histogram *touch)
 {
-	const struct histogram *h[] = { &p->exec, &p->touch };
+	const struct histogram *h[] = { exec, touch };
 	const char *names[] = { "probe_exec_ns", "probe_touch_ns" };
 	json_t *o = json_object();
 	unsigned i, b;
@@ -301,6 +302,78 @@ static json_t *histograms_json(const struct probe *p)
 		json_object_set_new(o, names[i], a);
 	}
 	return o;
+}
+
+/* The workload's bytes at RATIO: the scenario's memcg limit times it. */
+static uint64_t working_set(const struct run_opts *o, double ratio)
+{
+	return (uint64_t)((double)scenario_limit(&o->sc, o->mem_total) * ratio);
+}
+
+/* The workload cgroup's limit: the scenario's, or for the baseline one the
+ * working set fits in with room for the workload's own memory. */
+static uint64_t cgroup_limit(const struct run_opts *o, const struct tier_ops *ops, double ratio)
+{
+	uint64_t ws = working_set(o, ratio);
+
+	if (!ops->baseline)
+		return scenario_limit(&o->sc, o->mem_total);
+	return (ws + ws / 4 + (64ULL << 20) + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+}
+
+/* Whether the baseline's cgroup fits in half of what the host has
+ * available now: its memory is not swapped, so it must be there. */
+static bool baseline_fits(uint64_t limit, char *why, size_t len)
+{
+	struct host_shape h;
+	uint64_t total;
+
+	if (host_shape_read(&h, &total) < 0)
+		return true; /* reported there; the cgroup limit still holds it */
+	if (limit <= h.mem_available_bytes / 2)
+		return true;
+	snprintf(why, len, "its cgroup needs %" PRIu64 " MiB (the working set and room, held in RAM), "
+		 "over half of MemAvailable (%" PRIu64 " MiB): lower memcg.limit or workload.ratio",
+		 limit >> 20, h.mem_available_bytes >> 20);
+	return false;
+}
+
+/* The probe summary of a run, start-up apart: the quantiles of the probes
+ * meant to start after the workload first filled its cgroup, and those of
+ * the ones before, keyed startup_*. */
+static void probe_metrics(const struct probe *p, const struct sampler *s, uint64_t t0, json_t *m,
+			  json_t *run)
+{
+	struct probe_split *sp = calloc(1, sizeof *sp);
+
+	if (!sp) {
+		error("out of memory for the probe summary");
+		return;
+	}
+	probe_split(p, s->filled_t_ns, sp);
+	json_object_update_new(m, json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"probe_p50_ns", (json_int_t)hist_quantile(&sp->exec[1], 0.50),
+		"probe_p99_ns", (json_int_t)hist_quantile(&sp->exec[1], 0.99),
+		"probe_p999_ns", (json_int_t)hist_quantile(&sp->exec[1], 0.999),
+		"probe_max_ns", (json_int_t)sp->exec[1].max,
+		"probe_run_slots", (json_int_t)sp->slots[1],
+		"touch_p50_ns", (json_int_t)hist_quantile(&sp->touch[1], 0.50),
+		"touch_p99_ns", (json_int_t)hist_quantile(&sp->touch[1], 0.99),
+		"touch_p999_ns", (json_int_t)hist_quantile(&sp->touch[1], 0.999),
+		"startup_probe_slots", (json_int_t)sp->slots[0],
+		"startup_probe_p50_ns", (json_int_t)hist_quantile(&sp->exec[0], 0.50),
+		"startup_probe_p99_ns", (json_int_t)hist_quantile(&sp->exec[0], 0.99),
+		"startup_probe_max_ns", (json_int_t)sp->exec[0].max));
+	/* null: the workload never filled its cgroup, and nothing was left out. */
+	json_object_set_new(m, "startup_ns", s->filled_t_ns > t0 ?
+			    json_integer((json_int_t)(s->filled_t_ns - t0)) :
+			    s->filled_t_ns ? json_integer(0) : json_null());
+	if (sp->truncated)
+		json_object_set_new(m, "probe_log_truncated", json_true());
+	json_object_set_new(run, "histograms", histograms_json(&sp->exec[1], &sp->touch[1]));
+	json_object_set_new(run, "histograms_startup", histograms_json(&sp->exec[0], &sp->touch[0]));
+	free(sp);
 }
 
 /* The compression ratio a declared compressibility allows (orig/stored),
@@ -329,8 +402,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		   const char *cg, json_t *run, json_t *children, const char *tag)
 {
 	const struct scenario *sc = &o->sc;
-	uint64_t limit = scenario_limit(sc, o->mem_total);
-	uint64_t ws = (uint64_t)((double)limit * ratio);
+	uint64_t ws = working_set(o, ratio), limit = cgroup_limit(o, t->ops, ratio);
 	uint64_t per_worker = ws / sc->workers / 4096 * 4096;
 	uint64_t overflow_pages = ws > limit ? (ws - limit) / 4096 : 0;
 	/* Half the overcommit must go out; and at least 1% of the working set,
@@ -392,6 +464,10 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	if (touch)
 		snprintf(log, sizeof log, "%s/%s-touch.log", o->out, tag);
 
+	/* The start-up ends when the workload first fills its cgroup (9/10 of
+	 * the limit or of the working set, the smaller): probes before that
+	 * are summarised apart (probe_metrics). */
+	s.fill_bytes = (ws < limit ? ws : limit) / 10 * 9;
 	s.out = fopen(tsv, "we");
 	if (!s.out)
 		warn("cannot write '%s': %m; no time series for this run", tsv);
@@ -473,11 +549,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		double secs = span ? (double)span / 1e9 : 1;
 
 		json_t *m = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"probe_p50_ns", (json_int_t)hist_quantile(&p->exec, 0.50),
-			"probe_p99_ns", (json_int_t)hist_quantile(&p->exec, 0.99),
-			"probe_p999_ns", (json_int_t)hist_quantile(&p->exec, 0.999),
-			"probe_max_ns", (json_int_t)p->exec.max,
+			"{s:I, s:I, s:I, s:I, s:I}",
 			"longest_stall_ns", (json_int_t)s.longest_stall_ns,
 			"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
 			touch ? "touch_ops" : "stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur);
@@ -495,10 +567,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			json_object_set(json_object_get(run, "metrics"), "touch_mismatches",
 					json_object_get(tj, "mismatches"));
 		extra = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"touch_p50_ns", (json_int_t)hist_quantile(&p->touch, 0.50),
-			"touch_p99_ns", (json_int_t)hist_quantile(&p->touch, 0.99),
-			"touch_p999_ns", (json_int_t)hist_quantile(&p->touch, 0.999),
+			"{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"probe_slots", (json_int_t)p->slots, "probe_late_slots", (json_int_t)p->late_slots,
 			"probe_exec_failures", (json_int_t)p->exec_failures,
 			"oom_kills", (json_int_t)kills, "samples", (json_int_t)s.samples,
@@ -513,7 +582,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		windows_json(&ws1, json_object_get(run, "metrics"));
 		json_object_set_new(json_object_get(run, "metrics"), "touch_slots",
 				    json_integer((json_int_t)p->touch_slots));
-		json_object_set_new(run, "histograms", histograms_json(p));
+		probe_metrics(p, &s, t0, json_object_get(run, "metrics"), run);
 		if (s.comp_orig_bytes) {
 			double cratio = s.comp_stored_bytes ? (double)s.comp_orig_bytes /
 							     (double)s.comp_stored_bytes : 0;
@@ -547,6 +616,11 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 				 exit_code == 3 ? "out of resources" : "stressor killed or failed");
 		else if (exit_code != 0)
 			snprintf(reason, sizeof reason, "stress-ng exit code %d", exit_code);
+		else if (t->ops->baseline && swapped > ws / 4096 / 100)
+			snprintf(reason, sizeof reason, "swapped: pswpout+zswpout rose by %" PRIu64
+				 " pages, and the baseline must not swap (other swap active?)", swapped);
+		else if (t->ops->baseline)
+			;	/* nothing swapped, as it should be */
 		else if (swapped < min_pages && !overflow_pages)
 			snprintf(reason, sizeof reason, "did not swap: pswpout+zswpout rose by %" PRIu64
 				 " pages, under the %" PRIu64 " needed (the working set fits in the limit)",
@@ -658,7 +732,8 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		json_object_set_new(t.settings, o->sc.tier_key[i], json_string(o->sc.tier_val[i]));
 	for (i = 0; i < ts->nopt; i++)
 		json_object_set_new(t.settings, ts->key[i], json_string(ts->val[i]));
-	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why)) {
+	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why) ||
+	    (ops->baseline && !baseline_fits(cgroup_limit(o, ops, ratio), why, sizeof why))) {
 		if (why[0])
 			error("tier '%s' cannot run here: %s", ts->label, why);
 		json_object_del(j->doc, "tier");
@@ -686,7 +761,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		warn("memory PSI still not quiet after %d s; running anyway", QUIET_DEADLINE_S);
 	snprintf(name, sizeof name, "swapbench-run-%d", (int)getpid());
 	/* zswap's own tier wants its pages; the others must not lose them to it. */
-	if (memcg_create(j, &o->root, name, scenario_limit(&o->sc, o->mem_total),
+	if (memcg_create(j, &o->root, name, cgroup_limit(o, ops, ratio),
 			 !strcmp(ops->name, "zswap"), cg, sizeof cg) < 0)
 		goto teardown;
 	rc = measure(o, &t, repeat, ratio, cg, run, children, tag);
@@ -727,7 +802,8 @@ out:
 /* Adds SPEC, "NAME[:KEY=VALUE...]", to o->tiers. */
 static int add_tier(struct run_opts *o, const char *spec)
 {
-	char buf[256], *tok, *save = NULL, *eq;
+	char buf[1024], *tok, *save = NULL, *eq;
+	const char *as = NULL;
 	struct tier_spec *ts;
 	unsigned i;
 
@@ -750,22 +826,40 @@ static int add_tier(struct run_opts *o, const char *spec)
 			return usage_error("run", "--tiers: expected KEY=VALUE after '%s:', got '%s'",
 					   ts->ops->name, tok);
 		*eq = '\0';
+		/* as=LABEL names the runs; it is no option of the tier. */
+		if (!strcmp(tok, "as")) {
+			if (as)
+				return usage_error("run", "--tiers: 'as' given twice in '%s'", spec);
+			as = eq + 1;
+			continue;
+		}
 		if (!tier_has_param(ts->ops, tok))
 			return usage_error("run", "--tiers: tier '%s' has no option '%s' "
 					   "('swapbench tier up %s --help')", ts->ops->name, tok, ts->ops->name);
 		if (ts->nopt == sizeof ts->key / sizeof ts->key[0] || strlen(tok) >= sizeof ts->key[0] ||
-		    strlen(eq + 1) >= sizeof ts->val[0] ||
-		    strlen(ts->label) + strlen(eq + 1) + 2 > sizeof ts->label)
+		    strlen(eq + 1) >= sizeof ts->val[0])
 			return usage_error("run", "--tiers: too many or too long options in '%s'", spec);
 		snprintf(ts->key[ts->nopt], sizeof ts->key[0], "%s", tok);
 		snprintf(ts->val[ts->nopt], sizeof ts->val[0], "%s", eq + 1);
 		ts->nopt++;
+		if (as)
+			continue;
+		if (strlen(ts->label) + strlen(eq + 1) + 2 > sizeof ts->label)
+			return usage_error("run", "--tiers: '%s' makes too long a label; name it with "
+					   ":as=LABEL", spec);
 		strcat(ts->label, "-");
 		strcat(ts->label, eq + 1);
 	}
-	if (strcspn(ts->label, "/ \t\n\"'\\") != strlen(ts->label))
+	if (as) {
+		if (strlen(as) >= sizeof ts->label || strspn(as, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(as) || as[0] == '.' || as[0] == '-')
+			return usage_error("run", "--tiers: as=%s: a label is 1 to %zu letters, digits, "
+					   "'.', '_' or '-', not starting with '.' or '-'", as, sizeof ts->label - 1);
+		snprintf(ts->label, sizeof ts->label, "%s", as);
+	}
+	if (strcspn(ts->label, "/ \t\n\"'\\@,") != strlen(ts->label))
 		return usage_error("run", "--tiers: '%s' makes the label '%s', which holds a character "
-				   "unfit for file names", spec, ts->label);
+				   "unfit for file names; name it with :as=LABEL", spec, ts->label);
 	for (i = 0; i < o->ntiers; i++)
 		if (!strcmp(o->tiers[i].label, ts->label))
 			return usage_error("run", "tier '%s' named twice", ts->label);
@@ -775,9 +869,12 @@ static int add_tier(struct run_opts *o, const char *spec)
 
 static int parse_tiers(struct run_opts *o, const char *list)
 {
-	char buf[256], *tok, *save = NULL;
+	char buf[4096], *tok, *save = NULL;
 	int rc;
 
+	if (strlen(list) >= sizeof buf)
+		return usage_error("run", "--tiers: the list is too long (%zu bytes, at most %zu)",
+				   strlen(list), sizeof buf - 1);
 	snprintf(buf, sizeof buf, "%s", list);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		if ((rc = add_tier(o, tok)))
@@ -797,7 +894,8 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 	for (i = 0; tiers[i] && o->ntiers < 8; i++) {
 		json_t *settings = json_object(), *state = json_object();
 
-		t = (struct tier){ .ops = tiers[i], .j = j, .settings = settings, .state = state };
+		t = (struct tier){ .ops = tiers[i], .j = j, .settings = settings, .state = state,
+				   .no_swapon = o->sc.kind == SCENARIO_FIO_RAW };
 		why[0] = '\0';
 		if (!tiers[i]->supported(&t, why, sizeof why)) {
 			info("skipping tier '%s': %s", tiers[i]->name, why);

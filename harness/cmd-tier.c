@@ -69,7 +69,7 @@ static void param_help(const struct tier_param *p)
 {
 	char opt[64];
 
-	for (; p->name; p++) {
+	for (; p && p->name; p++) {
 		snprintf(opt, sizeof opt, "--%s%s%s", p->name, p->arg ? " " : "", p->arg ? p->arg : "");
 		printf("  %-30s %s%s%s%s\n", opt, p->help, p->def ? " (default " : "",
 		       p->def ? p->def : "", p->def ? ")" : "");
@@ -84,6 +84,8 @@ static void tier_usage(void)
 	printf("\nOptions of every tier:\n");
 	param_help(tier_common_params);
 	for (i = 0; tiers[i]; i++) {
+		if (tiers[i]->baseline)	/* nothing to bring up */
+			continue;
 		printf("\nOptions of tier %s (%s):\n", tiers[i]->name, tiers[i]->summary);
 		param_help(tiers[i]->params);
 	}
@@ -396,6 +398,11 @@ static int tier_up(int argc, char **argv)
 	if (!ops) {
 		json_decref(settings);
 		return usage_error("tier", "unknown tier '%s' ('swapbench list tiers')", argv[0]);
+	}
+	if (ops->baseline) {
+		json_decref(settings);
+		return usage_error("tier", "tier '%s' is no swap at all, nothing to bring up (it is "
+				   "the baseline of 'swapbench run --tiers %s,...')", ops->name, ops->name);
 	}
 	urc = parse_up(ops, argc, argv, &o, settings);
 	if (urc) {

@@ -218,3 +218,26 @@ void probe_free(struct probe *p)
 		munmap(p->shared, sizeof *p->shared);
 	p->shared = NULL;
 }
+
+void probe_split(const struct probe *p, uint64_t since_ns, struct probe_split *out)
+{
+	uint64_t k;
+	int h;
+
+	for (h = 0; h < 2; h++) {
+		hist_init(&out->exec[h]);
+		hist_init(&out->touch[h]);
+		out->slots[h] = out->touch_slots[h] = 0;
+	}
+	for (k = 0; k < p->nlog; k++) {
+		h = p->log[k].t_ns >= since_ns;
+		hist_add(&out->exec[h], p->log[k].exec_ns);
+		out->slots[h]++;
+		/* The toucher's slot k, where it ran one. */
+		if (k < p->touch_slots) {
+			hist_add(&out->touch[h], p->log[k].touch_ns);
+			out->touch_slots[h]++;
+		}
+	}
+	out->truncated = p->nlog < p->slots || p->touch_slots > PROBE_LOG_MAX;
+}

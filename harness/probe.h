@@ -66,4 +66,17 @@ void probe_stop(struct probe *p);
 /* Frees the log. */
 void probe_free(struct probe *p);
 
+/* The probes cut at a moment: those meant to start before since_ns (the
+ * workload's start-up) and those from it on (the run proper). */
+struct probe_split {
+	struct histogram exec[2], touch[2];	/* [0] start-up, [1] after */
+	uint64_t slots[2], touch_slots[2];
+	bool truncated;		/* more slots than the log kept: the later
+				 * ones are in neither half */
+};
+
+/* Splits p's logged slots (after probe_stop) at since_ns into *out; since_ns
+ * 0 puts every slot after the cut. */
+void probe_split(const struct probe *p, uint64_t since_ns, struct probe_split *out);
+
 #endif

@@ -108,6 +108,15 @@ static void sample_fast(struct sampler *s)
 	if (reread(s->fd_cg_psi, buf, sizeof buf) > 0)
 		emit_psi(s, now.t_ns, "cg_memory.pressure", buf, &now.some_us, &now.full_us);
 
+	/* Until the workload fills its cgroup: memory.current or
+	 * memory.usage_in_bytes on every round. */
+	if (s->fill_bytes && !s->filled_t_ns && reread(s->fd_cg[0], buf, sizeof buf) > 0) {
+		char *end;
+		unsigned long long v = strtoull(buf, &end, 10);
+
+		if (end != buf && (*end == '\n' || !*end) && v >= s->fill_bytes)
+			s->filled_t_ns = now.t_ns;
+	}
 	pthread_mutex_lock(&s->lock);
 	if (!s->samples) {
 		s->first = now;
@@ -280,6 +289,7 @@ int sampler_start(struct sampler *s)
 	s->samples = 0;
 	s->longest_stall_ns = s->stall_run_ns = 0;
 	s->comp_orig_bytes = s->comp_stored_bytes = 0;
+	s->filled_t_ns = 0;
 	errno = pthread_create(&s->thread, NULL, sampler_main, s);
 	if (errno) {
 		error("cannot start the sampler thread: %m");

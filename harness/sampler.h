@@ -34,6 +34,8 @@ struct sampler {
 	int cgroup_version;		/* 1 or 2 */
 	const struct tier *tier;	/* whose counters() are sampled, or NULL */
 	FILE *out;			/* the TSV, or NULL */
+	uint64_t fill_bytes;		/* the cgroup's usage that ends the
+					 * workload's start-up (0: not watched) */
 	/* results, valid after sampler_stop */
 	struct sampler_totals first, last;
 	uint64_t longest_stall_ns;	/* longest run of intervals at least half stalled (full) */
@@ -41,6 +43,9 @@ struct sampler {
 	uint64_t comp_orig_bytes;	/* a compressing tier at its fullest: what */
 	uint64_t comp_stored_bytes;	/* it held, and in how many bytes (0: none) */
 	uint64_t cpu_ns, wall_ns;	/* the thread's CPU time and its life */
+	uint64_t filled_t_ns;		/* CLOCK_MONOTONIC of the first sample
+					 * whose cgroup usage reached
+					 * fill_bytes; 0: it never did */
 	struct sampler_totals *secs;	/* a snapshot each second from the first
 					 * sample on (per-second windows), owned,
 					 * freed by sampler_free */

@@ -77,6 +77,37 @@ static double quantile(const double *v, size_t n, double q)
 	return v[i] + (pos - (double)i) * (v[i + 1] - v[i]);
 }
 
+int stats_bootstrap_median(const double *x, size_t n, unsigned resamples, uint64_t seed,
+			   struct stats_ci *ci)
+{
+	double *r, *med;
+	uint64_t state = seed;
+	unsigned k;
+	size_t i;
+
+	if (n == 0 || resamples == 0)
+		return -1;
+	r = malloc(n * sizeof *r);
+	med = malloc(resamples * sizeof *med);
+	if (!r || !med) {
+		free(r);
+		free(med);
+		return -1;
+	}
+	for (k = 0; k < resamples; k++) {
+		for (i = 0; i < n; i++)
+			r[i] = x[rand_below(&state, n)];
+		med[k] = median_inplace(r, n);
+	}
+	qsort(med, resamples, sizeof *med, cmp_double);
+	ci->point = stats_median(x, n);
+	ci->lo = quantile(med, resamples, 0.025);
+	ci->hi = quantile(med, resamples, 0.975);
+	free(r);
+	free(med);
+	return 0;
+}
+
 int stats_bootstrap(const double *base, size_t nb, const double *cand, size_t nc,
 		    enum stats_effect effect, unsigned resamples, uint64_t seed,
 		    struct stats_ci *ci)

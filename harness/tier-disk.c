@@ -1,6 +1,6 @@
 /* disk tier: plain swap on storage, a swap file (made the way its
- * filesystem needs) or a whole partition or NVMe namespace.  The baseline
- * the other tiers are measured against.  Try:
+ * filesystem needs) or a whole partition or NVMe namespace: what a machine
+ * without a RAM-speed tier swaps to.  Try:
  *   sudo swapbench tier up disk --file /var/tmp/swapbench.swap --size 2G --hold */
 #include <stdio.h>
 
@@ -41,7 +41,7 @@ static int disk_counters(const struct tier *t, json_t *out)
 
 const struct tier_ops tier_disk = {
 	.name = "disk",
-	.summary = "swap file or partition on storage (the baseline)",
+	.summary = "swap file or partition on storage (plain swap)",
 	.params = disk_params,
 	.supported = disk_supported,
 	.setup = disk_setup,

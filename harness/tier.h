@@ -20,7 +20,7 @@
 
 #include "journal.h"
 
-#define TIERS(X) X(zram) X(zswap) X(disk) X(nbd)
+#define TIERS(X) X(zram) X(zswap) X(disk) X(nbd) X(none)
 
 /* One option of `swapbench tier up TIER`: --NAME ARG (arg NULL: a flag
  * taking no argument, stored as "yes"). */
@@ -49,6 +49,12 @@ struct tier_ops {
 	const char *name;
 	const char *summary;	/* one line for `swapbench list` */
 	const struct tier_param *params;	/* tier's own options, ended by {NULL} */
+
+	/* The no-swap baseline (tier none): makes no device; swapbench run
+	 * gives its workload cgroup a limit the working set fits in (the
+	 * working set and a quarter, plus 64 MiB) and judges a run of it
+	 * valid when nothing was swapped, where other tiers must swap. */
+	bool baseline;
 
 	/* Whether this host can run the tier with t's settings, checked
 	 * before anything is changed.  Returns false with a one-line reason

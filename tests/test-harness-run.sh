@@ -88,7 +88,9 @@ jq -e 'all(.runs[]; (.metrics.windows_1s >= 5) and (.metrics.psi_full_1s_p99_pct
 	and (.metrics.psi_full_1s_p99_pct <= .metrics.psi_full_1s_max_pct)
 	and (.metrics.probe_p99_1s_max_ns >= 0) and (.tier_name == "zswap" or .metrics.tier_write_share_pct >= 95)
 	and (.histograms.probe_exec_ns | length > 0) and (.metrics.touch_slots > 0)
-	and ([.histograms.probe_exec_ns[][2]] | add) == .metrics.probe_slots
+	and ([.histograms.probe_exec_ns[][2], .histograms_startup.probe_exec_ns[][2]] | add) == .metrics.probe_slots
+	and .metrics.probe_run_slots + .metrics.startup_probe_slots == .metrics.probe_slots
+	and (.metrics.startup_ns | type == "number") and .metrics.startup_ns < .metrics.duration_ns
 	and (.tier_name != "nbd" or .metrics.tier_daemons_cpu_pct_of_core > 0))' "$doc" >/dev/null ||
 	fail "windows, histograms or traffic share missing or wrong: $(jq -c '[.runs[] | .tier as $t | .metrics |
 		{tier: $t, windows_1s, psi_full_1s_p99_pct, tier_write_share_pct, probe_slots, touch_slots}]' "$doc")"
@@ -178,16 +180,35 @@ r=$(jq -c '.runs[0] | {valid, invalid_reason}' "$tmp/int/run.json")
 info "interrupted: $r"
 grep -q 'interrupted by signal 2' <<<"$r" || fail "interrupted run: $r"
 
-# Rounds rotate the tier order (A B, B A), each run says its place.
-if supported_tier zram && supported_tier disk; then
-	with_timeout 150 "$SWAPBENCH" run --scenario quick --tiers zram,disk --repeats 2 \
+# Rounds rotate the tier order (A B, B A), each run says its place.  A is
+# the baseline, tier none: no swap, a cgroup the working set fits in, valid
+# when nothing swapped; the report shows zram against it.
+if supported_tier zram; then
+	with_timeout 150 "$SWAPBENCH" run --scenario quick --tiers none,zram --repeats 2 \
 		--set workload.duration_s=2 --out "$tmp/rot" >/dev/null 2>&1 ||
 		fail "swapbench run of two tiers twice exited with status $?"
 	same_machine "$before" "after the rotated run"
 	r=$(jq -c '[.runs[] | [.tier, .repeat, .position_in_round]]' "$tmp/rot/run.json")
-	[ "$r" = '[["zram",1,1],["disk",1,2],["disk",2,1],["zram",2,2]]' ] ||
+	[ "$r" = '[["none",1,1],["zram",1,2],["zram",2,1],["none",2,2]]' ] ||
 		fail "rounds not rotated: $r"
 	jq -e '.settings.order == "interleaved, rotated"' "$tmp/rot/run.json" >/dev/null ||
 		fail "settings.order: $(jq -c .settings.order "$tmp/rot/run.json")"
+	r=$(jq -c '[.runs[] | {tier, valid, invalid_reason, out: (.metrics.pswpout_pages + .metrics.zswpout_pages),
+		limit: .metrics.memcg_limit_bytes, ws: .metrics.working_set_bytes}]' "$tmp/rot/run.json")
+	info "baseline and zram: $r"
+	jq -e 'all(.[]; .valid) and all(.[] | select(.tier == "none"); .out == 0 and .limit > .ws)
+		and all(.[] | select(.tier == "zram"); .out > 0 and .limit < .ws)' <<<"$r" >/dev/null ||
+		fail "baseline runs: $r"
+	"$SWAPBENCH" report "$tmp/rot" >"$tmp/rot/summary" || fail "report of the baseline run failed"
+	grep -q '^| zram@1.1 | 2/2 / 2/2 | .* \[.*\] |' "$tmp/rot/report.md" ||
+		fail "no baseline row with intervals: $(grep -A4 'Against the baseline' "$tmp/rot/report.md")"
+	grep -q '^### Start-up' "$tmp/rot/report.md" || fail "report.md has no start-up table"
+	grep -q 'p99 vs none' "$tmp/rot/summary" || fail "summary lacks the baseline column: $(cat "$tmp/rot/summary")"
+	# A baseline the host cannot hold is refused before anything is changed.
+	out=$("$SWAPBENCH" run --scenario quick --tiers none --set memcg.limit=4G --set workload.ratio=16 \
+		--out "$tmp/big" 2>&1) && fail "a baseline beyond the host's memory ran"
+	grep -q "tier 'none' cannot run here: its cgroup needs .* over half of MemAvailable" <<<"$out" ||
+		fail "oversized baseline: unclear message: $out"
+	same_machine "$before" "after an oversized baseline"
 fi
 exit 0

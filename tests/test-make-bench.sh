@@ -4,9 +4,10 @@
 # It must build what it runs, print doctor's findings and how the default
 # scenario was sized to this host, say before each run which run it is and
 # about how long is left, run every tier this host supports with the nbd tier
-# among them (nbd-vram where the GPU works, else nbd-ram), make every run
-# valid, draw the figures, write report.md with one row per tier, and end
-# with the summary table and report.md's path.  The machine as before
+# among them (nbd-vram where the GPU works, else nbd-ram) and the no-swap
+# baseline (none), make every run valid, draw the figures, write report.md
+# with one row per tier and the baseline table, and end with the summary
+# table, calibrate's A/A lines and report.md's path.  The machine as before
 # afterwards.  Try:  tests/run-tests test-make-bench.sh
 # timeout: 900
 
@@ -61,7 +62,7 @@ else
 fi
 tiers=$(jq -r '[.runs[].tier] | unique | join(",")' "$doc")
 info "tiers: $tiers"
-for t in zram disk "$want"; do
+for t in zram disk "$want" none; do
 	supported_tier "${t%%-*}" || continue
 	[[ ",$tiers," == *",$t,"* ]] || bad "tier $t did not run (ran: $tiers)"
 done
@@ -80,8 +81,10 @@ ntiers=$(jq '[.runs[].tier] | unique | length' "$doc")
 rows=$(grep -c '^| [a-z][a-z0-9-]*@[0-9.]* | [0-9]*/[0-9]* |' "$md")
 [ "$rows" = "$ntiers" ] || bad "report.md's table has $rows rows for $ntiers tiers"
 grep -q '^| tier | valid runs | work done (ops/s) |' "$md" || bad "report.md's table does not start with work done"
-grep -Eq '^tier +valid +work/s +probe p99 +PSI full +out pg/s +in pg/s$' "$tmp/bench.out" ||
-	bad "no summary table on the terminal"
+grep -Eq '^tier +valid +work/s +probe p99 +PSI full +out pg/s +in pg/s +p99 vs none$' "$tmp/bench.out" ||
+	bad "no summary table on the terminal (with the baseline's column)"
+grep -q '^### Against the baseline (no swap)' "$md" || bad "report.md has no baseline table"
+grep -q '^A/A halves of ' "$tmp/bench.out" || bad "make bench did not end with swapbench calibrate"
 for t in ${tiers//,/ }; do
 	# a row per tier and ratio: TIER@RATIO
 	grep -Eq "^$t@1\.2 +1/1 +[0-9]" "$tmp/bench.out" || bad "no summary row for $t: $(grep "^$t" "$tmp/bench.out")"

@@ -80,6 +80,33 @@ static void test_bootstrap_basics(void)
 	CHECK(stats_bootstrap(b, 0, c, 5, STATS_RATIO, 100, 1, &a) == -1);
 }
 
+static void test_bootstrap_median(void)
+{
+	double x[] = { 5, 1, 3, 2, 4 }, many[200];
+	struct stats_ci a, a2;
+	uint64_t s = 7;
+	size_t i;
+
+	CHECK(stats_bootstrap_median(x, 5, STATS_RESAMPLES, 1, &a) == 0);
+	CHECK(stats_bootstrap_median(x, 5, STATS_RESAMPLES, 1, &a2) == 0);
+	CHECK(memcmp(&a, &a2, sizeof a) == 0);	/* seeded */
+	CHECK(a.point == 3);
+	CHECK(a.lo >= 1 && a.lo < 3 && a.hi > 3 && a.hi <= 5);
+	/* One value: no spread. */
+	CHECK(stats_bootstrap_median((double[]){ 9 }, 1, 100, 1, &a) == 0);
+	CHECK(a.point == 9 && a.lo == 9 && a.hi == 9);
+	CHECK(stats_bootstrap_median(x, 0, 100, 1, &a) == -1);
+	/* Many values from 1e6 with 3% noise: a narrow interval around 1e6. */
+	runs(many, 200, 1e6, 0.03, &s);
+	CHECK(stats_bootstrap_median(many, 200, STATS_RESAMPLES, STATS_SEED, &a) == 0);
+	CHECK(a.lo < a.point && a.point < a.hi);
+	CHECK(a.lo > 0.99e6 && a.hi < 1.01e6);
+	for (i = 0; i < 200; i++)
+		many[i] = 1e6 + (double)i;	/* median 1e6 + 99.5 */
+	CHECK(stats_bootstrap_median(many, 200, STATS_RESAMPLES, STATS_SEED, &a) == 0);
+	CHECK(NEAR(a.point, 1e6 + 99.5, 1e-9));
+}
+
 static void test_shift_regressed(void)
 {
 	double b[10], c[10];
@@ -157,6 +184,7 @@ int main(void)
 	test_median();
 	test_mann_whitney();
 	test_bootstrap_basics();
+	test_bootstrap_median();
 	test_shift_regressed();
 	test_identical_false_positives();
 	test_margin_and_runs_needed();
