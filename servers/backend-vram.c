@@ -239,6 +239,12 @@ static struct {
 	nvml_ret (*procs)(nvml_dev, unsigned *, struct nvml_process_info *);
 	nvml_ret (*temp)(nvml_dev, int, unsigned *);
 	nvml_ret (*power)(nvml_dev, unsigned *);
+	nvml_ret (*name)(nvml_dev, char *, unsigned);
+	nvml_ret (*driver)(char *, unsigned);
+	nvml_ret (*link_gen)(nvml_dev, unsigned *);
+	nvml_ret (*link_width)(nvml_dev, unsigned *);
+	nvml_ret (*link_gen_max)(nvml_dev, unsigned *);
+	nvml_ret (*link_width_max)(nvml_dev, unsigned *);
 	const char *why;
 } nvml = { .once = PTHREAD_ONCE_INIT };
 
@@ -261,6 +267,12 @@ static void nvml_load(void)
 		SYM(procs, "nvmlDeviceGetComputeRunningProcesses");
 	SYM(temp, "nvmlDeviceGetTemperature");
 	SYM(power, "nvmlDeviceGetPowerUsage");
+	SYM(name, "nvmlDeviceGetName");
+	SYM(driver, "nvmlSystemGetDriverVersion");
+	SYM(link_gen, "nvmlDeviceGetCurrPcieLinkGeneration");
+	SYM(link_width, "nvmlDeviceGetCurrPcieLinkWidth");
+	SYM(link_gen_max, "nvmlDeviceGetMaxPcieLinkGeneration");
+	SYM(link_width_max, "nvmlDeviceGetMaxPcieLinkWidth");
 #undef SYM
 	if (!nvml.init || !nvml.by_index || nvml.init() != 0) {
 		nvml.why = "nvmlInit failed";
@@ -1424,6 +1436,52 @@ static int vram_flush(void *p)
 	return v->lost ? -EIO : 0;
 }
 
+/* NVML's unsigned getter G on D as "=N", or "=?". */
+static void dump_nvml_uint(FILE *f, const char *key, int gpu, nvml_ret (*g)(nvml_dev, unsigned *),
+			   nvml_dev d)
+{
+	unsigned v;
+
+	if (d && g && g(d, &v) == 0)
+		fprintf(f, "gpu%d_%s=%u\n", gpu, key, v);
+	else
+		fprintf(f, "gpu%d_%s=?\n", gpu, key);
+}
+
+/* The GPUs by CUDA index (what --gpu takes): name, memory, PCIe link now
+ * and at most, from NVML where it answers, else CUDA's name and memory.
+ * The driver's version once. */
+static void dump_gpus(FILE *f)
+{
+	char text[96];
+	int n = 0, i;
+
+	if (nvml.init && nvml.driver && nvml.driver(text, sizeof text) == 0)
+		fprintf(f, "gpu_driver=%s\n", text);
+	if (cudaGetDeviceCount(&n) != cudaSuccess)
+		n = 0;
+	fprintf(f, "gpu_count=%d\n", n);
+	for (i = 0; i < n; i++) {
+		nvml_dev d = nvml_device(i);
+		struct nvml_memory m;
+		struct cudaDeviceProp prop;
+		bool have_prop = cudaGetDeviceProperties(&prop, i) == cudaSuccess;
+
+		if (d && nvml.name && nvml.name(d, text, sizeof text) == 0)
+			fprintf(f, "gpu%d_name=%s\n", i, text);
+		else
+			fprintf(f, "gpu%d_name=%s\n", i, have_prop ? prop.name : "?");
+		if (d && nvml.memory && nvml.memory(d, &m) == 0)
+			fprintf(f, "gpu%d_vram_total_bytes=%llu\n", i, m.total);
+		else if (have_prop)
+			fprintf(f, "gpu%d_vram_total_bytes=%zu\n", i, prop.totalGlobalMem);
+		dump_nvml_uint(f, "pcie_gen", i, nvml.link_gen, d);
+		dump_nvml_uint(f, "pcie_width", i, nvml.link_width, d);
+		dump_nvml_uint(f, "pcie_gen_max", i, nvml.link_gen_max, d);
+		dump_nvml_uint(f, "pcie_width_max", i, nvml.link_width_max, d);
+	}
+}
+
 static void vram_dump(FILE *f)
 {
 	char why[256];
@@ -1440,6 +1498,7 @@ static void vram_dump(FILE *f)
 	pthread_once(&nvml.once, nvml_load);
 	fprintf(f, "nvml=%s\n", nvml.init ? "yes" : nvml.why ? nvml.why : "no");
 	fprintf(f, "storage=gpu-memory\npersistent=no\ntransfer=pinned-dma\n");
+	dump_gpus(f);
 }
 
 /* The per-worker counters (struct vram_counts) by their stats key. */

@@ -84,7 +84,9 @@ rc=$?
 
 # --dump-backend ------------------------------------------------------------
 backends="ram null"
-[ "$VRAMD_BACKEND" = vram ] && backends="$backends vram"
+# vram too where this build has it, a GPU or not (supported=no then).
+"$VRAMD" --backend ram --dump-backend 2>/dev/null | grep -q '^backends=.*vram' &&
+	backends="$backends vram"
 for b in $backends; do
 	"$VRAMD" --backend "$b" --dump-backend >"$tmp/dump" 2>"$tmp/dump.err"
 	rc=$?
@@ -116,6 +118,17 @@ for b in $backends; do
 	fi
 	grep -qxE 'cuda=(yes|no)' "$tmp/dump" ||
 		bad "vramd --backend $b --dump-backend: no line 'cuda=yes' or 'cuda=no'"
+	# The vram backend names the GPUs (none here without a driver), each
+	# with its name, memory and PCIe link, for the run documents.
+	if [ "$b" = vram ] && grep -q '^cuda' "$tmp/dump"; then
+		n=$(sed -n 's/^gpu_count=//p' "$tmp/dump")
+		[[ $n =~ ^[0-9]+$ ]] || bad "vramd --backend vram --dump-backend: no gpu_count line"
+		for ((g = 0; g < ${n:-0}; g++)); do
+			for k in name vram_total_bytes pcie_gen pcie_width pcie_gen_max pcie_width_max; do
+				grep -q "^gpu${g}_$k=" "$tmp/dump" || bad "vramd --dump-backend: no gpu${g}_$k line"
+			done
+		done
+	fi
 	list=$(sed -n 's/^backends=//p' "$tmp/dump")
 	for want in null ram; do
 		[[ ,$list, == *,$want,* ]] ||
