@@ -24,6 +24,10 @@
 #define RUNS_CAP 1000
 #define REGRESS_P 0.05		/* regressed also needs the rank test under this */
 
+#define COUNT_METRIC(n, k, kind, unit, gated) + 1
+enum { NMETRICS = 0 RESULT_METRICS(COUNT_METRIC) };
+_Static_assert(NMETRICS <= 32, "struct options' limit_of is too small");
+
 static const char usage_text[] =
 	"usage: swapbench compare [OPTIONS] BASE.json CAND.json\n"
 	"       swapbench compare [OPTIONS] --pair BASE,CAND RUN.json\n"
@@ -46,9 +50,11 @@ static const char usage_text[] =
 	"\n"
 	"  -m, --metric NAME        gate on NAME (repeatable, or a comma list;\n"
 	"                           default probe_p99,psi_full); 'all' for every one\n"
-	"  -t, --threshold PCT      allowed slowdown of a ratio, e.g. 10% (default 10%)\n"
-	"      --margin PP          allowed rise of a PSI fraction in percentage\n"
-	"                           points (default 1)\n"
+	"  -t, --threshold [M=]PCT  allowed slowdown of a ratio, e.g. 10% (default\n"
+	"                           10%); M=PCT for metric M alone (repeatable),\n"
+	"                           e.g. probe_p99=30%\n"
+	"      --margin [M=]PP      allowed rise of a PSI fraction in percentage\n"
+	"                           points (default 1); M=PP for metric M alone\n"
 	"      --json               print the comparison as JSON\n"
 	"      --markdown           print a GitHub-style markdown table\n"
 	"  -f, --force              compare even when the fingerprints differ in\n"
@@ -79,6 +85,8 @@ struct options {
 	int ngate;
 	double threshold;	/* fraction: 0.10 */
 	double margin_pp;
+	double limit_of[32];	/* per metric (index in metrics[]): its own
+				 * threshold (fraction) or margin; NAN: the default */
 	bool json, markdown, force;
 	int inconclusive_exit;
 	uint64_t seed;
@@ -130,7 +138,9 @@ static json_t *compare_one(const json_t *base, const char *btier, const json_t *
 	double *b = result_values(base, btier, m->key, &nb, &xb);
 	double *c = result_values(cand, tier, m->key, &nc, &xc);
 	enum stats_effect eff = m->kind == METRIC_MARGIN_PP ? STATS_DIFF : STATS_RATIO;
-	double limit = eff == STATS_DIFF ? o->margin_pp : 1 + o->threshold;
+	double own = o->limit_of[m - metrics];
+	double limit = eff == STATS_DIFF ? (isnan(own) ? o->margin_pp : own) :
+		       1 + (isnan(own) ? o->threshold : own);
 	json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "tier", tier,
 				"base_tier", btier,
 				"metric", m->name, "effect", eff == STATS_DIFF ? "difference_pp" : "ratio",
@@ -311,6 +321,40 @@ static void print_notes(const json_t *notes, const json_t *rows)
 	}
 }
 
+/* --threshold [METRIC=]PCT or --margin [METRIC=]PP: the default, or one
+ * metric's own (a ratio metric takes a threshold, a PSI one a margin). */
+static int parse_limit(struct options *o, const char *arg, bool threshold)
+{
+	const char *eq = strchr(arg, '='), *what = threshold ? "--threshold" : "--margin";
+	const struct metric *m = NULL;
+	char name[64];
+	double d;
+
+	if (eq) {
+		snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+		m = metric_find(name);
+		if (!m || eq - arg >= (long)sizeof name)
+			return usage_error("compare", "%s: unknown metric '%s'", what, name), -1;
+		if ((m->kind == METRIC_MARGIN_PP) == threshold)
+			return usage_error("compare", "%s: %s is judged by %s", what, m->name,
+					   threshold ? "a margin in percentage points (--margin)" :
+					   "a ratio threshold (--threshold)"), -1;
+		arg = eq + 1;
+	}
+	if (parse_number(arg, threshold, &d))
+		return usage_error("compare", "%s: bad value '%s' (%s)", what, arg,
+				   threshold ? "want e.g. 10%" : "percentage points"), -1;
+	if (threshold)
+		d /= 100;
+	if (m)
+		o->limit_of[m - metrics] = d;
+	else if (threshold)
+		o->threshold = d;
+	else
+		o->margin_pp = d;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_JSON = 256, OPT_MARKDOWN, OPT_MARGIN, OPT_INCONCLUSIVE, OPT_SEED, OPT_PAIR };
@@ -327,12 +371,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	double d;
 	char *end;
 	int c;
 
 	*o = (struct options){ .threshold = 0.10, .margin_pp = 1.0,
 			       .inconclusive_exit = EXIT_INCONCLUSIVE, .seed = STATS_SEED };
+	for (c = 0; c < 32; c++)
+		o->limit_of[c] = NAN;
 	optind = 0;	/* re-initialise getopt: permute, options may follow the files */
 	while ((c = getopt_long(argc, argv, "m:t:fh", opts, NULL)) != -1) {
 		switch (c) {
@@ -341,13 +386,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			break;
 		case 't':
-			if (parse_number(optarg, true, &d))
-				return usage_error("compare", "bad threshold '%s' (want e.g. 10%%)", optarg), -1;
-			o->threshold = d / 100;
-			break;
 		case OPT_MARGIN:
-			if (parse_number(optarg, false, &o->margin_pp))
-				return usage_error("compare", "bad margin '%s' (percentage points)", optarg), -1;
+			if (parse_limit(o, optarg, c == 't') < 0)
+				return -1;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -557,6 +598,11 @@ print:
 			printf("base %s, candidate %s: kernel %s, scenario %s; threshold %.0f%%, "
 			       "PSI margin %.2g pp\n\n", bpath, cpath, result_fp_str(base, "kernel"),
 			       result_fp_str(base, "scenario"), o.threshold * 100, o.margin_pp);
+		for (i = 0; i < NMETRICS; i++)
+			if (!isnan(o.limit_of[i]))
+				printf(metrics[i].kind == METRIC_MARGIN_PP ? "%s%s: margin %.2g pp\n" :
+				       "%s%s: threshold %.0f%%\n", o.markdown ? "- " : "", metrics[i].name,
+				       metrics[i].kind == METRIC_MARGIN_PP ? o.limit_of[i] : o.limit_of[i] * 100);
 		print_rows(rows, o.markdown);
 		print_notes(notes, rows);
 		printf(o.markdown ? "\n**verdict: %s**\n" : "\nverdict: %s\n",

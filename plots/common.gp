@@ -29,7 +29,8 @@ if (fmt eq "svg") {
 set output out
 
 # One colour per tier, the same in every figure ("zram@1.5", a tier at one
-# overcommit ratio of a ramp, takes its tier's colour).
+# overcommit ratio of a ramp, takes its tier's colour); the no-swap
+# baseline black.
 tier_of(t) = strstrt(t, "@") > 0 ? t[1:strstrt(t, "@") - 1] : t
 tier_rgb(g) = tier_rgb1(tier_of(g))
 tier_rgb1(t) = t eq "zram"     ? 0x1f77b4 : \
@@ -38,7 +39,8 @@ tier_rgb1(t) = t eq "zram"     ? 0x1f77b4 : \
 	      t eq "nbd-vram" ? 0x2ca02c : \
 	      t eq "nbd-ram"  ? 0x9467bd : \
 	      t eq "nbd-null" ? 0x8c564b : \
-	      t eq "nbd"      ? 0x17becf : 0xd62728
+	      t eq "nbd"      ? 0x17becf : \
+	      t eq "none"     ? 0x000000 : 0xd62728
 tier_hex(t) = sprintf("#%06x", tier_rgb(t))
 
 # "FIGURE" over "host H, kernel K, scenario S".
