@@ -706,7 +706,10 @@ int machine_id_hash(char *buf, size_t len)
 
 	if (len)
 		buf[0] = '\0';
-	if (read_text("/etc/machine-id", id, sizeof id) < 0 || !id[0])
+	/* Where systemd left no machine id (containers, bare images), the
+	 * firmware's: both stay across boots. */
+	if ((read_text("/etc/machine-id", id, sizeof id) < 0 || !id[0]) &&
+	    (read_text("/sys/class/dmi/id/product_uuid", id, sizeof id) < 0 || !id[0]))
 		return -1;
 	for (p = salt; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;

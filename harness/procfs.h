@@ -194,8 +194,9 @@ int blockstat_json(dev_t dev, json_t *out);
 int boot_id(char *buf, size_t len);
 
 /* A stable id of this machine that does not reveal /etc/machine-id: 16 hex
- * digits of FNV-1a (64 bits) over "swapbench:" and the id.  -1 when there
- * is no /etc/machine-id (buf then ""). */
+ * digits of FNV-1a (64 bits) over "swapbench:" and the id, or the DMI
+ * product UUID (/sys/class/dmi/id/product_uuid, root's) where there is no
+ * machine id.  -1 when there is neither (buf then ""). */
 int machine_id_hash(char *buf, size_t len);
 
 /* The first "model name" of /proc/cpuinfo, or "" (-1). */

@@ -106,11 +106,13 @@ def fio_figures($dir; $rc; $reason; $alive):
 '
 
 # machine_id_hash: 16 hex digits of FNV-1a (64 bits) over "swapbench:" and
-# /etc/machine-id, as swapbench's fingerprint and doctor give it: a stable
-# id of the machine that does not reveal the id itself; "" without one.
+# /etc/machine-id (else the DMI product UUID), as swapbench's fingerprint
+# and doctor give it: a stable id of the machine that does not reveal the
+# id itself; "" without one.
 machine_id_hash() {
 	local id s i c h=0xcbf29ce484222325
-	id=$(tr -d '\n' </etc/machine-id 2>/dev/null) || return 0
+	id=$(tr -d '\n' </etc/machine-id 2>/dev/null)
+	[ -n "$id" ] || id=$(tr -d '\n' </sys/class/dmi/id/product_uuid 2>/dev/null)
 	[ -n "$id" ] || return 0
 	s="swapbench:$id"
 	for ((i = 0; i < ${#s}; i++)); do
