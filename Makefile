@@ -70,10 +70,11 @@ CORE_SRC    := servers/handshake.c servers/session.c servers/stats.c \
 	       servers/blk.c servers/fuse-session.c
 VRAMD_SRC   := $(CORE_SRC) servers/worker.c $(wildcard servers/front-*.c) servers/vramd.c
 ifeq ($(HAVE_CUDA),1)
-VRAM_SRC    := servers/backend-vram.c
+VRAM_SRC    := servers/backend-vram.c servers/vram-writeback.c servers/vram-resident.c \
+	       servers/vram-nvml.c
 VRAM_CU     := servers/vram-copy.cu
 VRAMD_SRC   += $(VRAM_SRC)
-CFLAGS_servers/backend-vram.c := -isystem $(CUDA_HOME)/include
+$(foreach f,$(VRAM_SRC),$(eval CFLAGS_$(f) := -isystem $(CUDA_HOME)/include))
 CFLAGS      += -DHAVE_CUDA=1
 VRAMD_LIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 # sm_90 (H100/H200) machine code, plus PTX the driver can compile for others.

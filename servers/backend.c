@@ -1,5 +1,7 @@
 /* The backend registry, generated from BACKENDS() in backend.h.  When the
- * build has no CUDA, the vram entry exists but reports why it cannot run. */
+ * build has no CUDA, the vram entry exists but reports why it cannot run.
+ * Also the names of --cuda-sync, which vramd.c parses and the vram backend
+ * reports, built or not. */
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +34,26 @@ const struct backend_ops *const backend_list[] = {
 #undef X
 	NULL
 };
+
+const char *const vram_cuda_sync_names[] = {
+	[VRAM_SYNC_AUTO] = "auto",
+	[VRAM_SYNC_SPIN] = "spin",
+	[VRAM_SYNC_YIELD] = "yield",
+	[VRAM_SYNC_BLOCKING] = "blocking",
+	NULL,
+};
+
+int vram_cuda_sync_parse(const char *name, enum vram_cuda_sync *mode)
+{
+	unsigned i;
+
+	for (i = 0; vram_cuda_sync_names[i]; i++)
+		if (!strcmp(vram_cuda_sync_names[i], name)) {
+			*mode = (enum vram_cuda_sync)i;
+			return 0;
+		}
+	return -1;
+}
 
 const struct backend_ops *backend_find(const char *name)
 {

@@ -16,12 +16,22 @@
 #include <stdio.h>
 #include <jansson.h>
 
+/* --cuda-sync (vram backend): how a host thread waits for the GPU. */
+enum vram_cuda_sync { VRAM_SYNC_AUTO, VRAM_SYNC_SPIN, VRAM_SYNC_YIELD, VRAM_SYNC_BLOCKING };
+
+/* The option's names ("auto", ...), indexed by enum vram_cuda_sync;
+ * NULL-terminated. */
+extern const char *const vram_cuda_sync_names[];
+
+/* Sets *mode from its name; 0, or -1 if the name is unknown. */
+int vram_cuda_sync_parse(const char *name, enum vram_cuda_sync *mode);
+
 struct backend_config {
 	uint64_t size;      /* export size in bytes, > 0 */
 	int gpu;            /* GPU index (vram backend) */
 	unsigned workers;   /* number of worker contexts that will be opened */
 	uint32_t max_request; /* largest single pread/pwrite length */
-	int cuda_sync;      /* vram: 0 auto, 1 spin, 2 yield, 3 blocking */
+	enum vram_cuda_sync cuda_sync; /* vram: --cuda-sync */
 	uint32_t staging;   /* vram: write-back staging bytes per worker, 0: none */
 	bool resident;      /* vram: a resident kernel answers lone small reads */
 	uint32_t resident_idle_ms; /* vram: ... and ends after this long

@@ -62,7 +62,7 @@ static struct opts {
 	int fuse_uring;       /* -1 auto, 0 off, 1 on */
 	uint64_t size, threads, max_conns, stats_ms, gpu, staging, busy_poll_us, resident_idle_ms;
 	uint64_t depth;
-	int cuda_sync;
+	enum vram_cuda_sync cuda_sync;
 	bool resident;
 	mode_t socket_mode;
 	bool read_only, foreground, force_exit, allow_remote, allow_local, dump, force_del;
@@ -275,17 +275,10 @@ static void parse_args(int argc, char **argv)
 				bad("invalid --resident-idle '%s': want milliseconds from 0 to 3600000",
 				    optarg);
 			break;
-		case O_CUDA_SYNC: {
-			static const char *const modes[] = { "auto", "spin", "yield", "blocking" };
-			int m;
-
-			for (m = 0; m < 4 && strcmp(optarg, modes[m]); m++)
-				;
-			if (m == 4)
+		case O_CUDA_SYNC:
+			if (vram_cuda_sync_parse(optarg, &o.cuda_sync) < 0)
 				bad("invalid --cuda-sync '%s': want auto, spin, yield or blocking", optarg);
-			o.cuda_sync = m;
 			break;
-		}
 		case 'r': o.read_only = true; break;
 		case 'n':
 			if (strlen(optarg) > 4096)

@@ -120,7 +120,7 @@ for b in $backends; do
 		bad "vramd --backend $b --dump-backend: no line 'cuda=yes' or 'cuda=no'"
 	# The vram backend names the GPUs (none here without a driver), each
 	# with its name, memory and PCIe link, for the run documents.
-	if [ "$b" = vram ] && grep -q '^cuda' "$tmp/dump"; then
+	if [ "$b" = vram ] && grep -q '^cuda_runtime=' "$tmp/dump"; then	# a CUDA build
 		n=$(sed -n 's/^gpu_count=//p' "$tmp/dump")
 		[[ $n =~ ^[0-9]+$ ]] || bad "vramd --backend vram --dump-backend: no gpu_count line"
 		for ((g = 0; g < ${n:-0}; g++)); do
