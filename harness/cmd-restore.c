@@ -30,23 +30,6 @@ static const char usage_text[] =
 	"Exit status: 0 when the journal is empty at the end, 1 when something could\n"
 	"not be undone (it stays in the journal: fix the cause and run it again).\n";
 
-/* Runs the kept or interrupted tier's own teardown, when the journal names
- * one this build knows. */
-static void tier_teardown(struct journal *j)
-{
-	json_t *to = json_object_get(j->doc, "tier");
-	const char *name = json_string_value(json_object_get(to, "name"));
-	const struct tier_ops *ops = name ? tier_find(name) : NULL;
-	struct tier t;
-
-	if (!ops || !ops->teardown || !json_is_true(json_object_get(to, "up")))
-		return;
-	t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(to, "settings"),
-			   .state = json_object_get(to, "state"), .dry_run = j->dry_run };
-	if (!j->dry_run)
-		ops->teardown(&t);
-}
-
 int recover_journal(struct journal *j)
 {
 	json_t *owner;
@@ -58,8 +41,7 @@ int recover_journal(struct journal *j)
 	n = json_array_size(json_object_get(j->doc, "changes"));
 	info("found the journal of an interrupted swapbench (pid %lld, %zu change%s): restoring first",
 	     (long long)json_integer_value(json_object_get(owner, "pid")), n, n == 1 ? "" : "s");
-	tier_teardown(j);
-	if (journal_replay(j) < 0) {
+	if (tier_take_down(j, NULL, NULL) < 0) {
 		error("could not restore the interrupted run's changes; fix the cause above and run "
 		      "'swapbench restore'");
 		return -1;
@@ -107,8 +89,7 @@ int cmd_restore(int argc, char **argv)
 	n = json_array_size(json_object_get(j.doc, "changes"));
 	if (!dry)
 		info("undoing %zu change%s recorded in '%s'", n, n == 1 ? "" : "s", j.path);
-	tier_teardown(&j);
-	rc = journal_replay(&j);
+	rc = tier_take_down(&j, NULL, NULL);
 	if (rc == 0 && !dry)
 		info("restored: the machine is as swapbench found it");
 	journal_close(&j);

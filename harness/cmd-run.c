@@ -35,6 +35,8 @@
 #include "sampler.h"
 #include "scenario.h"
 #include "tier.h"
+#include "verdict.h"
+#include "workload.h"
 #include "windows.h"
 
 #define RUN_SCHEMA "swapbench-run"
@@ -178,26 +180,6 @@ static json_t *tool_versions(const struct run_opts *o)
 	return v;
 }
 
-/* Parses "bogo-ops: N" lines of stress-ng's --yaml output (summed). */
-static json_int_t bogo_ops(const char *yaml)
-{
-	char *text = read_all(yaml), *line, *save = NULL, *p;
-	json_int_t sum = 0;
-	bool any = false;
-
-	if (!text)
-		return -1;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		p = line + strspn(line, " -");
-		if (!strncmp(p, "bogo-ops:", 9)) {
-			sum += strtoll(p + 9, NULL, 10);
-			any = true;
-		}
-	}
-	free(text);
-	return any ? sum : -1;
-}
-
 /* Drops the page cache and compacts, so that each run starts alike. */
 static void settle_memory(void)
 {
@@ -263,23 +245,6 @@ static void progress_tick(void *arg)
 		(double)(now.full_us - p->prev.full_us) / 1e4 / dt,
 		(double)(now.pswpin - p->prev.pswpin) / dt, (double)(now.pswpout - p->prev.pswpout) / dt);
 	p->prev = now;
-}
-
-static void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j)
-{
-	json_t *to = json_object_get(j->doc, "tier");
-
-	*t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(to, "settings"),
-			    .state = json_object_get(to, "state"), .dry_run = false };
-}
-
-static json_t *tier_json(const struct tier *t, bool describe)
-{
-	json_t *o = json_object();
-
-	if (describe ? t->ops->describe(t, o) : t->ops->counters(t, o))
-		debug("tier '%s' %s incomplete", t->ops->name, describe ? "description" : "counters");
-	return o;
 }
 
 /* {"probe_exec_ns": [[low, high, count], ...], "probe_touch_ns": ...}: the
@@ -376,42 +341,23 @@ static void probe_metrics(const struct probe *p, const struct sampler *s, uint64
 	free(sp);
 }
 
-/* The compression ratio a declared compressibility allows (orig/stored),
- * as measured by a compressing tier: bands wide enough for the algorithms
- * the kernel offers, narrow enough to tell the factors apart. */
-static bool compressibility_fits(const char *declared, double ratio, char *range, size_t len)
-{
-	static const struct { const char *name; double lo, hi; } bands[] = {
-		{ "incompressible", 0, 1.3 }, { "2:1", 1.5, 3.5 }, { "4:1", 3.0, 8.0 },
-		{ "zero", 8.0, 1e12 },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof bands / sizeof bands[0]; i++)
-		if (!strcmp(declared, bands[i].name)) {
-			snprintf(range, len, "%.1f to %.1f", bands[i].lo, bands[i].hi);
-			return ratio >= bands[i].lo && ratio < bands[i].hi;
-		}
-	return true;
-}
-
-/* Runs stress-ng in the cgroup with sampling and probes; fills run's metrics,
- * children and validity.  Returns 0, or -1 when the run could not be made
- * (setup failures), 128+N on signal N. */
+/* Runs the workload in the cgroup with sampling and probes; fills run's
+ * metrics and children, and *rf with what its validity is judged on
+ * (run_one judges it, with the tier's share of the traffic).  Returns 0,
+ * or -1 when the run could not be made (setup failures; *rf not filled),
+ * 128+N on signal N. */
 static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, double ratio,
-		   const char *cg, json_t *run, json_t *children, const char *tag)
+		   const char *cg, json_t *run, json_t *children, const char *tag,
+		   struct run_facts *rf)
 {
 	const struct scenario *sc = &o->sc;
 	uint64_t ws = working_set(o, ratio), limit = cgroup_limit(o, t->ops, ratio);
-	uint64_t per_worker = ws / sc->workers / 4096 * 4096;
 	uint64_t overflow_pages = ws > limit ? (ws - limit) / 4096 : 0;
-	/* Half the overcommit must go out; and at least 1% of the working set,
-	 * so that stray swap elsewhere on the machine does not make a run valid. */
-	uint64_t min_pages = overflow_pages / 2 > ws / 4096 / 100 ? overflow_pages / 2 : ws / 4096 / 100 + 1;
+	uint64_t min_pages = run_min_pages(ws / 4096, overflow_pages);
 	uint64_t kills = 0, t0, dur;
-	char vm[16], bytes[32], method[48], seed[32], dur_s[32], yaml[PATH_MAX], log[PATH_MAX];
-	char tsv_name[128], tsv[PATH_MAX], procs[PATH_MAX + 16], reason[256] = "";
-	char win_name[128], win[PATH_MAX], range[32];
+	struct workload wl = { 0 };
+	char tsv_name[128], tsv[PATH_MAX], procs[PATH_MAX + 16];
+	char win_name[128], win[PATH_MAX];
 	struct windows_summary ws1;
 	FILE *wf;
 	struct sampler s = { .interval_ms = sc->sample_interval_ms, .cgroup = cg,
@@ -422,47 +368,29 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
 	int status = 0, w, rc = 0, exit_code = -1, words;
 	bool timed_out = false, hung = false;
-	json_int_t bogo;
-	pid_t pid;
+	int64_t bogo, mismatches;
+	json_t *tj = NULL;
+	bool touch;
 
 	if (!p) {
 		error("out of memory");
 		return -1;
 	}
-	snprintf(vm, sizeof vm, "%u", sc->workers);
-	snprintf(method, sizeof method, "%s", sc->method);
-	snprintf(seed, sizeof seed, "%" PRIu64, sc->seed);
-	snprintf(dur_s, sizeof dur_s, "%us", sc->duration_s);
-	snprintf(yaml, sizeof yaml, "%s/%s-stress-ng.yaml", o->out, tag);
-	snprintf(log, sizeof log, "%s/%s-stress-ng.log", o->out, tag);
 	snprintf(tsv_name, sizeof tsv_name, "%s-samples.tsv", tag);
 	snprintf(tsv, sizeof tsv, "%s/%s", o->out, tsv_name);
 	snprintf(win_name, sizeof win_name, "%s-windows.tsv", tag);
 	snprintf(win, sizeof win, "%s/%s", o->out, win_name);
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
-	/* stress-ng 0.15 splits --vm-bytes among the --vm workers: pass the
-	 * total, which each worker divides.  XXX: newer stress-ng gives each
-	 * worker --vm-bytes; check the version when it changes. */
-	snprintf(bytes, sizeof bytes, "%" PRIu64, per_worker * sc->workers);
-	const char *stress_argv[] = { "stress-ng", "--vm", vm, "--vm-bytes", bytes, "--vm-method", method,
-				      "--vm-keep", "--no-madvise", "--oomable", "--seed", seed,
-				      "--timeout", dur_s, "--metrics-brief", "--yaml", yaml,
-				      NULL };
-	/* The built-in workload: swapbench itself, as `swapbench touch`. */
-	char self[PATH_MAX] = "/proc/self/exe", touch_json[PATH_MAX], dur_n[16];
-	const char *touch_argv[] = { self, "touch", "--bytes", bytes, "--workers", vm, "--duration",
-				     dur_n, "--compressibility", sc->compressibility, "--locality",
-				     sc->locality, "--seed", seed, "--output", touch_json, NULL };
-	bool touch = !strcmp(sc->engine, "touch");
-	const char *const *argv = touch ? touch_argv : stress_argv;
-	json_t *tj = NULL;
-
-	if (self_exe(self, sizeof self) < 0)
-		snprintf(self, sizeof self, "/proc/self/exe");
-	snprintf(dur_n, sizeof dur_n, "%u", sc->duration_s);
-	snprintf(touch_json, sizeof touch_json, "%s/%s-touch.json", o->out, tag);
-	if (touch)
-		snprintf(log, sizeof log, "%s/%s-touch.log", o->out, tag);
+	wl.ops = workload_find(sc->engine);
+	wl.sc = sc;
+	wl.bytes = ws;
+	snprintf(wl.out_prefix, sizeof wl.out_prefix, "%s/%s", o->out, tag);
+	if (!wl.ops || wl.ops->command(&wl) < 0) {
+		if (!wl.ops)
+			error("unknown workload engine '%s'", sc->engine);
+		free(p);
+		return -1;
+	}
 
 	/* The start-up ends when the workload first fills its cgroup (9/10 of
 	 * the limit or of the working set, the smaller): probes before that
@@ -493,23 +421,20 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		goto out;
 	}
 	co.cgroup_procs = procs;
-	co.output = log;
+	co.output = wl.log;
 	t0 = pr.t0 = mono_ns();
-	pid = child_start(argv, &co);
-	if (pid < 0) {
+	w = child_run(wl.argv, &co, (int)sc->timeout_s * 1000, 200, progress_tick, &pr, REAP_DEADLINE_MS,
+		      "the workload", &status, &hung);
+	if (w == -1) {
 		rc = -1;
 	} else {
-		w = child_wait(pid, (int)sc->timeout_s * 1000, 200, progress_tick, &pr, &status);
-		if (w != 1) {
-			if (child_reap(pid, true, REAP_DEADLINE_MS, "the workload", &status) < 0)
-				hung = true; /* left behind: no exit status */
-			timed_out = w == 0;
-			if (w == 2) {
-				rc = 128 + (int)sig_pending;
-				info("signal %d: stopping the workload and tearing tier '%s' down",
-				     rc - 128, t->ops->name);
-			}
+		timed_out = w == 0;
+		if (w == 2) {
+			rc = 128 + (int)sig_pending;
+			info("signal %d: stopping the workload and tearing tier '%s' down",
+			     rc - 128, t->ops->name);
 		}
+		/* A hung workload was left behind: no exit status. */
 		exit_code = hung ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 	dur = mono_ns() - t0;
@@ -529,15 +454,11 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	windows_summarise(s.secs, s.nsecs, p->log, p->nlog, wf, &ws1);
 	if (wf)
 		fclose(wf);
-	json_array_append_new(children, json_pack("{s:o, s:i}", "argv", argv_json(argv),
+	json_array_append_new(children, json_pack("{s:o, s:i}", "argv", argv_json(wl.argv),
 						  "exit_code", exit_code));
 	memcg_oom_kills(&o->root, cg, &kills);
-	if (touch) {
-		tj = json_load_file(touch_json, 0, NULL);
-		bogo = tj ? json_integer_value(json_object_get(tj, "ops")) : -1;
-	} else {
-		bogo = bogo_ops(yaml);
-	}
+	wl.ops->results(&wl, &bogo, &mismatches, &tj);
+	touch = wl.ops == &workload_touch;
 
 	{
 		uint64_t in = s.last.pswpin - s.first.pswpin, out = s.last.pswpout - s.first.pswpout;
@@ -552,7 +473,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 			"{s:I, s:I, s:I, s:I, s:I}",
 			"longest_stall_ns", (json_int_t)s.longest_stall_ns,
 			"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
-			touch ? "touch_ops" : "stressng_bogo_ops", bogo, "duration_ns", (json_int_t)dur);
+			wl.ops->ops_key, (json_int_t)bogo, "duration_ns", (json_int_t)dur);
 
 		/* Numbers that may come out NaN: each set on its own, so one
 		 * cannot take the others (or run.json) with it. */
@@ -563,9 +484,9 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		result_set_real(m, "swapout_rate_pages_per_s", (double)out / secs);
 		result_set_real(m, "workload_ops_per_s",
 				bogo >= 0 ? (double)bogo / (sc->duration_s ? sc->duration_s : 1) : 0);
-		if (tj)
-			json_object_set(json_object_get(run, "metrics"), "touch_mismatches",
-					json_object_get(tj, "mismatches"));
+		if (mismatches >= 0)
+			json_object_set_new(json_object_get(run, "metrics"), "touch_mismatches",
+					    json_integer(mismatches));
 		extra = json_pack(
 			"{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"probe_slots", (json_int_t)p->slots, "probe_late_slots", (json_int_t)p->late_slots,
@@ -583,6 +504,15 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		json_object_set_new(json_object_get(run, "metrics"), "touch_slots",
 				    json_integer((json_int_t)p->touch_slots));
 		probe_metrics(p, &s, t0, json_object_get(run, "metrics"), run);
+		*rf = (struct run_facts){
+			.signal = rc > 128 ? rc - 128 : 0, .timed_out = timed_out, .timeout_s = sc->timeout_s,
+			.touch = touch, .oom_kills = kills,
+			.mismatches = mismatches > 0 ? mismatches : 0,
+			.exit_code = exit_code, .baseline = t->ops->baseline, .swapped_pages = swapped,
+			.working_set_pages = ws / 4096, .overflow_pages = overflow_pages,
+			.min_pages = min_pages, .compressibility = sc->compressibility,
+		};
+		snprintf(rf->log, sizeof rf->log, "%.255s", wl.log);
 		if (s.comp_orig_bytes) {
 			double cratio = s.comp_stored_bytes ? (double)s.comp_orig_bytes /
 							     (double)s.comp_stored_bytes : 0;
@@ -591,46 +521,12 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 				"{s:I, s:I, s:f}", "orig_bytes", (json_int_t)s.comp_orig_bytes,
 				"stored_bytes", (json_int_t)s.comp_stored_bytes, "ratio", cratio));
 			/* Judged only on enough data: a few MiB say nothing. */
-			if (s.comp_orig_bytes >= (16ULL << 20) && s.comp_stored_bytes &&
-			    !compressibility_fits(sc->compressibility, cratio, range, sizeof range) && !reason[0])
-				snprintf(reason, sizeof reason, "compressibility: the scenario declares %s "
-					 "(orig/stored %s) but the tier stored %.2f:1", sc->compressibility,
-					 range, cratio);
+			rf->compression_judged = s.comp_orig_bytes >= (16ULL << 20) && s.comp_stored_bytes;
+			rf->compression_fits = compressibility_band(sc->compressibility, cratio, rf->band,
+								    sizeof rf->band);
+			rf->compression_ratio = cratio;
 		}
-		/* Why a run does not count, first reason wins. */
-		if (rc > 128)
-			snprintf(reason, sizeof reason, "interrupted by signal %d", rc - 128);
-		else if (timed_out)
-			snprintf(reason, sizeof reason, "timeout: %s outlived %u s", sc->engine, sc->timeout_s);
-		else if (kills)
-			snprintf(reason, sizeof reason, "oom kill: %" PRIu64 " in the workload cgroup (the "
-				 "kernel's report is in dmesg; RUNBOOK.md, \"cgroup v1: why runs were "
-				 "OOM-killed under swap-in\", says how to read it)", kills);
-		else if (touch && json_integer_value(json_object_get(tj, "mismatches")) > 0)
-			snprintf(reason, sizeof reason, "data corruption: %lld page(s) read back wrong "
-				 "(%.120s)", (long long)json_integer_value(json_object_get(tj, "mismatches")), log);
-		else if (touch && exit_code != 0)
-			snprintf(reason, sizeof reason, "swapbench touch exit code %d (%.120s)", exit_code, log);
-		else if (exit_code == 3 || exit_code == 7)
-			snprintf(reason, sizeof reason, "stress-ng exit code %d (%s)", exit_code,
-				 exit_code == 3 ? "out of resources" : "stressor killed or failed");
-		else if (exit_code != 0)
-			snprintf(reason, sizeof reason, "stress-ng exit code %d", exit_code);
-		else if (t->ops->baseline && swapped > ws / 4096 / 100)
-			snprintf(reason, sizeof reason, "swapped: pswpout+zswpout rose by %" PRIu64
-				 " pages, and the baseline must not swap (other swap active?)", swapped);
-		else if (t->ops->baseline)
-			;	/* nothing swapped, as it should be */
-		else if (swapped < min_pages && !overflow_pages)
-			snprintf(reason, sizeof reason, "did not swap: pswpout+zswpout rose by %" PRIu64
-				 " pages, under the %" PRIu64 " needed (the working set fits in the limit)",
-				 swapped, min_pages);
-		else if (swapped < min_pages)
-			snprintf(reason, sizeof reason, "did not swap: pswpout+zswpout rose by %" PRIu64
-				 " pages, under the %" PRIu64 " that half the overcommit needs", swapped, min_pages);
 	}
-	json_object_set_new(run, "valid", json_boolean(!reason[0]));
-	json_object_set_new(run, "invalid_reason", reason[0] ? json_string(reason) : json_null());
 	json_object_set_new(run, "samples_file", json_string(tsv_name));
 	json_object_set_new(run, "windows_file", json_string(win_name));
 	json_decref(tj);
@@ -650,29 +546,22 @@ static json_int_t device_writes(json_t *counters)
 }
 
 /* The share of swap-out traffic that reached the tier's own device (its
- * block device's writes over pswpout): at least 95%, or the run is invalid.
- * zswap is judged by its pool (zswpout) instead: pages it keeps never reach
- * a device, by design. */
-static void check_share(json_t *run)
+ * block device's writes over pswpout), into the run's metrics and rf (at
+ * least 95%, or the run does not count).  zswap is judged by its pool
+ * (zswpout) instead: pages it keeps never reach a device, by design. */
+static void tier_share(json_t *run, const struct tier_ops *ops, struct run_facts *rf)
 {
 	json_t *m = json_object_get(run, "metrics");
 	json_int_t a = device_writes(json_object_get(run, "tier_counters_before"));
 	json_int_t b = device_writes(json_object_get(run, "tier_counters_after"));
 	json_int_t out = json_integer_value(json_object_get(m, "pswpout_pages"));
-	double share;
-	char reason[160];
 
-	if (!m || a < 0 || b < a || out <= 0 ||
-	    !strcmp(json_string_value(json_object_get(run, "tier_name")), "zswap"))
+	if (!m || a < 0 || b < a || out <= 0 || ops->frontswap)
 		return;
-	share = (double)(b - a) / ((double)out * 4096) * 100;
-	result_set_real(m, "tier_write_share_pct", share);
-	if (share < 95 && json_is_true(json_object_get(run, "valid"))) {
-		snprintf(reason, sizeof reason, "wrong tier: its device took %.1f%% of the %lld pages "
-			 "swapped out (95%% needed)", share, (long long)out);
-		json_object_set_new(run, "valid", json_false());
-		json_object_set_new(run, "invalid_reason", json_string(reason));
-	}
+	rf->share_known = true;
+	rf->share_pct = (double)(b - a) / ((double)out * 4096) * 100;
+	rf->pswpout_pages = (uint64_t)out;
+	result_set_real(m, "tier_write_share_pct", rf->share_pct);
 }
 
 /* The CPU time the tier's daemons (vramd, nbdfuse) used over the run, from
@@ -711,9 +600,10 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	json_t *run, *children = json_array();
 	size_t log0 = run_log ? json_array_size(run_log) : 0, i;
 	char why[512] = "", name[64], cg[PATH_MAX], tag[96];
+	struct run_facts rf = { 0 };
 	uint64_t waited = 0;
 	struct tier t;
-	bool quiet, torn = false;
+	bool quiet, torn_badly;
 	int rc = -1;
 
 	if (o->sc.kind == SCENARIO_FIO_RAW)
@@ -740,18 +630,15 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		journal_save(j);
 		goto out;
 	}
-	if (journal_save(j) < 0 || ops->setup(&t) < 0)
-		goto restore;
-	json_object_set_new(json_object_get(j->doc, "tier"), "up", json_true());
-	if (journal_save(j) < 0 || sig_pending)
-		goto restore;
+	if (tier_bring_up(&t) < 0 || sig_pending)
+		goto take_down;
 	if (!json_object_get(tier_config, ts->label))
-		json_object_set_new(tier_config, ts->label, tier_json(&t, true));
-	json_object_set_new(run, "tier_counters_before", tier_json(&t, false));
+		json_object_set_new(tier_config, ts->label, tier_snapshot(&t, true));
+	json_object_set_new(run, "tier_counters_before", tier_snapshot(&t, false));
 	if (o->sc.kind == SCENARIO_FIO_RAW) {
 		rc = fio_raw_measure(&o->sc, &t, o->out, tag, run, children);
-		json_object_set_new(run, "tier_counters_after", tier_json(&t, false));
-		goto teardown;
+		json_object_set_new(run, "tier_counters_after", tier_snapshot(&t, false));
+		goto take_down;
 	}
 	settle_memory();
 	quiet = wait_quiet(&waited);
@@ -760,28 +647,30 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	if (!quiet)
 		warn("memory PSI still not quiet after %d s; running anyway", QUIET_DEADLINE_S);
 	snprintf(name, sizeof name, "swapbench-run-%d", (int)getpid());
-	/* zswap's own tier wants its pages; the others must not lose them to it. */
+	/* A frontswap tier (zswap) wants the pages; the others must not lose them to it. */
 	if (memcg_create(j, &o->root, name, cgroup_limit(o, ops, ratio),
-			 !strcmp(ops->name, "zswap"), cg, sizeof cg) < 0)
-		goto teardown;
-	rc = measure(o, &t, repeat, ratio, cg, run, children, tag);
-	json_object_set_new(run, "tier_counters_after", tier_json(&t, false));
-	check_share(run);
+			 ops->frontswap, cg, sizeof cg) < 0)
+		goto take_down;
+	rc = measure(o, &t, repeat, ratio, cg, run, children, tag, &rf);
+	json_object_set_new(run, "tier_counters_after", tier_snapshot(&t, false));
+	if (rc != -1) {
+		const char *rule;
+
+		tier_share(run, ops, &rf);
+		rule = run_verdict(&rf, why, sizeof why);
+		json_object_set_new(run, "valid", json_boolean(!rule));
+		json_object_set_new(run, "invalid_reason", rule ? json_string(why) : json_null());
+	}
 	daemons_cpu(run);
-teardown:
-	torn = true;
-	if (ops->teardown && ops->teardown(&t) < 0 && rc == 0)
-		rc = -1;
-restore:
-	if (sig_pending && rc != -1)
-		rc = 128 + (int)sig_pending;
-	if (!torn && json_is_true(json_object_get(json_object_get(j->doc, "tier"), "up")) &&
-	    ops->teardown)
-		ops->teardown(&t);
-	if (journal_replay(j) < 0) {
+take_down:
+	if (tier_take_down(j, &t, &torn_badly) < 0) {
 		error("the machine is not fully restored: see above, then 'swapbench restore'");
 		rc = -1;
+	} else if (torn_badly && rc == 0) {
+		rc = -1;
 	}
+	if (sig_pending && rc != -1)
+		rc = 128 + (int)sig_pending;
 out:
 	for (i = log0; run_log && i < json_array_size(run_log); i++) {
 		json_t *e = json_array_get(run_log, i);

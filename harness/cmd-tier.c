@@ -214,15 +214,6 @@ static json_t *in_force(void)
 	return o;
 }
 
-static json_t *snapshot(const struct tier *t, bool describe)
-{
-	json_t *o = json_object();
-
-	if (describe ? t->ops->describe((struct tier *)t, o) : t->ops->counters(t, o))
-		debug("tier '%s' %s incomplete", t->ops->name, describe ? "description" : "counters");
-	return o;
-}
-
 static int write_json(const char *path, json_t *doc)
 {
 	int rc;
@@ -291,7 +282,7 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	json_t *argv = json_array();
 	uint64_t t0, kills = 0;
 	int status = 0, r, i, rc = 0;
-	pid_t pid;
+	bool hung;
 
 	for (i = 0; o->cmd[i]; i++)
 		json_array_append_new(argv, json_string(o->cmd[i]));
@@ -301,9 +292,9 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 		return 1;
 	}
 	snprintf(name, sizeof name, "swapbench-%d", (int)getpid());
-	/* zswap's own tier wants its pages; the others must not lose them to it. */
+	/* A frontswap tier (zswap) wants the pages; the others must not lose them to it. */
 	if (memcg_create(t->j, &root, name, o->memcg_limit,
-			 !strcmp(t->ops->name, "zswap"), cg, sizeof cg) < 0)
+			 t->ops->frontswap, cg, sizeof cg) < 0)
 		return 1;
 	json_object_set_new(w, "memcg", json_pack("{s:i, s:s, s:I}", "version", root.version,
 		"path", cg, "limit_bytes", (json_int_t)o->memcg_limit));
@@ -319,15 +310,15 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	if (memcg_flusher_start(&fl, cg, MEMCG_FLUSH_MS) < 0)
 		return 1;
 	t0 = mono_ns();
-	pid = child_start((const char *const *)o->cmd, &co);
-	if (pid < 0) {
+	/* Timed out or interrupted: the whole workload goes. */
+	r = child_run((const char *const *)o->cmd, &co, (int)o->timeout_s * 1000, 100, sample_peak, pk,
+		      REAP_DEADLINE_MS, o->cmd[0], &status, &hung);
+	if (r == -1) {
 		memcg_flusher_stop(&fl);
 		return 1;
 	}
-	r = child_wait(pid, (int)o->timeout_s * 1000, 100, sample_peak, pk, &status);
 	if (r != 1) {
-		/* Timed out or interrupted: the whole workload goes. */
-		if (child_reap(pid, true, REAP_DEADLINE_MS, o->cmd[0], &status) < 0) {
+		if (hung) {
 			memcg_flusher_stop(&fl);
 			json_object_set_new(w, "hung", json_true());
 			json_object_set_new(w, "elapsed_ns", json_integer((json_int_t)(mono_ns() - t0)));
@@ -365,15 +356,6 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	return rc;
 }
 
-/* Builds t on the journal's tier object. */
-static void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j)
-{
-	json_t *to = json_object_get(j->doc, "tier");
-
-	*t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(to, "settings"),
-			    .state = json_object_get(to, "state"), .dry_run = j->dry_run };
-}
-
 static int tier_up(int argc, char **argv)
 {
 	const struct tier_ops *ops;
@@ -382,17 +364,23 @@ static int tier_up(int argc, char **argv)
 	struct journal j;
 	struct tier t;
 	struct peak pk = { 0 };
+	bool torn_badly;
 	json_t *settings = json_object(), *doc = NULL, *w = NULL;
 	char why[512];
 	int n_other = 0, rc = 1, i, urc;
 
 	if (argc < 1 || argv[0][0] == '-') {
+		char list[128] = "";
+
 		json_decref(settings);
 		if (argc >= 1 && !strcmp(argv[0], "--help")) {
 			tier_usage();
 			return 0;
 		}
-		return usage_error("tier", "'tier up' needs a TIER (one of: zram zswap disk nbd)");
+		for (int k = 0; tiers[k]; k++)
+			if (!tiers[k]->baseline && strlen(list) + strlen(tiers[k]->name) + 2 < sizeof list)
+				strcat(strcat(list, " "), tiers[k]->name);
+		return usage_error("tier", "'tier up' needs a TIER (one of:%s)", list);
 	}
 	ops = tier_find(argv[0]);
 	if (!ops) {
@@ -462,13 +450,10 @@ static int tier_up(int argc, char **argv)
 		if (change_swapoff(&j, &other[i]) < 0)
 			goto out_restore;
 	}
-	if (ops->setup(&t) < 0)
+	if (tier_bring_up(&t) < 0)
 		goto out_restore;
 	if (sig_pending)
 		goto out_signal;
-	json_object_set_new(json_object_get(j.doc, "tier"), "up", json_true());
-	if (journal_save(&j) < 0)
-		goto out_restore;
 	pk.dev = tier_state(&t, "swap_dev");
 	if (o.dry) {
 		if (o.cmd) {
@@ -477,7 +462,7 @@ static int tier_up(int argc, char **argv)
 			json_decref(w);
 		}
 		printf("then, to undo it, in this order:\n");
-		journal_replay(&j);
+		tier_take_down(&j, &t, NULL);
 		rc = 0;
 		goto out_close;
 	}
@@ -485,8 +470,8 @@ static int tier_up(int argc, char **argv)
 			"schema", TIER_SCHEMA, "version", TIER_VERSION,
 			"tool", "name", "swapbench", "version", VERSION, "host", host_json(),
 			"tier", ops->name, "settings", t.settings, "in_force", in_force(),
-			"state", t.state, "describe", snapshot(&t, true),
-			"counters_before", snapshot(&t, false));
+			"state", t.state, "describe", tier_snapshot(&t, true),
+			"counters_before", tier_snapshot(&t, false));
 
 	if (!o.hold && !o.cmd) {
 		json_object_set_new(j.doc, "kept", json_true());
@@ -514,12 +499,10 @@ static int tier_up(int argc, char **argv)
 		if (rc > 128)
 			info("signal %d: tearing tier '%s' down", rc - 128, ops->name);
 	}
-	json_object_set_new(doc, "counters_after", snapshot(&t, false));
+	json_object_set_new(doc, "counters_after", tier_snapshot(&t, false));
 	json_object_set_new(doc, "peak", json_pack("{s:I}", "swap_used_bytes",
 						   (json_int_t)(pk.used_kib * 1024)));
-	if (ops->teardown && ops->teardown(&t) < 0 && rc == 0)
-		rc = 1;
-	if (journal_replay(&j) < 0)
+	if (tier_take_down(&j, &t, &torn_badly) < 0 || torn_badly)
 		rc = rc ? rc : 1;
 	json_object_set_new(doc, "restored", json_boolean(journal_empty(&j)));
 	if (run_log)
@@ -534,9 +517,7 @@ out_signal:
 out_restore:
 	if (sig_pending && rc == 1)
 		rc = 128 + (int)sig_pending; /* the failure was the interruption */
-	if (json_is_true(json_object_get(json_object_get(j.doc, "tier"), "up")) && ops->teardown)
-		ops->teardown(&t);
-	if (journal_replay(&j) < 0)
+	if (tier_take_down(&j, &t, NULL) < 0)
 		error("the machine is not fully restored: see above, then 'swapbench restore'");
 out_close:
 	json_decref(doc);
@@ -609,9 +590,7 @@ static int tier_down(int argc, char **argv)
 	if (!ops)
 		goto out;
 	tier_bind(&t, ops, &j);
-	if (!dry && json_is_true(json_object_get(json_object_get(j.doc, "tier"), "up")) && ops->teardown)
-		ops->teardown(&t);
-	rc = journal_replay(&j) < 0 ? 1 : 0;
+	rc = tier_take_down(&j, &t, NULL) < 0 ? 1 : 0;
 	if (rc == 0 && !dry)
 		info("tier '%s' is down; the machine is as swapbench found it", ops->name);
 out:
@@ -650,8 +629,8 @@ static int tier_show(int argc, char **argv)
 			"state", t.state, "up", json_object_get(to, "up"),
 			"kept", json_object_get(j.doc, "kept"), "owner", json_object_get(j.doc, "owner"));
 	if (json_is_true(json_object_get(to, "up"))) {
-		json_object_set_new(doc, "describe", snapshot(&t, true));
-		json_object_set_new(doc, "counters", snapshot(&t, false));
+		json_object_set_new(doc, "describe", tier_snapshot(&t, true));
+		json_object_set_new(doc, "counters", tier_snapshot(&t, false));
 	}
 	rc = write_json("-", doc) < 0;
 	json_decref(doc);

@@ -133,24 +133,22 @@ static int swap_in_use(const char *dev)
  * (killed), -1 when it could not be run or would not die (reported). */
 static int fio_exec(struct fio_ctx *c, const char *const argv[], unsigned timeout_s, int *exit_code)
 {
+	/* fio forks its jobs: its own process group, which goes as a whole. */
 	struct child_opts co = { .own_pgrp = true, .output = c->log };
 	int status = 0, w, rc = 0;
-	pid_t pid;
+	bool hung;
 
 	*exit_code = -1;
-	pid = child_start(argv, &co);
-	if (pid < 0)
+	w = child_run(argv, &co, (int)timeout_s * 1000, 200, NULL, NULL, REAP_MS, "fio", &status, &hung);
+	if (w == -1 && !hung && !status)
+		return -1;	/* not started (reported): nothing to record */
+	if (hung) {
+		json_array_append_new(c->children, json_pack("{s:o, s:i}", "argv",
+							     argv_json(argv), "exit_code", -1));
 		return -1;
-	w = child_wait(pid, (int)timeout_s * 1000, 200, NULL, NULL, &status);
-	if (w != 1) {
-		/* fio forks its jobs: the whole group goes. */
-		if (child_reap(pid, true, REAP_MS, "fio", &status) < 0) {
-			json_array_append_new(c->children, json_pack("{s:o, s:i}", "argv",
-								     argv_json(argv), "exit_code", -1));
-			return -1;
-		}
-		rc = w == 2 ? 128 + (int)sig_pending : w == 0 ? 1 : -1;
 	}
+	if (w != 1)
+		rc = w == 2 ? 128 + (int)sig_pending : w == 0 ? 1 : -1;
 	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	json_array_append_new(c->children, json_pack("{s:o, s:i}", "argv", argv_json(argv),
 						     "exit_code", *exit_code));
@@ -352,9 +350,10 @@ int fio_raw_measure(const struct scenario *sc, struct tier *t, const char *out_d
 	int rc = 0;
 
 	json_object_set_new(run, "kind", json_string("fio"));
-	if (!strcmp(t->ops->name, "zswap")) {
-		snprintf(reason, sizeof reason, "not applicable: zswap has no block device of its own "
-			 "(it compresses in front of the disk tier's swap device: measure tier disk)");
+	if (t->ops->frontswap) {
+		snprintf(reason, sizeof reason, "not applicable: %s has no block device of its own "
+			 "(it compresses in front of the disk tier's swap device: measure tier disk)",
+			 t->ops->name);
 		goto done;
 	}
 	if (!have_command("fio")) {

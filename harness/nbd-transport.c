@@ -226,7 +226,7 @@ static char *vramd_says(const char *vramd, const char *arg1, const char *arg2)
 	struct child_opts o = { .own_pgrp = true };
 	char path[] = "/tmp/swapbench-vramd-out.XXXXXX", *text;
 	int fd, status, rc;
-	pid_t pid;
+	bool hung;
 
 	if (!have_command(vramd))
 		return NULL;
@@ -237,12 +237,10 @@ static char *vramd_says(const char *vramd, const char *arg1, const char *arg2)
 	}
 	close(fd);
 	o.output = path;
-	pid = child_start(argv, &o);
-	rc = pid > 0 ? child_wait(pid, TIMEOUT_QUICK_S * 1000, 100, NULL, NULL, &status) : -1;
-	if (pid > 0 && rc != 1) {
-		child_reap(pid, true, REAP_DEADLINE_MS, vramd, &status);
+	rc = child_run(argv, &o, TIMEOUT_QUICK_S * 1000, 100, NULL, NULL, REAP_DEADLINE_MS, vramd,
+		       &status, &hung);
+	if (rc == 0 || rc == 2)
 		warn("'%s %s' did not answer within %d s", vramd, arg1, TIMEOUT_QUICK_S);
-	}
 	text = read_all(path);
 	unlink(path);
 	if (rc != 1) {

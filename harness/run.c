@@ -448,6 +448,22 @@ int child_reap(pid_t pid, bool group, int deadline_ms, const char *why, int *sta
 	return -1;
 }
 
+int child_run(const char *const argv[], const struct child_opts *o, int timeout_ms, int tick_ms,
+	      void (*tick)(void *), void *arg, int reap_ms, const char *what, int *status, bool *hung)
+{
+	pid_t pid = child_start(argv, o);
+	int w;
+
+	*hung = false;
+	*status = 0;
+	if (pid < 0)
+		return -1;
+	w = child_wait(pid, timeout_ms, tick_ms, tick, arg, status);
+	if (w != 1 && child_reap(pid, o->own_pgrp, reap_ms, what, status) < 0)
+		*hung = true;
+	return w;
+}
+
 /* The last n lines of the kernel log, from /dev/kmsg without blocking. */
 static void kmsg_tail(int n)
 {

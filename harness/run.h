@@ -81,6 +81,18 @@ int child_wait(pid_t pid, int timeout_ms, int tick_ms, void (*tick)(void *), voi
 /* How long a child gets to end after SIGKILL before it is given up on. */
 #define REAP_DEADLINE_MS 5000
 
+/* A child from start to end: child_start, child_wait up to timeout_ms
+ * (tick as there), and when it does not end by itself (a timeout, a signal
+ * for swapbench, a failed wait) child_reap: its process group when
+ * o->own_pgrp, given reap_ms, named WHAT in messages.  Returns child_wait's
+ * answer: 1 it ended (*status), 0 it timed out, 2 sig_pending became set
+ * (both killed, *status), -1 it could not be started or waited for
+ * (reported); *hung is true when a killed child would not go (no *status:
+ * stuck in the kernel, reported with diagnostics and left behind).  The one
+ * way swapbench runs a child it waits for. */
+int child_run(const char *const argv[], const struct child_opts *o, int timeout_ms, int tick_ms,
+	      void (*tick)(void *), void *arg, int reap_ms, const char *what, int *status, bool *hung);
+
 /* Ends our child PID for good: SIGKILL to its process group (GROUP: PID
  * leads one) or to PID alone, then waits up to deadline_ms for it, whatever
  * sig_pending says.  Returns 0 with its wait status in *status; -1 when it

@@ -16,6 +16,7 @@
 #include "pattern.h"
 #include "scenario.h"
 #include "tier.h"
+#include "workload.h"
 
 static const char *const kind_names[] = { "overcommit", "ramp", "fio-raw" };
 
@@ -160,9 +161,8 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		bad = s->workers_auto ? 0 : uint_val(v, 1, 64, &s->workers);
 		expect = "a number from 1 to 64, or auto (sized to the host)";
 	} else if (IS("workload", "engine")) {
-		expect = "stress-ng or touch";
-		bad = strcmp(v, "stress-ng") && strcmp(v, "touch") ? -1 :
-		      copy(s->engine, sizeof s->engine, v);
+		expect = workload_names();
+		bad = !workload_find(v) ? -1 : copy(s->engine, sizeof s->engine, v);
 	} else if (IS("workload", "vm-method")) {
 		bad = copy(s->method, sizeof s->method, v);
 		expect = "a stress-ng --vm-method name";

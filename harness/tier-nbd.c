@@ -225,8 +225,11 @@ static int nbd_teardown(struct tier *t)
 	return rc;
 }
 
-/* vramd's statistics, fresh: SIGUSR1, then wait for the file to change. */
-static json_t *vramd_stats(const struct tier *t)
+/* vramd's statistics.  vramd rewrites its stats file every second; with
+ * fresh, swapbench also asks it for a new one (SIGUSR1) and waits up to
+ * 1 s for the file to change: describe() only, never counters(), which the
+ * sampler thread calls and which must not block. */
+static json_t *vramd_stats(const struct tier *t, bool fresh)
 {
 	const char *file = tier_state(t, "stats_file");
 	pid_t pid = (pid_t)json_integer_value(json_object_get(t->state, "vramd_pid"));
@@ -237,7 +240,7 @@ static json_t *vramd_stats(const struct tier *t)
 		return NULL;
 	if (stat(file, &before) < 0)
 		memset(&before, 0, sizeof before);
-	if (kill(pid, SIGUSR1) == 0) {
+	if (fresh && kill(pid, SIGUSR1) == 0) {
 		for (i = 0; i < 40; i++) {
 			if (stat(file, &now) == 0 &&
 			    (now.st_ino != before.st_ino || now.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
@@ -253,7 +256,7 @@ static int nbd_describe(const struct tier *t, json_t *out)
 {
 	const char *keys[] = { "transport", "transport_why", "device", "swap_dev", "fuse_uring",
 			       "fuse_enable_uring" };
-	json_t *s = vramd_stats(t), *dio = json_object_get(t->state, "direct_io");
+	json_t *s = vramd_stats(t, true), *dio = json_object_get(t->state, "direct_io");
 	size_t i;
 
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -275,7 +278,7 @@ static int nbd_describe(const struct tier *t, json_t *out)
 static int nbd_counters(const struct tier *t, json_t *out)
 {
 	const char *dev = tier_state(t, "device");
-	json_t *s = vramd_stats(t), *cmds, *o;
+	json_t *s = vramd_stats(t, false), *cmds, *o;
 	char path[PATH_MAX], buf[512];
 
 	if (dev && !strncmp(dev, "/dev/", 5)) {

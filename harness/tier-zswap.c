@@ -210,6 +210,7 @@ static int zswap_counters(const struct tier *t, json_t *out)
 
 const struct tier_ops tier_zswap = {
 	.name = "zswap",
+	.frontswap = true,
 	.summary = "zswap compressed cache in front of a disk swap file",
 	.params = zswap_params,
 	.supported = zswap_supported,

@@ -67,6 +67,56 @@ const char *tier_get(const struct tier *t, const char *name)
 	return p ? p->def : NULL;
 }
 
+void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j)
+{
+	json_t *to = json_object_get(j->doc, "tier");
+
+	*t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(to, "settings"),
+			    .state = json_object_get(to, "state"), .dry_run = j->dry_run };
+}
+
+const struct tier_ops *tier_from_journal(struct journal *j, struct tier *t)
+{
+	const char *name = json_string_value(json_object_get(json_object_get(j->doc, "tier"), "name"));
+	const struct tier_ops *ops = name ? tier_find(name) : NULL;
+
+	if (ops)
+		tier_bind(t, ops, j);
+	return ops;
+}
+
+int tier_bring_up(struct tier *t)
+{
+	if (journal_save(t->j) < 0 || t->ops->setup(t) < 0)
+		return -1;
+	json_object_set_new(json_object_get(t->j->doc, "tier"), "up", json_true());
+	return journal_save(t->j);
+}
+
+int tier_take_down(struct journal *j, struct tier *t, bool *teardown_failed)
+{
+	struct tier own;
+
+	if (teardown_failed)
+		*teardown_failed = false;
+	if (!t && tier_from_journal(j, &own))
+		t = &own;
+	if (t && t->ops->teardown && !j->dry_run &&
+	    json_is_true(json_object_get(json_object_get(j->doc, "tier"), "up")) &&
+	    t->ops->teardown(t) < 0 && teardown_failed)
+		*teardown_failed = true;
+	return journal_replay(j);
+}
+
+json_t *tier_snapshot(const struct tier *t, bool describe)
+{
+	json_t *o = json_object();
+
+	if (describe ? t->ops->describe(t, o) : t->ops->counters(t, o))
+		debug("tier '%s' %s incomplete", t->ops->name, describe ? "description" : "counters");
+	return o;
+}
+
 int tier_size(const struct tier *t, const char *name, uint64_t *out)
 {
 	const char *v = tier_get(t, name);
@@ -169,7 +219,7 @@ int tier_apply_common(struct tier *t)
 	if (thp && change_value(t->j, thp_path, thp) < 0)
 		return -1;
 	/* zswap in front would take the faults meant for the device under test. */
-	if (strcmp(t->ops->name, "zswap") && read_text(zswap, v, sizeof v) > 0 && v[0] == 'Y') {
+	if (!t->ops->frontswap && read_text(zswap, v, sizeof v) > 0 && v[0] == 'Y') {
 		info("turning zswap off while tier '%s' is up", t->ops->name);
 		return change_value(t->j, zswap, "N");
 	}

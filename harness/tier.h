@@ -50,6 +50,13 @@ struct tier_ops {
 	const char *summary;	/* one line for `swapbench list` */
 	const struct tier_param *params;	/* tier's own options, ended by {NULL} */
 
+	/* A compressed pool in front of another swap device (zswap, the
+	 * kernel's frontswap): zswap stays on while it is up (other tiers turn
+	 * it off), its workload cgroup may use zswap, its traffic is judged by
+	 * its pool (zswpout) rather than by a device's writes, and it has no
+	 * raw device of its own for fio. */
+	bool frontswap;
+
 	/* The no-swap baseline (tier none): makes no device; swapbench run
 	 * gives its workload cgroup a limit the working set fits in (the
 	 * working set and a quarter, plus 64 MiB) and judges a run of it
@@ -84,7 +91,10 @@ struct tier_ops {
 	 * device's stat, zram mm_stat/io_stat, zswap counters, /proc/swaps
 	 * use) to out, raw, with units in the keys; a compressing tier adds
 	 * "compression": {"orig_bytes", "stored_bytes"} (what it holds now,
-	 * before and after compression).  0 or -1. */
+	 * before and after compression).  Called before and after each run
+	 * and once a second on the sampler thread, beside its 100 ms vmstat
+	 * and PSI reads: it must not block (read what is there; no signal
+	 * and wait for a daemon to answer).  0 or -1. */
 	int (*counters)(const struct tier *t, json_t *out);
 };
 
@@ -113,6 +123,34 @@ const char *tier_get(const struct tier *t, const char *name);
 int tier_size(const struct tier *t, const char *name, uint64_t *out);
 int tier_uint(const struct tier *t, const char *name, uint64_t min, uint64_t max, uint64_t *out);
 int tier_bool(const struct tier *t, const char *name, bool *out);
+
+/* --- the life of a tier in the undo journal -------------------------------------
+ * One owner for what `swapbench run`, `tier` and `restore` do alike: the
+ * journal's "tier" object ({name, settings, state, up}) names the tier and
+ * carries what setup() made, so that any later command (or the next one
+ * after a crash) can take it down. */
+
+/* t on the journal's tier object (its settings and state, borrowed), in a
+ * dry run when the journal is. */
+void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j);
+
+/* The tier the journal holds, bound to t; NULL when it holds none or one
+ * this build does not know. */
+const struct tier_ops *tier_from_journal(struct journal *j, struct tier *t);
+
+/* Makes the bound tier live swap: the journal saved, setup(), the tier
+ * marked up and saved again.  0, or -1 (reported): take it down. */
+int tier_bring_up(struct tier *t);
+
+/* Takes the journal's tier down: its own teardown() when it is up (not in
+ * a dry run), then the journal's replay, every change undone in reverse.
+ * t may be NULL (the tier from the journal).  *teardown_failed (may be
+ * NULL) says whether teardown() reported a failure.  0, or -1 when
+ * something could not be undone (reported; it stays in the journal). */
+int tier_take_down(struct journal *j, struct tier *t, bool *teardown_failed);
+
+/* The tier's description (describe) or its counters, as a new object. */
+json_t *tier_snapshot(const struct tier *t, bool describe);
 
 /* --- helpers several tiers share ------------------------------------------- */
 

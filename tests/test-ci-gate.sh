@@ -46,8 +46,9 @@ git -C "$top" rev-parse --verify --quiet HEAD >/dev/null || skip "not a git chec
 keep_stderr
 swapbench_isolate
 before=$(machine_snapshot)
+trees=$(git -C "$top" worktree list --porcelain | grep '^worktree')
 expect_usage "is no commit" no-such-ref-swapbench
-[ -z "$(git -C "$top" worktree list --porcelain | grep -c '^worktree' | grep -vx 1)" ] ||
+[ "$(git -C "$top" worktree list --porcelain | grep '^worktree')" = "$trees" ] ||
 	bad "a refused ref left a worktree: $(git -C "$top" worktree list)"
 
 # Short tries judged on work done: in 2-s runs the probe p99 moved 20-47%
@@ -76,7 +77,7 @@ for i in $(seq 1 10); do
 	esac
 	same_machine "$before" "after A/A try $i"
 	[ "$i" != 1 ] || {
-		[ -z "$(git -C "$top" worktree list --porcelain | grep -c '^worktree' | grep -vx 1)" ] ||
+		[ "$(git -C "$top" worktree list --porcelain | grep '^worktree')" = "$trees" ] ||
 			bad "the gate left a worktree: $(git -C "$top" worktree list)"
 		jq -e '.pair == {base: "base", candidate: "cand"} and (.results | length) == 1' \
 			"$tmp/aa1/compare.json" >/dev/null || bad "compare.json: $(head -c 300 "$tmp/aa1/compare.json")"

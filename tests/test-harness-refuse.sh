@@ -80,7 +80,7 @@ expect 0 "^scenarios:" "$SB" list
 expect 0 "^tiers:" "$SB" doctor
 expect 0 "^  auto takes [a-z-]+: " "$SB" doctor
 "$SB" doctor --json >"$tmp/doctor.json" || fail "doctor --json failed"
-jq -e '.schema == "swapbench-doctor" and (.tiers | keys | sort) == ["disk", "nbd", "zram", "zswap"]
+jq -e '.schema == "swapbench-doctor" and (.tiers | keys | sort) == ["disk", "nbd", "none", "zram", "zswap"]
        and (.checks | map(.name) | index("psi") != null) and (.advice | type) == "array"
        and (.tools | has("nbdfuse"))
        and (.nbd_transports | [.ublk, .kernel, .["vramd-fuse"], .nbdfuse] | all(.offered | type == "boolean"))

@@ -38,7 +38,7 @@ for v in nan inf; do
 	timeout 20 "$SWAPBENCH" compare --threshold "$v" "$top/tests/fixtures/results/base.json" \
 		"$top/tests/fixtures/results/cand-ok.json" >"$tmp/out" 2>&1
 	rc=$?
-	[ $rc != 0 ] && grep -q "bad threshold '$v'" "$tmp/out" ||
+	[ $rc != 0 ] && grep -q -- "--threshold: bad value '$v'" "$tmp/out" ||
 		{ cat "$tmp/out" >&2; fail "item 12: compare --threshold $v: exit $rc, not refused"; }
 done
 info "item 12: compare --threshold nan and inf refused"

@@ -1,0 +1,135 @@
+/* A run's validity, rule by rule: see verdict.h.
+ * Try: build/tests/unit-harness-verdict */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "verdict.h"
+
+uint64_t run_min_pages(uint64_t working_set_pages, uint64_t overflow_pages)
+{
+	uint64_t one_pct = working_set_pages / 100 + 1;
+
+	return overflow_pages / 2 > one_pct ? overflow_pages / 2 : one_pct;
+}
+
+bool compressibility_band(const char *declared, double ratio, char *band, size_t len)
+{
+	static const struct { const char *name; double lo, hi; } bands[] = {
+		{ "incompressible", 0, 1.3 }, { "2:1", 1.5, 3.5 }, { "4:1", 3.0, 8.0 },
+		{ "zero", 8.0, 1e12 },
+	};
+	size_t i;
+
+	if (len)
+		band[0] = '\0';
+	for (i = 0; i < sizeof bands / sizeof bands[0]; i++)
+		if (!strcmp(declared, bands[i].name)) {
+			snprintf(band, len, "%.1f to %.1f", bands[i].lo, bands[i].hi);
+			return ratio >= bands[i].lo && ratio < bands[i].hi;
+		}
+	return true;
+}
+
+/* --- the rules: each says whether it applies and why ------------------------ */
+
+static bool interrupted(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "interrupted by signal %d", f->signal);
+	return f->signal > 0;
+}
+
+static bool timeout(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "timeout: %s outlived %u s", f->touch ? "touch" : "stress-ng", f->timeout_s);
+	return f->timed_out;
+}
+
+static bool oom_kill(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is in "
+		 "dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", says how "
+		 "to read it)", f->oom_kills);
+	return f->oom_kills > 0;
+}
+
+static bool corruption(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "data corruption: %" PRId64 " page(s) read back wrong (%.120s)",
+		 f->mismatches, f->log);
+	return f->touch && f->mismatches > 0;
+}
+
+static bool workload_failed(const struct run_facts *f, char *why, size_t len)
+{
+	if (f->touch)
+		snprintf(why, len, "swapbench touch exit code %d (%.120s)", f->exit_code, f->log);
+	else if (f->exit_code == 3 || f->exit_code == 7)
+		snprintf(why, len, "stress-ng exit code %d (%s)", f->exit_code,
+			 f->exit_code == 3 ? "out of resources" : "stressor killed or failed");
+	else
+		snprintf(why, len, "stress-ng exit code %d", f->exit_code);
+	return f->exit_code != 0;
+}
+
+static bool baseline_swapped(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "swapped: pswpout+zswpout rose by %" PRIu64 " pages, and the baseline must "
+		 "not swap (other swap active?)", f->swapped_pages);
+	return f->baseline && f->swapped_pages > f->working_set_pages / 100;
+}
+
+static bool did_not_swap(const struct run_facts *f, char *why, size_t len)
+{
+	if (f->overflow_pages)
+		snprintf(why, len, "did not swap: pswpout+zswpout rose by %" PRIu64 " pages, under the %"
+			 PRIu64 " that half the overcommit needs", f->swapped_pages, f->min_pages);
+	else
+		snprintf(why, len, "did not swap: pswpout+zswpout rose by %" PRIu64 " pages, under the %"
+			 PRIu64 " needed (the working set fits in the limit)", f->swapped_pages, f->min_pages);
+	return !f->baseline && f->swapped_pages < f->min_pages;
+}
+
+static bool wrong_compressibility(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "compressibility: the scenario declares %s (orig/stored %s) but the tier "
+		 "stored %.2f:1", f->compressibility ? f->compressibility : "?", f->band,
+		 f->compression_ratio);
+	return f->compression_judged && !f->compression_fits;
+}
+
+static bool wrong_tier(const struct run_facts *f, char *why, size_t len)
+{
+	snprintf(why, len, "wrong tier: its device took %.1f%% of the %" PRIu64 " pages swapped out "
+		 "(95%% needed)", f->share_pct, f->pswpout_pages);
+	return f->share_known && f->share_pct < 95;
+}
+
+/* In order: what stopped the run, what broke the workload, then whether
+ * what was measured is what the tier did. */
+static const struct {
+	const char *name;
+	bool (*applies)(const struct run_facts *f, char *why, size_t len);
+} rules[] = {
+	{ "interrupted", interrupted },
+	{ "timeout", timeout },
+	{ "oom_kill", oom_kill },
+	{ "data_corruption", corruption },
+	{ "workload_failed", workload_failed },
+	{ "baseline_swapped", baseline_swapped },
+	{ "did_not_swap", did_not_swap },
+	{ "compressibility", wrong_compressibility },
+	{ "wrong_tier", wrong_tier },
+};
+
+const char *run_verdict(const struct run_facts *f, char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof rules / sizeof rules[0]; i++)
+		if (rules[i].applies(f, why, len))
+			return rules[i].name;
+	if (len)
+		why[0] = '\0';
+	return NULL;
+}

@@ -1,0 +1,52 @@
+/* Whether a run of `swapbench run` counts: the facts a run measured, judged
+ * by rules in a table, one row each, in the order that decides which
+ * reason a run gets when several apply (the first).  Pure: no I/O, so each
+ * rule is unit-tested (tests/unit-harness-verdict.c), as advice.c's are. */
+#ifndef SWAPBENCH_VERDICT_H
+#define SWAPBENCH_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct run_facts {
+	int signal;			/* > 0: the run was interrupted by it */
+	bool timed_out;			/* the workload outlived timeout_s */
+	unsigned timeout_s;
+	bool touch;			/* engine touch (else stress-ng) */
+	uint64_t oom_kills;		/* in the workload's cgroup */
+	int64_t mismatches;		/* touch: pages read back wrong */
+	int exit_code;			/* the workload's; -1 when it was left hung */
+	char log[256];			/* the workload's log, named in messages */
+	bool baseline;			/* tier none: must not swap */
+	uint64_t swapped_pages;		/* pswpout + zswpout over the run */
+	uint64_t working_set_pages;
+	uint64_t overflow_pages;	/* working set over the limit; 0: it fits */
+	uint64_t min_pages;		/* swap-out needed to count */
+	/* A compressing tier's achieved ratio, judged once it stored 16 MiB. */
+	bool compression_judged;
+	bool compression_fits;		/* inside the declared band */
+	const char *compressibility;	/* as declared */
+	char band[32];			/* the declared band, "LO to HI" */
+	double compression_ratio;
+	/* The tier device's share of the swap-out traffic; not for zswap. */
+	bool share_known;
+	double share_pct;
+	uint64_t pswpout_pages;
+};
+
+/* Whether RATIO (orig/stored, as a compressing tier measured it) is in the
+ * band a DECLARED compressibility allows, written to band as "LO to HI":
+ * wide enough for the algorithms kernels offer, narrow enough to tell the
+ * declarations apart.  An unknown declaration fits anything. */
+bool compressibility_band(const char *declared, double ratio, char *band, size_t len);
+
+/* Swap-out a run needs to count: half the overflow, and at least 1% of the
+ * working set (so that stray swap elsewhere does not make it valid). */
+uint64_t run_min_pages(uint64_t working_set_pages, uint64_t overflow_pages);
+
+/* The first rule that applies: writes why the run does not count into why
+ * and returns the rule's name; NULL (why "") when the run counts. */
+const char *run_verdict(const struct run_facts *f, char *why, size_t len);
+
+#endif

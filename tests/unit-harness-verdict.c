@@ -1,0 +1,111 @@
+/* Unit tests for harness/verdict.c: each rule of a run's validity fires on
+ * the facts it is about and says why, the order decides between rules that
+ * apply together, and a run that swapped as it should counts. */
+#include <string.h>
+
+#include "unit.h"
+#include "verdict.h"
+
+/* run_verdict's rule for f (NULL: valid), its message in why. */
+static char why[512];
+
+static int is(const struct run_facts *f, const char *rule, const char *says)
+{
+	const char *r = run_verdict(f, why, sizeof why);
+
+	if (!rule)
+		return r == NULL && why[0] == '\0';
+	return r && !strcmp(r, rule) && strstr(why, says) != NULL;
+}
+
+int main(void)
+{
+	/* A good overcommit run: 1.2x of 65536 pages, half the overflow out. */
+	const struct run_facts good = {
+		.touch = true, .timeout_s = 60, .working_set_pages = 78643,
+		.overflow_pages = 13107, .min_pages = run_min_pages(78643, 13107),
+		.swapped_pages = 40000, .compressibility = "2:1", .log = "/r/x-touch.log",
+	};
+	struct run_facts f;
+	char band[32];
+
+	CHECK(good.min_pages == 6553);
+	CHECK(run_min_pages(100000, 0) == 1001);	/* fits: 1% of the working set */
+	CHECK(is(&good, NULL, NULL));
+
+	f = good;
+	f.swapped_pages = 6552;
+	CHECK(is(&f, "did_not_swap", "under the 6553 that half the overcommit needs"));
+	f.overflow_pages = 0;
+	f.min_pages = run_min_pages(f.working_set_pages, 0);
+	f.swapped_pages = 10;
+	CHECK(is(&f, "did_not_swap", "(the working set fits in the limit)"));
+
+	/* The baseline: valid when nothing swapped, not when it did. */
+	f = good;
+	f.baseline = true;
+	f.overflow_pages = 0;
+	f.swapped_pages = 0;
+	CHECK(is(&f, NULL, NULL));
+	f.swapped_pages = 786;
+	CHECK(is(&f, NULL, NULL));	/* within 1% of the working set */
+	f.swapped_pages = 787;
+	CHECK(is(&f, "baseline_swapped", "the baseline must not swap"));
+
+	f = good;
+	f.signal = 2;
+	f.oom_kills = 1;	/* both apply: the signal comes first */
+	CHECK(is(&f, "interrupted", "interrupted by signal 2"));
+	f.signal = 0;
+	CHECK(is(&f, "oom_kill", "oom kill: 1 in the workload cgroup"));
+	f.timed_out = true;
+	CHECK(is(&f, "timeout", "timeout: touch outlived 60 s"));
+
+	f = good;
+	f.mismatches = 3;
+	f.exit_code = 1;
+	CHECK(is(&f, "data_corruption", "data corruption: 3 page(s) read back wrong (/r/x-touch.log)"));
+	f.mismatches = 0;
+	CHECK(is(&f, "workload_failed", "swapbench touch exit code 1 (/r/x-touch.log)"));
+	f.touch = false;
+	f.exit_code = 3;
+	CHECK(is(&f, "workload_failed", "stress-ng exit code 3 (out of resources)"));
+	f.exit_code = 7;
+	CHECK(is(&f, "workload_failed", "(stressor killed or failed)"));
+	f.exit_code = 2;
+	CHECK(is(&f, "workload_failed", "stress-ng exit code 2"));
+	f.mismatches = 5;	/* stress-ng has no such check */
+	CHECK(is(&f, "workload_failed", "stress-ng exit code 2"));
+
+	/* Compressibility: judged only when the tier stored enough. */
+	CHECK(compressibility_band("2:1", 2.4, band, sizeof band) && !strcmp(band, "1.5 to 3.5"));
+	CHECK(!compressibility_band("incompressible", 2.8, band, sizeof band) &&
+	      !strcmp(band, "0.0 to 1.3"));
+	CHECK(compressibility_band("4:1", 3.0, band, sizeof band));
+	CHECK(!compressibility_band("4:1", 8.0, band, sizeof band));
+	CHECK(compressibility_band("zero", 50, band, sizeof band));
+	CHECK(compressibility_band("something-else", 0.1, band, sizeof band) && band[0] == '\0');
+	f = good;
+	f.compressibility = "incompressible";
+	f.compression_ratio = 2.8;
+	f.compression_fits = compressibility_band(f.compressibility, 2.8, f.band, sizeof f.band);
+	CHECK(is(&f, NULL, NULL));	/* not judged: under 16 MiB stored */
+	f.compression_judged = true;
+	CHECK(is(&f, "compressibility", "declares incompressible (orig/stored 0.0 to 1.3) but the tier stored 2.80:1"));
+	/* A run that did not swap is that first, whatever it stored. */
+	f.swapped_pages = 0;
+	CHECK(is(&f, "did_not_swap", "did not swap"));
+
+	/* The tier's share of the traffic: last. */
+	f = good;
+	f.share_known = true;
+	f.share_pct = 95;
+	f.pswpout_pages = 40000;
+	CHECK(is(&f, NULL, NULL));
+	f.share_pct = 94.9;
+	CHECK(is(&f, "wrong_tier", "its device took 94.9% of the 40000 pages swapped out"));
+	f.compression_judged = true;
+	f.compression_fits = false;
+	CHECK(is(&f, "compressibility", "compressibility"));
+	UNIT_DONE();
+}
