@@ -26,6 +26,7 @@
 #include "procfs.h"
 #include "result.h"
 #include "run.h"
+#include "palette.h"
 #include "stats.h"
 
 #define GNUPLOT_TIMEOUT_S 60
@@ -518,8 +519,9 @@ static int render(const char *plots, const char *dir, const char *figure, const 
 		{ "fmt", NULL, 0, false }, { "host", result_fp_str(doc, "host"), 0, false },
 		{ "kernel", result_fp_str(doc, "kernel"), 0, false },
 		{ "scenario", result_fp_str(doc, "scenario"), 0, false }, { "tiers", tiers, 0, false },
+		{ "palette", tier_palette(), 0, false },
 	};
-	size_t i, n = 8;
+	size_t i, n = 9;
 	int rc;
 
 	for (i = 0; i < nextra && n < sizeof v / sizeof v[0]; i++)

@@ -39,8 +39,14 @@ static int disk_counters(const struct tier *t, json_t *out)
 	return 0;
 }
 
+static const struct tier_colour disk_colours[] = {
+	{ "disk", 0x7f7f7f },
+	{ NULL, 0 },
+};
+
 const struct tier_ops tier_disk = {
 	.name = "disk",
+	.colours = disk_colours,
 	.summary = "swap file or partition on storage (plain swap)",
 	.params = disk_params,
 	.supported = disk_supported,

@@ -313,8 +313,14 @@ static int nbd_counters(const struct tier *t, json_t *out)
 	return 0;
 }
 
+static const struct tier_colour nbd_colours[] = {
+	{ "nbd", 0x17becf }, { "nbd-vram", 0x2ca02c }, { "nbd-ram", 0x9467bd }, { "nbd-null", 0x8c564b },
+	{ NULL, 0 },
+};
+
 const struct tier_ops tier_nbd = {
 	.name = "nbd",
+	.colours = nbd_colours,
 	.summary = "vramd's export (vram, ram or null) as swap, via ublk, nbd-client, vramd's FUSE or nbdfuse",
 	.params = nbd_params,
 	.supported = nbd_supported,

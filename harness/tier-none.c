@@ -45,8 +45,14 @@ static int none_counters(const struct tier *t, json_t *out)
 	return 0;
 }
 
+static const struct tier_colour none_colours[] = {
+	{ "none", 0x000000 },
+	{ NULL, 0 },
+};
+
 const struct tier_ops tier_none = {
 	.name = "none",
+	.colours = none_colours,
 	.summary = "no swap: the baseline, run with a limit the working set fits in",
 	.params = none_params,
 	.baseline = true,

@@ -228,8 +228,14 @@ static int zram_counters(const struct tier *t, json_t *out)
 	return 0;
 }
 
+static const struct tier_colour zram_colours[] = {
+	{ "zram", 0x1f77b4 },
+	{ NULL, 0 },
+};
+
 const struct tier_ops tier_zram = {
 	.name = "zram",
+	.colours = zram_colours,
 	.summary = "compressed RAM block device (zram) as swap",
 	.params = zram_params,
 	.supported = zram_supported,

@@ -208,8 +208,14 @@ static int zswap_counters(const struct tier *t, json_t *out)
 	return 0;
 }
 
+static const struct tier_colour zswap_colours[] = {
+	{ "zswap", 0xff7f0e },
+	{ NULL, 0 },
+};
+
 const struct tier_ops tier_zswap = {
 	.name = "zswap",
+	.colours = zswap_colours,
 	.frontswap = true,
 	.summary = "zswap compressed cache in front of a disk swap file",
 	.params = zswap_params,

@@ -6,6 +6,7 @@
 
 #include "change.h"
 #include "log.h"
+#include "palette.h"
 #include "parse.h"
 #include "procfs.h"
 #include "run.h"
@@ -115,6 +116,28 @@ json_t *tier_snapshot(const struct tier *t, bool describe)
 	if (describe ? t->ops->describe(t, o) : t->ops->counters(t, o))
 		debug("tier '%s' %s incomplete", t->ops->name, describe ? "description" : "counters");
 	return o;
+}
+
+/* See palette.h. */
+const char *tier_palette(void)
+{
+	static char pal[1024];
+	const struct tier_colour *c;
+	size_t i, n = 0;
+	int w;
+
+	if (pal[0])
+		return pal;
+	for (i = 0; tiers[i]; i++)
+		for (c = tiers[i]->colours; c && c->label; c++) {
+			w = snprintf(pal + n, sizeof pal - n, "%s%s %u", n ? " " : "", c->label, c->rgb);
+			if (w < 0 || (size_t)w >= sizeof pal - n) {
+				pal[n] = '\0';	/* full: the labels past it draw red */
+				return pal;
+			}
+			n += (size_t)w;
+		}
+	return pal;
 }
 
 int tier_size(const struct tier *t, const char *name, uint64_t *out)

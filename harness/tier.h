@@ -45,10 +45,20 @@ struct tier {
 				 * fio on the raw device (scenario kind fio-raw) */
 };
 
+/* A colour of the figures (swapbench plot) for the runs labelled LABEL. */
+struct tier_colour {
+	const char *label;
+	unsigned rgb;		/* 0xRRGGBB */
+};
+
 struct tier_ops {
 	const char *name;
 	const char *summary;	/* one line for `swapbench list` */
 	const struct tier_param *params;	/* tier's own options, ended by {NULL} */
+	/* The figures' colours of its runs by label: its name's, and those of
+	 * labels its options make (nbd-vram); ended by {NULL}.  A label not
+	 * listed takes the colour of its first word (nbd-vram-30: nbd's). */
+	const struct tier_colour *colours;
 
 	/* A compressed pool in front of another swap device (zswap, the
 	 * kernel's frontswap): zswap stays on while it is up (other tiers turn

@@ -29,18 +29,19 @@ if (fmt eq "svg") {
 set output out
 
 # One colour per tier, the same in every figure ("zram@1.5", a tier at one
-# overcommit ratio of a ramp, takes its tier's colour); the no-swap
-# baseline black.
+# overcommit ratio of a ramp, takes its tier's colour): swapbench plot
+# passes `palette`, "LABEL RGB ...", from the tiers' own tables
+# (harness/tier-*.c); a label not in it takes its first word's colour
+# ("nbd-vram-30": nbd's), else red.
+if (!exists("palette")) palette = ""
+pal_ = " ".palette." "
+pal_at(t) = strstrt(pal_, " ".t." ")
+pal_rgb(t) = int(word(pal_[pal_at(t) + strlen(t) + 1:], 1) + 0)
+first_word(t) = strstrt(t, "-") > 0 ? t[1:strstrt(t, "-") - 1] : t
 tier_of(t) = strstrt(t, "@") > 0 ? t[1:strstrt(t, "@") - 1] : t
 tier_rgb(g) = tier_rgb1(tier_of(g))
-tier_rgb1(t) = t eq "zram"     ? 0x1f77b4 : \
-	      t eq "zswap"    ? 0xff7f0e : \
-	      t eq "disk"     ? 0x7f7f7f : \
-	      t eq "nbd-vram" ? 0x2ca02c : \
-	      t eq "nbd-ram"  ? 0x9467bd : \
-	      t eq "nbd-null" ? 0x8c564b : \
-	      t eq "nbd"      ? 0x17becf : \
-	      t eq "none"     ? 0x000000 : 0xd62728
+tier_rgb1(t) = pal_at(t) > 0 ? pal_rgb(t) : \
+	       pal_at(first_word(t)) > 0 ? pal_rgb(first_word(t)) : 0xd62728
 tier_hex(t) = sprintf("#%06x", tier_rgb(t))
 
 # "FIGURE" over "host H, kernel K, scenario S".

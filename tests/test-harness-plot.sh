@@ -56,6 +56,14 @@ cp -r "$F/run-a" "$tmp/run-a"
 "$SWAPBENCH" plot "$tmp/run-a" >"$tmp/out" 2>"$tmp/err" ||
 	fail "plot failed: $(cat "$tmp/err")"
 check_figure "$tmp/run-a" p99-by-tier 'probe latency p99 (ms)'
+# Each tier in its own colour, from the tiers' tables (harness/tier-*.c):
+# zram blue, disk grey, nbd-ram purple; none falls back to red.
+for rgb in '31, 119, 180' '127, 127, 127' '148, 103, 189'; do
+	grep -q "rgb( *${rgb//, /, *})" "$tmp/run-a/plots/p99-by-tier.svg" ||
+		fail "p99-by-tier.svg: no bar in rgb($rgb)"
+done
+! grep -q 'rgb(214,  39,  40)' "$tmp/run-a/plots/p99-by-tier.svg" ||
+	fail "p99-by-tier.svg: a tier drawn in the fallback red"
 check_figure "$tmp/run-a" psi-full 'PSI memory full (% of interval)' 'time since start (s)'
 check_figure "$tmp/run-a" swap-rates 'rate (pages/s)' 'time since start (s)'
 check_figure "$tmp/run-a" latency-cdf 'probe exec latency (ms, log scale)' '(1 - CDF, log scale)'
