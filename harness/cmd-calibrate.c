@@ -87,7 +87,7 @@ out:
 	return row;
 }
 
-static void print_row(const json_t *row)
+static void print_row(const json_t *row, int w)
 {
 	const struct metric *m = metric_find(json_string_value(json_object_get(row, "metric")));
 	const char *why = json_string_value(json_object_get(row, "reason"));
@@ -113,7 +113,7 @@ static void print_row(const json_t *row)
 		snprintf(sug, sizeof sug, "--margin %.2f",
 			 json_real_value(json_object_get(row, "suggested_margin_pp")));
 	}
-	printf("%-9s %-13s %4lld %11s %-24s %10s  %s\n", json_string_value(json_object_get(row, "tier")),
+	printf("%-*s %-13s %4lld %11s %-24s %10s  %s\n", w, json_string_value(json_object_get(row, "tier")),
 	       m->name, json_integer_value(json_object_get(row, "valid_runs")), med, ci, var, sug);
 }
 
@@ -177,12 +177,17 @@ int cmd_calibrate(int argc, char **argv)
 		putchar('\n');
 		json_decref(out);
 	} else {
+		int w = 4;	/* the longest tier label */
+
 		printf("A/A halves of %s (host %s, kernel %s): even against odd repeats\n\n",
 		       argv[optind], result_fp_str(doc, "host"), result_fp_str(doc, "kernel"));
-		printf("%-9s %-13s %4s %11s %-24s %10s  %s\n", "tier", "metric", "runs", "median",
+		json_array_foreach(rows, ti, row)
+			if ((int)strlen(json_string_value(json_object_get(row, "tier"))) > w)
+				w = (int)strlen(json_string_value(json_object_get(row, "tier")));
+		printf("%-*s %-13s %4s %11s %-24s %10s  %s\n", w, "tier", "metric", "runs", "median",
 		       "A/A 95% CI", "variation", "suggested");
 		json_array_foreach(rows, ti, row)
-			print_row(row);
+			print_row(row, w);
 	}
 	json_decref(rows);
 	json_decref(tiers);
