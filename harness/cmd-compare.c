@@ -41,12 +41,12 @@ static const char usage_text[] =
 	"test's two-sided p is under 0.05, 'ok' when the interval lies wholly below,\n"
 	"'inconclusive' otherwise, with the runs a side that would likely settle it.\n"
 	"Invalid runs are excluded and counted; fewer than 3 valid runs a side is\n"
-	"inconclusive, and 3 against 3 can never be regressed (p >= 0.08).  For\n"
-	"metrics where higher is better (throughput, swap rates) the ratio is taken\n"
-	"the other way round, so that above 1 is always worse.  With --pair, one\n"
-	"document's tier CAND is judged against its tier BASE (labels of 'swapbench\n"
-	"run --tiers', e.g. as=LABEL), ratio by ratio: runs interleaved in one run\n"
-	"share the machine's drift.\n"
+	"inconclusive, and 3 runs against 3 (or 4), all different, are never\n"
+	"regressed (p >= 0.05).  For metrics where higher is better (throughput,\n"
+	"swap rates) the ratio is taken the other way round, so that above 1 is\n"
+	"always worse.  With --pair, one document's tier CAND is judged against\n"
+	"its tier BASE (labels of 'swapbench run --tiers', e.g. as=LABEL), ratio\n"
+	"by ratio: runs interleaved in one run share the machine's drift.\n"
 	"\n"
 	"  -m, --metric NAME        gate on NAME (repeatable, or a comma list;\n"
 	"                           default probe_p99,psi_full); 'all' for every one\n"
@@ -180,14 +180,14 @@ static json_t *compare_one(const json_t *base, const char *btier, const json_t *
 	}
 	/* The percentile bootstrap of a few runs is too narrow (3 against 3
 	 * fall wholly apart one time in 20 by chance alone): regressed also
-	 * takes the rank test, which 3 runs against 3 never pass. */
+	 * takes the rank test, which 3 runs against 3 or 4 without ties never
+	 * pass. */
 	if (*verdict == STATS_REGRESSED && !(p < REGRESS_P)) {
 		*verdict = STATS_INCONCLUSIVE;
 		snprintf(whybuf, sizeof whybuf, "the interval lies above the limit, but the rank "
 			 "test's p = %.3f is not under %.2f", p, REGRESS_P);
 		why = whybuf;
-	}
-	if (*verdict == STATS_INCONCLUSIVE) {
+	} else if (*verdict == STATS_INCONCLUSIVE) {
 		unsigned need = stats_runs_needed(&ci, eff, limit, nb < nc ? nb : nc, RUNS_CAP);
 
 		json_object_set_new(row, "runs_needed", need ? json_integer(need) : json_null());
@@ -252,7 +252,7 @@ static const char *fmt_verdict(const json_t *row, char *buf, size_t len)
 
 static void print_rows(const json_t *rows, bool markdown)
 {
-	char bm[32], cm[32], eff[32], lo[32], hi[32], ci[80], p[16], runs[32], v[96];
+	char bm[32], cm[32], eff[32], lo[32], hi[32], ci[80], p[16], runs[32], v[192];
 	const json_t *row;
 	size_t i;
 
@@ -447,6 +447,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* Whether the document's probe figures leave the start-up out (swapbench
+ * from 08b90f7 on): such figures and older ones are not the same metric. */
+static bool startup_apart(const json_t *doc)
+{
+	const json_t *run;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run)
+		if (json_object_get(json_object_get(run, "metrics"), "probe_run_slots"))
+			return true;
+	return false;
+}
+
 /* TIER@RATIO's tier part, or GROUP itself, equal to LABEL. */
 static bool group_of(const char *group, const char *label)
 {
@@ -503,6 +516,7 @@ int cmd_compare(int argc, char **argv)
 	json_t *base = NULL, *cand = NULL, *tiers = NULL, *rows = NULL, *notes = NULL, *out, *t;
 	int worst = STATS_OK, ret = EXIT_INPUT, i, r;
 	const char *diff, *bpath, *cpath;
+	bool own_limits = false;
 	struct options o;
 	size_t ti;
 
@@ -522,6 +536,9 @@ int cmd_compare(int argc, char **argv)
 		goto print;
 	}
 	diff = result_fingerprint_diff(base, cand);
+	if (!diff && startup_apart(base) != startup_apart(cand))
+		diff = "the probe figures (one document leaves the workload's start-up out of them, "
+		       "the other, an older one, does not)";
 	if (diff && !o.force) {
 		error("refusing to compare: the fingerprints differ in %s ('%s' against '%s'); "
 		      "--force compares anyway", diff, bpath, cpath);
@@ -585,8 +602,10 @@ print:
 		json_decref(out);
 	} else {
 		if (o.markdown)
-			printf("**swapbench compare**: `%s` against `%s` (%s, kernel %s, scenario %s); "
-			       "threshold %.0f%%, PSI margin %.2g pp\n\n", cpath, bpath,
+			printf("**swapbench compare**: `%s%s%s` against `%s%s%s` (%s, kernel %s, scenario %s); "
+			       "threshold %.0f%%, PSI margin %.2g pp\n\n", cpath,
+			       o.pair_base[0] ? "`, tier `" : "", o.pair_cand, bpath,
+			       o.pair_base[0] ? "`, tier `" : "", o.pair_base,
 			       result_fp_str(base, "host"), result_fp_str(base, "kernel"),
 			       result_fp_str(base, "scenario"), o.threshold * 100, o.margin_pp);
 		else if (o.pair_base[0])
@@ -602,7 +621,10 @@ print:
 			if (!isnan(o.limit_of[i]))
 				printf(metrics[i].kind == METRIC_MARGIN_PP ? "%s%s: margin %.2g pp\n" :
 				       "%s%s: threshold %.0f%%\n", o.markdown ? "- " : "", metrics[i].name,
-				       metrics[i].kind == METRIC_MARGIN_PP ? o.limit_of[i] : o.limit_of[i] * 100);
+				       metrics[i].kind == METRIC_MARGIN_PP ? o.limit_of[i] : o.limit_of[i] * 100),
+				own_limits = true;
+		if (own_limits && o.markdown)
+			putchar('\n');	/* the list ends before the table */
 		print_rows(rows, o.markdown);
 		print_notes(notes, rows);
 		printf(o.markdown ? "\n**verdict: %s**\n" : "\nverdict: %s\n",

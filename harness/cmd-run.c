@@ -303,6 +303,19 @@ static bool baseline_fits(uint64_t limit, char *why, size_t len)
 	return false;
 }
 
+/* Whether the baseline tier fits at the scenario's largest ratio (why not
+ * in why). */
+static bool baseline_fits_all(const struct run_opts *o, const struct tier_ops *ops, char *why, size_t len)
+{
+	double max = 0;
+	unsigned i;
+
+	for (i = 0; i < o->sc.nratios; i++)
+		if (o->sc.ratios[i] > max)
+			max = o->sc.ratios[i];
+	return baseline_fits(cgroup_limit(o, ops, max), why, len);
+}
+
 /* The probe summary of a run, start-up apart: the quantiles of the probes
  * meant to start after the workload first filled its cgroup, and those of
  * the ones before, keyed startup_*. */
@@ -746,7 +759,7 @@ static int add_tier(struct run_opts *o, const char *spec)
 					   "'.', '_' or '-', not starting with '.' or '-'", as, sizeof ts->label - 1);
 		snprintf(ts->label, sizeof ts->label, "%s", as);
 	}
-	if (strcspn(ts->label, "/ \t\n\"'\\@,") != strlen(ts->label))
+	if (strcspn(ts->label, "/ \t\n\"'\\@,=") != strlen(ts->label))
 		return usage_error("run", "--tiers: '%s' makes the label '%s', which holds a character "
 				   "unfit for file names; name it with :as=LABEL", spec, ts->label);
 	for (i = 0; i < o->ntiers; i++)
@@ -786,7 +799,8 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 		t = (struct tier){ .ops = tiers[i], .j = j, .settings = settings, .state = state,
 				   .no_swapon = o->sc.kind == SCENARIO_FIO_RAW };
 		why[0] = '\0';
-		if (!tiers[i]->supported(&t, why, sizeof why)) {
+		if (!tiers[i]->supported(&t, why, sizeof why) ||
+		    (tiers[i]->baseline && !baseline_fits_all(o, tiers[i], why, sizeof why))) {
 			info("skipping tier '%s': %s", tiers[i]->name, why);
 		} else if (!strcmp(tiers[i]->name, "nbd")) {
 			/* The tier the project exists for: VRAM where the GPU
@@ -970,6 +984,15 @@ int cmd_run(int argc, char **argv)
 	if (!o.ntiers) {
 		error("no tier can run on this host ('swapbench doctor' says why)");
 		goto out_close;
+	}
+	for (ti = 0; ti < o.ntiers; ti++) {
+		char why[512];
+
+		/* Refused before anything runs, not after the other tiers' runs. */
+		if (o.tiers[ti].ops->baseline && !baseline_fits_all(&o, o.tiers[ti].ops, why, sizeof why)) {
+			error("tier '%s' cannot run here: %s", o.tiers[ti].label, why);
+			goto out_close;
+		}
 	}
 	tier_config = json_object();
 	runs = json_array();

@@ -3,8 +3,9 @@
 #ifndef SWAPBENCH_PALETTE_H
 #define SWAPBENCH_PALETTE_H
 
-/* "LABEL RGB LABEL RGB ..." (RGB as a decimal 0xRRGGBB) over every tier's
- * colours, for plots/common.gp's tier_rgb. */
+/* "LABEL=RGB LABEL=RGB ..." (RGB as a decimal 0xRRGGBB) over every tier's
+ * colours, for plots/common.gp's tier_rgb (a label holds no '=' or space:
+ * run --tiers refuses them). */
 const char *tier_palette(void);
 
 #endif

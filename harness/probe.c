@@ -219,6 +219,28 @@ void probe_free(struct probe *p)
 	p->shared = NULL;
 }
 
+/* dst = all - part, bucket by bucket (part's values are among all's); its
+ * min and max those of the buckets left, within all's. */
+static void hist_minus(struct histogram *dst, const struct histogram *all, const struct histogram *part)
+{
+	unsigned b, lo = HIST_BUCKETS, hi = 0;
+
+	hist_init(dst);
+	for (b = 0; b < HIST_BUCKETS; b++) {
+		dst->bucket[b] = all->bucket[b] - part->bucket[b];
+		if (dst->bucket[b]) {
+			lo = b < lo ? b : lo;
+			hi = b;
+		}
+	}
+	dst->count = all->count - part->count;
+	dst->sum = all->sum - part->sum;
+	if (!dst->count)
+		return;
+	dst->min = hist_bucket_low(lo) > all->min ? hist_bucket_low(lo) : all->min;
+	dst->max = hist_bucket_high(hi) < all->max ? hist_bucket_high(hi) : all->max;
+}
+
 void probe_split(const struct probe *p, uint64_t since_ns, struct probe_split *out)
 {
 	uint64_t k;
@@ -229,15 +251,20 @@ void probe_split(const struct probe *p, uint64_t since_ns, struct probe_split *o
 		hist_init(&out->touch[h]);
 		out->slots[h] = out->touch_slots[h] = 0;
 	}
-	for (k = 0; k < p->nlog; k++) {
-		h = p->log[k].t_ns >= since_ns;
-		hist_add(&out->exec[h], p->log[k].exec_ns);
-		out->slots[h]++;
+	/* The start-up from the log (it holds the first PROBE_LOG_MAX slots,
+	 * 109 min at 100 ms); the rest is every probe but those. */
+	for (k = 0; k < p->nlog && p->log[k].t_ns < since_ns; k++) {
+		hist_add(&out->exec[0], p->log[k].exec_ns);
+		out->slots[0]++;
 		/* The toucher's slot k, where it ran one. */
 		if (k < p->touch_slots) {
-			hist_add(&out->touch[h], p->log[k].touch_ns);
-			out->touch_slots[h]++;
+			hist_add(&out->touch[0], p->log[k].touch_ns);
+			out->touch_slots[0]++;
 		}
 	}
-	out->truncated = p->nlog < p->slots || p->touch_slots > PROBE_LOG_MAX;
+	out->truncated = k == p->nlog && p->nlog < p->slots;
+	hist_minus(&out->exec[1], &p->exec, &out->exec[0]);
+	hist_minus(&out->touch[1], &p->touch, &out->touch[0]);
+	out->slots[1] = p->slots - out->slots[0];
+	out->touch_slots[1] = p->touch_slots - out->touch_slots[0];
 }

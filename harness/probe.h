@@ -71,12 +71,13 @@ void probe_free(struct probe *p);
 struct probe_split {
 	struct histogram exec[2], touch[2];	/* [0] start-up, [1] after */
 	uint64_t slots[2], touch_slots[2];
-	bool truncated;		/* more slots than the log kept: the later
-				 * ones are in neither half */
+	bool truncated;		/* the start-up outlasted the slots the log
+				 * keeps: the later ones count as after it */
 };
 
-/* Splits p's logged slots (after probe_stop) at since_ns into *out; since_ns
- * 0 puts every slot after the cut. */
+/* Splits p's slots (after probe_stop) at since_ns into *out: the start-up
+ * from the log, the rest as every slot's histogram less those; since_ns 0
+ * puts every slot after the cut. */
 void probe_split(const struct probe *p, uint64_t since_ns, struct probe_split *out);
 
 #endif

@@ -707,9 +707,12 @@ int machine_id_hash(char *buf, size_t len)
 	if (len)
 		buf[0] = '\0';
 	/* Where systemd left no machine id (containers, bare images), the
-	 * firmware's: both stay across boots. */
+	 * firmware's: both stay across boots.  Not a placeholder UUID that
+	 * many boards and VMs share (all zeros, all F, 03000200-...-0009). */
 	if ((read_text("/etc/machine-id", id, sizeof id) < 0 || !id[0]) &&
-	    (read_text("/sys/class/dmi/id/product_uuid", id, sizeof id) < 0 || !id[0]))
+	    (read_text("/sys/class/dmi/id/product_uuid", id, sizeof id) < 0 || !id[0] ||
+	     strspn(id, "0-") == strlen(id) || strspn(id, "fF-") == strlen(id) ||
+	     !strcasecmp(id, "03000200-0400-0500-0006-000700080009")))
 		return -1;
 	for (p = salt; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;

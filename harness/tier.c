@@ -130,7 +130,7 @@ const char *tier_palette(void)
 		return pal;
 	for (i = 0; tiers[i]; i++)
 		for (c = tiers[i]->colours; c && c->label; c++) {
-			w = snprintf(pal + n, sizeof pal - n, "%s%s %u", n ? " " : "", c->label, c->rgb);
+			w = snprintf(pal + n, sizeof pal - n, "%s%s=%u", n ? " " : "", c->label, c->rgb);
 			if (w < 0 || (size_t)w >= sizeof pal - n) {
 				pal[n] = '\0';	/* full: the labels past it draw red */
 				return pal;

@@ -70,7 +70,8 @@ struct tier_ops {
 	/* The no-swap baseline (tier none): makes no device; swapbench run
 	 * gives its workload cgroup a limit the working set fits in (the
 	 * working set and a quarter, plus 64 MiB) and judges a run of it
-	 * valid when nothing was swapped, where other tiers must swap. */
+	 * valid when it swapped under 1% of the working set, where other
+	 * tiers must swap. */
 	bool baseline;
 
 	/* Whether this host can run the tier with t's settings, checked

@@ -30,13 +30,13 @@ set output out
 
 # One colour per tier, the same in every figure ("zram@1.5", a tier at one
 # overcommit ratio of a ramp, takes its tier's colour): swapbench plot
-# passes `palette`, "LABEL RGB ...", from the tiers' own tables
+# passes `palette`, "LABEL=RGB ...", from the tiers' own tables
 # (harness/tier-*.c); a label not in it takes its first word's colour
 # ("nbd-vram-30": nbd's), else red.
 if (!exists("palette")) palette = ""
-pal_ = " ".palette." "
-pal_at(t) = strstrt(pal_, " ".t." ")
-pal_rgb(t) = int(word(pal_[pal_at(t) + strlen(t) + 1:], 1) + 0)
+pal_ = " ".palette
+pal_at(t) = strstrt(pal_, " ".t."=")
+pal_rgb(t) = int(word(pal_[pal_at(t) + strlen(t) + 2:], 1) + 0)
 first_word(t) = strstrt(t, "-") > 0 ? t[1:strstrt(t, "-") - 1] : t
 tier_of(t) = strstrt(t, "@") > 0 ? t[1:strstrt(t, "@") - 1] : t
 tier_rgb(g) = tier_rgb1(tier_of(g))

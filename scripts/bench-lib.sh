@@ -113,6 +113,10 @@ machine_id_hash() {
 	local id s i c h=0xcbf29ce484222325
 	id=$(tr -d '\n' </etc/machine-id 2>/dev/null)
 	[ -n "$id" ] || id=$(tr -d '\n' </sys/class/dmi/id/product_uuid 2>/dev/null)
+	# not a placeholder many boards and VMs share
+	case ${id,,} in *[!0-]*) ;; *) id= ;; esac
+	case ${id,,} in *[!f-]*) ;; *) id= ;; esac
+	[ "${id,,}" != 03000200-0400-0500-0006-000700080009 ] || id=
 	[ -n "$id" ] || return 0
 	s="swapbench:$id"
 	for ((i = 0; i < ${#s}; i++)); do

@@ -158,7 +158,7 @@ trap 'exit 143' TERM
 # CUDA only where the tier asks for the vram backend: a ram-backend gate
 # needs no nvcc, and the build is minutes shorter without it.
 cuda=${CUDA:-0}
-[[ $tier == *backend=vram* ]] && cuda=${CUDA:-auto}
+[[ "$tier $base_tier $cand_tier" == *backend=vram* ]] && cuda=${CUDA:-auto}
 
 # build NAME SRC_DIR: vramd and swapbench of SRC_DIR into $out/NAME-build.
 build() {
@@ -205,9 +205,9 @@ if [ "$mode" = code ]; then
 	cand_spec=$tier:vramd=$cand_vramd:as=cand
 else
 	if [ -z "$swapbench" ]; then
-		swapbench=$top/build/swapbench
-		[ -x "$swapbench" ] || build cand "$top"
-		[ -x "$swapbench" ] || swapbench=$out/cand-build/swapbench
+		# This tree's, built afresh (build/ may be stale or another build).
+		build cand "$top"
+		swapbench=$out/cand-build/swapbench
 	fi
 	base_spec=$base_tier:as=base
 	cand_spec=$cand_tier:as=cand

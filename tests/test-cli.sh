@@ -185,6 +185,8 @@ mode=$(stat -c %a "$SOCK")
 	bad "--pidfile holds '$(cat "$tmp/vramd.pid" 2>/dev/null)', expected $VRAMD_PID"
 # Workers: online CPUs by default, but no more than --max-connections.
 SOCK=$tmp/one.sock start_vramd --size 1M --max-connections 1
+# The line may land in the log just after the socket is up: give it 2 s.
+for _ in $(seq 20); do grep -q "on $tmp/one.sock (" "$tmp/vramd.log" && break; sleep 0.1; done
 grep -q "on $tmp/one.sock (1 workers" "$tmp/vramd.log" ||
 	bad "--max-connections 1 without --threads: not one worker: $(grep "on $tmp/one.sock" "$tmp/vramd.log")"
 SOCK=$tmp/mode.sock start_vramd --size 1M --socket-mode 0660
