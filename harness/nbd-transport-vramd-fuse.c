@@ -66,8 +66,13 @@ static int vfuse_prepare(struct tier *t, const struct nbd_paths *p, struct vramd
 	/* The kernel offers io_uring to FUSE servers only while enable_uring
 	 * is on; restored after vramd has gone. */
 	if (strcmp(uring, "off") && access(ENABLE_URING, F_OK) == 0) {
-		if (read_text(ENABLE_URING, v, sizeof v) > 0 && v[0] != 'Y')
-			info("turning FUSE over io_uring on while the tier is up (%s)", ENABLE_URING);
+		static bool said;	/* once a process: run sets the tier up for every repeat */
+
+		if (read_text(ENABLE_URING, v, sizeof v) > 0 && v[0] != 'Y') {
+			if (!said)
+				info("turning FUSE over io_uring on while the tier is up (%s)", ENABLE_URING);
+			said = true;
+		}
 		if (change_value(t->j, ENABLE_URING, "Y") < 0)
 			return -1;
 	}

@@ -161,7 +161,18 @@ static int nbd_setup(struct tier *t)
 		error("nbd tier: no transport: %s", why);
 		return -1;
 	}
-	info("nbd tier: transport %s (%s)", tr->name, why);
+	{
+		/* Said once a process (run sets the tier up for every repeat;
+		 * the state and run.json keep it each time). */
+		static char said[32];
+
+		if (strcmp(said, tr->name)) {
+			info("nbd tier: transport %s (%s)", tr->name, why);
+			snprintf(said, sizeof said, "%s", tr->name);
+		} else {
+			debug("nbd tier: transport %s (%s)", tr->name, why);
+		}
+	}
 	json_object_set_new(t->state, "transport", json_string(tr->name));
 	json_object_set_new(t->state, "transport_why", json_string(why));
 	if (paths_init(t, &p) < 0)
