@@ -468,6 +468,32 @@ static bool group_of(const char *group, const char *label)
 	return !strncmp(group, label, n) && (group[n] == '\0' || group[n] == '@');
 }
 
+/* Whether DOC has runs of GROUP, valid or not. */
+static bool has_group(const json_t *doc, const char *group)
+{
+	size_t n, x;
+	double *v = result_values(doc, group, "probe_p99_ns", &n, &x);
+
+	free(v);
+	return n + x > 0;
+}
+
+/* Group BG of BASE against group CG of CAND on every gated metric: rows
+ * appended, *worst updated (regressed over inconclusive over ok). */
+static void compare_groups(const json_t *base, const char *bg, const json_t *cand, const char *cg,
+			   const struct options *o, json_t *rows, int *worst)
+{
+	int i;
+
+	for (i = 0; i < o->ngate; i++) {
+		enum stats_verdict verdict;
+
+		json_array_append_new(rows, compare_one(base, bg, cand, cg, o->gate[i], o, &verdict));
+		if (verdict == STATS_REGRESSED || (verdict == STATS_INCONCLUSIVE && *worst == STATS_OK))
+			*worst = verdict;
+	}
+}
+
 /* --pair: each group of o->pair_base in DOC against the group of
  * o->pair_cand at the same ratio.  0, or -1 with a message when there is no
  * pair at all. */
@@ -476,31 +502,20 @@ static int compare_pair(const json_t *doc, const struct options *o, json_t *rows
 {
 	json_t *groups = result_tiers(doc), *g;
 	size_t gi, pairs = 0;
-	int i;
 
 	json_array_foreach(groups, gi, g) {
 		const char *bg = json_string_value(g), *at = strchr(bg, '@');
 		char cg[160];
-		size_t n, x;
-		double *v;
 
 		if (!group_of(bg, o->pair_base))
 			continue;
 		snprintf(cg, sizeof cg, "%s%s", o->pair_cand, at ? at : "");
-		v = result_values(doc, cg, "probe_p99_ns", &n, &x);
-		free(v);
-		if (n + x == 0) {
+		if (!has_group(doc, cg)) {
 			json_array_append_new(notes, json_sprintf("tier '%s' has no counterpart '%s'", bg, cg));
 			continue;
 		}
 		pairs++;
-		for (i = 0; i < o->ngate; i++) {
-			enum stats_verdict verdict;
-
-			json_array_append_new(rows, compare_one(doc, bg, doc, cg, o->gate[i], o, &verdict));
-			if (verdict == STATS_REGRESSED || (verdict == STATS_INCONCLUSIVE && *worst == STATS_OK))
-				*worst = verdict;
-		}
+		compare_groups(doc, bg, doc, cg, o, rows, worst);
 	}
 	json_decref(groups);
 	if (!pairs) {
@@ -552,34 +567,20 @@ int cmd_compare(int argc, char **argv)
 	rows = json_array();
 	json_array_foreach(tiers, ti, t) {
 		const char *tier = json_string_value(t);
-		size_t n, x;
-		double *v = result_values(cand, tier, "probe_p99_ns", &n, &x);
 
-		free(v);
-		if (n + x == 0) {
+		if (!has_group(cand, tier)) {
 			json_array_append_new(notes, json_sprintf("tier '%s' is only in the baseline", tier));
 			continue;
 		}
-		for (i = 0; i < o.ngate; i++) {
-			enum stats_verdict verdict;
-
-			json_array_append_new(rows, compare_one(base, tier, cand, tier, o.gate[i], &o, &verdict));
-			if (verdict == STATS_REGRESSED || (verdict == STATS_INCONCLUSIVE && worst == STATS_OK))
-				worst = verdict;
-		}
+		compare_groups(base, tier, cand, tier, &o, rows, &worst);
 	}
 	{
 		json_t *ct = result_tiers(cand);
 
-		json_array_foreach(ct, ti, t) {
-			size_t n, x;
-			double *v = result_values(base, json_string_value(t), "probe_p99_ns", &n, &x);
-
-			free(v);
-			if (n + x == 0)
+		json_array_foreach(ct, ti, t)
+			if (!has_group(base, json_string_value(t)))
 				json_array_append_new(notes, json_sprintf("tier '%s' is only in the candidate",
 									  json_string_value(t)));
-		}
 		json_decref(ct);
 	}
 	if (json_array_size(rows) == 0) {

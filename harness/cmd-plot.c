@@ -26,7 +26,7 @@
 #include "procfs.h"
 #include "result.h"
 #include "run.h"
-#include "palette.h"
+#include "tier-names.h"
 #include "stats.h"
 
 #define GNUPLOT_TIMEOUT_S 60

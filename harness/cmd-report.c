@@ -20,6 +20,7 @@
 #include "log.h"
 #include "result.h"
 #include "stats.h"
+#include "tier-names.h"
 
 static const char usage_text[] =
 	"usage: swapbench report RUN_DIR\n"
@@ -206,7 +207,7 @@ static bool has_startup(const json_t *doc)
 
 static bool is_baseline_run(const json_t *run)
 {
-	return !strcmp(json_string_value(json_object_get(run, "tier_name")) ?: "", "none");
+	return tier_is_baseline(json_string_value(json_object_get(run, "tier_name")));
 }
 
 /* The group of the baseline (tier none) run at GROUP's ratio, in buf; NULL

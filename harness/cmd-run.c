@@ -160,7 +160,7 @@ static json_t *tool_versions(const struct run_opts *o)
 		struct tier t = { .ops = ts->ops, .settings = json_object() };
 		json_t *d;
 
-		if (strcmp(ts->ops->name, "nbd")) {
+		if (ts->ops != &tier_nbd) {
 			json_decref(t.settings);
 			continue;
 		}
@@ -286,13 +286,20 @@ static uint64_t cgroup_limit(const struct run_opts *o, const struct tier_ops *op
 	return (ws + ws / 4 + (64ULL << 20) + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
 }
 
-/* Whether the baseline's cgroup fits in half of what the host has
- * available now: its memory is not swapped, so it must be there. */
-static bool baseline_fits(uint64_t limit, char *why, size_t len)
+/* Whether the baseline's cgroup at the scenario's largest ratio fits in
+ * half of what the host has available now (why not in why): its memory is
+ * not swapped, so it must be there. */
+static bool baseline_fits(const struct run_opts *o, const struct tier_ops *ops, char *why, size_t len)
 {
 	struct host_shape h;
-	uint64_t total;
+	uint64_t total, limit;
+	double max = 0;
+	unsigned i;
 
+	for (i = 0; i < o->sc.nratios; i++)
+		if (o->sc.ratios[i] > max)
+			max = o->sc.ratios[i];
+	limit = cgroup_limit(o, ops, max);
 	if (host_shape_read(&h, &total) < 0)
 		return true; /* reported there; the cgroup limit still holds it */
 	if (limit <= h.mem_available_bytes / 2)
@@ -301,19 +308,6 @@ static bool baseline_fits(uint64_t limit, char *why, size_t len)
 		 "over half of MemAvailable (%" PRIu64 " MiB): lower memcg.limit or workload.ratio",
 		 limit >> 20, h.mem_available_bytes >> 20);
 	return false;
-}
-
-/* Whether the baseline tier fits at the scenario's largest ratio (why not
- * in why). */
-static bool baseline_fits_all(const struct run_opts *o, const struct tier_ops *ops, char *why, size_t len)
-{
-	double max = 0;
-	unsigned i;
-
-	for (i = 0; i < o->sc.nratios; i++)
-		if (o->sc.ratios[i] > max)
-			max = o->sc.ratios[i];
-	return baseline_fits(cgroup_limit(o, ops, max), why, len);
 }
 
 /* The probe summary of a run, start-up apart: the quantiles of the probes
@@ -396,7 +390,8 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
 	wl.ops = workload_find(sc->engine);
 	wl.sc = sc;
-	wl.bytes = ws;
+	/* Whole pages per worker. */
+	wl.bytes = ws / sc->workers / 4096 * 4096 * sc->workers;
 	snprintf(wl.out_prefix, sizeof wl.out_prefix, "%s/%s", o->out, tag);
 	if (!wl.ops || wl.ops->command(&wl) < 0) {
 		if (!wl.ops)
@@ -635,8 +630,8 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		json_object_set_new(t.settings, o->sc.tier_key[i], json_string(o->sc.tier_val[i]));
 	for (i = 0; i < ts->nopt; i++)
 		json_object_set_new(t.settings, ts->key[i], json_string(ts->val[i]));
-	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why) ||
-	    (ops->baseline && !baseline_fits(cgroup_limit(o, ops, ratio), why, sizeof why))) {
+	/* (A baseline's fit was checked for every ratio before the first run.) */
+	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why)) {
 		if (why[0])
 			error("tier '%s' cannot run here: %s", ts->label, why);
 		json_object_del(j->doc, "tier");
@@ -800,7 +795,7 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 				   .no_swapon = o->sc.kind == SCENARIO_FIO_RAW };
 		why[0] = '\0';
 		if (!tiers[i]->supported(&t, why, sizeof why) ||
-		    (tiers[i]->baseline && !baseline_fits_all(o, tiers[i], why, sizeof why))) {
+		    (tiers[i]->baseline && !baseline_fits(o, tiers[i], why, sizeof why))) {
 			info("skipping tier '%s': %s", tiers[i]->name, why);
 		} else if (!strcmp(tiers[i]->name, "nbd")) {
 			/* The tier the project exists for: VRAM where the GPU
@@ -979,20 +974,21 @@ int cmd_run(int argc, char **argv)
 		      "swapbench tier down");
 		goto out_close;
 	}
+	/* The default list skips a baseline that would not fit; one asked for
+	 * is refused before anything runs, not after the other tiers' runs. */
+	for (ti = 0; ti < o.ntiers; ti++) {
+		char why[512];
+
+		if (o.tiers[ti].ops->baseline && !baseline_fits(&o, o.tiers[ti].ops, why, sizeof why)) {
+			error("tier '%s' cannot run here: %s", o.tiers[ti].label, why);
+			goto out_close;
+		}
+	}
 	if (!o.ntiers)
 		supported_tiers(&o, &j);
 	if (!o.ntiers) {
 		error("no tier can run on this host ('swapbench doctor' says why)");
 		goto out_close;
-	}
-	for (ti = 0; ti < o.ntiers; ti++) {
-		char why[512];
-
-		/* Refused before anything runs, not after the other tiers' runs. */
-		if (o.tiers[ti].ops->baseline && !baseline_fits_all(&o, o.tiers[ti].ops, why, sizeof why)) {
-			error("tier '%s' cannot run here: %s", o.tiers[ti].label, why);
-			goto out_close;
-		}
 	}
 	tier_config = json_object();
 	runs = json_array();

@@ -6,7 +6,7 @@
 
 #include "change.h"
 #include "log.h"
-#include "palette.h"
+#include "tier-names.h"
 #include "parse.h"
 #include "procfs.h"
 #include "run.h"
@@ -118,7 +118,14 @@ json_t *tier_snapshot(const struct tier *t, bool describe)
 	return o;
 }
 
-/* See palette.h. */
+bool tier_is_baseline(const char *name)
+{
+	const struct tier_ops *ops = name ? tier_find(name) : NULL;
+
+	return ops && ops->baseline;
+}
+
+/* See tier-names.h. */
 const char *tier_palette(void)
 {
 	static char pal[1024];

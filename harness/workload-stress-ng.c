@@ -12,7 +12,6 @@
 static int stress_ng_command(struct workload *w)
 {
 	const struct scenario *sc = w->sc;
-	uint64_t per_worker = w->bytes / sc->workers / 4096 * 4096;
 	const char *const argv[] = { "stress-ng", "--vm", w->args[0], "--vm-bytes", w->args[1],
 				     "--vm-method", w->args[2], "--vm-keep", "--no-madvise", "--oomable",
 				     "--seed", w->args[3], "--timeout", w->args[4], "--metrics-brief",
@@ -23,7 +22,7 @@ static int stress_ng_command(struct workload *w)
 	/* stress-ng 0.15 splits --vm-bytes among the --vm workers: pass the
 	 * total, which each worker divides.  XXX: newer stress-ng gives each
 	 * worker --vm-bytes; check the version when it changes. */
-	snprintf(w->args[1], sizeof w->args[1], "%" PRIu64, per_worker * sc->workers);
+	snprintf(w->args[1], sizeof w->args[1], "%" PRIu64, w->bytes);
 	snprintf(w->args[2], sizeof w->args[2], "%s", sc->method);
 	snprintf(w->args[3], sizeof w->args[3], "%" PRIu64, sc->seed);
 	snprintf(w->args[4], sizeof w->args[4], "%us", sc->duration_s);

@@ -20,7 +20,7 @@ static int touch_command(struct workload *w)
 
 	if (self_exe(w->self, sizeof w->self) < 0)
 		snprintf(w->self, sizeof w->self, "/proc/self/exe");
-	snprintf(w->args[1], sizeof w->args[1], "%" PRIu64, w->bytes / sc->workers / 4096 * 4096 * sc->workers);
+	snprintf(w->args[1], sizeof w->args[1], "%" PRIu64, w->bytes);
 	snprintf(w->args[2], sizeof w->args[2], "%u", sc->workers);
 	snprintf(w->args[3], sizeof w->args[3], "%u", sc->duration_s);
 	snprintf(w->args[4], sizeof w->args[4], "%" PRIu64, sc->seed);

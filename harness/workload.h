@@ -21,7 +21,8 @@
 struct workload {
 	const struct workload_ops *ops;
 	const struct scenario *sc;
-	uint64_t bytes;			/* the working set, all workers together */
+	uint64_t bytes;			/* the working set, all workers together,
+					 * whole pages per worker */
 	char out_prefix[PATH_MAX];	/* DIR/TAG: its files are DIR/TAG-... */
 	/* filled by argv(): the strings its command line points into */
 	char self[PATH_MAX];		/* swapbench's own binary */

@@ -87,6 +87,28 @@ expect 3 compare "$tmp/base-s.json" "$tmp/cand-s.json"
 grep -q 'fingerprints differ in sizing' "$tmp/err" || fail "sizing: reason not given: $(cat "$tmp/err")"
 expect 0 compare "$tmp/base-s.json" "$F/cand-ok.json"
 
+# --pair: two tiers of one document (here base's zram against
+# cand-regressed's zram, relabelled), and a threshold of one metric alone.
+jq --slurpfile c "$F/cand-regressed.json" \
+	'.runs += [$c[0].runs[] | select(.tier == "zram") | .tier = "zram-b"]' "$F/base.json" >"$tmp/pair.json"
+expect 1 compare --pair zram,zram-b "$tmp/pair.json"
+grep -Eq '^zram-b +probe_p99 .* regressed$' "$tmp/out" || fail "--pair: zram-b p99 not regressed"
+grep -q 'tier zram-b against tier zram' "$tmp/out" || fail "--pair: the header names no tiers"
+expect 0 compare --pair zram,zram-b --threshold probe_p99=1000% "$tmp/pair.json"
+grep -q '^probe_p99: threshold 1000%$' "$tmp/out" || fail "per-metric threshold not shown"
+expect 3 compare --pair zram,nosuch "$tmp/pair.json"
+grep -q "no runs of both tier 'zram' and tier 'nosuch'" "$tmp/err" || fail "--pair nosuch: $(cat "$tmp/err")"
+expect 3 compare --pair zram "$tmp/pair.json"
+expect 3 compare --pair zram,zram-b "$tmp/pair.json" "$F/base.json"
+expect 3 compare --threshold psi_full=3% "$F/base.json" "$F/cand-ok.json"
+grep -q 'psi_full is judged by a margin' "$tmp/err" || fail "threshold for psi_full: $(cat "$tmp/err")"
+# Probe figures without the start-up (newer) are not compared with older
+# ones unless --force.
+jq '.runs[0].metrics.probe_run_slots = 500' "$F/cand-ok.json" >"$tmp/cand-startup.json"
+expect 3 compare "$F/base.json" "$tmp/cand-startup.json"
+grep -q "leaves the workload's start-up out" "$tmp/err" || fail "start-up apart: $(cat "$tmp/err")"
+expect 0 compare --force "$F/base.json" "$tmp/cand-startup.json"
+
 # Usage errors.
 expect 3 compare "$F/base.json"
 expect 3 compare --threshold ten "$F/base.json" "$F/cand-ok.json"
