@@ -13,6 +13,11 @@
 requires_root
 requires fio jq losetup timeout
 requires_vramd
+# The sanitizer pass has vramd's transports under ASan in test-fuse.sh and
+# test-swap-*.sh; this one measures, and a measurement of an ASan build
+# says nothing (and costs the CI pass 70 s).
+[ -z "${SWAPBENCH_SANITIZED:-}" ] ||
+	skip "a sanitizer build: a benchmark of it says nothing; the transports run under ASan in test-fuse.sh and test-swap-*.sh"
 fio --enghelp=io_uring >/dev/null 2>&1 || skip "this fio has no io_uring engine"
 bench=$top/scripts/bench-transport.sh
 [ -x "$bench" ] || fail "$bench missing"
