@@ -32,7 +32,7 @@ endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wvla \
 	    -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings -Wformat=2 \
-	    -pthread -MMD -MP -Icommon -Iservers -DVERSION='"$(VERSION)"'
+	    -pthread -MMD -MP -Icommon -DVERSION='"$(VERSION)"'
 LDFLAGS  += -pthread
 ifeq ($(WERROR),1)
 CFLAGS   += -Werror
@@ -90,11 +90,17 @@ CU_OBJ     := $(patsubst %.cu,$(BUILD)/obj/%.o,$(VRAM_CU))
 CORE_OBJ   := $(call obj,$(CORE_SRC) $(VRAM_SRC)) $(CU_OBJ)
 VRAMD_OBJ  := $(call obj,$(VRAMD_SRC)) $(CU_OBJ)
 
-# Test programs: tests/*.c -> build/tests/NAME (linked with libnbd and the
-# server core so unit tests can reach internal functions).
+# Include paths are per directory: everything sees common/ (-Icommon);
+# a servers/ or harness/ file finds its own directory's headers by the
+# quoted #include, and neither sees the other's.  Test programs
+# (tests/*.c -> build/tests/NAME) link what they test and no more: the
+# common/ ones (TEST_COMMON) common/ alone, the unit-harness-* ones the
+# harness objects (below), the rest the server core with libnbd, so unit
+# tests can reach internal functions.
 TEST_SRC   := $(wildcard tests/*.c)
 TEST_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_LIBS  := $(shell pkg-config --libs libnbd 2>/dev/null || echo -lnbd)
+TEST_COMMON := $(addprefix $(BUILD)/tests/,unit-histogram unit-parse unit-pattern memtouch)
 
 # vramd with the vram backend over an emulated GPU (tests/gpu-double/), so
 # the backend's logic is tested on hosts without one; tests only.
@@ -143,7 +149,12 @@ $(BUILD)/vramd: $(VRAMD_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/%: tests/%.c $(CORE_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(TEST_LIBS) $(PKG_LIBS) $(VRAMD_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) -Iservers $(LDFLAGS) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(TEST_LIBS) $(PKG_LIBS) $(VRAMD_LIBS) -lm
+
+$(TEST_COMMON): $(BUILD)/tests/%: tests/%.c $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_OBJ) -lm
 
 # --- fuzzing (clang + libFuzzer) ----------------------------------------------
 FUZZ_CC    ?= clang

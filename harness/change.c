@@ -641,7 +641,9 @@ int change_cgroup(struct journal *j, const char *path)
 	return 0;
 }
 
-int cgroup_remove(const char *path)
+/* Removes cgroup PATH: SIGKILL its tasks until none is left (10 s), then
+ * rmdir (10 s).  0 or -1 with a message. */
+static int cgroup_remove(const char *path)
 {
 	char procs[PATH_MAX], fe[PATH_MAX], buf[4096];
 	int i;

@@ -122,10 +122,6 @@ int change_process_pid(struct journal *j, int idx, pid_t pid);
 /* cgroup: creates the cgroup directory PATH. */
 int change_cgroup(struct journal *j, const char *path);
 
-/* Removes cgroup PATH: SIGKILL its tasks until none is left (10 s), then
- * rmdir (10 s).  0 or -1 with a message. */
-int cgroup_remove(const char *path);
-
 /* zram_add: records the zram devices present under CONTROL's block class
  * (/sys/class/zram-control), then adds one (reads CONTROL/hot_add) and
  * notes its number, copied to id.  The record comes first, so that a crash

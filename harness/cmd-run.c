@@ -111,18 +111,6 @@ fail:
 	return -1;
 }
 
-/* run_log keeps a command as one line: back to words (XXX: quoting is lost). */
-static json_t *split_words(const char *line)
-{
-	json_t *a = json_array();
-	char buf[1024], *tok, *save = NULL;
-
-	snprintf(buf, sizeof buf, "%s", line ? line : "");
-	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-		json_array_append_new(a, json_string(tok));
-	return a;
-}
-
 /* The first line of a command's output, or "" (tool versions). */
 static json_t *version_of(const char *const argv[])
 {
@@ -683,8 +671,8 @@ out:
 	for (i = log0; run_log && i < json_array_size(run_log); i++) {
 		json_t *e = json_array_get(run_log, i);
 
-		json_array_append_new(children, json_pack("{s:o, s:O}", "argv",
-			split_words(json_string_value(json_object_get(e, "argv"))),
+		json_array_append_new(children, json_pack("{s:O, s:O}", "argv",
+			json_object_get(e, "argv"),
 			"exit_code", json_object_get(e, "exit_code")));
 	}
 	json_object_set_new(run, "children", children);

@@ -136,6 +136,8 @@ bool journal_empty(const struct journal *j)
 			   !json_object_get(j->doc, "tier"));
 }
 
+static int journal_own(struct journal *j);
+
 int journal_begin(struct journal *j)
 {
 	char bid[64] = "";
@@ -154,7 +156,8 @@ int journal_begin(struct journal *j)
 	return journal_own(j);
 }
 
-int journal_own(struct journal *j)
+/* Owner of the journal's changes: this process.  Sets owner and saves. */
+static int journal_own(struct journal *j)
 {
 	char st;
 	uint64_t ticks = 0;

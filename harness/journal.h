@@ -77,7 +77,4 @@ int journal_note(struct journal *j, int idx, const char *key, json_t *value);
  * when the journal is empty at the end (and its file gone), -1 otherwise. */
 int journal_replay(struct journal *j);
 
-/* Owner of the journal's changes: this process.  Sets owner and saves. */
-int journal_own(struct journal *j);
-
 #endif

@@ -59,6 +59,8 @@ const char *metric_format(enum metric_unit u, double v, char *buf, size_t len)
 	return buf;
 }
 
+static bool result_is_fio(const json_t *run);
+
 json_t *result_load(const char *path)
 {
 	json_error_t err;
@@ -270,7 +272,9 @@ const char *result_fp_str(const json_t *doc, const char *key)
 	return s ? s : "?";
 }
 
-bool result_is_fio(const json_t *run)
+/* Whether RUN is a fio-raw run ("kind": "fio", or a "fio_jobs" array): it
+ * has "fio_jobs" instead of "metrics". */
+static bool result_is_fio(const json_t *run)
 {
 	const char *kind = json_string_value(json_object_get(run, "kind"));
 

@@ -100,10 +100,6 @@ const char *result_fingerprint_diff(const json_t *a, const json_t *b);
 /* The fingerprint's string member KEY, or "?" when absent. */
 const char *result_fp_str(const json_t *doc, const char *key);
 
-/* Whether RUN is a fio-raw run ("kind": "fio", or a "fio_jobs" array): it
- * has "fio_jobs" instead of "metrics". */
-bool result_is_fio(const json_t *run);
-
 /* doc's scenario kind: settings.scenario.kind ("overcommit", "ramp",
  * "fio-raw") where recorded, else "fio-raw" when a run is a fio run,
  * "ramp" when a tier ran at two ratios or more, else "overcommit".  The

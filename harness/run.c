@@ -173,13 +173,13 @@ static int wait_draining(pid_t pid, int timeout_ms, int *fdp, char *out, size_t 
 	}
 }
 
-static void log_run(const char *line, int code, uint64_t ns, bool timed_out)
+static void log_run(const char *const argv[], int code, uint64_t ns, bool timed_out)
 {
 	json_t *e;
 
 	if (!run_log)
 		run_log = json_array();
-	e = json_pack("{s:s, s:i, s:I, s:b}", "argv", line, "exit_code", code,
+	e = json_pack("{s:o, s:i, s:I, s:b}", "argv", argv_json(argv), "exit_code", code,
 		      "elapsed_ns", (json_int_t)ns, "timed_out", timed_out);
 	if (e)
 		json_array_append_new(run_log, e);
@@ -277,7 +277,7 @@ int run(const char *const argv[], int timeout_s, unsigned flags, struct run_resu
 		r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	else
 		r->hung = true;
-	log_run(line, r->exit_code, mono_ns() - t0, r->timed_out);
+	log_run(argv, r->exit_code, mono_ns() - t0, r->timed_out);
 
 	if (r->hung) {
 		error("'%s' did not finish within %d s and survives SIGKILL (stuck in the kernel); leaving it",
@@ -361,7 +361,7 @@ pid_t spawn_daemon(const char *const argv[], const char *log)
 	if (pid <= 0)
 		error("cannot start '%s': fork failed", line);
 	else
-		log_run(line, 0, 0, false); /* started; its end is the caller's to judge */
+		log_run(argv, 0, 0, false); /* started; its end is the caller's to judge */
 	debug("daemon %d: %s", (int)pid, line);
 	return pid;
 }

@@ -20,7 +20,7 @@
 
 static const char *const kind_names[] = { "overcommit", "ramp", "fio-raw" };
 
-const char *scenario_kind_name(enum scenario_kind k)
+static const char *scenario_kind_name(enum scenario_kind k)
 {
 	return kind_names[k];
 }

@@ -109,6 +109,4 @@ uint64_t scenario_limit(const struct scenario *s, uint64_t mem_total);
 /* The scenario's settings as JSON (keys with units). */
 json_t *scenario_json(const struct scenario *s);
 
-const char *scenario_kind_name(enum scenario_kind k);
-
 #endif

@@ -26,7 +26,8 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint32_t nbd_errno(int err)
+/* Maps a host errno to the NBD error sent on the wire. */
+static uint32_t nbd_errno(int err)
 {
 	switch (err) {
 	case 0: return 0;

@@ -143,7 +143,4 @@ static inline uint32_t session_rx_room(const struct session *s)
 	return SESSION_RX_CAP - s->rx_tail;
 }
 
-/* Maps a host errno to the NBD error sent on the wire. */
-uint32_t nbd_errno(int err);
-
 #endif

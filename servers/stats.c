@@ -15,7 +15,10 @@ static const char *const cmd_names[] = {
 #undef X
 };
 
-json_t *hist_json(const struct histogram *h)
+/* A histogram as {"count","min","max","mean","p50","p90","p99","p999",
+ * "buckets":[[low,high,count],...]} (non-empty buckets only); values in the
+ * unit of the caller's key. */
+static json_t *hist_json(const struct histogram *h)
 {
 	json_t *o = json_object(), *b = json_array();
 	unsigned i;

@@ -12,11 +12,6 @@
 json_t *stats_json(const struct export *ex, struct worker_stats *const *ws, unsigned n,
 		   uint64_t start_ns);
 
-/* A histogram as {"count","min","max","mean","p50","p90","p99","p999",
- * "buckets":[[low,high,count],...]} (non-empty buckets only); values in the
- * unit of the caller's key. */
-json_t *hist_json(const struct histogram *h);
-
 /* Writes doc to path atomically (temporary file + rename); -1 after
  * logging on failure. */
 int stats_write_file(json_t *doc, const char *path);

@@ -10,9 +10,19 @@
 	skip "SWAPBENCH_SKIP_FUZZ is set (CI's sanitizer pass: the fuzz targets are always built with ASan/UBSan and ran in the plain pass)"
 requires clang
 secs=${FUZZ_SECONDS:-10}
+# Whether clang can build a libFuzzer program at all decides a skip; a
+# target of ours that then fails to build is a failure.
+printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+	'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);' \
+	'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' \
+	>"$tmp/probe.c"
+"${FUZZ_CC:-clang}" -fsanitize=fuzzer,address,undefined -o "$tmp/probe" "$tmp/probe.c" >"$tmp/probe.log" 2>&1 || {
+	cat "$tmp/probe.log" >&2
+	skip "clang cannot build a libFuzzer program here (libFuzzer and the sanitizer runtimes needed)"
+}
 make -s -C "$top" BUILD="$BUILD" fuzz >"$tmp/build.log" 2>&1 || {
 	cat "$tmp/build.log" >&2
-	skip "fuzz targets do not build here (clang with libFuzzer needed)"
+	fail "a fuzz target does not build (clang builds libFuzzer programs here)"
 }
 mkdir -p "$BUILD/fuzz-findings"
 for f in "$top"/tests/fuzz/*.c; do

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* servers/stats.h shadows the name on the include path. */
-#include "../harness/stats.h"
+#include "stats.h"
 #include "unit.h"
 
 #define NEAR(a, b, eps) (fabs((a) - (b)) <= (eps))

@@ -1,6 +1,7 @@
 /* Minimal checks for the C unit tests (tests/unit-*.c): CHECK prints the
  * failing expression with its line and counts it; main returns
- * unit_failures != 0. */
+ * unit_failures != 0 (UNIT_DONE), or skips with UNIT_SKIP (exit status 77,
+ * the reason on stderr, as tests/test-unit.sh expects). */
 #ifndef SWAPBENCH_UNIT_H
 #define SWAPBENCH_UNIT_H
 
@@ -19,6 +20,13 @@ static int unit_failures;
 	if (unit_failures) \
 		fprintf(stderr, "%d check(s) failed\n", unit_failures); \
 	return unit_failures != 0; \
+} while (0)
+
+#define UNIT_SKIP(...) do { \
+	fprintf(stderr, "SKIP: "); \
+	fprintf(stderr, __VA_ARGS__); \
+	fputc('\n', stderr); \
+	return 77; \
 } while (0)
 
 #endif
