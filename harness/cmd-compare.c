@@ -526,6 +526,10 @@ static int compare_pair(const json_t *doc, const struct options *o, json_t *rows
 	return 0;
 }
 
+/* The command in its steps: load both documents, refuse what cannot be
+ * compared (fingerprint, start-up exclusion), judge each tier and metric,
+ * print, write --json and --markdown; one function so that the
+ * documents' references have one owner and one exit. */
 int cmd_compare(int argc, char **argv)
 {
 	json_t *base = NULL, *cand = NULL, *tiers = NULL, *rows = NULL, *notes = NULL, *out, *t;

@@ -117,6 +117,9 @@ static void worker(const struct touch_opts *o, unsigned id, uint64_t pages, stru
 	free(gen);
 }
 
+/* The touch engine's command: options (one case each), the mapping, the
+ * workers, the summary; long because its option table and its checks are
+ * in it. */
 int cmd_touch(int argc, char **argv)
 {
 	static const struct option opts[] = {

@@ -124,7 +124,10 @@ static int limit_val(struct scenario *s, const char *v)
 	return 0;
 }
 
-/* One "section.key" with its expectation, for the message. */
+/* One "section.key" with its expectation, for the message.  Long by
+ * design: one branch per scenario key (its parser and the expectation its
+ * error names), in the order of the file's sections; a new key is one
+ * branch here and one line in scenario.h. */
 static int handler(void *arg, const char *section, const char *key, const char *v)
 {
 	struct ctx *c = arg;

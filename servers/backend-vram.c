@@ -85,6 +85,9 @@ static int vram_supported(char *why, size_t len)
 	return 1;
 }
 
+/* Long by design: the device, its VRAM, the resident kernel's mailboxes
+ * and the workers are made in one sequence, each failure leaving by the
+ * labels at the end that undo what was made, in reverse. */
 static void *vram_create(const struct backend_config *cfg)
 {
 	struct vram *v = calloc(1, sizeof *v);

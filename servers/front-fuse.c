@@ -729,6 +729,11 @@ fail:
 	return -1;
 }
 
+/* Long by design: starting the FUSE front end is one sequence (io_uring
+ * queues or /dev/fuse readers chosen and sized, their buffers and rings
+ * made, the mount, the threads) whose every failure leaves by the one
+ * label at the end that undoes what was made; split, that unwinding would
+ * be spread over the pieces. */
 static int fuse_start(const struct export *ex, const struct frontend_config *cfg, char *path,
 		      size_t len)
 {

@@ -290,6 +290,8 @@ static enum fuse_action do_io(struct fuse_fs *fs, const struct fuse_view *v, uin
 	return FUSE_REPLY;
 }
 
+/* Long by design: one case per FUSE opcode, each a few lines that answer
+ * it from the request alone, as a protocol dispatcher reads best. */
 enum fuse_action fuse_handle(struct fuse_fs *fs, const struct fuse_view *v, uint8_t *out,
 			     uint32_t out_cap, uint32_t *out_len, int *err, struct blk_req *io)
 {

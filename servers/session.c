@@ -344,6 +344,10 @@ static unsigned stat_cmd(uint16_t type)
 /* Step results. */
 enum { BLOCKED = 0, PROGRESS = 1, NEED_SYNC = 2, CLOSE = -1 };
 
+/* Long by design: the NBD request header's checks in the order the
+ * protocol states them (size, magic, flags, command, bounds), each an
+ * early reply; split, the half-checked header would travel between
+ * functions. */
 static int step_header(struct session *s)
 {
 	const struct backend_ops *ops = s->ex->ops;

@@ -84,6 +84,7 @@ static bool swap_mode;
 static int parse_tcp(const char *spec, struct sockaddr_in *sa, char *why, size_t len);
 static struct sockaddr_in tcp_addr;
 
+/* The --help text (tests/test-man.sh checks it against man/vramd.8). */
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -243,6 +244,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) bad(const char *fmt,
 	exit(2);
 }
 
+/* Long by design: one case per option, each validating its value. */
 static void parse_args(int argc, char **argv)
 {
 	char *end;
@@ -974,6 +976,10 @@ static int wait_ready(int fd)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* The daemon's life in order: options, backend, log, listening socket or
+ * front end (ublk, FUSE), readiness, serving, shutdown.  Long because it
+ * is that sequence and nothing else: each step is a call, and every
+ * failure leaves by the one path at the end that undoes what was made. */
 int main(int argc, char **argv)
 {
 	const struct backend_ops *ops;
