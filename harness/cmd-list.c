@@ -17,9 +17,10 @@
 #include "tier.h"
 
 static const char usage_text[] =
-	"usage: swapbench list [tiers|scenarios]\n"
+	"usage: swapbench list [tiers|stacks|scenarios]\n"
 	"\n"
-	"Lists the swap tiers this swapbench knows and the scenarios it finds\n"
+	"Lists the swap tiers this swapbench knows, how to stack them for\n"
+	"'swapbench run' (zram>disk), and the scenarios it finds\n"
 	"(in $SWAPBENCH_SCENARIOS, else scenarios/ beside the build directory, else\n"
 	"./scenarios), with one-line summaries.  'swapbench doctor' says which tiers\n"
 	"this host can run.\n";
@@ -30,6 +31,17 @@ static void list_tiers(void)
 
 	for (i = 0; tiers[i]; i++)
 		printf("%-10s %s\n", tiers[i]->name, tiers[i]->summary);
+}
+
+static void list_stacks(void)
+{
+	printf("stacks (swapbench run --tiers, highest priority first, up to %d levels):\n"
+	       "zram>disk                 zram at priority 100, a disk swap at 10 behind it\n"
+	       "zram>nbd:backend=vram     VRAM swap under zram\n"
+	       "zswap>nbd:backend=ram     zswap's pool in front of an nbd device (no swap file)\n"
+	       "a level takes its tier's options (zram:size=512M>disk); an upper level's size\n"
+	       "defaults to half the overflow; zswap only on top, never over zram\n",
+	       TIER_STACK_MAX);
 }
 
 static int summary_handler(void *arg, const char *section, const char *key, const char *value)
@@ -80,6 +92,8 @@ int cmd_list(int argc, char **argv)
 	if (!what) {
 		printf("tiers:\n");
 		list_tiers();
+		printf("\n");
+		list_stacks();
 		printf("\nscenarios:\n");
 		return list_scenarios();
 	}
@@ -87,7 +101,11 @@ int cmd_list(int argc, char **argv)
 		list_tiers();
 		return 0;
 	}
+	if (!strcmp(what, "stacks")) {
+		list_stacks();
+		return 0;
+	}
 	if (!strcmp(what, "scenarios"))
 		return list_scenarios();
-	return usage_error("list", "expected 'tiers' or 'scenarios', got '%s'", what);
+	return usage_error("list", "expected 'tiers', 'stacks' or 'scenarios', got '%s'", what);
 }

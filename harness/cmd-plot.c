@@ -23,7 +23,9 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "file.h"
 #include "procfs.h"
+#include "report-fleet.h"
 #include "result.h"
 #include "run.h"
 #include "tier-names.h"
@@ -46,6 +48,9 @@ static const char usage_text[] =
 	"  overcommit-curve  ramp runs only: probe p99 and PSI full against the\n"
 	"                    overcommit ratio, median and min-max over repeats\n"
 	"                    (curve-TIER.tsv)\n"
+	"  sweep             runs with --sweep only: probe p99 and work done against\n"
+	"                    the swept factor per tier, median and min-max over\n"
+	"                    repeats (sweep-TIER.tsv)\n"
 	"fio-raw runs:\n"
 	"  fio-latency       latency p50, p99 and p99.9 per fio job and tier, median\n"
 	"                    over valid runs; runs marked not applicable are left out\n"
@@ -53,7 +58,9 @@ static const char usage_text[] =
 	"Titles carry the host, kernel and scenario; each tier keeps one colour in\n"
 	"every figure.  A figure whose data is absent is skipped with a note.  The\n"
 	"gnuplot scripts come from $SWAPBENCH_PLOTS, else plots/ beside the build\n"
-	"directory, else ./plots.  Needs gnuplot (gnuplot-nox).\n";
+	"directory, else ./plots.  Needs gnuplot (gnuplot-nox).  A fleet's figures\n"
+	"(fleet-work, fleet-p99, fleet-psi: hosts side by side per tier) come with\n"
+	"its report: 'swapbench report FLEET_DIR'.\n";
 
 /* The directory of the gnuplot scripts (see usage_text). */
 static void plot_dir(char *buf, size_t len)
@@ -506,19 +513,26 @@ static int write_vars(const char *dir, const struct gp_var *v, size_t n, char *p
 	return 0;
 }
 
-/* Renders plots/FIGURE.gp as PNG and SVG into DIR (both absolute paths).
+/* What a figure's subtitle names. */
+struct gp_title {
+	const char *host, *kernel, *scenario;
+};
+
+/* Renders plots/SCRIPT.gp as FIGURE.png and FIGURE.svg into DIR (both
+ * absolute paths), its subtitle from T, and with LIST prints their paths.
  * TIERS is the gnuplot variable of the same name; EXTRA (NEXTRA of them)
  * the figure's own variables. */
-static int render(const char *plots, const char *dir, const char *figure, const json_t *doc,
-		  const char *tiers, const struct gp_var *extra, size_t nextra)
+static int render_as(const char *plots, const char *dir, const char *script_name, const char *figure,
+		     const struct gp_title *t, bool list, const char *tiers, const struct gp_var *extra,
+		     size_t nextra)
 {
 	static const char *const fmts[] = { "png", "svg" };
 	char script[PATH_MAX], out[PATH_MAX], vars[PATH_MAX];
 	struct gp_var v[16] = {
 		{ "plotdir", plots, 0, true }, { "datadir", dir, 0, true }, { "out", out, 0, true },
-		{ "fmt", NULL, 0, false }, { "host", result_fp_str(doc, "host"), 0, false },
-		{ "kernel", result_fp_str(doc, "kernel"), 0, false },
-		{ "scenario", result_fp_str(doc, "scenario"), 0, false }, { "tiers", tiers, 0, false },
+		{ "fmt", NULL, 0, false }, { "host", t->host, 0, false },
+		{ "kernel", t->kernel, 0, false },
+		{ "scenario", t->scenario, 0, false }, { "tiers", tiers, 0, false },
 		{ "palette", tier_palette(), 0, false },
 	};
 	size_t i, n = 9;
@@ -526,7 +540,7 @@ static int render(const char *plots, const char *dir, const char *figure, const 
 
 	for (i = 0; i < nextra && n < sizeof v / sizeof v[0]; i++)
 		v[n++] = extra[i];
-	if (pathf(script, sizeof script, "%s/%s.gp", plots, figure))
+	if (pathf(script, sizeof script, "%s/%s.gp", plots, script_name))
 		return -1;
 	for (i = 0; i < 2; i++) {
 		/* Two script files, run in one gnuplot session: the variables,
@@ -541,9 +555,20 @@ static int render(const char *plots, const char *dir, const char *figure, const 
 		unlink(vars);
 		if (rc)
 			return -1;
-		printf("%s\n", out);
+		if (list)
+			printf("%s\n", out);
 	}
 	return 0;
+}
+
+/* Renders plots/FIGURE.gp for run document DOC (see render_as). */
+static int render(const char *plots, const char *dir, const char *figure, const json_t *doc,
+		  const char *tiers, const struct gp_var *extra, size_t nextra)
+{
+	const struct gp_title t = { result_fp_str(doc, "host"), result_fp_str(doc, "kernel"),
+				    result_fp_str(doc, "scenario") };
+
+	return render_as(plots, dir, figure, figure, &t, true, tiers, extra, nextra);
 }
 
 /* The first run of group GROUP (result_group), or NULL. */
@@ -665,6 +690,26 @@ static void spread(double *v, size_t n, double scale, double out[3])
 	}
 }
 
+/* Closes a tier's series (series_close) and, when it was kept, adds NAME to
+ * TIERS and counts it in *rows.  Returns true when the caller should stop:
+ * an error (*rows -1), or TIERS full (the figure draws those before it). */
+static bool series_keep(FILE *f, const char *path, size_t written, const char *name, char *tiers,
+			size_t len, int *rows)
+{
+	int kept = series_close(f, path, written);
+
+	if (kept < 0) {
+		*rows = -1;
+		return true;
+	}
+	if (!kept)
+		return false;
+	if (words_add(tiers, len, name))
+		return true;
+	(*rows)++;
+	return false;
+}
+
 /* curve-TIER.tsv per tier of a ramp: per ratio, probe p99 (ms) and PSI full
  * (%) as median, minimum and maximum over the valid runs ('?' where none).
  * x_plot is the ratio nudged per tier so that error bars do not hide each
@@ -722,16 +767,8 @@ static int write_curve(const json_t *doc, const char *dir, char *tiers, size_t l
 			free(psi);
 		}
 		free(ratios);
-		int kept = series_close(f, path, written);
-		if (kept < 0) {
-			rows = -1;
+		if (series_keep(f, path, written, name, tiers, len, &rows))
 			break;
-		}
-		if (!kept)
-			continue;
-		if (words_add(tiers, len, name))
-			break;
-		rows++;
 	}
 	free(all);
 	json_decref(names);
@@ -829,6 +866,88 @@ static int write_fio(const json_t *doc, const char *dir, char *tiers, char *jobs
 	return rows;
 }
 
+/* sweep-TIER.tsv per base tier of a --sweep run: per value of the factor
+ * (settings.sweep.values, in the order given), probe p99 (ms) and work
+ * done (per s) as median, minimum and maximum over the valid runs.  x_plot
+ * is the value where numeric, else its position (the value is the tic).
+ * Fills TIERS; returns the tiers written, -1 on error. */
+static int write_sweep(const json_t *doc, const char *dir, char *tiers, size_t len)
+{
+	json_t *sw = json_object_get(json_object_get(doc, "settings"), "sweep");
+	json_t *values = json_object_get(sw, "values"), *bases = result_sweep_bases(doc), *b;
+	bool numeric = json_is_true(json_object_get(sw, "numeric"));
+	size_t i, k;
+	int rows = 0;
+
+	tiers[0] = '\0';
+	json_array_foreach(bases, i, b) {
+		char name[128], path[PATH_MAX];
+		size_t written = 0;
+		FILE *f;
+
+		safe_name(name, sizeof name, json_string_value(b));
+		if (!(f = open_tsv(dir, "sweep", name, path, sizeof path))) {
+			rows = -1;
+			break;
+		}
+		fprintf(f, "# value\tx_plot\tp99_median_ms\tp99_min_ms\tp99_max_ms\t"
+			"work_median_per_s\twork_min_per_s\twork_max_per_s\tvalid_runs\n");
+		for (k = 0; k < json_array_size(values); k++) {
+			const char *v = json_string_value(json_array_get(values, k));
+			char group[160];
+			size_t np, nw, x;
+			double *p99, *work, a[3], c[3];
+
+			if (!v || !result_sweep_group(doc, json_string_value(b), v, group, sizeof group))
+				continue;
+			p99 = result_values(doc, group, "probe_p99_ns", &np, &x);
+			work = result_values(doc, group, "workload_ops_per_s", &nw, &x);
+			if (np && nw) {
+				spread(p99, np, 1e-6, a);
+				spread(work, nw, 1, c);
+				fprintf(f, "%s\t%g\t%.6f\t%.6f\t%.6f\t%.1f\t%.1f\t%.1f\t%zu\n", v,
+					numeric ? strtod(v, NULL) : (double)(k + 1), a[0], a[1], a[2],
+					c[0], c[1], c[2], np);
+				written++;
+			}
+			free(p99);
+			free(work);
+		}
+		if (series_keep(f, path, written, name, tiers, len, &rows))
+			break;
+	}
+	json_decref(bases);
+	return rows;
+}
+
+/* The sweep figure of a --sweep run; 0 or -1. */
+static int plot_sweep(const char *run_dir, const char *plots, const char *dir, const json_t *doc)
+{
+	json_t *sw = json_object_get(json_object_get(doc, "settings"), "sweep");
+	const char *factor = json_string_value(json_object_get(sw, "factor"));
+	char tiers[2048];
+	int n;
+
+	if (!factor)
+		return 0;
+	n = write_sweep(doc, dir, tiers, sizeof tiers);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		info("%s: sweep skipped: no value of %s has valid runs with probe_p99_ns and "
+		     "workload_ops_per_s", run_dir, factor);
+		return 0;
+	}
+	{
+		const struct gp_var vars[] = {
+			{ "factor", factor, 0, false },
+			{ "numeric", NULL, json_is_true(json_object_get(sw, "numeric")) ? 1 : 0, false },
+		};
+
+		return render(plots, dir, "sweep", doc, tiers, vars, 2);
+	}
+}
+
 /* The probe figures of an overcommit or ramp run; 0 or -1. */
 static int plot_probe(const char *run_dir, const char *plots, const char *dir, const json_t *doc,
 		      bool ramp)
@@ -921,12 +1040,188 @@ static int plot_one(const char *run_dir, const char *plots)
 		ret = plot_fio(run_dir, plots, abs, doc);
 	} else {
 		ret = plot_probe(run_dir, plots, abs, doc, !strcmp(kind, "ramp"));
+		if (ret == 0)
+			ret = plot_sweep(run_dir, plots, abs, doc);
 		if (!ret)
 			info("%s: fio-latency skipped: not a fio-raw run", run_dir);
 	}
 out:
 	json_decref(doc);
 	return ret;
+}
+
+/* --- the fleet figures (swapbench report's fleet form) --------------------- */
+
+/* Each tier's hosts side by side: host H of tier T at x = T * (hosts + 1) + H. */
+static double fleet_x(const struct fleet *fl, size_t t, size_t h)
+{
+	return (double)(t * (fl->nok + 1) + h);
+}
+
+struct fleet_tsv {
+	const struct fleet *fl;
+	size_t m;		/* fleet_metrics[m]; FLEET_NMETRICS: the tiers' positions */
+};
+
+/* METRIC.tsv: "x tier host median lo hi runs", a row per tier and host with
+ * results ("?" where the host has no value); fleet-tiers.tsv: "x tier", the
+ * middle of each tier's hosts. */
+static int fill_fleet_tsv(int fd, void *arg)
+{
+	const struct fleet_tsv *a = arg;
+	const struct fleet *fl = a->fl;
+	int dfd = dup(fd);
+	FILE *f = dfd >= 0 ? fdopen(dfd, "w") : NULL;
+	size_t t, h;
+
+	if (!f) {
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	if (a->m == FLEET_NMETRICS)
+		fprintf(f, "# x\ttier\n");
+	else
+		fprintf(f, "# x\ttier\thost\tmedian\tlo\thi\truns (%s)\n", fleet_metrics[a->m].axis);
+	for (t = 0; t < fl->ntiers; t++) {
+		char tier[128];
+
+		safe_name(tier, sizeof tier, fl->tier[t]);
+		if (a->m == FLEET_NMETRICS) {
+			fprintf(f, "%.1f\t%s\n", (fleet_x(fl, t, 0) + fleet_x(fl, t, fl->nok - 1)) / 2, tier);
+			continue;
+		}
+		for (h = 0; h < fl->nok; h++) {
+			const struct fleet_stat *s = fleet_stat_of(fl, h, t, a->m);
+			double k = fleet_metrics[a->m].scale;
+
+			fprintf(f, "%.0f\t%s\t%s (%s)\t", fleet_x(fl, t, h), tier, fl->host[h].name,
+				fl->cls[fl->host[h].cls].label);
+			if (s->n)
+				fprintf(f, "%.6g\t%.6g\t%.6g\t%zu\n", s->ci.point * k, s->ci.lo * k,
+					s->ci.hi * k, s->n);
+			else
+				fprintf(f, "?\t?\t?\t0\n");
+		}
+	}
+	return fclose(f) ? -1 : 0;
+}
+
+/* The directory the fleet figures go into, DIR/plots, resolved into abs:
+ * made here, or an existing one of ours that others cannot write (gnuplot
+ * follows a symbolic link planted where it writes). */
+static int fleet_plot_dir(const char *dir, char *abs)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (pathf(path, sizeof path, "%s/plots", dir))
+		return -1;
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		error("cannot create '%s': %m", path);
+		return -1;
+	}
+	if (lstat(path, &st) || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & S_IWOTH)) {
+		error("'%s' is not a directory of this user's that others cannot write (refused)", path);
+		return -1;
+	}
+	if (!realpath(path, abs)) {
+		error("cannot resolve '%s': %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+int plot_fleet(const struct fleet *fl, const char *dir)
+{
+	char plots[PATH_MAX], abs[PATH_MAX], path[PATH_MAX], probe[PATH_MAX + 16], tiers[2048];
+	char hosts[32], kernels[80], sc[256];
+	const char *kernel, *scenario;
+	struct gp_title title = { hosts, NULL, NULL };
+	size_t t, m, h;
+	int drawn = 0;
+
+	if (!fl->nok || !fl->ntiers) {
+		info("fleet figures skipped: no host has results");
+		return 0;
+	}
+	if (!have_command("gnuplot")) {
+		info("fleet figures skipped: gnuplot not found (apt-get install gnuplot-nox)");
+		return 0;
+	}
+	plot_dir(path, sizeof path);
+	if (pathf(probe, sizeof probe, "%s/common.gp", path))
+		return -1;
+	if (access(probe, R_OK) || !realpath(path, plots)) {
+		error("cannot read '%s': %m (set SWAPBENCH_PLOTS to the plots/ directory)", probe);
+		return -1;
+	}
+	if (fleet_plot_dir(dir, abs))
+		return -1;
+	tiers[0] = '\0';
+	for (t = 0; t < fl->ntiers; t++) {
+		char name[128];
+
+		safe_name(name, sizeof name, fl->tier[t]);
+		words_add(tiers, sizeof tiers, name);
+	}
+	/* The subtitle: how many hosts, their kernel and scenario where one. */
+	kernel = result_fp_str(fl->host[0].doc, "kernel");
+	scenario = result_fp_str(fl->host[0].doc, "scenario");
+	for (h = 1; h < fl->nok; h++) {
+		if (kernel && strcmp(kernel, result_fp_str(fl->host[h].doc, "kernel")))
+			kernel = NULL;
+		if (scenario && strcmp(scenario, result_fp_str(fl->host[h].doc, "scenario")))
+			scenario = NULL;
+	}
+	snprintf(hosts, sizeof hosts, "%zu host%s", fl->nok, fl->nok == 1 ? "" : "s");
+	if (kernel)
+		snprintf(kernels, sizeof kernels, "kernel %.56s", kernel);
+	else
+		snprintf(kernels, sizeof kernels, "%zu host classes", fl->nclasses);
+	snprintf(sc, sizeof sc, "%s", scenario ? scenario : "several");
+	title.kernel = kernels;
+	title.scenario = sc;
+	if (pathf(path, sizeof path, "%s/fleet-tiers.tsv", abs) ||
+	    file_replace(path, fill_fleet_tsv, &(struct fleet_tsv){ fl, FLEET_NMETRICS })) {
+		error("cannot write '%s': %m", path);
+		return -1;
+	}
+	for (m = 0; m < FLEET_NMETRICS; m++) {
+		const struct fleet_metric *fm = &fleet_metrics[m];
+		double bars = (double)(fl->ntiers * (fl->nok + 1));
+		const struct gp_var vars[] = {
+			{ "metric", fm->figure, 0, false }, { "what", fm->what, 0, false },
+			{ "ylab", fm->axis, 0, false }, { "xmax", NULL, bars - 2, false },
+			{ "fig_width", NULL, fmin(4000, fmax(900, 160 + 22 * bars)), false },
+		};
+		bool any = false;
+
+		for (h = 0; h < fl->nok; h++)
+			for (t = 0; t < fl->ntiers; t++)
+				any = any || fleet_stat_of(fl, h, t, m)->n;
+		if (pathf(path, sizeof path, "%s/%s.tsv", abs, fm->figure))
+			return -1;
+		if (!any) {
+			info("%s skipped: no host has %s", fm->figure, fm->key);
+			unlink(path);
+			if (!pathf(path, sizeof path, "%s/%s.png", abs, fm->figure))
+				unlink(path);
+			if (!pathf(path, sizeof path, "%s/%s.svg", abs, fm->figure))
+				unlink(path);
+			continue;
+		}
+		if (file_replace(path, fill_fleet_tsv, &(struct fleet_tsv){ fl, m })) {
+			error("cannot write '%s': %m", path);
+			return -1;
+		}
+		if (render_as(plots, abs, "fleet", fm->figure, &title, false, tiers, vars,
+			      sizeof vars / sizeof vars[0]))
+			return -1;
+		drawn++;
+	}
+	return drawn;
 }
 
 int cmd_plot(int argc, char **argv)

@@ -18,12 +18,16 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "report.h"
+#include "report-fleet.h"
 #include "result.h"
 #include "stats.h"
 #include "tier-names.h"
 
 static const char usage_text[] =
 	"usage: swapbench report RUN_DIR\n"
+	"       swapbench report [--out DIR] FLEET_DIR\n"
+	"       swapbench report --out DIR DIR DIR...\n"
 	"\n"
 	"Writes RUN_DIR/report.md from RUN_DIR/run.json:\n"
 	"  overcommit and ramp runs: per tier the medians over valid runs with\n"
@@ -42,7 +46,24 @@ static const char usage_text[] =
 	"overcommit-curve, fio-latency, those drawn), the fingerprint and the\n"
 	"command that reproduces the run.  Prints, for overcommit and ramp runs, a\n"
 	"summary per tier (valid runs, work done, probe p99, PSI full, swap-out and\n"
-	"swap-in), then the path of report.md.\n";
+	"swap-in), then the path of report.md.\n"
+	"\n"
+	"A fleet report, the same scenario on many hosts (scripts/fleet/ leaves each\n"
+	"host's run in results/fleet-ID/HOST/): from a FLEET_DIR (a directory with no\n"
+	"run.json whose subdirectories holding a run.json or a fleet-job.json are the\n"
+	"hosts, each named by its directory), or from two or more directories (each a\n"
+	"host's run directory or a fleet directory), writes DIR/fleet.md (default:\n"
+	"FLEET_DIR/fleet.md): a row per host and tier with the valid runs and the\n"
+	"medians of work done, probe p99 and PSI full with their bootstrap 95%\n"
+	"intervals, hosts grouped by fingerprint class (kernel, CPU model, GPU model),\n"
+	"the medians again as a host x tier table per metric, every host without a\n"
+	"usable run.json as failed with the reason, and each host's sizing and\n"
+	"provenance; where gnuplot is, DIR/plots/fleet-work, fleet-p99 and fleet-psi\n"
+	"(PNG and SVG): per metric each tier's hosts side by side.  Prints a summary\n"
+	"per host and tier, then the path of fleet.md.  It describes, and judges\n"
+	"nothing: 'swapbench compare' refuses two machines unless --force.\n"
+	"\n"
+	"  --out DIR   the fleet report's directory (made if missing)\n";
 
 static const struct {
 	const char *key, *head;
@@ -67,14 +88,20 @@ static const struct {
 	{ "swap-rates", "Swap-in and swap-out rates over time" },
 	{ "latency-cdf", "Probe exec latency tail per tier: share of probes slower than x (1 - CDF)" },
 	{ "overcommit-curve", "Overcommit curve: probe p99 and PSI full by ratio, median and min-max over repeats" },
+	{ "sweep", "Sweep: probe p99 and work done against the swept factor, median and min-max over repeats" },
 	{ "fio-latency", "fio on the raw device: latency p50, p99 and p99.9 per job and tier" },
 };
 
-/* A markdown table cell: '|' and newlines would break the table. */
-static void cell(FILE *f, const char *s)
+void report_cell(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		fputs(*s == '|' ? "\\|" : *s == '\n' ? " " : (char[]){ *s, 0 }, f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '|')
+			fputs("\\|", f);
+		else
+			fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
+	}
 }
 
 static void write_invalid(FILE *f, const json_t *doc, bool fio);
@@ -93,43 +120,68 @@ static const char *median_cell(const json_t *doc, const char *tier, const char *
 	return out;
 }
 
+int report_median_ci(const json_t *doc, const char *group, const char *key, struct stats_ci *ci,
+		     size_t *n)
+{
+	size_t x;
+	double *v = result_values(doc, group, key, n, &x);
+	int rc = *n ? stats_bootstrap_median(v, *n, STATS_RESAMPLES, STATS_SEED, ci) : -1;
+
+	free(v);
+	if (rc < 0)
+		*n = 0;
+	return rc;
+}
+
+const char *report_ci_format(enum metric_unit u, const struct stats_ci *ci, size_t n, char *buf,
+			     size_t len)
+{
+	char a[32], lo[32], hi[32];
+
+	if (!n)
+		snprintf(buf, len, "-");
+	else if (n == 1)
+		snprintf(buf, len, "%s", metric_format(u, ci->point, a, sizeof a));
+	else
+		snprintf(buf, len, "%s [%s, %s]", metric_format(u, ci->point, a, sizeof a),
+			 metric_format(u, ci->lo, lo, sizeof lo), metric_format(u, ci->hi, hi, sizeof hi));
+	return buf;
+}
+
 /* The median of KEY over TIER's valid runs and its bootstrap 95% interval,
  * "6.47 ms [6.10 ms, 7.02 ms]" (one run: the value alone), or "-". */
 static const char *median_ci_cell(const json_t *doc, const char *tier, const char *key, char *buf,
 				  size_t len)
 {
-	const struct metric *m = metric_find(key);
-	size_t n, x;
-	double *v = result_values(doc, tier, key, &n, &x);
-	char a[32], lo[32], hi[32];
 	struct stats_ci ci;
+	size_t n;
 
-	if (!n || stats_bootstrap_median(v, n, STATS_RESAMPLES, STATS_SEED, &ci) < 0)
-		snprintf(buf, len, "-");
-	else if (n == 1)
-		snprintf(buf, len, "%s", metric_format(m->unit, ci.point, a, sizeof a));
-	else
-		snprintf(buf, len, "%s [%s, %s]", metric_format(m->unit, ci.point, a, sizeof a),
-			 metric_format(m->unit, ci.lo, lo, sizeof lo),
-			 metric_format(m->unit, ci.hi, hi, sizeof hi));
-	free(v);
-	return buf;
+	report_median_ci(doc, tier, key, &ci, &n);
+	return report_ci_format(metric_find(key)->unit, &ci, n, buf, len);
+}
+
+void report_valid_runs(const json_t *doc, const char *group, size_t *valid, size_t *total)
+{
+	json_t *run;
+	size_t j;
+
+	*valid = *total = 0;
+	json_array_foreach(json_object_get(doc, "runs"), j, run) {
+		char g[128];
+
+		if (strcmp(group, result_group(run, g, sizeof g)))
+			continue;
+		(*total)++;
+		*valid += json_is_true(json_object_get(run, "valid"));
+	}
 }
 
 /* "VALID/TOTAL" of TIER's runs. */
 static void valid_runs(const json_t *doc, const char *tier, char *buf, size_t len)
 {
-	size_t total = 0, valid = 0, j;
-	json_t *run;
+	size_t valid, total;
 
-	json_array_foreach(json_object_get(doc, "runs"), j, run) {
-		char group[128];
-
-		if (strcmp(tier, result_group(run, group, sizeof group)))
-			continue;
-		total++;
-		valid += json_is_true(json_object_get(run, "valid"));
-	}
+	report_valid_runs(doc, tier, &valid, &total);
 	snprintf(buf, len, "%zu/%zu", valid, total);
 }
 
@@ -343,6 +395,206 @@ static void write_startup_table(FILE *f, const json_t *doc)
 	json_decref(tiers);
 }
 
+/* The medians over group GROUP's valid runs of run.levels[LEVEL].KEY into
+ * *med; false when no run has it. */
+static bool level_median(const json_t *doc, const char *group, size_t level, const char *key,
+			 double *med)
+{
+	json_t *run, *runs = json_object_get(doc, "runs");
+	double v[256];
+	size_t i, n = 0;
+
+	json_array_foreach(runs, i, run) {
+		char g[128];
+		json_t *x = json_object_get(json_array_get(json_object_get(run, "levels"), level), key);
+
+		if (n < sizeof v / sizeof v[0] && json_is_true(json_object_get(run, "valid")) &&
+		    json_is_number(x) && !strcmp(result_group(run, g, sizeof g), group))
+			v[n++] = json_number_value(x);
+	}
+	if (n)
+		*med = stats_median(v, n);
+	return n > 0;
+}
+
+/* Stacks: per level, the pages written to it, the most it held and when
+ * it first held a MiB (where the overflow went, and when the lower level
+ * began to take it). */
+static void write_levels_table(FILE *f, const json_t *doc)
+{
+	json_t *tiers = result_tiers(doc), *t, *run;
+	bool any = false;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run)
+		any = any || json_array_size(json_object_get(run, "levels")) > 1;
+	if (!any) {
+		json_decref(tiers);
+		return;
+	}
+	fprintf(f, "\n### Stacks: where the overflow went\n\n| stack | level | tier | pages written | "
+		   "most held | first held a MiB at |\n| --- | ---: | --- | ---: | ---: | ---: |\n");
+	json_array_foreach(tiers, i, t) {
+		const char *g = json_string_value(t);
+		const json_t *first = NULL;
+
+		json_array_foreach(json_object_get(doc, "runs"), k, run) {
+			char rg[128];
+
+			if (!strcmp(result_group(run, rg, sizeof rg), g) &&
+			    json_array_size(json_object_get(run, "levels")) > 1) {
+				first = run;
+				break;
+			}
+		}
+		for (k = 0; first && k < json_array_size(json_object_get(first, "levels")); k++) {
+			json_t *lv = json_array_get(json_object_get(first, "levels"), k);
+			char a[32], b[32], c[32];
+			double w, h, s;
+
+			fprintf(f, "| %s | %zu | %s | %s | %s | %s |\n", g, k,
+				json_string_value(json_object_get(lv, "tier")),
+				level_median(doc, g, k, "written_pages", &w) ?
+					metric_format(UNIT_PAGES, w, a, sizeof a) : "-",
+				level_median(doc, g, k, "held_peak_bytes", &h) ?
+					(snprintf(b, sizeof b, "%.0f MiB", h / 1048576), b) : "-",
+				level_median(doc, g, k, "first_held_s", &s) ?
+					(snprintf(c, sizeof c, "%.0f s", s), c) : "never");
+		}
+	}
+	fprintf(f, "\nMedians over valid runs; level 0 has the highest priority.  Pages written: "
+		   "to the level's block device (zswap: into its pool, zswpout); most held: its swap "
+		   "area's use (zswap: what its pool held, uncompressed; a device under zswap counts "
+		   "the slots of pages zswap holds too); first held a MiB: seconds from the "
+		   "workload's start, read once a second.\n");
+	json_decref(tiers);
+}
+
+/* One daemon's call over group GROUP's valid runs, into buf: "fired in k
+ * of n, at S s (median)", "no (PEAK)", or why it could not judge. */
+static const char *oom_cell(const json_t *doc, const char *group, const char *daemon, char *buf,
+			    size_t len)
+{
+	double at[256], peak[256];
+	size_t i, n = 0, nf = 0, np = 0;
+	const char *peak_key = NULL;
+	json_t *run;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		json_t *d = json_object_get(json_object_get(run, "oom_daemons"), daemon), *v;
+		const char *k;
+		char g[128];
+
+		if (!d || !json_is_true(json_object_get(run, "valid")) ||
+		    strcmp(result_group(run, g, sizeof g), group) || n == 256)
+			continue;
+		n++;
+		if (json_is_true(json_object_get(d, "fired")) && json_is_number(json_object_get(d, "at_s")))
+			at[nf++] = json_number_value(json_object_get(d, "at_s"));
+		json_object_foreach(d, k, v)
+			if (strstr(k, "_pct")) {
+				peak_key = k;
+				if (json_is_number(v))
+					peak[np++] = json_number_value(v);
+			}
+	}
+	if (!n)
+		snprintf(buf, len, "-");
+	else if (nf)
+		snprintf(buf, len, "fired in %zu of %zu, at %.0f s", nf, n, stats_median(at, nf));
+	else if (!np)
+		snprintf(buf, len, "not judged (%s)", peak_key && strstr(peak_key, "avg10") ?
+			 "no cgroup memory.pressure: cgroup v1" : "no samples");
+	else
+		snprintf(buf, len, "no (%s %.0f%%)", peak_key && strstr(peak_key, "avg10") ?
+			 "full avg10 at most" : "headroom at least", stats_median(peak, np));
+	return buf;
+}
+
+/* What a user-space OOM daemon would have done (run.oom_daemons), per tier. */
+static void write_oom_table(FILE *f, const json_t *doc)
+{
+	static const struct { const char *key, *head; } daemons[] = {
+		{ "systemd_oomd_pressure", "systemd-oomd, pressure" },
+		{ "systemd_oomd_swap", "systemd-oomd, swap" },
+		{ "earlyoom", "earlyoom" },
+	};
+	json_t *tiers = result_tiers(doc), *t, *run;
+	bool any = false;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run)
+		any = any || json_object_get(run, "oom_daemons");
+	if (!any) {
+		json_decref(tiers);
+		return;
+	}
+	fprintf(f, "\n### What an OOM daemon would have done\n\n| tier |");
+	for (k = 0; k < sizeof daemons / sizeof daemons[0]; k++)
+		fprintf(f, " %s |", daemons[k].head);
+	fprintf(f, "\n| --- | --- | --- | --- |\n");
+	json_array_foreach(tiers, i, t) {
+		fprintf(f, "| %s |", json_string_value(t));
+		for (k = 0; k < sizeof daemons / sizeof daemons[0]; k++) {
+			char cell[128];
+
+			fprintf(f, " %s |", oom_cell(doc, json_string_value(t), daemons[k].key, cell,
+						      sizeof cell));
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, "\nEach daemon's default policy judged on the run's samples, the workload's cgroup "
+		   "standing for the machine: systemd-oomd kills when the cgroup's memory.pressure "
+		   "full avg10 stays above 60%% for 30 s (DefaultMemoryPressureLimit, "
+		   "DefaultMemoryPressureDurationSec), or when available memory and free swap are "
+		   "both under 10%% (SwapUsedLimit=90%%); earlyoom (-m 10 -s 10) when both are at or "
+		   "under 10%%.  Seconds from the workload's start (median over the runs that fired); "
+		   "headroom: the larger of available memory and free swap, in percent, at its "
+		   "lowest.\n");
+	json_decref(tiers);
+}
+
+/* A --sweep run: per tier (its base label) and value of the factor, the
+ * probe p99 and work done, medians with their intervals; rows tiers,
+ * columns values. */
+static void write_sweep_table(FILE *f, const json_t *doc)
+{
+	static const struct { const char *key, *title; } cols[] = {
+		{ "probe_p99_ns", "probe p99" }, { "workload_ops_per_s", "work done" },
+	};
+	json_t *sw = json_object_get(json_object_get(doc, "settings"), "sweep");
+	json_t *values = json_object_get(sw, "values"), *bases, *b, *v;
+	const char *factor = json_string_value(json_object_get(sw, "factor"));
+	size_t i, k, c;
+
+	if (!factor || !json_array_size(values))
+		return;
+	bases = result_sweep_bases(doc);
+	for (c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+		fprintf(f, "\n### Sweep of %s: %s\n\n| tier |", factor, cols[c].title);
+		json_array_foreach(values, k, v)
+			fprintf(f, " %s |", json_string_value(v));
+		fprintf(f, "\n| --- |");
+		json_array_foreach(values, k, v)
+			fprintf(f, " ---: |");
+		fputc('\n', f);
+		json_array_foreach(bases, i, b) {
+			fprintf(f, "| %s |", json_string_value(b));
+			json_array_foreach(values, k, v) {
+				char group[160], cell[128];
+				const char *g = json_string_value(v) ? result_sweep_group(doc,
+					json_string_value(b), json_string_value(v), group, sizeof group) : NULL;
+
+				fprintf(f, " %s |", g ? median_ci_cell(doc, g, cols[c].key, cell, sizeof cell) : "-");
+			}
+			fputc('\n', f);
+		}
+	}
+	fprintf(f, "\nMedians over valid runs with their bootstrap 95%% intervals; 'swapbench "
+		   "plot' draws them (sweep.png).\n");
+	json_decref(bases);
+}
+
 /* Probes a run needs for its p99.9 to rest on 10 samples beyond it. */
 #define P999_MIN_PROBES 10000
 
@@ -454,7 +706,7 @@ static void write_invalid(FILE *f, const json_t *doc, bool fio)
 			fio ? json_string_value(json_object_get(run, "tier")) :
 			      result_group(run, group, sizeof group),
 			json_integer_value(json_object_get(run, "repeat")));
-		cell(f, why ? why : "(no reason recorded)");
+		report_cell(f, why ? why : "(no reason recorded)");
 		fputc('\n', f);
 	}
 }
@@ -499,7 +751,7 @@ static void write_fio_table(FILE *f, const json_t *doc)
 			if (!n)
 				continue;
 			fprintf(f, "| %s | ", tier);
-			cell(f, name);
+			report_cell(f, name);
 			fprintf(f, " | %zu/%zu |", n, total);
 			fio_cell(f, doc, tier, name, "iops", 1, 0);
 			fio_cell(f, doc, tier, name, "bw_bytes_per_s", 1.0 / (1 << 20), 1);
@@ -712,26 +964,42 @@ static void write_reproduce(FILE *f, const json_t *doc)
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char path[PATH_MAX], out[PATH_MAX], tmp[PATH_MAX + 8];
-	const char *run_dir, *kind;
+	const char *run_dir, *kind, *fleet_out = NULL;
 	json_t *doc;
 	FILE *f;
 	int c, ret = 1;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
 			return 0;
 		}
+		if (c == 'o' && *optarg) {
+			fleet_out = optarg;
+			continue;
+		}
+		if (c == 'o')
+			return usage_error("report", "--out needs a directory");
 		fprintf(stderr, "Try 'swapbench report --help' for more information.\n");
 		return 2;
 	}
-	if (argc - optind != 1)
-		return usage_error("report", "expected one RUN_DIR");
+	if (argc - optind < 1)
+		return usage_error("report", "expected a RUN_DIR, a FLEET_DIR or several directories");
+	if (argc - optind > 1 && !fleet_out)
+		return usage_error("report", "several directories make a fleet report: name its "
+				   "directory with --out DIR");
+	if (argc - optind > 1 || !fleet_is_run_dir(argv[optind]))
+		return report_fleet(argv + optind, (size_t)(argc - optind),
+				    fleet_out ? fleet_out : argv[optind]);
+	if (fleet_out)
+		return usage_error("report", "--out is for a fleet report; '%s' is a run directory "
+				   "(its report is RUN_DIR/report.md)", argv[optind]);
 	run_dir = argv[optind];
 	if (snprintf(path, sizeof path, "%s/run.json", run_dir) >= (int)sizeof path ||
 	    snprintf(out, sizeof out, "%s/report.md", run_dir) >= (int)sizeof out ||
@@ -757,6 +1025,9 @@ int cmd_report(int argc, char **argv)
 		write_table(f, doc);
 		write_baseline_table(f, doc);
 		write_startup_table(f, doc);
+		write_levels_table(f, doc);
+		write_oom_table(f, doc);
+		write_sweep_table(f, doc);
 		write_round_table(f, doc);
 		if (!strcmp(kind, "ramp"))
 			write_ratio_table(f, doc);

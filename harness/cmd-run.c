@@ -35,6 +35,7 @@
 #include "sampler.h"
 #include "scenario.h"
 #include "tier.h"
+#include "tier-spec.h"
 #include "verdict.h"
 #include "workload.h"
 #include "windows.h"
@@ -45,7 +46,7 @@
 #define QUIET_FULL_US_PER_S 2000	/* "quiet": under 0.2% full stall */
 
 static const char usage_text[] =
-	"usage: swapbench run [--scenario NAME|FILE] [--tiers A,B] [--repeats N] [--out DIR]\n"
+	"usage: swapbench run [--scenario NAME|FILE] [--tiers A,B] [--repeats N] [--sweep F=V,V] [--out DIR]\n"
 	"\n"
 	"Runs scenario NAME (scenarios/NAME.ini, default overcommit) on each tier in\n"
 	"turn, interleaved and rotated (A B C, B C A, C A B ...), and writes one\n"
@@ -59,7 +60,10 @@ static const char usage_text[] =
 	"                    nbd as nbd-vram where vramd's GPU works, else nbd-ram);\n"
 	"                    a tier may carry options: nbd:backend=vram:threads=4 runs as\n"
 	"                    'nbd-vram-4' (the option values joined), beside nbd:backend=ram;\n"
-	"                    :as=LABEL names its runs instead (nbd:vramd=/opt/vramd:as=old)\n"
+	"                    :as=LABEL names its runs instead (nbd:vramd=/opt/vramd:as=old);\n"
+	"                    A>B is a stack, highest priority first (zram>disk runs as\n"
+	"                    'zram+disk': zram at priority 100, the disk at 10; up to 3\n"
+	"                    levels; an upper level's size defaults to half the overflow)\n"
 	"  --repeats N       runs per tier (default: the scenario's)\n"
 	"  --probe-cmd CMD   the exec probe's command (default /bin/true; a command line\n"
 	"                    with a space runs under /bin/sh -c: 'ls -R /usr/share')\n"
@@ -67,20 +71,19 @@ static const char usage_text[] =
 	"                    --set memcg.limit=4G --set workload.ratio=1.5 (repeatable;\n"
 	"                    recorded in the result)\n"
 	"  --out DIR         output directory\n"
-	"  --progress        a live progress line even when stderr is not a terminal\n";
-
-/* One entry of --tiers: a tier, its options, and the label its runs carry. */
-struct tier_spec {
-	const struct tier_ops *ops;
-	char label[64];
-	char spec[1024];	/* as given: nbd:backend=vram */
-	char key[6][32], val[6][512];
-	unsigned nopt;
-};
+	"  --progress        a live progress line even when stderr is not a terminal\n"
+	"  --sweep F=V1,V2   run every tier at each value of factor F (the product,\n"
+	"                    interleaved; runs labelled TIER_SHORTVALUE, zram_swappiness60):\n"
+	"                    vm.swappiness, vm.page-cluster, zram.comp_algorithm,\n"
+	"                    zswap.compressor, memcg.mode (max or high: memory.max or\n"
+	"                    memory.high as the limit, cgroup v2); plot draws each metric\n"
+	"                    against F, report tabulates it\n";
 
 struct run_opts {
 	struct scenario sc;
-	struct tier_spec tiers[8];
+	struct tier_spec tiers[24];	/* --tiers entries: tiers and stacks, or
+					 * with --sweep their variants */
+	struct sweep sweep;		/* --sweep (f NULL: none) */
 	unsigned ntiers, repeats;
 	char out[1024];		/* the output directory */
 	bool progress;
@@ -145,19 +148,20 @@ static json_t *tool_versions(const struct run_opts *o)
 		      "stress-ng", version_of(stress), "fio", version_of(fio), "jansson", jv);
 	for (i = 0; v && i < o->ntiers; i++) {
 		const struct tier_spec *ts = &o->tiers[i];
-		struct tier t = { .ops = ts->ops, .settings = json_object() };
-		json_t *d;
 
-		if (ts->ops != &tier_nbd) {
+		for (k = 0; k < ts->nlevel; k++) {
+			struct tier t = { .ops = ts->lv[k].ops };
+			json_t *d;
+
+			if (ts->lv[k].ops != &tier_nbd)
+				continue;
+			t.settings = json_object();
+			tier_spec_settings(ts, k, t.settings);
+			nbd_vramd_path(&t, vramd, sizeof vramd);
 			json_decref(t.settings);
-			continue;
+			d = nbd_vramd_dump(vramd);
+			json_object_set_new(dumps, ts->label, d ? d : json_null());
 		}
-		for (k = 0; k < ts->nopt; k++)
-			json_object_set_new(t.settings, ts->key[k], json_string(ts->val[k]));
-		nbd_vramd_path(&t, vramd, sizeof vramd);
-		json_decref(t.settings);
-		d = nbd_vramd_dump(vramd);
-		json_object_set_new(dumps, ts->label, d ? d : json_null());
 	}
 	if (v && json_object_size(dumps)) {
 		json_object_set_new(v, "nbdfuse", version_of(nbdfuse));
@@ -336,19 +340,146 @@ static void probe_metrics(const struct probe *p, const struct sampler *s, uint64
 	free(sp);
 }
 
+/* What one run observed, for record_metrics. */
+struct run_obs {
+	const struct sampler *s;
+	const struct probe *p;
+	const struct windows_summary *win;
+	const struct workload *wl;
+	uint64_t t0, dur_ns, limit, ws, kills, flushes;
+	int64_t bogo, mismatches;
+	int exit_code, signal;
+	bool timed_out;
+};
+
+/* Each level's place in the overflow: the most it held and when it first
+ * held a MiB (seconds from the workload's start; null: never), into
+ * run.levels, for a stack. */
+static void levels_json(const struct tier_stack *st, const struct sampler *s, uint64_t t0,
+			json_t *run)
+{
+	json_t *levels;
+	unsigned i;
+
+	if (st->n < 2)
+		return;
+	levels = json_array();
+	for (i = 0; i < st->n; i++) {
+		uint64_t f = s->level_first_t_ns[i];
+
+		json_array_append_new(levels, json_pack("{s:s, s:i, s:I, s:o}", "tier",
+			st->lv[i].ops->name, "level", (int)i,
+			"held_peak_bytes", (json_int_t)s->level_peak_bytes[i], "first_held_s",
+			f ? json_real(f > t0 ? (double)(f - t0) / 1e9 : 0.0) : json_null()));
+	}
+	json_object_set_new(run, "levels", levels);
+}
+
+/* What each user-space OOM daemon's default policy would have done over the
+ * run (oom-daemons.h), into run.oom_daemons: {NAME: {policy, fired, at_s
+ * (null: it would not have), PEAK_KEY (null: nothing judged), unknown_s}}.
+ * On cgroup v1 the pressure rows have nothing to judge (no memory.pressure). */
+static void oom_daemons_json(const struct sampler *s, json_t *run)
+{
+	struct oom_call calls[8];
+	size_t i, n = oom_daemons_judge(s->oom, s->noom, calls, 8);
+	json_t *o = json_object();
+
+	for (i = 0; i < n && i < 8; i++)
+		json_object_set_new(o, calls[i].daemon, json_pack("{s:s, s:b, s:o, s:o, s:f}",
+			"policy", calls[i].policy, "fired", calls[i].fired,
+			"at_s", calls[i].fired ? json_real(calls[i].at_s) : json_null(),
+			calls[i].peak_key, calls[i].peak >= 0 ? json_real(calls[i].peak) : json_null(),
+			"unknown_s", calls[i].unknown_s));
+	json_object_set_new(run, "oom_daemons", o);
+}
+
+/* The run's metrics from what it observed (keys with units: results/
+ * SCHEMA.md), into run, and *rf, what its validity is judged on. */
+static void record_metrics(const struct run_opts *o, const struct tier_stack *st,
+			   const struct run_obs *ob, json_t *run, struct run_facts *rf)
+{
+	const struct scenario *sc = &o->sc;
+	const struct sampler *s = ob->s;
+	const struct probe *p = ob->p;
+	uint64_t in = s->last.pswpin - s->first.pswpin, out = s->last.pswpout - s->first.pswpout;
+	uint64_t zin = s->last.zswpin - s->first.zswpin, zout = s->last.zswpout - s->first.zswpout;
+	uint64_t overflow_pages = ob->ws > ob->limit ? (ob->ws - ob->limit) / 4096 : 0;
+	uint64_t min_pages = run_min_pages(ob->ws / 4096, overflow_pages);
+	/* zswap keeps what it stores off the device: its pool counts as swap. */
+	uint64_t swapped = out + zout;
+	uint64_t span = s->last.t_ns - s->first.t_ns;
+	double secs = span ? (double)span / 1e9 : 1;
+	json_t *extra, *m = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I}",
+		"longest_stall_ns", (json_int_t)s->longest_stall_ns,
+		"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
+		ob->wl->ops->ops_key, (json_int_t)ob->bogo, "duration_ns", (json_int_t)ob->dur_ns);
+
+	/* Numbers that may come out NaN: each set on its own, so one cannot
+	 * take the others (or run.json) with it. */
+	result_set(run, "metrics", m);
+	m = json_object_get(run, "metrics");
+	result_set_real(m, "psi_full_pct", (double)(s->last.full_us - s->first.full_us) / 1e4 / secs);
+	result_set_real(m, "psi_some_pct", (double)(s->last.some_us - s->first.some_us) / 1e4 / secs);
+	result_set_real(m, "swapin_rate_pages_per_s", (double)in / secs);
+	result_set_real(m, "swapout_rate_pages_per_s", (double)out / secs);
+	result_set_real(m, "workload_ops_per_s",
+			ob->bogo >= 0 ? (double)ob->bogo / (sc->duration_s ? sc->duration_s : 1) : 0);
+	if (ob->mismatches >= 0)
+		json_object_set_new(m, "touch_mismatches", json_integer(ob->mismatches));
+	extra = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"probe_slots", (json_int_t)p->slots, "probe_late_slots", (json_int_t)p->late_slots,
+		"probe_exec_failures", (json_int_t)p->exec_failures,
+		"oom_kills", (json_int_t)ob->kills, "samples", (json_int_t)s->samples,
+		"sampler_cpu_ns", (json_int_t)s->cpu_ns,
+		"sampler_cpu_pct_of_core", s->wall_ns ? (double)s->cpu_ns * 100 / (double)s->wall_ns : 0.0,
+		"memcg_limit_bytes", (json_int_t)ob->limit, "working_set_bytes", (json_int_t)ob->ws,
+		"min_pswpout_pages", (json_int_t)min_pages,
+		"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout,
+		"memcg_stat_flushes", (json_int_t)ob->flushes, "touch_slots", (json_int_t)p->touch_slots);
+	json_object_update(m, extra);
+	json_decref(extra);
+	windows_json(ob->win, m);
+	probe_metrics(p, s, ob->t0, m, run);
+	levels_json(st, s, ob->t0, run);
+	oom_daemons_json(s, run);
+	*rf = (struct run_facts){
+		.signal = ob->signal, .timed_out = ob->timed_out, .timeout_s = sc->timeout_s,
+		.touch = ob->wl->ops->verifies, .oom_kills = ob->kills,
+		.mismatches = ob->mismatches > 0 ? ob->mismatches : 0,
+		.exit_code = ob->exit_code, .baseline = st->lv[0].ops->baseline, .swapped_pages = swapped,
+		.working_set_pages = ob->ws / 4096, .overflow_pages = overflow_pages,
+		.min_pages = min_pages, .compressibility = sc->compressibility,
+	};
+	snprintf(rf->log, sizeof rf->log, "%.255s", ob->wl->log);
+	if (s->comp_orig_bytes) {
+		double cratio = s->comp_stored_bytes ? (double)s->comp_orig_bytes /
+						      (double)s->comp_stored_bytes : 0;
+
+		json_object_set_new(m, "compression", json_pack(
+			"{s:I, s:I, s:f}", "orig_bytes", (json_int_t)s->comp_orig_bytes,
+			"stored_bytes", (json_int_t)s->comp_stored_bytes, "ratio", cratio));
+		/* Judged only on enough data: a few MiB say nothing. */
+		rf->compression_judged = s->comp_orig_bytes >= (16ULL << 20) && s->comp_stored_bytes;
+		rf->compression_fits = compressibility_band(sc->compressibility, cratio, rf->band,
+							    sizeof rf->band);
+		rf->compression_ratio = cratio;
+	}
+}
+
 /* Runs the workload in the cgroup with sampling and probes; fills run's
  * metrics and children, and *rf with what its validity is judged on
  * (run_one judges it, with the tier's share of the traffic).  Returns 0,
  * or -1 when the run could not be made (setup failures; *rf not filled),
  * 128+N on signal N. */
-static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, double ratio,
-		   const char *cg, json_t *run, json_t *children, const char *tag,
+static int measure(const struct run_opts *o, const struct tier_stack *st, unsigned repeat,
+		   double ratio, const char *cg, json_t *run, json_t *children, const char *tag,
 		   struct run_facts *rf)
 {
 	const struct scenario *sc = &o->sc;
-	uint64_t ws = working_set(o, ratio), limit = cgroup_limit(o, t->ops, ratio);
-	uint64_t overflow_pages = ws > limit ? (ws - limit) / 4096 : 0;
-	uint64_t min_pages = run_min_pages(ws / 4096, overflow_pages);
+	uint64_t ws = working_set(o, ratio), limit = cgroup_limit(o, st->lv[0].ops, ratio);
 	uint64_t kills = 0, t0, dur;
 	struct workload wl = { 0 };
 	char tsv_name[128], tsv[PATH_MAX], procs[PATH_MAX + 16];
@@ -356,7 +487,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	struct windows_summary ws1;
 	FILE *wf;
 	struct sampler s = { .interval_ms = sc->sample_interval_ms, .cgroup = cg,
-			     .cgroup_version = o->root.version, .tier = t };
+			     .cgroup_version = o->root.version, .stack = st };
 	struct probe *p = calloc(1, sizeof *p);
 	struct child_opts co = { .own_pgrp = true };
 	struct memcg_flusher fl = { .fd = -1 };
@@ -365,7 +496,6 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	bool timed_out = false, hung = false;
 	int64_t bogo, mismatches;
 	json_t *tj = NULL;
-	bool touch;
 
 	if (!p) {
 		error("out of memory");
@@ -392,6 +522,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 	 * the limit or of the working set, the smaller): probes before that
 	 * are summarised apart (probe_metrics). */
 	s.fill_bytes = (ws < limit ? ws : limit) / 10 * 9;
+	s.limit_bytes = limit;
 	s.out = fopen(tsv, "we");
 	if (!s.out)
 		warn("cannot write '%s': %m; no time series for this run", tsv);
@@ -428,7 +559,7 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 		if (w == 2) {
 			rc = 128 + (int)sig_pending;
 			info("signal %d: stopping the workload and tearing tier '%s' down",
-			     rc - 128, t->ops->name);
+			     rc - 128, tag);
 		}
 		/* A hung workload was left behind: no exit status. */
 		exit_code = hung ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -454,75 +585,11 @@ static int measure(const struct run_opts *o, struct tier *t, unsigned repeat, do
 						  "exit_code", exit_code));
 	memcg_oom_kills(&o->root, cg, &kills);
 	wl.ops->results(&wl, &bogo, &mismatches, &tj);
-	touch = wl.ops == &workload_touch;
-
-	{
-		uint64_t in = s.last.pswpin - s.first.pswpin, out = s.last.pswpout - s.first.pswpout;
-		uint64_t zin = s.last.zswpin - s.first.zswpin, zout = s.last.zswpout - s.first.zswpout;
-		/* zswap keeps what it stores off the device: its pool counts as swap. */
-		uint64_t swapped = out + zout;
-		uint64_t span = s.last.t_ns - s.first.t_ns;
-		json_t *extra;
-		double secs = span ? (double)span / 1e9 : 1;
-
-		json_t *m = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I}",
-			"longest_stall_ns", (json_int_t)s.longest_stall_ns,
-			"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
-			wl.ops->ops_key, (json_int_t)bogo, "duration_ns", (json_int_t)dur);
-
-		/* Numbers that may come out NaN: each set on its own, so one
-		 * cannot take the others (or run.json) with it. */
-		result_set(run, "metrics", m);
-		result_set_real(m, "psi_full_pct", (double)(s.last.full_us - s.first.full_us) / 1e4 / secs);
-		result_set_real(m, "psi_some_pct", (double)(s.last.some_us - s.first.some_us) / 1e4 / secs);
-		result_set_real(m, "swapin_rate_pages_per_s", (double)in / secs);
-		result_set_real(m, "swapout_rate_pages_per_s", (double)out / secs);
-		result_set_real(m, "workload_ops_per_s",
-				bogo >= 0 ? (double)bogo / (sc->duration_s ? sc->duration_s : 1) : 0);
-		if (mismatches >= 0)
-			json_object_set_new(json_object_get(run, "metrics"), "touch_mismatches",
-					    json_integer(mismatches));
-		extra = json_pack(
-			"{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"probe_slots", (json_int_t)p->slots, "probe_late_slots", (json_int_t)p->late_slots,
-			"probe_exec_failures", (json_int_t)p->exec_failures,
-			"oom_kills", (json_int_t)kills, "samples", (json_int_t)s.samples,
-			"sampler_cpu_ns", (json_int_t)s.cpu_ns,
-			"sampler_cpu_pct_of_core", s.wall_ns ? (double)s.cpu_ns * 100 / (double)s.wall_ns : 0.0,
-			"memcg_limit_bytes", (json_int_t)limit, "working_set_bytes", (json_int_t)ws,
-			"min_pswpout_pages", (json_int_t)min_pages,
-			"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout,
-			"memcg_stat_flushes", (json_int_t)fl.flushes);
-		json_object_update(json_object_get(run, "metrics"), extra);
-		json_decref(extra);
-		windows_json(&ws1, json_object_get(run, "metrics"));
-		json_object_set_new(json_object_get(run, "metrics"), "touch_slots",
-				    json_integer((json_int_t)p->touch_slots));
-		probe_metrics(p, &s, t0, json_object_get(run, "metrics"), run);
-		*rf = (struct run_facts){
-			.signal = rc > 128 ? rc - 128 : 0, .timed_out = timed_out, .timeout_s = sc->timeout_s,
-			.touch = touch, .oom_kills = kills,
-			.mismatches = mismatches > 0 ? mismatches : 0,
-			.exit_code = exit_code, .baseline = t->ops->baseline, .swapped_pages = swapped,
-			.working_set_pages = ws / 4096, .overflow_pages = overflow_pages,
-			.min_pages = min_pages, .compressibility = sc->compressibility,
-		};
-		snprintf(rf->log, sizeof rf->log, "%.255s", wl.log);
-		if (s.comp_orig_bytes) {
-			double cratio = s.comp_stored_bytes ? (double)s.comp_orig_bytes /
-							     (double)s.comp_stored_bytes : 0;
-
-			json_object_set_new(json_object_get(run, "metrics"), "compression", json_pack(
-				"{s:I, s:I, s:f}", "orig_bytes", (json_int_t)s.comp_orig_bytes,
-				"stored_bytes", (json_int_t)s.comp_stored_bytes, "ratio", cratio));
-			/* Judged only on enough data: a few MiB say nothing. */
-			rf->compression_judged = s.comp_orig_bytes >= (16ULL << 20) && s.comp_stored_bytes;
-			rf->compression_fits = compressibility_band(sc->compressibility, cratio, rf->band,
-								    sizeof rf->band);
-			rf->compression_ratio = cratio;
-		}
-	}
+	record_metrics(o, st, &(struct run_obs){
+		.s = &s, .p = p, .win = &ws1, .wl = &wl, .t0 = t0, .dur_ns = dur, .limit = limit,
+		.ws = ws, .kills = kills, .flushes = fl.flushes, .bogo = bogo,
+		.mismatches = mismatches, .exit_code = exit_code,
+		.signal = rc > 128 ? rc - 128 : 0, .timed_out = timed_out }, run, rf);
 	json_object_set_new(run, "samples_file", json_string(tsv_name));
 	json_object_set_new(run, "windows_file", json_string(win_name));
 	json_decref(tj);
@@ -533,6 +600,22 @@ out:
 	return rc;
 }
 
+/* The level objects of a snapshot (tier_stack_snapshot): its "levels",
+ * or the snapshot itself for a single tier, into lv; their count. */
+static size_t level_snaps(json_t *snap, json_t *lv[TIER_STACK_MAX])
+{
+	json_t *levels = json_object_get(snap, "levels");
+	size_t i, n = 0;
+
+	if (!json_is_array(levels)) {
+		lv[0] = snap;
+		return snap ? 1 : 0;
+	}
+	for (i = 0; i < json_array_size(levels) && n < TIER_STACK_MAX; i++)
+		lv[n++] = json_array_get(levels, i);
+	return n;
+}
+
 /* counters.block_stat.write_bytes, or -1. */
 static json_int_t device_writes(json_t *counters)
 {
@@ -541,64 +624,151 @@ static json_int_t device_writes(json_t *counters)
 	return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
-/* The share of swap-out traffic that reached the tier's own device (its
- * block device's writes over pswpout), into the run's metrics and rf (at
- * least 95%, or the run does not count).  zswap is judged by its pool
- * (zswpout) instead: pages it keeps never reach a device, by design. */
-static void tier_share(json_t *run, const struct tier_ops *ops, struct run_facts *rf)
+/* The share of swap-out traffic that reached the tier's own devices (their
+ * block devices' writes, every level of a stack, over pswpout), into the
+ * run's metrics and rf (at least 95%, or the run does not count), and for
+ * a stack each level's pages written (run.levels[].written_pages).  A
+ * frontswap tier (zswap) on top is judged by its pool (zswpout) instead:
+ * pages it keeps never reach a device, by design. */
+static void tier_share(json_t *run, const struct tier_stack *st, struct run_facts *rf)
 {
-	json_t *m = json_object_get(run, "metrics");
-	json_int_t a = device_writes(json_object_get(run, "tier_counters_before"));
-	json_int_t b = device_writes(json_object_get(run, "tier_counters_after"));
-	json_int_t out = json_integer_value(json_object_get(m, "pswpout_pages"));
+	json_t *m = json_object_get(run, "metrics"), *b[TIER_STACK_MAX], *a[TIER_STACK_MAX];
+	json_t *levels = json_object_get(run, "levels");
+	json_int_t out = json_integer_value(json_object_get(m, "pswpout_pages")), sum = 0;
+	size_t nb = level_snaps(json_object_get(run, "tier_counters_before"), b);
+	size_t na = level_snaps(json_object_get(run, "tier_counters_after"), a), i;
+	bool all = nb == na && nb > 0;
 
-	if (!m || a < 0 || b < a || out <= 0 || ops->frontswap)
+	for (i = 0; all && i < na; i++) {
+		json_int_t x = device_writes(b[i]), y = device_writes(a[i]);
+
+		if (x < 0 || y < x) {
+			/* zswap's pool has no device: its pages are zswpout. */
+			json_t *zb = json_object_get(json_object_get(b[i], "vmstat"), "zswpout");
+			json_t *za = json_object_get(json_object_get(a[i], "vmstat"), "zswpout");
+
+			if (levels && zb && za)
+				json_object_set_new(json_array_get(levels, i), "written_pages",
+						    json_integer(json_integer_value(za) - json_integer_value(zb)));
+			if (st->lv[i].ops->frontswap)
+				continue;
+			all = false;
+			break;
+		}
+		sum += y - x;
+		if (levels)
+			json_object_set_new(json_array_get(levels, i), "written_pages",
+					    json_integer((y - x) / 4096));
+	}
+	if (!m || !all || out <= 0 || st->lv[0].ops->frontswap)
 		return;
 	rf->share_known = true;
-	rf->share_pct = (double)(b - a) / ((double)out * 4096) * 100;
+	rf->share_pct = (double)sum / ((double)out * 4096) * 100;
 	rf->pswpout_pages = (uint64_t)out;
 	result_set_real(m, "tier_write_share_pct", rf->share_pct);
 }
 
-/* The CPU time the tier's daemons (vramd, nbdfuse) used over the run, from
- * counters.daemons.NAME.cpu_ns before and after: the NBD path's own cost. */
+/* The CPU time the tier's daemons (vramd, nbdfuse; every level's) used
+ * over the run, from counters.daemons.NAME.cpu_ns before and after: the
+ * NBD path's own cost. */
 static void daemons_cpu(json_t *run)
 {
-	json_t *m = json_object_get(run, "metrics"), *v;
-	json_t *b = json_object_get(json_object_get(run, "tier_counters_before"), "daemons");
-	json_t *a = json_object_get(json_object_get(run, "tier_counters_after"), "daemons");
+	json_t *m = json_object_get(run, "metrics"), *v, *bl[TIER_STACK_MAX], *al[TIER_STACK_MAX];
+	size_t nb = level_snaps(json_object_get(run, "tier_counters_before"), bl);
+	size_t na = level_snaps(json_object_get(run, "tier_counters_after"), al), i;
 	json_int_t dur = json_integer_value(json_object_get(m, "duration_ns")), sum = 0;
 	const char *name;
 	bool any = false;
 
-	json_object_foreach(a, name, v) {
-		json_int_t x = json_integer_value(json_object_get(json_object_get(b, name), "cpu_ns"));
-		json_int_t y = json_integer_value(json_object_get(v, "cpu_ns"));
+	for (i = 0; i < na && i < nb; i++) {
+		json_t *b = json_object_get(bl[i], "daemons"), *a = json_object_get(al[i], "daemons");
 
-		if (json_object_get(v, "cpu_ns") && y >= x) {
-			sum += y - x;
-			any = true;
+		json_object_foreach(a, name, v) {
+			json_int_t x = json_integer_value(json_object_get(json_object_get(b, name), "cpu_ns"));
+			json_int_t y = json_integer_value(json_object_get(v, "cpu_ns"));
+
+			if (y >= x && json_object_get(json_object_get(b, name), "cpu_ns")) {
+				sum += y - x;
+				any = true;
+			}
 		}
 	}
-	if (!m || !any || dur <= 0)
+	if (!any || dur <= 0)
 		return;
-	json_object_set_new(m, "tier_daemons_cpu_ns", json_integer(sum));
 	result_set_real(m, "tier_daemons_cpu_pct_of_core", (double)sum * 100 / (double)dur);
 }
 
-/* Sets the tier up, measures, tears down.  Returns 0 (run appended, valid or
- * not), -1 when the tier could not be set up or the machine not restored,
- * 128+N on signal. */
+/* The size an upper level of a stack takes when neither its spec nor the
+ * scenario sets one: level I of N gets 1/2^(I+1) of the overflow (the
+ * working set over the limit), whole MiB, at least 16 MiB, so that the
+ * levels below it take the rest. */
+static uint64_t upper_level_size(const struct run_opts *o, double ratio, unsigned i)
+{
+	uint64_t ws = working_set(o, ratio), limit = scenario_limit(&o->sc, o->mem_total);
+	uint64_t over = ws > limit ? ws - limit : 0, sz = over >> (i + 1);
+
+	sz = (sz + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+	return sz < (16ULL << 20) ? 16ULL << 20 : sz;
+}
+
+/* The stack's settings: the scenario's [tier] keys and the spec's options
+ * for every level; an upper level's size as upper_level_size says unless
+ * its spec sets one. */
+static void stack_settings(const struct run_opts *o, const struct tier_spec *ts,
+			   struct tier_stack *st, double ratio)
+{
+	unsigned i, k;
+
+	for (i = 0; i < st->n; i++) {
+		struct tier *t = &st->lv[i];
+
+		t->no_swapon = o->sc.kind == SCENARIO_FIO_RAW;
+		for (k = 0; k < o->sc.ntier; k++)
+			json_object_set_new(t->settings, o->sc.tier_key[k], json_string(o->sc.tier_val[k]));
+		if (i + 1 < st->n && !tier_spec_opt(ts, i, "size")) {
+			char sz[32];
+
+			snprintf(sz, sizeof sz, "%" PRIu64 "M", upper_level_size(o, ratio, i) >> 20);
+			json_object_set_new(t->settings, "size", json_string(sz));
+		}
+		tier_spec_settings(ts, i, t->settings);
+	}
+}
+
+/* Whether every level can run (tier_check_common, supported()); false
+ * after one message. */
+static bool stack_supported(struct tier_stack *st, const char *label)
+{
+	char why[512];
+	unsigned i;
+
+	for (i = 0; i < st->n; i++) {
+		why[0] = '\0';
+		if (tier_check_common(&st->lv[i]) < 0)
+			return false;
+		if (!st->lv[i].ops->supported(&st->lv[i], why, sizeof why)) {
+			if (why[0])
+				error("tier '%s' cannot run here: %s%s%s", label, st->n > 1 ? "level " : "",
+				      st->n > 1 ? st->lv[i].ops->name : "", why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Sets the tier or stack up, measures, tears down.  Returns 0 (run
+ * appended, valid or not), -1 when it could not be set up or the machine
+ * not restored, 128+N on signal. */
 static int run_one(const struct run_opts *o, struct journal *j, const struct tier_spec *ts,
 		   unsigned repeat, double ratio, json_t *runs, json_t *tier_config)
 {
-	const struct tier_ops *ops = ts->ops;
+	const struct tier_ops *ops[TIER_STACK_MAX];
 	json_t *run, *children = json_array();
 	size_t log0 = run_log ? json_array_size(run_log) : 0, i;
 	char why[512] = "", name[64], cg[PATH_MAX], tag[96];
 	struct run_facts rf = { 0 };
 	uint64_t waited = 0;
-	struct tier t;
+	struct tier_stack st;
 	bool quiet, torn_badly;
 	int rc = -1;
 
@@ -606,34 +776,39 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		snprintf(tag, sizeof tag, "%s-r%u", ts->label, repeat);
 	else
 		snprintf(tag, sizeof tag, "%s-r%u-x%.2f", ts->label, repeat, ratio);
-	run = json_pack("{s:s, s:s, s:i, s:f}", "tier", ts->label, "tier_name", ops->name,
+	run = json_pack("{s:s, s:s, s:i, s:f}", "tier", ts->label, "tier_name", ts->lv[0].ops->name,
 			"repeat", (int)repeat, "ratio", ratio);
+	if (ts->nlevel > 1) {
+		json_t *names = json_array();
+
+		for (i = 0; i < ts->nlevel; i++)
+			json_array_append_new(names, json_string(ts->lv[i].ops->name));
+		json_object_set_new(run, "stack", names);
+	}
+	if (ts->base_label[0])
+		json_object_set_new(run, "sweep", json_pack("{s:s, s:s, s:s}", "factor",
+				    sweep_factor_name(&o->sweep), "value", ts->factor_value,
+				    "base_tier", ts->base_label));
 	if (journal_begin(j) < 0)
 		goto out;
-	json_object_set_new(j->doc, "tier", json_pack("{s:s, s:{}, s:{}, s:b}", "name", ops->name,
-						       "settings", "state", "up", 0));
-	tier_bind(&t, ops, j);
-	t.no_swapon = o->sc.kind == SCENARIO_FIO_RAW;
-	for (i = 0; i < o->sc.ntier; i++)
-		json_object_set_new(t.settings, o->sc.tier_key[i], json_string(o->sc.tier_val[i]));
-	for (i = 0; i < ts->nopt; i++)
-		json_object_set_new(t.settings, ts->key[i], json_string(ts->val[i]));
+	tier_spec_ops(ts, ops);
+	tier_stack_begin(&st, ops, ts->nlevel, j);
+	stack_settings(o, ts, &st, ratio);
 	/* (A baseline's fit was checked for every ratio before the first run.) */
-	if (tier_check_common(&t) < 0 || !ops->supported(&t, why, sizeof why)) {
-		if (why[0])
-			error("tier '%s' cannot run here: %s", ts->label, why);
+	if (!stack_supported(&st, ts->label)) {
 		json_object_del(j->doc, "tier");
 		journal_save(j);
 		goto out;
 	}
-	if (tier_bring_up(&t) < 0 || sig_pending)
+	if (tier_stack_bring_up(&st) < 0 || sig_pending)
 		goto take_down;
 	if (!json_object_get(tier_config, ts->label))
-		json_object_set_new(tier_config, ts->label, tier_snapshot(&t, true));
-	json_object_set_new(run, "tier_counters_before", tier_snapshot(&t, false));
+		json_object_set_new(tier_config, ts->label, tier_stack_snapshot(&st, true));
+	json_object_set_new(run, "tier_counters_before", tier_stack_snapshot(&st, false));
+	json_object_set_new(run, "in_force", tier_in_force());
 	if (o->sc.kind == SCENARIO_FIO_RAW) {
-		rc = fio_raw_measure(&o->sc, &t, o->out, tag, run, children);
-		json_object_set_new(run, "tier_counters_after", tier_snapshot(&t, false));
+		rc = fio_raw_measure(&o->sc, &st.lv[0], o->out, tag, run, children);
+		json_object_set_new(run, "tier_counters_after", tier_stack_snapshot(&st, false));
 		goto take_down;
 	}
 	settle_memory();
@@ -644,22 +819,23 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		warn("memory PSI still not quiet after %d s; running anyway", QUIET_DEADLINE_S);
 	snprintf(name, sizeof name, "swapbench-run-%d", (int)getpid());
 	/* A frontswap tier (zswap) wants the pages; the others must not lose them to it. */
-	if (memcg_create(j, &o->root, name, cgroup_limit(o, ops, ratio),
-			 ops->frontswap, cg, sizeof cg) < 0)
+	if (memcg_create(j, &o->root, name, cgroup_limit(o, ops[0], ratio),
+			 tier_spec_frontswap(ts), ts->throttle >= 0 ? ts->throttle == 1 : o->sc.throttle,
+			 cg, sizeof cg) < 0)
 		goto take_down;
-	rc = measure(o, &t, repeat, ratio, cg, run, children, tag, &rf);
-	json_object_set_new(run, "tier_counters_after", tier_snapshot(&t, false));
+	rc = measure(o, &st, repeat, ratio, cg, run, children, tag, &rf);
+	json_object_set_new(run, "tier_counters_after", tier_stack_snapshot(&st, false));
 	if (rc != -1) {
 		const char *rule;
 
-		tier_share(run, ops, &rf);
+		tier_share(run, &st, &rf);
 		rule = run_verdict(&rf, why, sizeof why);
 		json_object_set_new(run, "valid", json_boolean(!rule));
 		json_object_set_new(run, "invalid_reason", rule ? json_string(why) : json_null());
 	}
 	daemons_cpu(run);
 take_down:
-	if (tier_take_down(j, &t, &torn_badly) < 0) {
+	if (tier_stack_take_down(j, &st, &torn_badly) < 0) {
 		error("the machine is not fully restored: see above, then 'swapbench restore'");
 		rc = -1;
 	} else if (torn_badly && rc == 0) {
@@ -684,67 +860,21 @@ out:
 
 /* --- the command ----------------------------------------------------------------- */
 
-/* Adds SPEC, "NAME[:KEY=VALUE...]", to o->tiers. */
+/* Adds SPEC (tier-spec.h: a tier or a stack, with options) to o->tiers. */
 static int add_tier(struct run_opts *o, const char *spec)
 {
-	char buf[1024], *tok, *save = NULL, *eq;
-	const char *as = NULL;
 	struct tier_spec *ts;
+	char err[1200];
 	unsigned i;
 
 	if (o->ntiers == sizeof o->tiers / sizeof o->tiers[0])
 		return usage_error("run", "too many tiers (at most %zu)", sizeof o->tiers / sizeof o->tiers[0]);
-	if (strlen(spec) >= sizeof buf)
-		return usage_error("run", "--tiers: '%s' is too long", spec);
 	ts = &o->tiers[o->ntiers];
-	memset(ts, 0, sizeof *ts);
-	snprintf(buf, sizeof buf, "%s", spec);
-	tok = strtok_r(buf, ":", &save);
-	ts->ops = tok ? tier_find(tok) : NULL;
-	if (!ts->ops)
-		return usage_error("run", "unknown tier '%s' ('swapbench list tiers')", tok ? tok : spec);
-	snprintf(ts->label, sizeof ts->label, "%s", ts->ops->name);
-	snprintf(ts->spec, sizeof ts->spec, "%s", spec);
-	while ((tok = strtok_r(NULL, ":", &save))) {
-		eq = strchr(tok, '=');
-		if (!eq || eq == tok || !eq[1])
-			return usage_error("run", "--tiers: expected KEY=VALUE after '%s:', got '%s'",
-					   ts->ops->name, tok);
-		*eq = '\0';
-		/* as=LABEL names the runs; it is no option of the tier. */
-		if (!strcmp(tok, "as")) {
-			if (as)
-				return usage_error("run", "--tiers: 'as' given twice in '%s'", spec);
-			as = eq + 1;
-			continue;
-		}
-		if (!tier_has_param(ts->ops, tok))
-			return usage_error("run", "--tiers: tier '%s' has no option '%s' "
-					   "('swapbench tier up %s --help')", ts->ops->name, tok, ts->ops->name);
-		if (ts->nopt == sizeof ts->key / sizeof ts->key[0] || strlen(tok) >= sizeof ts->key[0] ||
-		    strlen(eq + 1) >= sizeof ts->val[0])
-			return usage_error("run", "--tiers: too many or too long options in '%s'", spec);
-		snprintf(ts->key[ts->nopt], sizeof ts->key[0], "%s", tok);
-		snprintf(ts->val[ts->nopt], sizeof ts->val[0], "%s", eq + 1);
-		ts->nopt++;
-		if (as)
-			continue;
-		if (strlen(ts->label) + strlen(eq + 1) + 2 > sizeof ts->label)
-			return usage_error("run", "--tiers: '%s' makes too long a label; name it with "
-					   ":as=LABEL", spec);
-		strcat(ts->label, "-");
-		strcat(ts->label, eq + 1);
-	}
-	if (as) {
-		if (strlen(as) >= sizeof ts->label || strspn(as, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(as) || as[0] == '.' || as[0] == '-')
-			return usage_error("run", "--tiers: as=%s: a label is 1 to %zu letters, digits, "
-					   "'.', '_' or '-', not starting with '.' or '-'", as, sizeof ts->label - 1);
-		snprintf(ts->label, sizeof ts->label, "%s", as);
-	}
-	if (strcspn(ts->label, "/ \t\n\"'\\@,=") != strlen(ts->label))
-		return usage_error("run", "--tiers: '%s' makes the label '%s', which holds a character "
-				   "unfit for file names; name it with :as=LABEL", spec, ts->label);
+	if (tier_spec_parse(ts, spec, err, sizeof err) < 0)
+		return usage_error("run", "--tiers: %s", err);
+	if (ts->nlevel > 1 && o->sc.kind == SCENARIO_FIO_RAW)
+		return usage_error("run", "--tiers: '%s': a fio-raw scenario measures one device; "
+				   "run a stack with an overcommit scenario", spec);
 	for (i = 0; i < o->ntiers; i++)
 		if (!strcmp(o->tiers[i].label, ts->label))
 			return usage_error("run", "tier '%s' named twice", ts->label);
@@ -804,11 +934,7 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 				add_tier(o, "nbd:backend=ram");
 			}
 		} else {
-			memset(&o->tiers[o->ntiers], 0, sizeof o->tiers[0]);
-			o->tiers[o->ntiers].ops = tiers[i];
-			snprintf(o->tiers[o->ntiers].label, sizeof o->tiers[0].label, "%s", tiers[i]->name);
-			snprintf(o->tiers[o->ntiers].spec, sizeof o->tiers[0].spec, "%s", tiers[i]->name);
-			o->ntiers++;
+			add_tier(o, tiers[i]->name);
 		}
 		json_decref(settings);
 		json_decref(state);
@@ -833,6 +959,19 @@ static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 
 	if (fp) {
 		result_set_real(json_object_get(fp, "factors"), "ratio", o->sc.ratios[0]);
+		if (o->sweep.f) {
+			json_t *vals = json_array();
+			unsigned i;
+
+			for (i = 0; i < o->sweep.n; i++)
+				json_array_append_new(vals, json_string(o->sweep.val[i]));
+			json_object_set_new(json_object_get(fp, "factors"), "sweep", json_pack("{s:s, s:o}",
+					    "factor", sweep_factor_name(&o->sweep), "values", vals));
+		}
+		/* (Only when not the default: older documents stay comparable.) */
+		if (o->sc.throttle)
+			json_object_set_new(json_object_get(fp, "factors"), "memcg_mode",
+					    json_string("high"));
 		provenance_json(fp);
 		/* What "auto" made of the scenario here: runs of other sizes
 		 * must not be compared as if alike. */
@@ -853,6 +992,7 @@ int cmd_run(int argc, char **argv)
 		{ "probe-cmd", required_argument, NULL, 'P' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "progress", no_argument, NULL, 'p' },
+		{ "sweep", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -874,8 +1014,18 @@ int cmd_run(int argc, char **argv)
 
 	memset(&o, 0, sizeof o);
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+s:t:r:S:P:o:ph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:t:r:S:P:o:pW:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'W': {
+			char err[512];
+
+			if (o.sweep.f)
+				return usage_error("run", "--sweep: one factor a run (the product of two "
+						   "is a run per value of the other)");
+			if (sweep_parse(&o.sweep, optarg, err, sizeof err) < 0)
+				return usage_error("run", "%s", err);
+			break;
+		}
 		case 's': scen = optarg; break;
 		case 't': tier_list = optarg; break;
 		case 'r':
@@ -920,6 +1070,12 @@ int cmd_run(int argc, char **argv)
 		tier_list = o.sc.tiers;
 	if (tier_list && (r = parse_tiers(&o, tier_list)))
 		return r;
+	if (o.sweep.f && o.sc.nratios > 1)
+		return usage_error("run", "--sweep: scenario '%s' is a ramp (%u ratios); a sweep runs at "
+				   "one ratio (--set workload.ratio=R)", o.sc.name, o.sc.nratios);
+	if (o.sweep.f && o.sc.kind == SCENARIO_FIO_RAW)
+		return usage_error("run", "--sweep: a fio-raw scenario measures the raw device, which "
+				   "no factor of a sweep changes");
 	if (require_root("swapbench run"))
 		return 1;
 	if (host_shape_read(&shape, &o.mem_total) < 0 || scenario_fit(&o.sc, &shape) < 0)
@@ -929,6 +1085,11 @@ int cmd_run(int argc, char **argv)
 	if (memcg_find(&o.root) < 0 && o.sc.kind != SCENARIO_FIO_RAW) {
 		error("no memory cgroup controller is mounted: mount cgroup v2 with the memory "
 		      "controller (or v1 memory); memory pressure is only ever made inside one");
+		return 1;
+	}
+	if (o.sc.throttle && o.root.version != 2) {
+		error("memcg.mode=high needs cgroup v2's memory.high; this host's memory controller "
+		      "is cgroup v1's, which has none (memcg.mode=max runs here)");
 		return 1;
 	}
 	if (o.sc.kind != SCENARIO_FIO_RAW && !strcmp(o.sc.engine, "stress-ng") &&
@@ -967,7 +1128,7 @@ int cmd_run(int argc, char **argv)
 	for (ti = 0; ti < o.ntiers; ti++) {
 		char why[512];
 
-		if (o.tiers[ti].ops->baseline && !baseline_fits(&o, o.tiers[ti].ops, why, sizeof why)) {
+		if (o.tiers[ti].lv[0].ops->baseline && !baseline_fits(&o, o.tiers[ti].lv[0].ops, why, sizeof why)) {
 			error("tier '%s' cannot run here: %s", o.tiers[ti].label, why);
 			goto out_close;
 		}
@@ -977,6 +1138,26 @@ int cmd_run(int argc, char **argv)
 	if (!o.ntiers) {
 		error("no tier can run on this host ('swapbench doctor' says why)");
 		goto out_close;
+	}
+	if (o.sweep.f) {
+		char err[1200];
+
+		if (sweep_fill_all(&o.sweep) < 0)
+			goto out_close;
+		if (sweep_expand(&o.sweep, o.tiers, &o.ntiers, sizeof o.tiers / sizeof o.tiers[0],
+				 err, sizeof err) < 0) {
+			usage_error("run", "%s", err);
+			rc = 2;
+			goto out_close;
+		}
+		info("sweep of %s over %u values: %u variants a round", sweep_factor_name(&o.sweep),
+		     o.sweep.n, o.ntiers);
+		for (ti = 0; ti < o.ntiers; ti++)
+			if (o.tiers[ti].throttle == 1 && o.root.version != 2) {
+				error("--sweep memcg.mode: high needs cgroup v2's memory.high; this host's "
+				      "memory controller is cgroup v1's, which has none");
+				goto out_close;
+			}
 	}
 	tier_config = json_object();
 	runs = json_array();
@@ -1014,6 +1195,15 @@ int cmd_run(int argc, char **argv)
 		for (ti = 0; ti < o.ntiers; ti++)
 			json_array_append_new(ov, json_string(o.tiers[ti].spec));
 		json_object_set_new(json_object_get(doc, "settings"), "tier_specs", ov);
+	}
+	if (o.sweep.f) {
+		json_t *vals = json_array();
+
+		for (si = 0; si < o.sweep.n; si++)
+			json_array_append_new(vals, json_string(o.sweep.val[si]));
+		json_object_set_new(json_object_get(doc, "settings"), "sweep", json_pack("{s:s, s:o, s:b}",
+				    "factor", sweep_factor_name(&o.sweep), "values", vals,
+				    "numeric", sweep_numeric(&o.sweep)));
 	}
 	tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
 	rc = 0;

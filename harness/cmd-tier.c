@@ -189,31 +189,6 @@ static json_t *host_json(void)
 			 "hostname", u.nodename, "boot_id", bid);
 }
 
-/* The machine-wide settings in force while the tier is up. */
-static json_t *in_force(void)
-{
-	static const struct { const char *key, *path; } knobs[] = {
-		{ "vm_swappiness", "/proc/sys/vm/swappiness" },
-		{ "vm_page_cluster", "/proc/sys/vm/page-cluster" },
-		{ "vm_watermark_scale_factor", "/proc/sys/vm/watermark_scale_factor" },
-		{ "vm_overcommit_memory", "/proc/sys/vm/overcommit_memory" },
-		{ "thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled" },
-		{ "zswap_enabled", "/sys/module/zswap/parameters/enabled" },
-	};
-	json_t *o = json_object();
-	char buf[256], cur[64];
-	size_t i;
-
-	for (i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
-		if (read_text(knobs[i].path, buf, sizeof buf) < 0)
-			continue;
-		if (strchr(buf, '[') && choice_parse(buf, cur, sizeof cur, NULL, 0) == 0)
-			snprintf(buf, sizeof buf, "%s", cur);
-		json_object_set_new(o, knobs[i].key, json_string(buf));
-	}
-	return o;
-}
-
 static int write_json(const char *path, json_t *doc)
 {
 	int rc;
@@ -294,7 +269,7 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	snprintf(name, sizeof name, "swapbench-%d", (int)getpid());
 	/* A frontswap tier (zswap) wants the pages; the others must not lose them to it. */
 	if (memcg_create(t->j, &root, name, o->memcg_limit,
-			 t->ops->frontswap, cg, sizeof cg) < 0)
+			 t->ops->frontswap, false, cg, sizeof cg) < 0)
 		return 1;
 	json_object_set_new(w, "memcg", json_pack("{s:i, s:s, s:I}", "version", root.version,
 		"path", cg, "limit_bytes", (json_int_t)o->memcg_limit));
@@ -469,7 +444,7 @@ static int tier_up(int argc, char **argv)
 	doc = json_pack("{s:s, s:i, s:{s:s, s:s}, s:o, s:s, s:O, s:o, s:O, s:o, s:o}",
 			"schema", TIER_SCHEMA, "version", TIER_VERSION,
 			"tool", "name", "swapbench", "version", VERSION, "host", host_json(),
-			"tier", ops->name, "settings", t.settings, "in_force", in_force(),
+			"tier", ops->name, "settings", t.settings, "in_force", tier_in_force(),
 			"state", t.state, "describe", tier_snapshot(&t, true),
 			"counters_before", tier_snapshot(&t, false));
 

@@ -79,7 +79,7 @@ static int cg_set(struct journal *j, const char *cg, const char *file, const cha
 }
 
 int memcg_create(struct journal *j, const struct memcg_root *r, const char *name,
-		 uint64_t limit_bytes, bool zswap, char *path, size_t len)
+		 uint64_t limit_bytes, bool zswap, bool throttle, char *path, size_t len)
 {
 	char limit[32], sc[PATH_MAX], file[PATH_MAX], ctl[512];
 
@@ -102,11 +102,16 @@ int memcg_create(struct journal *j, const struct memcg_root *r, const char *name
 				return -1;
 		}
 	}
+	if (throttle && r->version != 2) {
+		error("memcg.mode=high needs cgroup v2's memory.high; this host's memory controller is "
+		      "cgroup v1's (memory.limit_in_bytes only)");
+		return -1;
+	}
 	if (change_cgroup(j, path) < 0)
 		return -1;
 	if (r->version == 1)
 		return cg_set(j, path, "memory.limit_in_bytes", limit);
-	if (cg_set(j, path, "memory.max", limit) < 0)
+	if (cg_set(j, path, throttle ? "memory.high" : "memory.max", limit) < 0)
 		return -1;
 	snprintf(file, sizeof file, "%s/memory.swap.max", path);
 	if ((j->dry_run || access(file, F_OK) == 0) && cg_set(j, path, "memory.swap.max", "max") < 0)

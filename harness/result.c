@@ -548,3 +548,37 @@ int result_save(const json_t *doc, const char *path)
 	}
 	return 0;
 }
+
+json_t *result_sweep_bases(const json_t *doc)
+{
+	json_t *bases = json_array(), *run, *b;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		json_t *base = json_object_get(json_object_get(run, "sweep"), "base_tier");
+		bool seen = false;
+
+		json_array_foreach(bases, k, b)
+			seen = seen || json_equal(b, base);
+		if (json_is_string(base) && !seen)
+			json_array_append(bases, base);
+	}
+	return bases;
+}
+
+const char *result_sweep_group(const json_t *doc, const char *base, const char *value, char *buf,
+			       size_t len)
+{
+	json_t *run;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "runs"), i, run) {
+		json_t *sw = json_object_get(run, "sweep");
+		const char *b = json_string_value(json_object_get(sw, "base_tier"));
+		const char *v = json_string_value(json_object_get(sw, "value"));
+
+		if (b && v && !strcmp(b, base) && !strcmp(v, value))
+			return result_group(run, buf, len);
+	}
+	return NULL;
+}

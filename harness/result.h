@@ -160,4 +160,13 @@ int result_set(json_t *obj, const char *key, json_t *value);
  * failure. */
 int result_save(const json_t *doc, const char *path);
 
+/* A --sweep run's tiers (its variants' "sweep".base_tier) in order of first
+ * appearance: a new array of strings (empty without a sweep). */
+json_t *result_sweep_bases(const json_t *doc);
+
+/* The group (result_group) of the runs of sweep variant BASE at VALUE into
+ * buf, or NULL when none ran. */
+const char *result_sweep_group(const json_t *doc, const char *base, const char *value, char *buf,
+			       size_t len);
+
 #endif

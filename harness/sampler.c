@@ -105,8 +105,12 @@ static void sample_fast(struct sampler *s)
 	}
 	if (reread(s->fd_psi_io, buf, sizeof buf) > 0)
 		emit_psi(s, now.t_ns, "psi_io", buf, &some, &full);
-	if (reread(s->fd_cg_psi, buf, sizeof buf) > 0)
+	s->cg_psi_ok = false;
+	if (reread(s->fd_cg_psi, buf, sizeof buf) > 0) {
 		emit_psi(s, now.t_ns, "cg_memory.pressure", buf, &now.some_us, &now.full_us);
+		s->cg_psi_ok = psi_total(buf, "some", &s->cg_some_us) == 0 &&
+			       psi_total(buf, "full", &s->cg_full_us) == 0;
+	}
 
 	/* Until the workload fills its cgroup: memory.current or
 	 * memory.usage_in_bytes on every round. */
@@ -142,13 +146,53 @@ static void sample_fast(struct sampler *s)
 
 static void sample_meminfo(struct sampler *s)
 {
-	if (reread(s->fd_meminfo, buf, sizeof buf) > 0)
-		emit_kv(s, mono_ns(), "meminfo", buf);
+	uint64_t total, free_kib;
+
+	if (reread(s->fd_meminfo, buf, sizeof buf) <= 0)
+		return;
+	s->swap_known = kv_u64(buf, "SwapTotal", &total) == 0 && kv_u64(buf, "SwapFree", &free_kib) == 0;
+	if (s->swap_known) {
+		s->swap_total_bytes = total * 1024;
+		s->swap_free_bytes = free_kib * 1024;
+	}
+	emit_kv(s, mono_ns(), "meminfo", buf);
+}
+
+/* One sample of the OOM daemons' series: the cgroup's PSI as the last fast
+ * round read it, and memory with the cgroup as the machine (its usage in
+ * USAGE, read now; usage_known false: unknown). */
+static void oom_sample_add(struct sampler *s, uint64_t t, bool usage_known, uint64_t usage)
+{
+	struct oom_sample *o;
+
+	if (!s->limit_bytes)
+		return;
+	if (s->noom == s->oom_cap) {
+		size_t cap = s->oom_cap ? s->oom_cap * 2 : 1024;
+		struct oom_sample *more = cap <= 4 * SAMPLER_SECS_MAX ?
+			realloc(s->oom, cap * sizeof *more) : NULL;
+
+		if (!more)
+			return;	/* two hours at 2 Hz kept; beyond that, not judged */
+		s->oom = more;
+		s->oom_cap = cap;
+	}
+	o = &s->oom[s->noom++];
+	*o = (struct oom_sample){ .t_ns = t, .psi_known = s->cg_psi_ok, .some_us = s->cg_some_us,
+				  .full_us = s->cg_full_us };
+	if (usage_known && s->swap_known) {
+		o->mem_known = true;
+		o->mem_total_bytes = s->limit_bytes;
+		o->mem_available_bytes = usage < s->limit_bytes ? s->limit_bytes - usage : 0;
+		o->swap_total_bytes = s->swap_total_bytes;
+		o->swap_free_bytes = s->swap_free_bytes;
+	}
 }
 
 static void sample_cgroup(struct sampler *s)
 {
-	uint64_t t = mono_ns();
+	uint64_t t = mono_ns(), usage = 0;
+	bool usage_known = false;
 	char src[64];
 	int i;
 
@@ -156,11 +200,19 @@ static void sample_cgroup(struct sampler *s)
 		if (reread(s->fd_cg[i], buf, sizeof buf) <= 0)
 			continue;
 		snprintf(src, sizeof src, "cg_%s", s->cg_name[i]);
+		/* names[0]: memory.current (v2) or memory.usage_in_bytes (v1). */
+		if (i == 0) {
+			char *end;
+
+			usage = strtoull(buf, &end, 10);
+			usage_known = end != buf && (*end == '\n' || !*end);
+		}
 		if (strchr(buf, ' '))
 			emit_kv(s, t, src, buf);
 		else if (s->out)
 			fprintf(s->out, "%" PRIu64 "\t%s\tvalue\t%s\n", t, src, strtok(buf, "\n"));
 	}
+	oom_sample_add(s, t, usage_known, usage);
 }
 
 /* The tier's counters(), flattened: "tier" source, "a.b" keys, numbers only. */
@@ -180,23 +232,43 @@ static void emit_json(struct sampler *s, uint64_t t, const char *prefix, json_t 
 	}
 }
 
+/* Each level's counters(): a stack's keyed "levelN." (N from 0, the
+ * highest priority), a single tier's as they come. */
 static void sample_tier(struct sampler *s)
 {
-	json_t *o, *c;
-	uint64_t orig;
+	json_t *o, *c, *sw;
+	uint64_t orig, held, t;
+	unsigned i;
+	char prefix[16] = "";
 
-	if (!s->tier || !s->tier->ops->counters || !s->out)
+	if (!s->stack)
 		return;
-	o = json_object();
-	s->tier->ops->counters(s->tier, o);
-	c = json_object_get(o, "compression");
-	orig = (uint64_t)json_integer_value(json_object_get(c, "orig_bytes"));
-	if (orig > s->comp_orig_bytes) {
-		s->comp_orig_bytes = orig;
-		s->comp_stored_bytes = (uint64_t)json_integer_value(json_object_get(c, "stored_bytes"));
+	for (i = 0; i < s->stack->n; i++) {
+		const struct tier *lv = &s->stack->lv[i];
+
+		if (!lv->ops->counters)
+			continue;
+		o = json_object();
+		lv->ops->counters(lv, o);
+		t = mono_ns();
+		c = json_object_get(o, "compression");
+		orig = (uint64_t)json_integer_value(json_object_get(c, "orig_bytes"));
+		if (orig > s->comp_orig_bytes) {
+			s->comp_orig_bytes = orig;
+			s->comp_stored_bytes = (uint64_t)json_integer_value(json_object_get(c, "stored_bytes"));
+		}
+		sw = json_object_get(json_object_get(o, "swaps"), "used_bytes");
+		held = sw ? (uint64_t)json_integer_value(sw) : orig;
+		if (held > s->level_peak_bytes[i])
+			s->level_peak_bytes[i] = held;
+		if (held >= (1ULL << 20) && !s->level_first_t_ns[i])
+			s->level_first_t_ns[i] = t;
+		if (s->stack->n > 1)
+			snprintf(prefix, sizeof prefix, "level%u", i);
+		if (s->out)
+			emit_json(s, t, prefix, o);
+		json_decref(o);
 	}
-	emit_json(s, mono_ns(), "", o);
-	json_decref(o);
 }
 
 struct timer {
@@ -340,4 +412,7 @@ void sampler_free(struct sampler *s)
 	free(s->secs);
 	s->secs = NULL;
 	s->nsecs = 0;
+	free(s->oom);
+	s->oom = NULL;
+	s->noom = s->oom_cap = 0;
 }

@@ -17,7 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct tier;
+#include "oom-daemons.h"
+#include "tier.h"
 
 /* What the run reads back: first and last values, the longest stall. */
 struct sampler_totals {
@@ -32,16 +33,23 @@ struct sampler {
 	unsigned interval_ms;		/* of the fast sources (vmstat, PSI) */
 	const char *cgroup;		/* the workload cgroup's directory, or NULL */
 	int cgroup_version;		/* 1 or 2 */
-	const struct tier *tier;	/* whose counters() are sampled, or NULL */
+	const struct tier_stack *stack;	/* whose levels' counters() are sampled, or NULL */
 	FILE *out;			/* the TSV, or NULL */
 	uint64_t fill_bytes;		/* the cgroup's usage that ends the
 					 * workload's start-up (0: not watched) */
+	uint64_t limit_bytes;		/* the cgroup's limit, for the OOM
+					 * daemons' series (0: none kept) */
 	/* results, valid after sampler_stop */
 	struct sampler_totals first, last;
 	uint64_t longest_stall_ns;	/* longest run of intervals at least half stalled (full) */
 	uint64_t samples;		/* rounds of the fast table */
 	uint64_t comp_orig_bytes;	/* a compressing tier at its fullest: what */
 	uint64_t comp_stored_bytes;	/* it held, and in how many bytes (0: none) */
+	/* Per level of the stack: the most it held (swaps.used_bytes, else a
+	 * pool's compression.orig_bytes) and when it first held a MiB or more
+	 * (CLOCK_MONOTONIC; 0: never): where the overflow went, and when. */
+	uint64_t level_peak_bytes[TIER_STACK_MAX];
+	uint64_t level_first_t_ns[TIER_STACK_MAX];
 	uint64_t cpu_ns, wall_ns;	/* the thread's CPU time and its life */
 	uint64_t filled_t_ns;		/* CLOCK_MONOTONIC of the first sample
 					 * whose cgroup usage reached
@@ -50,7 +58,17 @@ struct sampler {
 					 * sample on (per-second windows), owned,
 					 * freed by sampler_free */
 	size_t nsecs;
+	/* The OOM daemons' series (oom-daemons.h), at the cgroup files' rate
+	 * (2 Hz): the cgroup's PSI totals (v2), its limit and what is left
+	 * under it, and swap (meminfo: the tier is the only swap).  Owned,
+	 * freed by sampler_free. */
+	struct oom_sample *oom;
+	size_t noom, oom_cap;
 	/* private */
+	bool cg_psi_ok;			/* the last fast round read the cgroup's PSI */
+	uint64_t cg_some_us, cg_full_us;	/* its totals then */
+	uint64_t swap_total_bytes, swap_free_bytes;	/* meminfo's, the latest */
+	bool swap_known;
 	pthread_t thread;
 	pthread_mutex_t lock;		/* guards last */
 	volatile bool stop;

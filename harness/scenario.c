@@ -156,6 +156,11 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		if (!bad && s->stat_flush_ms > 0 && s->stat_flush_ms < 10)
 			bad = -1;
 		expect = "milliseconds from 10 to 2000, or 0 (no reads: the kernel's own flush only)";
+	} else if (IS("memcg", "mode")) {
+		bad = strcmp(v, "max") && strcmp(v, "high") ? -1 : 0;
+		s->throttle = !strcmp(v, "high");
+		expect = "max (the limit is memory.max: reclaim, then the OOM killer) or high (memory.high: "
+			 "reclaim and throttling, never an OOM kill; cgroup v2)";
 	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
 		bad = ratio_list(s, v);
 		expect = "working set / limit, a finite number above 0 and at most 16 (ratios: up to 8, comma-separated)";
@@ -532,6 +537,7 @@ json_t *scenario_json(const struct scenario *s)
 		if (s->sizing[0])
 			json_object_set_new(o, "host_sizing", json_string(s->sizing));
 		json_object_set_new(o, "memcg_stat_flush_ms", json_integer(s->stat_flush_ms));
+		json_object_set_new(o, "memcg_mode", json_string(s->throttle ? "high" : "max"));
 	}
 	if (o && s->kind == SCENARIO_FIO_RAW)
 		json_object_set_new(o, "fio_size_bytes", json_integer((json_int_t)s->fio_size_bytes));

@@ -26,6 +26,9 @@ struct scenario {
 	bool limit_auto;		/* limit = auto: scenario_fit sizes it */
 	unsigned stat_flush_ms;		/* stat_flush_ms: memory.stat read this often
 					 * while the workload runs, 0 never */
+	bool throttle;			/* mode = high: the limit is memory.high
+					 * (reclaim and throttling, no OOM kill;
+					 * cgroup v2 only), not memory.max */
 	/* [workload] */
 	double ratios[SCENARIO_MAX_RATIOS];	/* working set / limit; ratio = F or ratios = F,F */
 	unsigned nratios;

@@ -67,6 +67,22 @@ static int algorithms(const char *dev, char *cur, size_t curlen, char *list, siz
 	return choice_parse(buf, cur, curlen, list, listlen);
 }
 
+static int zram_choices(const char *name, char *list, size_t len)
+{
+	char dev[32], cur[64];
+
+	if (strcmp(name, "algorithm")) {
+		error("tier zram offers no list of values for '%s'", name);
+		return -1;
+	}
+	if (free_device(dev, sizeof dev) < 0 || algorithms(dev, cur, sizeof cur, list, len) < 0) {
+		error("cannot list zram's algorithms: no free zram device to read "
+		      "comp_algorithm from (modprobe zram)");
+		return -1;
+	}
+	return 0;
+}
+
 static bool zram_supported(struct tier *t, char *why, size_t len)
 {
 	const char *modprobe[] = { "modprobe", "-n", "-q", "zram", NULL };
@@ -235,6 +251,8 @@ static const struct tier_colour zram_colours[] = {
 
 const struct tier_ops tier_zram = {
 	.name = "zram",
+	.compressing = true,
+	.choices = zram_choices,
 	.colours = zram_colours,
 	.summary = "compressed RAM block device (zram) as swap",
 	.params = zram_params,

@@ -63,6 +63,23 @@ static bool compressor_available(const char *name, char *have, size_t len)
 	return run(modprobe, TIMEOUT_QUICK_S, RUN_QUIET, NULL) == 0;
 }
 
+static int zswap_choices(const char *name, char *list, size_t len)
+{
+	char *crypto;
+
+	if (strcmp(name, "compressor")) {
+		error("tier zswap offers no list of values for '%s'", name);
+		return -1;
+	}
+	if (!(crypto = read_all("/proc/crypto"))) {
+		error("cannot read /proc/crypto: %m");
+		return -1;
+	}
+	crypto_compressors(crypto, list, len);
+	free(crypto);
+	return list[0] ? 0 : -1;
+}
+
 static bool zswap_supported(struct tier *t, char *why, size_t len)
 {
 	const char *comp = tier_get(t, "compressor");
@@ -95,7 +112,8 @@ static bool zswap_supported(struct tier *t, char *why, size_t len)
 			 "no module crypto-%s (available: %s)", comp, comp, have);
 		return false;
 	}
-	return storage_supported(t, why, len);
+	/* Over a stack's lower levels it caches in front of their swap. */
+	return t->over_lower || storage_supported(t, why, len);
 }
 
 static int zswap_setup(struct tier *t)
@@ -106,8 +124,9 @@ static int zswap_setup(struct tier *t)
 
 	if (tier_apply_common(t) < 0)
 		return -1;
-	/* The backing swap first: zswap only caches pages on their way to it. */
-	if (storage_setup(t) < 0)
+	/* The backing swap first: zswap only caches pages on their way to it
+	 * (in a stack, the lower levels are its backing swap). */
+	if (!t->over_lower && storage_setup(t) < 0)
 		return -1;
 	for (i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
 		const char *v = tier_get(t, knobs[i].opt);
@@ -150,6 +169,8 @@ static int zswap_describe(const struct tier *t, json_t *out)
 	if (d)
 		closedir(d);
 	json_object_set_new(out, "parameters", params);
+	if (t->over_lower)
+		json_object_set_new(out, "backing", json_string("the stack's lower levels"));
 	storage_describe(t, out);
 	return 0;
 }
@@ -217,6 +238,8 @@ const struct tier_ops tier_zswap = {
 	.name = "zswap",
 	.colours = zswap_colours,
 	.frontswap = true,
+	.compressing = true,
+	.choices = zswap_choices,
 	.summary = "zswap compressed cache in front of a disk swap file",
 	.params = zswap_params,
 	.supported = zswap_supported,

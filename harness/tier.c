@@ -68,12 +68,25 @@ const char *tier_get(const struct tier *t, const char *name)
 	return p ? p->def : NULL;
 }
 
-void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j)
+/* The journal object of level I (0: the "tier" object itself), or NULL. */
+static json_t *level_object(struct journal *j, unsigned i)
 {
 	json_t *to = json_object_get(j->doc, "tier");
 
-	*t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(to, "settings"),
-			    .state = json_object_get(to, "state"), .dry_run = j->dry_run };
+	return i ? json_array_get(json_object_get(to, "levels"), i - 1) : to;
+}
+
+static void bind_level(struct tier *t, const struct tier_ops *ops, struct journal *j, unsigned i)
+{
+	json_t *lo = level_object(j, i);
+
+	*t = (struct tier){ .ops = ops, .j = j, .settings = json_object_get(lo, "settings"),
+			    .state = json_object_get(lo, "state"), .dry_run = j->dry_run };
+}
+
+void tier_bind(struct tier *t, const struct tier_ops *ops, struct journal *j)
+{
+	bind_level(t, ops, j, 0);
 }
 
 const struct tier_ops *tier_from_journal(struct journal *j, struct tier *t)
@@ -88,25 +101,19 @@ const struct tier_ops *tier_from_journal(struct journal *j, struct tier *t)
 
 int tier_bring_up(struct tier *t)
 {
-	if (journal_save(t->j) < 0 || t->ops->setup(t) < 0)
-		return -1;
-	json_object_set_new(json_object_get(t->j->doc, "tier"), "up", json_true());
-	return journal_save(t->j);
+	struct tier_stack s = { .n = 1, .lv = { *t } };
+
+	return tier_stack_bring_up(&s);
 }
 
 int tier_take_down(struct journal *j, struct tier *t, bool *teardown_failed)
 {
-	struct tier own;
+	struct tier_stack s = { .n = 1 };
 
-	if (teardown_failed)
-		*teardown_failed = false;
-	if (!t && tier_from_journal(j, &own))
-		t = &own;
-	if (t && t->ops->teardown && !j->dry_run &&
-	    json_is_true(json_object_get(json_object_get(j->doc, "tier"), "up")) &&
-	    t->ops->teardown(t) < 0 && teardown_failed)
-		*teardown_failed = true;
-	return journal_replay(j);
+	if (!t)
+		return tier_stack_take_down(j, NULL, teardown_failed);
+	s.lv[0] = *t;
+	return tier_stack_take_down(j, &s, teardown_failed);
 }
 
 json_t *tier_snapshot(const struct tier *t, bool describe)
@@ -116,6 +123,199 @@ json_t *tier_snapshot(const struct tier *t, bool describe)
 	if (describe ? t->ops->describe(t, o) : t->ops->counters(t, o))
 		debug("tier '%s' %s incomplete", t->ops->name, describe ? "description" : "counters");
 	return o;
+}
+
+/* --- stacks ---------------------------------------------------------------------- */
+
+/* One refusal rule: true when OPS[0..n-1] break it, with the reason. */
+struct stack_rule {
+	bool (*broken)(const struct tier_ops *const ops[], unsigned n, char *why, size_t len);
+};
+
+static bool too_deep(const struct tier_ops *const ops[], unsigned n, char *why, size_t len)
+{
+	(void)ops;
+	if (n <= TIER_STACK_MAX)
+		return false;
+	snprintf(why, len, "%u levels: a stack has at most %d", n, TIER_STACK_MAX);
+	return true;
+}
+
+static bool has_baseline(const struct tier_ops *const ops[], unsigned n, char *why, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; n > 1 && i < n; i++)
+		if (ops[i]->baseline) {
+			snprintf(why, len, "tier '%s' is no swap at all: it has no place in a stack",
+				 ops[i]->name);
+			return true;
+		}
+	return false;
+}
+
+static bool twice(const struct tier_ops *const ops[], unsigned n, char *why, size_t len)
+{
+	unsigned i, k;
+
+	for (i = 0; i < n; i++)
+		for (k = i + 1; k < n; k++)
+			if (ops[i] == ops[k]) {
+				snprintf(why, len, "tier '%s' twice: each level is a device of its own "
+					 "kind (one zram0, one swap file ...)", ops[i]->name);
+				return true;
+			}
+	return false;
+}
+
+static bool frontswap_below(const struct tier_ops *const ops[], unsigned n, char *why, size_t len)
+{
+	unsigned i;
+
+	for (i = 1; i < n; i++)
+		if (ops[i]->frontswap) {
+			snprintf(why, len, "'%s' caches in front of every swap device, so it can only be "
+				 "the top level ('%s>%s', not '%s>%s')", ops[i]->name, ops[i]->name,
+				 ops[0]->name, ops[0]->name, ops[i]->name);
+			return true;
+		}
+	return false;
+}
+
+static bool compressed_twice(const struct tier_ops *const ops[], unsigned n, char *why, size_t len)
+{
+	unsigned i;
+
+	for (i = 1; n > 1 && ops[0]->frontswap && ops[0]->compressing && i < n; i++)
+		if (ops[i]->compressing) {
+			snprintf(why, len, "'%s' over '%s' compresses every page twice (the pool's "
+				 "write-back goes to a compressing device): put a disk or nbd level "
+				 "under %s", ops[0]->name, ops[i]->name, ops[0]->name);
+			return true;
+		}
+	return false;
+}
+
+/* In order: the first broken rule is the reason given. */
+static const struct stack_rule stack_rules[] = {
+	{ too_deep }, { has_baseline }, { twice }, { frontswap_below }, { compressed_twice },
+};
+
+const char *tier_stack_refusal(const struct tier_ops *const ops[], unsigned n, char *why,
+			       size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof stack_rules / sizeof stack_rules[0]; i++)
+		if (stack_rules[i].broken(ops, n, why, len))
+			return why;
+	return NULL;
+}
+
+static void stack_flags(struct tier_stack *s)
+{
+	bool front = false;
+	unsigned i;
+
+	for (i = 0; i < s->n; i++)
+		front = front || s->lv[i].ops->frontswap;
+	for (i = 0; i < s->n; i++) {
+		s->lv[i].over_lower = i + 1 < s->n;
+		s->lv[i].keep_zswap = front;
+	}
+}
+
+void tier_stack_begin(struct tier_stack *s, const struct tier_ops *const ops[], unsigned n,
+		      struct journal *j)
+{
+	json_t *to = json_pack("{s:s, s:{}, s:{}, s:b}", "name", ops[0]->name, "settings", "state",
+			       "up", 0);
+	unsigned i;
+
+	if (n > 1) {
+		json_t *levels = json_array();
+
+		for (i = 1; i < n; i++)
+			json_array_append_new(levels, json_pack("{s:s, s:{}, s:{}}", "name",
+								ops[i]->name, "settings", "state"));
+		json_object_set_new(to, "levels", levels);
+	}
+	json_object_set_new(j->doc, "tier", to);
+	s->n = n;
+	for (i = 0; i < n; i++)
+		bind_level(&s->lv[i], ops[i], j, i);
+	stack_flags(s);
+}
+
+unsigned tier_stack_from_journal(struct journal *j, struct tier_stack *s)
+{
+	json_t *levels = json_object_get(json_object_get(j->doc, "tier"), "levels");
+	const struct tier_ops *ops;
+	unsigned i, n = 1 + (unsigned)json_array_size(levels);
+
+	if (n > TIER_STACK_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const char *name = json_string_value(json_object_get(level_object(j, i), "name"));
+
+		if (!name || !(ops = tier_find(name)))
+			return 0;
+		bind_level(&s->lv[i], ops, j, i);
+	}
+	s->n = n;
+	stack_flags(s);
+	return n;
+}
+
+int tier_stack_bring_up(struct tier_stack *s)
+{
+	static const char *const prio[TIER_STACK_MAX] = { "100", "10", "1" };
+	struct journal *j = s->lv[0].j;
+	unsigned i;
+
+	for (i = 0; s->n > 1 && i < s->n; i++)
+		if (!json_object_get(s->lv[i].settings, "priority"))
+			json_object_set_new(s->lv[i].settings, "priority", json_string(prio[i]));
+	if (journal_save(j) < 0)
+		return -1;
+	for (i = 0; i < s->n; i++)
+		if (s->lv[i].ops->setup(&s->lv[i]) < 0)
+			return -1;
+	json_object_set_new(json_object_get(j->doc, "tier"), "up", json_true());
+	return journal_save(j);
+}
+
+int tier_stack_take_down(struct journal *j, struct tier_stack *s, bool *teardown_failed)
+{
+	struct tier_stack own;
+	unsigned i;
+
+	if (teardown_failed)
+		*teardown_failed = false;
+	if (!s && tier_stack_from_journal(j, &own))
+		s = &own;
+	for (i = 0; s && !j->dry_run && i < s->n &&
+	     json_is_true(json_object_get(json_object_get(j->doc, "tier"), "up")); i++)
+		if (s->lv[i].ops->teardown && s->lv[i].ops->teardown(&s->lv[i]) < 0 && teardown_failed)
+			*teardown_failed = true;
+	return journal_replay(j);
+}
+
+json_t *tier_stack_snapshot(const struct tier_stack *s, bool describe)
+{
+	json_t *levels;
+	unsigned i;
+
+	if (s->n == 1)
+		return tier_snapshot(&s->lv[0], describe);
+	levels = json_array();
+	for (i = 0; i < s->n; i++) {
+		json_t *o = tier_snapshot(&s->lv[i], describe);
+
+		json_object_set_new(o, "tier", json_string(s->lv[i].ops->name));
+		json_array_append_new(levels, o);
+	}
+	return json_pack("{s:o}", "levels", levels);
 }
 
 bool tier_is_baseline(const char *name)
@@ -249,7 +449,7 @@ int tier_apply_common(struct tier *t)
 	if (thp && change_value(t->j, thp_path, thp) < 0)
 		return -1;
 	/* zswap in front would take the faults meant for the device under test. */
-	if (!t->ops->frontswap && read_text(zswap, v, sizeof v) > 0 && v[0] == 'Y') {
+	if (!t->ops->frontswap && !t->keep_zswap && read_text(zswap, v, sizeof v) > 0 && v[0] == 'Y') {
 		info("turning zswap off while tier '%s' is up", t->ops->name);
 		return change_value(t->j, zswap, "N");
 	}
@@ -300,4 +500,28 @@ void tier_swap_counters(const struct tier *t, json_t *out)
 	json_object_set_new(out, "swaps", json_pack("{s:s, s:I, s:I, s:i}", "name", a.name,
 		"size_bytes", (json_int_t)(a.size_kib * 1024), "used_bytes",
 		(json_int_t)(a.used_kib * 1024), "priority", a.priority));
+}
+
+json_t *tier_in_force(void)
+{
+	static const struct { const char *key, *path; } knobs[] = {
+		{ "vm_swappiness", "/proc/sys/vm/swappiness" },
+		{ "vm_page_cluster", "/proc/sys/vm/page-cluster" },
+		{ "vm_watermark_scale_factor", "/proc/sys/vm/watermark_scale_factor" },
+		{ "vm_overcommit_memory", "/proc/sys/vm/overcommit_memory" },
+		{ "thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled" },
+		{ "zswap_enabled", "/sys/module/zswap/parameters/enabled" },
+	};
+	json_t *o = json_object();
+	char buf[256], cur[64];
+	size_t i;
+
+	for (i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+		if (read_text(knobs[i].path, buf, sizeof buf) < 0)
+			continue;
+		if (strchr(buf, '[') && choice_parse(buf, cur, sizeof cur, NULL, 0) == 0)
+			snprintf(buf, sizeof buf, "%s", cur);
+		json_object_set_new(o, knobs[i].key, json_string(buf));
+	}
+	return o;
 }

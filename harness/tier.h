@@ -43,6 +43,12 @@ struct tier {
 	bool no_swapon;		/* setup stops short of mkswap and swapon: the
 				 * device is made and state.swap_dev names it, for
 				 * fio on the raw device (scenario kind fio-raw) */
+	/* In a stack (tier_stack below), set before supported(): */
+	bool over_lower;	/* levels below this one swap: a frontswap
+				 * level (zswap) makes no swap of its own and
+				 * caches in front of theirs */
+	bool keep_zswap;	/* a frontswap level is in the stack: no level
+				 * turns zswap off */
 };
 
 /* A colour of the figures (swapbench plot) for the runs labelled LABEL. */
@@ -66,6 +72,11 @@ struct tier_ops {
 	 * its pool (zswpout) rather than by a device's writes, and it has no
 	 * raw device of its own for fio. */
 	bool frontswap;
+
+	/* It compresses what it holds (zram, zswap): a stack refuses a
+	 * compressing frontswap over a compressing level (pages compressed
+	 * twice). */
+	bool compressing;
 
 	/* The no-swap baseline (tier none): makes no device; swapbench run
 	 * gives its workload cgroup a limit the working set fits in (the
@@ -107,6 +118,12 @@ struct tier_ops {
 	 * and PSI reads: it must not block (read what is there; no signal
 	 * and wait for a daemon to answer).  0 or -1. */
 	int (*counters)(const struct tier *t, json_t *out);
+
+	/* The values this host offers for option NAME (zram's algorithm,
+	 * zswap's compressor), space separated, into list: what `run --sweep
+	 * F=all` runs.  0, or -1 (with a message) when the option has no such
+	 * list or it cannot be read.  May be NULL. */
+	int (*choices)(const char *name, char *list, size_t len);
 };
 
 #define X(n) extern const struct tier_ops tier_##n;
@@ -139,7 +156,54 @@ int tier_bool(const struct tier *t, const char *name, bool *out);
  * One owner for what `swapbench run`, `tier` and `restore` do alike: the
  * journal's "tier" object ({name, settings, state, up}) names the tier and
  * carries what setup() made, so that any later command (or the next one
- * after a crash) can take it down. */
+ * after a crash) can take it down.  A stack keeps its lower levels in the
+ * same object, "levels": [{name, settings, state}, ...], highest priority
+ * first after the tier itself. */
+
+/* A stack of swap tiers, as `swapbench run --tiers 'zram>disk'` makes it:
+ * level 0 the highest priority (100 unless its priority is set), then 10,
+ * then 1; brought up, counted and taken down as one unit.  A single tier
+ * is a stack of one. */
+#define TIER_STACK_MAX 3
+struct tier_stack {
+	unsigned n;
+	struct tier lv[TIER_STACK_MAX];
+};
+
+/* Why the levels OPS[0..n-1] (highest priority first) make no stack, in
+ * why (one line naming the rule), or NULL when they do: more than
+ * TIER_STACK_MAX levels, the baseline in a stack, a tier twice (one device
+ * each), a frontswap level anywhere but on top (it caches in front of
+ * every swap device), a compressing frontswap over a compressing level
+ * (compressed twice).  Pure; one rule per row. */
+const char *tier_stack_refusal(const struct tier_ops *const ops[], unsigned n, char *why,
+			       size_t len);
+
+/* Puts the stack OPS[0..n-1] into the journal's "tier" object (empty
+ * settings and state, not up) and binds s to it: levels' flags set, in a
+ * dry run when the journal is. */
+void tier_stack_begin(struct tier_stack *s, const struct tier_ops *const ops[], unsigned n,
+		      struct journal *j);
+
+/* The stack the journal holds, bound to s: its number of levels, or 0 when
+ * it holds none or a tier this build does not know. */
+unsigned tier_stack_from_journal(struct journal *j, struct tier_stack *s);
+
+/* Makes the bound stack live swap: the journal saved, each level's
+ * setup() in order (the default priorities set first), the stack marked
+ * up and saved again.  0, or -1 (reported): take it down. */
+int tier_stack_bring_up(struct tier_stack *s);
+
+/* Takes the journal's stack down: each level's teardown() when up (not
+ * in a dry run), then the journal's replay, every change undone in
+ * reverse (a level's swapoff before its server goes, lower levels
+ * first).  s may be NULL (the stack from the journal).  As
+ * tier_take_down. */
+int tier_stack_take_down(struct journal *j, struct tier_stack *s, bool *teardown_failed);
+
+/* The stack's description or counters: the tier's own object for a stack
+ * of one, else {"levels": [{"tier": NAME, ...its object}, ...]}.  New. */
+json_t *tier_stack_snapshot(const struct tier_stack *s, bool describe);
 
 /* t on the journal's tier object (its settings and state, borrowed), in a
  * dry run when the journal is. */
@@ -183,6 +247,12 @@ int tier_swapon(struct tier *t, const char *dev);
 /* Adds {"swaps": {size_bytes, used_bytes, priority}} for state.swap_dev
  * from /proc/swaps (nothing when it is not active). */
 void tier_swap_counters(const struct tier *t, json_t *out);
+
+/* The machine-wide settings in force now (vm.swappiness, page-cluster,
+ * watermark_scale_factor, overcommit_memory, THP, zswap), as strings keyed
+ * with their units' names (vm_swappiness ...): what a tier's run ran
+ * under.  New. */
+json_t *tier_in_force(void);
 
 /* state.KEY as a string, or NULL. */
 const char *tier_state(const struct tier *t, const char *key);

@@ -41,6 +41,7 @@ static void touch_results(const struct workload *w, int64_t *ops, int64_t *misma
 const struct workload_ops workload_touch = {
 	.name = "touch",
 	.ops_key = "touch_ops",
+	.verifies = true,
 	.command = touch_command,
 	.results = touch_results,
 };

@@ -35,6 +35,8 @@ struct workload {
 struct workload_ops {
 	const char *name;		/* [workload] engine = NAME */
 	const char *ops_key;		/* the metric its work count goes to */
+	bool verifies;			/* it checks every page it reads back
+					 * (a run's validity weighs mismatches) */
 	/* Fills w->argv (and w->log, w->result) for w->bytes over the
 	 * scenario's workers.  0, or -1 with a message. */
 	int (*command)(struct workload *w);

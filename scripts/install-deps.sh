@@ -27,6 +27,9 @@ PACKAGES=(
 	qemu-system-x86
 	# the manual pages' test (groff renders man/swapbench.1 and man/vramd.8)
 	groff-base
+	# the fleet tests: a one-node Slurm cluster (slurmctld, slurmd, munged)
+	# and the Ansible example (scripts/fleet/)
+	slurm-wlm munge ansible-core
 )
 
 usage() {

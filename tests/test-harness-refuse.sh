@@ -65,7 +65,21 @@ SWAPBENCH_TEST_TOUCH_CORRUPT=1 expect 1 "1 page\(s\) read back wrong" "$SWAPBENC
 expect 2 "option '--algorithm' does not apply to tier 'disk'" "$SB" tier up disk --algorithm lz4
 expect 2 "unexpected argument 'extra' \(put a command after --\)" "$SB" tier up zram extra
 expect 2 "--hold and a COMMAND exclude each other" "$SB" tier up zram --hold -- true
-expect 2 "expected 'tiers' or 'scenarios'" "$SB" list bogus
+expect 2 "expected 'tiers', 'stacks' or 'scenarios'" "$SB" list bogus
+expect 0 "zram>disk" "$SB" list stacks
+# Stacks and sweeps: refused with the rule, before anything is changed.
+expect 2 "'zswap>zram' is no stack: .*compresses every page twice" "$SB" run --tiers 'zswap>zram'
+expect 2 "'disk>zswap' is no stack: .*can only be the top level" "$SB" run --tiers 'disk>zswap'
+expect 2 "'zram>zram' is no stack: tier 'zram' twice" "$SB" run --tiers 'zram>zram'
+expect 2 "'zram>none' is no stack: .*no swap at all" "$SB" run --tiers 'zram>none'
+expect 2 "a stack has at most 3 levels" "$SB" run --tiers 'zram>disk>nbd>zswap'
+expect 2 "expected TIER or a stack" "$SB" run --tiers 'zram>'
+expect 2 "a fio-raw scenario measures one device" "$SB" run --scenario fio-raw --tiers 'zram>disk'
+expect 2 "--sweep vm.swappiness: give two values or more" "$SB" run --sweep vm.swappiness=60
+expect 2 "--sweep: unknown factor 'vm.swapiness'" "$SB" run --sweep vm.swapiness=1,2
+expect 2 "--sweep: one factor a run" "$SB" run --sweep vm.swappiness=1,2 --sweep vm.page-cluster=0,3
+expect 2 "--sweep: scenario 'ramp' is a ramp" "$SB" run --scenario ramp --sweep vm.swappiness=1,2
+expect 2 "--set memcg.mode: expected max .* or high" "$SB" run --set memcg.mode=low
 expect 0 "Options of tier nbd" "$SB" tier --help
 expect 1 "--size: expected a size like 512M or 4G, got 'banana'" "$SB" tier up zram --size banana
 expect 1 "--connections: expected an integer from 1 to 16, got '99'" "$SB" tier up nbd --connections 99
