@@ -418,7 +418,7 @@ static bool level_median(const json_t *doc, const char *group, size_t level, con
 }
 
 /* Stacks: per level, the pages written to it, the most it held and when
- * it first held a MiB (where the overflow went, and when the lower level
+ * it first took a MiB (where the overflow went, and when the lower level
  * began to take it). */
 static void write_levels_table(FILE *f, const json_t *doc)
 {
@@ -433,7 +433,7 @@ static void write_levels_table(FILE *f, const json_t *doc)
 		return;
 	}
 	fprintf(f, "\n### Stacks: where the overflow went\n\n| stack | level | tier | pages written | "
-		   "most held | first held a MiB at |\n| --- | ---: | --- | ---: | ---: | ---: |\n");
+		   "most held | took its first MiB at |\n| --- | ---: | --- | ---: | ---: | ---: |\n");
 	json_array_foreach(tiers, i, t) {
 		const char *g = json_string_value(t);
 		const json_t *first = NULL;
@@ -449,24 +449,27 @@ static void write_levels_table(FILE *f, const json_t *doc)
 		}
 		for (k = 0; first && k < json_array_size(json_object_get(first, "levels")); k++) {
 			json_t *lv = json_array_get(json_object_get(first, "levels"), k);
+			const char *name = json_string_value(json_object_get(lv, "tier"));
 			char a[32], b[32], c[32];
 			double w, h, s;
 
-			fprintf(f, "| %s | %zu | %s | %s | %s | %s |\n", g, k,
-				json_string_value(json_object_get(lv, "tier")),
+			fprintf(f, "| %s | %zu | ", g, k);
+			report_cell(f, name ? name : "?");
+			fprintf(f, " | %s | %s | %s |\n",
 				level_median(doc, g, k, "written_pages", &w) ?
 					metric_format(UNIT_PAGES, w, a, sizeof a) : "-",
 				level_median(doc, g, k, "held_peak_bytes", &h) ?
 					(snprintf(b, sizeof b, "%.0f MiB", h / 1048576), b) : "-",
-				level_median(doc, g, k, "first_held_s", &s) ?
+				level_median(doc, g, k, "first_took_s", &s) ?
 					(snprintf(c, sizeof c, "%.0f s", s), c) : "never");
 		}
 	}
 	fprintf(f, "\nMedians over valid runs; level 0 has the highest priority.  Pages written: "
 		   "to the level's block device (zswap: into its pool, zswpout); most held: its swap "
 		   "area's use (zswap: what its pool held, uncompressed; a device under zswap counts "
-		   "the slots of pages zswap holds too); first held a MiB: seconds from the "
-		   "workload's start, read once a second.\n");
+		   "the slots of pages zswap holds too); its first MiB: seconds from the "
+		   "workload's start until a MiB had been written to the level's device (zswap: "
+		   "held in its pool), read once a second.\n");
 	json_decref(tiers);
 }
 
@@ -571,9 +574,14 @@ static void write_sweep_table(FILE *f, const json_t *doc)
 		return;
 	bases = result_sweep_bases(doc);
 	for (c = 0; c < sizeof cols / sizeof cols[0]; c++) {
-		fprintf(f, "\n### Sweep of %s: %s\n\n| tier |", factor, cols[c].title);
-		json_array_foreach(values, k, v)
-			fprintf(f, " %s |", json_string_value(v));
+		fprintf(f, "\n### Sweep of ");
+		report_cell(f, factor);
+		fprintf(f, ": %s\n\n| tier |", cols[c].title);
+		json_array_foreach(values, k, v) {
+			fputc(' ', f);
+			report_cell(f, json_is_string(v) ? json_string_value(v) : "?");
+			fprintf(f, " |");
+		}
 		fprintf(f, "\n| --- |");
 		json_array_foreach(values, k, v)
 			fprintf(f, " ---: |");

@@ -76,7 +76,7 @@ static const char usage_text[] =
 	"                    interleaved; runs labelled TIER_SHORTVALUE, zram_swappiness60):\n"
 	"                    vm.swappiness, vm.page-cluster, zram.comp_algorithm,\n"
 	"                    zswap.compressor, memcg.mode (max or high: memory.max or\n"
-	"                    memory.high as the limit, cgroup v2); plot draws each metric\n"
+	"                    memory.high as the limit, cgroup v2); plot draws the metrics\n"
 	"                    against F, report tabulates it\n";
 
 struct run_opts {
@@ -84,6 +84,8 @@ struct run_opts {
 	struct tier_spec tiers[24];	/* --tiers entries: tiers and stacks, or
 					 * with --sweep their variants */
 	struct sweep sweep;		/* --sweep (f NULL: none) */
+	const char *sets[32];		/* --set and --probe-cmd, as given */
+	unsigned nsets;
 	unsigned ntiers, repeats;
 	char out[1024];		/* the output directory */
 	bool progress;
@@ -352,9 +354,10 @@ struct run_obs {
 	bool timed_out;
 };
 
-/* Each level's place in the overflow: the most it held and when it first
- * held a MiB (seconds from the workload's start; null: never), into
- * run.levels, for a stack. */
+/* Each level's place in the overflow: the most it held and when it had
+ * first taken a MiB (written to its device; zswap: held in its pool;
+ * seconds from the workload's start, null: never), into run.levels, for a
+ * stack. */
 static void levels_json(const struct tier_stack *st, const struct sampler *s, uint64_t t0,
 			json_t *run)
 {
@@ -369,7 +372,7 @@ static void levels_json(const struct tier_stack *st, const struct sampler *s, ui
 
 		json_array_append_new(levels, json_pack("{s:s, s:i, s:I, s:o}", "tier",
 			st->lv[i].ops->name, "level", (int)i,
-			"held_peak_bytes", (json_int_t)s->level_peak_bytes[i], "first_held_s",
+			"held_peak_bytes", (json_int_t)s->level_peak_bytes[i], "first_took_s",
 			f ? json_real(f > t0 ? (double)(f - t0) / 1e9 : 0.0) : json_null()));
 	}
 	json_object_set_new(run, "levels", levels);
@@ -695,6 +698,7 @@ static void daemons_cpu(json_t *run)
 	}
 	if (!any || dur <= 0)
 		return;
+	json_object_set_new(m, "tier_daemons_cpu_ns", json_integer(sum));
 	result_set_real(m, "tier_daemons_cpu_pct_of_core", (double)sum * 100 / (double)dur);
 }
 
@@ -713,7 +717,7 @@ static uint64_t upper_level_size(const struct run_opts *o, double ratio, unsigne
 
 /* The stack's settings: the scenario's [tier] keys and the spec's options
  * for every level; an upper level's size as upper_level_size says unless
- * its spec sets one. */
+ * its spec or the scenario sets one. */
 static void stack_settings(const struct run_opts *o, const struct tier_spec *ts,
 			   struct tier_stack *st, double ratio)
 {
@@ -725,7 +729,8 @@ static void stack_settings(const struct run_opts *o, const struct tier_spec *ts,
 		t->no_swapon = o->sc.kind == SCENARIO_FIO_RAW;
 		for (k = 0; k < o->sc.ntier; k++)
 			json_object_set_new(t->settings, o->sc.tier_key[k], json_string(o->sc.tier_val[k]));
-		if (i + 1 < st->n && !tier_spec_opt(ts, i, "size")) {
+		if (i + 1 < st->n && !tier_spec_opt(ts, i, "size") &&
+		    !json_object_get(t->settings, "size")) {
 			char sz[32];
 
 			snprintf(sz, sizeof sz, "%" PRIu64 "M", upper_level_size(o, ratio, i) >> 20);
@@ -982,7 +987,9 @@ static json_t *fingerprint(const struct run_opts *o, json_t *tier_config)
 	return fp;
 }
 
-int cmd_run(int argc, char **argv)
+/* Options into o (the scenario loaded, --set applied, --tiers parsed).
+ * Returns -1 to go on, else the exit status (0 after --help). */
+static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
 		{ "scenario", required_argument, NULL, 's' },
@@ -996,36 +1003,16 @@ int cmd_run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct run_opts o;
-	const char *scen = "overcommit", *tier_list = NULL, *sets[32];
-	unsigned nsets = 0, si;
 	static char probe_set[300];
-	char path[PATH_MAX], host[64] = "host", date[32], docpath[PATH_MAX + 16];
-	json_t *doc = NULL, *runs, *tier_config;
-	struct swap_area areas[4];
-	struct host_shape shape;
-	struct journal j;
+	const char *scen = "overcommit", *tier_list = NULL;
+	char path[PATH_MAX], err[512];
 	uint64_t repeats = 0;
-	unsigned rep, ri, ti, k, nfail = 0, ninvalid = 0, done = 0, total;
-	uint64_t t_start;
-	int c, rc = 1, r = 0;
-	time_t now = time(NULL);
-	struct tm tm;
+	unsigned si;
+	int c, r;
 
-	memset(&o, 0, sizeof o);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+s:t:r:S:P:o:pW:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'W': {
-			char err[512];
-
-			if (o.sweep.f)
-				return usage_error("run", "--sweep: one factor a run (the product of two "
-						   "is a run per value of the other)");
-			if (sweep_parse(&o.sweep, optarg, err, sizeof err) < 0)
-				return usage_error("run", "%s", err);
-			break;
-		}
 		case 's': scen = optarg; break;
 		case 't': tier_list = optarg; break;
 		case 'r':
@@ -1033,22 +1020,29 @@ int cmd_run(int argc, char **argv)
 				return usage_error("run", "--repeats: expected a number from 1 to 100, got '%s'", optarg);
 			break;
 		case 'o':
-			if (strlen(optarg) >= sizeof o.out)
-				return usage_error("run", "--out: a path under %zu characters, please", sizeof o.out);
-			snprintf(o.out, sizeof o.out, "%s", optarg);
+			if (strlen(optarg) >= sizeof o->out)
+				return usage_error("run", "--out: a path under %zu characters, please", sizeof o->out);
+			snprintf(o->out, sizeof o->out, "%s", optarg);
 			break;
 		case 'S':
-			if (nsets == sizeof sets / sizeof sets[0])
-				return usage_error("run", "--set: at most %zu, please", sizeof sets / sizeof sets[0]);
-			sets[nsets++] = optarg;
+			if (o->nsets == sizeof o->sets / sizeof o->sets[0])
+				return usage_error("run", "--set: at most %zu, please", sizeof o->sets / sizeof o->sets[0]);
+			o->sets[o->nsets++] = optarg;
 			break;
 		case 'P':
-			if (nsets == sizeof sets / sizeof sets[0] ||
+			if (o->nsets == sizeof o->sets / sizeof o->sets[0] ||
 			    snprintf(probe_set, sizeof probe_set, "probe.cmd=%s", optarg) >= (int)sizeof probe_set)
 				return usage_error("run", "--probe-cmd: too long");
-			sets[nsets++] = probe_set;
+			o->sets[o->nsets++] = probe_set;
 			break;
-		case 'p': o.progress = true; break;
+		case 'p': o->progress = true; break;
+		case 'W':
+			if (o->sweep.f)
+				return usage_error("run", "--sweep: one factor a run (the product of two "
+						   "is a run per value of the other)");
+			if (sweep_parse(&o->sweep, optarg, err, sizeof err) < 0)
+				return usage_error("run", "%s", err);
+			break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default:
 			fprintf(stderr, "Try 'swapbench run --help' for more information.\n");
@@ -1058,41 +1052,67 @@ int cmd_run(int argc, char **argv)
 	if (optind < argc)
 		return usage_error("run", "unexpected argument '%s'", argv[optind]);
 	scenario_path(scen, path, sizeof path);
-	if (scenario_load(path, &o.sc) < 0)
+	if (scenario_load(path, &o->sc) < 0)
 		return 1;
-	for (si = 0; si < nsets; si++)
-		if (scenario_set(&o.sc, sets[si]) < 0)
+	for (si = 0; si < o->nsets; si++)
+		if (scenario_set(&o->sc, o->sets[si]) < 0)
 			return 2;
-	if (nsets && scenario_check(&o.sc) < 0)
+	if (o->nsets && scenario_check(&o->sc) < 0)
 		return 2;
-	o.repeats = repeats ? (unsigned)repeats : o.sc.repeats;
-	if (!tier_list && o.sc.tiers[0])
-		tier_list = o.sc.tiers;
-	if (tier_list && (r = parse_tiers(&o, tier_list)))
+	o->repeats = repeats ? (unsigned)repeats : o->sc.repeats;
+	if (!tier_list && o->sc.tiers[0])
+		tier_list = o->sc.tiers;
+	if (tier_list && (r = parse_tiers(o, tier_list)))
 		return r;
-	if (o.sweep.f && o.sc.nratios > 1)
+	for (si = 0; si < o->ntiers; si++) {
+		unsigned k;
+
+		for (k = 0; o->tiers[si].nlevel > 1 && k < o->sc.ntier; k++)
+			if (!strcmp(o->sc.tier_key[k], "priority"))
+				return usage_error("run", "--tiers: the stack '%s' gives its levels "
+						   "priorities 100, 10, 1; the scenario's tier.priority "
+						   "would give them all one: set it per level "
+						   "(zram:priority=50>disk) instead", o->tiers[si].spec);
+	}
+	if (o->sweep.f && o->sc.nratios > 1)
 		return usage_error("run", "--sweep: scenario '%s' is a ramp (%u ratios); a sweep runs at "
-				   "one ratio (--set workload.ratio=R)", o.sc.name, o.sc.nratios);
-	if (o.sweep.f && o.sc.kind == SCENARIO_FIO_RAW)
+				   "one ratio (--set workload.ratio=R)", o->sc.name, o->sc.nratios);
+	if (o->sweep.f && o->sc.kind == SCENARIO_FIO_RAW)
 		return usage_error("run", "--sweep: a fio-raw scenario measures the raw device, which "
 				   "no factor of a sweep changes");
+	return -1;
+}
+
+/* Whether this host can run o at all, before anything is changed: root,
+ * its shape (the scenario sized to it), a memory cgroup controller (v2 for
+ * memcg.mode=high), stress-ng where used, no swap active; makes the output
+ * directory.  0, or 1 after a message. */
+static int host_ready(struct run_opts *o)
+{
+	char host[64] = "host", date[32];
+	struct swap_area areas[4];
+	struct host_shape shape;
+	time_t now = time(NULL);
+	struct tm tm;
+	int r;
+
 	if (require_root("swapbench run"))
 		return 1;
-	if (host_shape_read(&shape, &o.mem_total) < 0 || scenario_fit(&o.sc, &shape) < 0)
+	if (host_shape_read(&shape, &o->mem_total) < 0 || scenario_fit(&o->sc, &shape) < 0)
 		return 1;
-	if (o.sc.sizing[0])
-		info("sized to this host: %s", o.sc.sizing);
-	if (memcg_find(&o.root) < 0 && o.sc.kind != SCENARIO_FIO_RAW) {
+	if (o->sc.sizing[0])
+		info("sized to this host: %s", o->sc.sizing);
+	if (memcg_find(&o->root) < 0 && o->sc.kind != SCENARIO_FIO_RAW) {
 		error("no memory cgroup controller is mounted: mount cgroup v2 with the memory "
 		      "controller (or v1 memory); memory pressure is only ever made inside one");
 		return 1;
 	}
-	if (o.sc.throttle && o.root.version != 2) {
+	if (o->sc.throttle && o->root.version != 2) {
 		error("memcg.mode=high needs cgroup v2's memory.high; this host's memory controller "
 		      "is cgroup v1's, which has none (memcg.mode=max runs here)");
 		return 1;
 	}
-	if (o.sc.kind != SCENARIO_FIO_RAW && !strcmp(o.sc.engine, "stress-ng") &&
+	if (o->sc.kind != SCENARIO_FIO_RAW && !strcmp(o->sc.engine, "stress-ng") &&
 	    !have_command("stress-ng")) {
 		error("'stress-ng' not found: apt-get install stress-ng (or make deps)");
 		return 1;
@@ -1107,15 +1127,174 @@ int cmd_run(int argc, char **argv)
 	gethostname(host, sizeof host - 1);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
-	if (!o.out[0])
-		snprintf(o.out, sizeof o.out, "results/%s-%s-%s", host, date, o.sc.name);
-	if (mkdir_p(o.out) < 0)
-		return 1;
+	if (!o->out[0])
+		snprintf(o->out, sizeof o->out, "results/%s-%s-%s", host, date, o->sc.name);
+	return mkdir_p(o->out) < 0 ? 1 : 0;
+}
 
+/* The tiers to run: the baseline asked for refused when it cannot fit,
+ * every supported tier when none was named, a sweep's variants.  0, else
+ * the exit status after a message. */
+static int plan_tiers(struct run_opts *o, struct journal *j)
+{
+	char why[1200];
+	unsigned ti;
+
+	/* The default list skips a baseline that would not fit; one asked for
+	 * is refused before anything runs, not after the other tiers' runs. */
+	for (ti = 0; ti < o->ntiers; ti++)
+		if (o->tiers[ti].lv[0].ops->baseline &&
+		    !baseline_fits(o, o->tiers[ti].lv[0].ops, why, sizeof why)) {
+			error("tier '%s' cannot run here: %s", o->tiers[ti].label, why);
+			return 1;
+		}
+	if (!o->ntiers)
+		supported_tiers(o, j);
+	if (!o->ntiers) {
+		error("no tier can run on this host ('swapbench doctor' says why)");
+		return 1;
+	}
+	if (!o->sweep.f)
+		return 0;
+	if (sweep_fill_all(&o->sweep) < 0)
+		return 1;
+	if (sweep_expand(&o->sweep, o->tiers, &o->ntiers, sizeof o->tiers / sizeof o->tiers[0],
+			 why, sizeof why) < 0)
+		return usage_error("run", "%s", why);
+	info("sweep of %s over %u values: %u variants a round", sweep_factor_name(&o->sweep),
+	     o->sweep.n, o->ntiers);
+	for (ti = 0; ti < o->ntiers; ti++)
+		if (o->tiers[ti].throttle == 1 && o->root.version != 2) {
+			error("--sweep memcg.mode: high needs cgroup v2's memory.high; this host's "
+			      "memory controller is cgroup v1's, which has none");
+			return 1;
+		}
+	return 0;
+}
+
+/* The result document before any run: schema, tool versions, settings
+ * (the scenario, tiers as labels and as given, overrides, a sweep) and the
+ * fingerprint.  New, or NULL after a message. */
+static json_t *doc_new(const struct run_opts *o)
+{
+	json_t *doc, *settings, *tier_config = json_object(), *tl, *ov, *specs;
+	unsigned i;
+
+	doc = json_pack("{s:s, s:i, s:o, s:{s:i, s:s, s:s, s:i}, s:[]}",
+			"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
+			"tool_versions", tool_versions(o),
+			"settings", "repeats", (int)o->repeats,
+			"out", o->out, "order", "interleaved, rotated", "quiet_deadline_s", QUIET_DEADLINE_S,
+			"runs");
+	if (!doc) {
+		error("cannot build the result document for '%s' (out of memory or not UTF-8)", o->out);
+		json_decref(tier_config);
+		return NULL;
+	}
+	/* Parts built from the host's and the user's text: one that JSON
+	 * cannot hold is reported and left out, not the document. */
+	if (result_set(doc, "fingerprint", fingerprint(o, tier_config)) < 0)
+		json_object_set_new(doc, "fingerprint", json_pack("{s:o}", "tier_config", json_object()));
+	json_decref(tier_config);
+	settings = json_object_get(doc, "settings");
+	result_set(settings, "scenario", scenario_json(&o->sc));
+	tl = json_array();
+	specs = json_array();
+	for (i = 0; i < o->ntiers; i++) {
+		json_array_append_new(tl, json_string(o->tiers[i].label));
+		json_array_append_new(specs, json_string(o->tiers[i].spec));
+	}
+	json_object_set_new(settings, "tiers", tl);
+	ov = json_array();
+	for (i = 0; i < o->nsets; i++)
+		json_array_append_new(ov, json_string(o->sets[i]));
+	json_object_set_new(settings, "overrides", ov);
+	json_object_set_new(settings, "tier_specs", specs);
+	if (o->sweep.f) {
+		json_t *vals = json_array();
+
+		for (i = 0; i < o->sweep.n; i++)
+			json_array_append_new(vals, json_string(o->sweep.val[i]));
+		json_object_set_new(settings, "sweep", json_pack("{s:s, s:o, s:b}",
+				    "factor", sweep_factor_name(&o->sweep), "values", vals,
+				    "numeric", sweep_numeric(&o->sweep)));
+	}
+	return doc;
+}
+
+/* Every run, interleaved and rotated (A B C, B C A, C A B ...), so that
+ * drift hits every tier alike and no tier always goes first (after
+ * bring-up of a cold machine, or just after another's teardown).  Counts
+ * failed and invalid runs.  0, 1 when the machine was left unrestored
+ * (stopped there), 128+N on signal N. */
+static int run_rounds(const struct run_opts *o, struct journal *j, json_t *doc, unsigned *nfail,
+		      unsigned *ninvalid)
+{
+	json_t *runs = json_object_get(doc, "runs");
+	json_t *tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
+	unsigned rep, ri, k, done = 0, total = o->repeats * o->sc.nratios * o->ntiers;
+	uint64_t t_start = mono_ns();
+	int rc = 0, r;
+
+	for (rep = 1; rep <= o->repeats && rc < 128; rep++) {
+		for (ri = 0; ri < o->sc.nratios && rc < 128; ri++) {
+			for (k = 0; k < o->ntiers && rc < 128; k++) {
+				size_t n = json_array_size(runs);
+				unsigned at = (k + rep - 1) % o->ntiers;
+				/* Time left: the runs so far at their mean, or before
+				 * the first the workload's duration and 5 s of set-up
+				 * and teardown (3 s a run on the test VM and on the
+				 * H100 host, the nbd tier's included). */
+				double per = done ? (double)(mono_ns() - t_start) / 1e9 / done
+						  : o->sc.duration_s + 5.0, left;
+
+				left = per * (total - done);
+				info("run %u/%u: tier %s, repeat %u/%u, ratio %.2f; about %.0f %s left",
+				     done + 1, total, o->tiers[at].label, rep, o->repeats, o->sc.ratios[ri],
+				     left < 90 ? left : left / 60, left < 90 ? "s" : "min");
+				r = run_one(o, j, &o->tiers[at], rep, o->sc.ratios[ri], runs, tier_config);
+				if (json_array_size(runs) > n)
+					json_object_set_new(json_array_get(runs, n), "position_in_round",
+							    json_integer(k + 1));
+				if (r >= 128)
+					rc = r;
+				else if (r < 0)
+					(*nfail)++;
+				if (json_array_size(runs) > n &&
+				    !json_is_true(json_object_get(json_array_get(runs, n), "valid"))) {
+					(*ninvalid)++;
+					warn("tier '%s' repeat %u: invalid: %s", o->tiers[at].label, rep,
+					     json_string_value(json_object_get(json_array_get(runs, n),
+									       "invalid_reason")));
+				}
+				done++;
+				if (!journal_empty(j)) {
+					error("stopping: the machine is not restored");
+					return 1;
+				}
+			}
+		}
+	}
+	return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static struct run_opts o;	/* large: tier specs */
+	char docpath[PATH_MAX + 16];
+	unsigned nfail = 0, ninvalid = 0;
+	json_t *doc = NULL;
+	struct journal j;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	if ((rc = parse_args(argc, argv, &o)) >= 0 || (rc = host_ready(&o)))
+		return rc;
 	sig_install();
 	o.progress = o.progress || isatty(2);
 	if (journal_open(&j, false) < 0)
 		return 1;
+	rc = 1;
 	if (recover_journal(&j) < 0)
 		goto out_close;
 	if (json_object_get(j.doc, "tier")) {
@@ -1123,144 +1302,19 @@ int cmd_run(int argc, char **argv)
 		      "swapbench tier down");
 		goto out_close;
 	}
-	/* The default list skips a baseline that would not fit; one asked for
-	 * is refused before anything runs, not after the other tiers' runs. */
-	for (ti = 0; ti < o.ntiers; ti++) {
-		char why[512];
-
-		if (o.tiers[ti].lv[0].ops->baseline && !baseline_fits(&o, o.tiers[ti].lv[0].ops, why, sizeof why)) {
-			error("tier '%s' cannot run here: %s", o.tiers[ti].label, why);
-			goto out_close;
-		}
-	}
-	if (!o.ntiers)
-		supported_tiers(&o, &j);
-	if (!o.ntiers) {
-		error("no tier can run on this host ('swapbench doctor' says why)");
+	if ((rc = plan_tiers(&o, &j)) || !(doc = doc_new(&o))) {
+		rc = rc ? rc : 1;
 		goto out_close;
 	}
-	if (o.sweep.f) {
-		char err[1200];
-
-		if (sweep_fill_all(&o.sweep) < 0)
-			goto out_close;
-		if (sweep_expand(&o.sweep, o.tiers, &o.ntiers, sizeof o.tiers / sizeof o.tiers[0],
-				 err, sizeof err) < 0) {
-			usage_error("run", "%s", err);
-			rc = 2;
-			goto out_close;
-		}
-		info("sweep of %s over %u values: %u variants a round", sweep_factor_name(&o.sweep),
-		     o.sweep.n, o.ntiers);
-		for (ti = 0; ti < o.ntiers; ti++)
-			if (o.tiers[ti].throttle == 1 && o.root.version != 2) {
-				error("--sweep memcg.mode: high needs cgroup v2's memory.high; this host's "
-				      "memory controller is cgroup v1's, which has none");
-				goto out_close;
-			}
-	}
-	tier_config = json_object();
-	runs = json_array();
-	doc = json_pack("{s:s, s:i, s:o, s:{s:i, s:s, s:s, s:i}, s:o}",
-			"schema", RUN_SCHEMA, "schema_version", RUN_SCHEMA_VERSION,
-			"tool_versions", tool_versions(&o),
-			"settings", "repeats", (int)o.repeats,
-			"out", o.out, "order", "interleaved, rotated", "quiet_deadline_s", QUIET_DEADLINE_S,
-			"runs", runs);
-	if (!doc) {
-		error("cannot build the result document for '%s' (out of memory or not UTF-8)", o.out);
-		json_decref(tier_config);
-		goto out_close;
-	}
-	/* Parts built from the host's and the user's text: one that JSON
-	 * cannot hold is reported and left out, not the document. */
-	if (result_set(doc, "fingerprint", fingerprint(&o, tier_config)) < 0)
-		json_object_set_new(doc, "fingerprint", json_pack("{s:o}", "tier_config", json_object()));
-	result_set(json_object_get(doc, "settings"), "scenario", scenario_json(&o.sc));
-	json_decref(tier_config);
-	{
-		json_t *tl = json_array();
-
-		for (ti = 0; ti < o.ntiers; ti++)
-			json_array_append_new(tl, json_string(o.tiers[ti].label));
-		json_object_set_new(json_object_get(doc, "settings"), "tiers", tl);
-	}
-	{
-		json_t *ov = json_array();
-
-		for (si = 0; si < nsets; si++)
-			json_array_append_new(ov, json_string(sets[si]));
-		json_object_set_new(json_object_get(doc, "settings"), "overrides", ov);
-		ov = json_array();
-		for (ti = 0; ti < o.ntiers; ti++)
-			json_array_append_new(ov, json_string(o.tiers[ti].spec));
-		json_object_set_new(json_object_get(doc, "settings"), "tier_specs", ov);
-	}
-	if (o.sweep.f) {
-		json_t *vals = json_array();
-
-		for (si = 0; si < o.sweep.n; si++)
-			json_array_append_new(vals, json_string(o.sweep.val[si]));
-		json_object_set_new(json_object_get(doc, "settings"), "sweep", json_pack("{s:s, s:o, s:b}",
-				    "factor", sweep_factor_name(&o.sweep), "values", vals,
-				    "numeric", sweep_numeric(&o.sweep)));
-	}
-	tier_config = json_object_get(json_object_get(doc, "fingerprint"), "tier_config");
-	rc = 0;
-	t_start = mono_ns();
-	total = o.repeats * o.sc.nratios * o.ntiers;
-	/* Interleaved and rotated: A B C, B C A, C A B, so that drift hits
-	 * every tier alike and no tier always goes first (after bring-up of
-	 * a cold machine, or just after another's teardown). */
-	for (rep = 1; rep <= o.repeats && rc < 128; rep++) {
-		for (ri = 0; ri < o.sc.nratios && rc < 128; ri++) {
-			for (k = 0; k < o.ntiers && rc < 128; k++) {
-				size_t n = json_array_size(runs);
-				unsigned at = (k + rep - 1) % o.ntiers;
-				/* Time left: the runs so far at their mean, or before
-				 * the first the workload's duration and 5 s of set-up
-				 * and teardown (3 s a run on the test VM and on the
-				 * H100 host, the nbd tier's included). */
-				double per = done ? (double)(mono_ns() - t_start) / 1e9 / done
-						  : o.sc.duration_s + 5.0, left;
-
-				left = per * (total - done);
-				info("run %u/%u: tier %s, repeat %u/%u, ratio %.2f; about %.0f %s left",
-				     done + 1, total, o.tiers[at].label, rep, o.repeats, o.sc.ratios[ri],
-				     left < 90 ? left : left / 60, left < 90 ? "s" : "min");
-				r = run_one(&o, &j, &o.tiers[at], rep, o.sc.ratios[ri], runs, tier_config);
-				if (json_array_size(runs) > n)
-					json_object_set_new(json_array_get(runs, n), "position_in_round",
-							    json_integer(k + 1));
-				if (r >= 128)
-					rc = r;
-				else if (r < 0)
-					nfail++;
-				if (json_array_size(runs) > n &&
-				    !json_is_true(json_object_get(json_array_get(runs, n), "valid"))) {
-					ninvalid++;
-					warn("tier '%s' repeat %u: invalid: %s", o.tiers[at].label, rep,
-					     json_string_value(json_object_get(json_array_get(runs, n),
-									       "invalid_reason")));
-				}
-				done++;
-				if (!journal_empty(&j)) {
-					error("stopping: the machine is not restored");
-					rc = 1;
-					goto out_write;
-				}
-			}
-		}
-	}
-out_write:
+	rc = run_rounds(&o, &j, doc, &nfail, &ninvalid);
 	if (o.sc.kind != SCENARIO_FIO_RAW)
 		json_object_set_new(doc, "summary", result_summary(doc));
 	snprintf(docpath, sizeof docpath, "%s/run.json", o.out);
-	if (result_save(doc, docpath) < 0) {
+	if (result_save(doc, docpath) < 0)
 		rc = rc ? rc : 1;
-	} else {
-		info("%zu run(s), %u invalid, %u failed: %s", json_array_size(runs), ninvalid, nfail, docpath);
-	}
+	else
+		info("%zu run(s), %u invalid, %u failed: %s", json_array_size(json_object_get(doc, "runs")),
+		     ninvalid, nfail, docpath);
 	if (rc == 0 && nfail)
 		rc = 1;
 out_close:

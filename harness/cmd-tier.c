@@ -533,7 +533,6 @@ static int tier_down(int argc, char **argv)
 	};
 	const struct tier_ops *ops;
 	struct journal j;
-	struct tier t;
 	bool dry = false;
 	int c, rc = 1;
 
@@ -564,8 +563,9 @@ static int tier_down(int argc, char **argv)
 	ops = journal_tier(&j, optind < argc ? argv[optind] : NULL);
 	if (!ops)
 		goto out;
-	tier_bind(&t, ops, &j);
-	rc = tier_take_down(&j, &t, NULL) < 0 ? 1 : 0;
+	/* A stack (swapbench run's, left by a crash) goes down whole: every
+	 * level's teardown, then the journal. */
+	rc = tier_stack_take_down(&j, NULL, NULL) < 0 ? 1 : 0;
 	if (rc == 0 && !dry)
 		info("tier '%s' is down; the machine is as swapbench found it", ops->name);
 out:
@@ -576,8 +576,8 @@ out:
 static int tier_show(int argc, char **argv)
 {
 	const struct tier_ops *ops;
+	struct tier_stack st;
 	struct journal j;
-	struct tier t;
 	json_t *to, *doc;
 	int rc;
 
@@ -597,15 +597,20 @@ static int tier_show(int argc, char **argv)
 		journal_close(&j);
 		return 1;
 	}
-	tier_bind(&t, ops, &j);
 	to = json_object_get(j.doc, "tier");
-	doc = json_pack("{s:s, s:i, s:s, s:O, s:O, s:O*, s:O*, s:O*}", "schema", TIER_SCHEMA,
-			"version", TIER_VERSION, "tier", ops->name, "settings", t.settings,
-			"state", t.state, "up", json_object_get(to, "up"),
+	if (!tier_stack_from_journal(&j, &st)) {
+		error("the journal's tier '%s' has a level this swapbench does not know", ops->name);
+		journal_close(&j);
+		return 1;
+	}
+	doc = json_pack("{s:s, s:i, s:s, s:O, s:O, s:O*, s:O*, s:O*, s:O*}", "schema", TIER_SCHEMA,
+			"version", TIER_VERSION, "tier", ops->name, "settings", st.lv[0].settings,
+			"state", st.lv[0].state, "levels", json_object_get(to, "levels"),
+			"up", json_object_get(to, "up"),
 			"kept", json_object_get(j.doc, "kept"), "owner", json_object_get(j.doc, "owner"));
 	if (json_is_true(json_object_get(to, "up"))) {
-		json_object_set_new(doc, "describe", tier_snapshot(&t, true));
-		json_object_set_new(doc, "counters", tier_snapshot(&t, false));
+		json_object_set_new(doc, "describe", tier_stack_snapshot(&st, true));
+		json_object_set_new(doc, "counters", tier_stack_snapshot(&st, false));
 	}
 	rc = write_json("-", doc) < 0;
 	json_decref(doc);

@@ -113,6 +113,17 @@ int memcg_create(struct journal *j, const struct memcg_root *r, const char *name
 		return cg_set(j, path, "memory.limit_in_bytes", limit);
 	if (cg_set(j, path, throttle ? "memory.high" : "memory.max", limit) < 0)
 		return -1;
+	if (throttle) {
+		/* A ceiling all the same: memory.high throttles but never
+		 * stops growth, and pressure stays inside a limited cgroup.
+		 * Twice the limit and 64 MiB: what memory.high lets a workload
+		 * overshoot by is a small share of it. */
+		char max[32];
+
+		snprintf(max, sizeof max, "%" PRIu64, limit_bytes * 2 + ((uint64_t)64 << 20));
+		if (cg_set(j, path, "memory.max", max) < 0)
+			return -1;
+	}
 	snprintf(file, sizeof file, "%s/memory.swap.max", path);
 	if ((j->dry_run || access(file, F_OK) == 0) && cg_set(j, path, "memory.swap.max", "max") < 0)
 		return -1;

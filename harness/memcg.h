@@ -31,8 +31,8 @@ int memcg_find(struct memcg_root *out);
 /* Creates NAME under the root, limited to limit_bytes of memory with
  * unlimited swap; with zswap false (v2 only) kept out of zswap, so that
  * pages reach the swap device; with throttle, the limit is memory.high
- * (reclaim and throttling, no OOM kill; refused on v1, which has none)
- * rather than memory.max.  Enables +memory in the v2 root's
+ * (reclaim and throttling; refused on v1, which has none) rather than
+ * memory.max, which is then a backstop at twice the limit and 64 MiB.  Enables +memory in the v2 root's
  * subtree_control when needed (journaled too).  The cgroup's directory
  * goes to path.  0 or -1 with a message. */
 int memcg_create(struct journal *j, const struct memcg_root *r, const char *name,

@@ -16,12 +16,12 @@
  *                          (-m 10 -s 10: SIGTERM), no swap counts as 0% free
  *
  * The caller's contract: swapbench confines the workload to a memory
- * cgroup, so the figures are the cgroup's, not the host's: PSI from the
- * cgroup's memory.pressure (cgroup v2), memory total = the cgroup's limit
- * (memory.max, or memory.high if that is what binds), memory available = the
- * limit minus memory.current (clamped at 0), swap total = the tier's size and
- * swap free = its size minus what the cgroup has swapped (memory.swap.current)
- * or the tier's own free figure.  Both daemons read /proc/meminfo system
+ * cgroup, so the memory figures are the cgroup's, not the host's: PSI from
+ * the cgroup's memory.pressure (cgroup v2), memory total = the cgroup's
+ * limit (memory.max, or memory.high if that is what binds), memory
+ * available = the limit minus memory.current (clamped at 0).  Swap is
+ * /proc/meminfo's SwapTotal and SwapFree (the tier is the only swap while
+ * it runs, so they are the tier's).  Both daemons read /proc/meminfo system
  * wide; the cgroup's figures stand for the machine the cgroup models.  The
  * series should begin while the cgroup is new (its PSI averages still 0, as
  * a cgroup's are when created), since avg10 is rebuilt from 0 at the first

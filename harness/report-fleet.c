@@ -120,33 +120,16 @@ out:
 	return doc;
 }
 
-/* What the fleet report needs of a run document, the same as result_load
- * asks: the schema, a fingerprint, runs each with a tier.  0, or -1 with
- * why. */
+/* What the fleet report needs of a run document: what result_load asks
+ * (result_check), runs, and not fio-raw.  0, or -1 with why. */
 static int check_doc(const json_t *doc, char *why, size_t len)
 {
-	const char *schema = json_string_value(json_object_get(doc, "schema"));
-	json_t *run;
-	size_t i;
+	char w[256];
 
-	if (!schema || strcmp(schema, "swapbench-run")) {
-		snprintf(why, len, "run.json is not a swapbench-run result document");
+	if (result_check(doc, w, sizeof w) < 0) {
+		snprintf(why, len, "run.json%s", w);
 		return -1;
 	}
-	if (json_integer_value(json_object_get(doc, "schema_version")) != 1) {
-		snprintf(why, len, "run.json: unsupported schema_version (expected 1)");
-		return -1;
-	}
-	if (!json_is_object(json_object_get(doc, "fingerprint")) ||
-	    !json_is_array(json_object_get(doc, "runs"))) {
-		snprintf(why, len, "run.json has no \"fingerprint\" object or \"runs\" array");
-		return -1;
-	}
-	json_array_foreach(json_object_get(doc, "runs"), i, run)
-		if (!json_is_string(json_object_get(run, "tier"))) {
-			snprintf(why, len, "run.json: run %zu has no \"tier\" string", i);
-			return -1;
-		}
 	if (!json_array_size(json_object_get(doc, "runs"))) {
 		snprintf(why, len, "run.json has no runs");
 		return -1;

@@ -61,12 +61,64 @@ const char *metric_format(enum metric_unit u, double v, char *buf, size_t len)
 
 static bool result_is_fio(const json_t *run);
 
+/* Whether LABEL is one swapbench writes: 1 to 127 of letters, digits,
+ * '.', '_', '+' and '-' (tier-spec.c makes no other), so that a label
+ * from a document passed around can name files, plot rows and table
+ * cells as it is. */
+static bool label_fit(const char *label)
+{
+	size_t n = strlen(label);
+
+	return n && n < 128 &&
+	       strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") == n;
+}
+
+int result_check(const json_t *doc, char *why, size_t len)
+{
+	const char *schema = json_string_value(json_object_get(doc, "schema"));
+	json_t *runs, *run;
+	size_t i;
+
+	if (!schema || strcmp(schema, "swapbench-run")) {
+		snprintf(why, len, " is not a swapbench-run result document (schema '%.64s')",
+			 schema ? schema : "none");
+		return -1;
+	}
+	if (json_integer_value(json_object_get(doc, "schema_version")) != 1) {
+		snprintf(why, len, ": unsupported schema_version (expected 1)");
+		return -1;
+	}
+	if (!json_is_object(json_object_get(doc, "fingerprint"))) {
+		snprintf(why, len, ": no \"fingerprint\" object");
+		return -1;
+	}
+	runs = json_object_get(doc, "runs");
+	if (!json_is_array(runs)) {
+		snprintf(why, len, ": no \"runs\" array");
+		return -1;
+	}
+	json_array_foreach(runs, i, run) {
+		const char *tier = json_string_value(json_object_get(run, "tier"));
+
+		/* fio-raw runs carry "fio_jobs" instead of "metrics". */
+		if (!tier || (!json_is_object(json_object_get(run, "metrics")) && !result_is_fio(run))) {
+			snprintf(why, len, ": run %zu has no \"tier\" string or \"metrics\" object", i);
+			return -1;
+		}
+		if (!label_fit(tier)) {
+			snprintf(why, len, ": run %zu's tier label holds a character swapbench never "
+				 "writes in one (letters, digits, '.', '_', '+', '-' only)", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 json_t *result_load(const char *path)
 {
 	json_error_t err;
-	json_t *doc, *runs, *run;
-	const char *schema;
-	size_t i;
+	json_t *doc;
+	char why[256];
 
 	doc = json_load_file(path, 0, &err);
 	if (!doc) {
@@ -76,37 +128,12 @@ json_t *result_load(const char *path)
 			error("%s:%d:%d: %s", path, err.line, err.column, err.text);
 		return NULL;
 	}
-	schema = json_string_value(json_object_get(doc, "schema"));
-	if (!schema || strcmp(schema, "swapbench-run")) {
-		error("'%s' is not a swapbench-run result document (schema '%s')", path,
-		      schema ? schema : "none");
-		goto bad;
-	}
-	if (json_integer_value(json_object_get(doc, "schema_version")) != 1) {
-		error("'%s': unsupported schema_version (expected 1)", path);
-		goto bad;
-	}
-	if (!json_is_object(json_object_get(doc, "fingerprint"))) {
-		error("'%s': no \"fingerprint\" object", path);
-		goto bad;
-	}
-	runs = json_object_get(doc, "runs");
-	if (!json_is_array(runs)) {
-		error("'%s': no \"runs\" array", path);
-		goto bad;
-	}
-	json_array_foreach(runs, i, run) {
-		/* fio-raw runs carry "fio_jobs" instead of "metrics". */
-		if (!json_is_string(json_object_get(run, "tier")) ||
-		    (!json_is_object(json_object_get(run, "metrics")) && !result_is_fio(run))) {
-			error("'%s': run %zu has no \"tier\" string or \"metrics\" object", path, i);
-			goto bad;
-		}
+	if (result_check(doc, why, sizeof why) < 0) {
+		error("'%s'%s", path, why);
+		json_decref(doc);
+		return NULL;
 	}
 	return doc;
-bad:
-	json_decref(doc);
-	return NULL;
 }
 
 const char *result_group(const json_t *run, char *buf, size_t len)

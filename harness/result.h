@@ -66,7 +66,13 @@ const struct metric *metric_find(const char *name);
 /* Formats value v of unit u for people ("2.31 ms", "0.42%") into buf. */
 const char *metric_format(enum metric_unit u, double v, char *buf, size_t len);
 
-/* Loads PATH and checks its schema, fingerprint and runs.  Returns a new
+/* Checks a loaded document: its schema and version, a fingerprint, runs
+ * each with a tier label swapbench could have written and metrics (or fio
+ * jobs).  0, or -1 with what is wrong in why, worded to follow the
+ * document's name (" is not ...", ": run 3 ..."). */
+int result_check(const json_t *doc, char *why, size_t len);
+
+/* Loads PATH and checks its schema, fingerprint and runs (result_check).  Returns a new
  * reference, or NULL after one message: "PATH:LINE:COLUMN: jansson's text"
  * for JSON that is malformed or cut short, else what is wrong with it. */
 json_t *result_load(const char *path);

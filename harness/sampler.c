@@ -236,7 +236,7 @@ static void emit_json(struct sampler *s, uint64_t t, const char *prefix, json_t 
  * highest priority), a single tier's as they come. */
 static void sample_tier(struct sampler *s)
 {
-	json_t *o, *c, *sw;
+	json_t *o, *c, *sw, *wr;
 	uint64_t orig, held, t;
 	unsigned i;
 	char prefix[16] = "";
@@ -261,8 +261,18 @@ static void sample_tier(struct sampler *s)
 		held = sw ? (uint64_t)json_integer_value(sw) : orig;
 		if (held > s->level_peak_bytes[i])
 			s->level_peak_bytes[i] = held;
-		if (held >= (1ULL << 20) && !s->level_first_t_ns[i])
+		wr = json_object_get(json_object_get(o, "block_stat"), "write_bytes");
+		if (json_is_integer(wr)) {
+			/* (A device under zswap holds a slot for every page zswap
+			 * keeps: what it took is what was written to it.) */
+			if (s->level_writes0[i] < 0)
+				s->level_writes0[i] = json_integer_value(wr);
+			else if (!s->level_first_t_ns[i] &&
+				 json_integer_value(wr) - s->level_writes0[i] >= (1 << 20))
+				s->level_first_t_ns[i] = t;
+		} else if (held >= (1ULL << 20) && !s->level_first_t_ns[i]) {
 			s->level_first_t_ns[i] = t;
+		}
 		if (s->stack->n > 1)
 			snprintf(prefix, sizeof prefix, "level%u", i);
 		if (s->out)
@@ -359,6 +369,10 @@ int sampler_start(struct sampler *s)
 	pthread_mutex_init(&s->lock, NULL);
 	s->stop = false;
 	s->samples = 0;
+	for (i = 0; i < TIER_STACK_MAX; i++) {
+		s->level_writes0[i] = -1;
+		s->level_first_t_ns[i] = s->level_peak_bytes[i] = 0;
+	}
 	s->longest_stall_ns = s->stall_run_ns = 0;
 	s->comp_orig_bytes = s->comp_stored_bytes = 0;
 	s->filled_t_ns = 0;

@@ -46,10 +46,14 @@ struct sampler {
 	uint64_t comp_orig_bytes;	/* a compressing tier at its fullest: what */
 	uint64_t comp_stored_bytes;	/* it held, and in how many bytes (0: none) */
 	/* Per level of the stack: the most it held (swaps.used_bytes, else a
-	 * pool's compression.orig_bytes) and when it first held a MiB or more
-	 * (CLOCK_MONOTONIC; 0: never): where the overflow went, and when. */
+	 * pool's compression.orig_bytes) and when it had first taken a MiB
+	 * (CLOCK_MONOTONIC; 0: never): a MiB written to its block device since
+	 * the first sample, or for a pool without one (zswap) a MiB held.
+	 * Where the overflow went, and when. */
 	uint64_t level_peak_bytes[TIER_STACK_MAX];
 	uint64_t level_first_t_ns[TIER_STACK_MAX];
+	int64_t level_writes0[TIER_STACK_MAX];	/* block_stat.write_bytes at the
+						 * first sample, -1: none yet */
 	uint64_t cpu_ns, wall_ns;	/* the thread's CPU time and its life */
 	uint64_t filled_t_ns;		/* CLOCK_MONOTONIC of the first sample
 					 * whose cgroup usage reached

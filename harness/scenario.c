@@ -160,7 +160,7 @@ static int handler(void *arg, const char *section, const char *key, const char *
 		bad = strcmp(v, "max") && strcmp(v, "high") ? -1 : 0;
 		s->throttle = !strcmp(v, "high");
 		expect = "max (the limit is memory.max: reclaim, then the OOM killer) or high (memory.high: "
-			 "reclaim and throttling, never an OOM kill; cgroup v2)";
+			 "reclaim and throttling; cgroup v2)";
 	} else if (IS("workload", "ratio") || IS("workload", "ratios")) {
 		bad = ratio_list(s, v);
 		expect = "working set / limit, a finite number above 0 and at most 16 (ratios: up to 8, comma-separated)";

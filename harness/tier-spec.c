@@ -8,8 +8,10 @@
 
 #include "tier-spec.h"
 
-/* Characters a label may not hold: it names files and plot rows. */
-#define LABEL_UNFIT "/ \t\n\"'\\@,=>"
+/* The characters of a label ('+' joins a stack's levels): it names files,
+ * plot rows and table cells, and result documents refuse any other
+ * (result_check). */
+#define LABEL_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 /* Level TEXT (NAME[:KEY=VALUE...], cut out of a copy of the spec that
  * outlives the parse) into lv and its label; *as points at an as= value. */
@@ -67,7 +69,7 @@ static int parse_level(struct tier_spec *ts, struct level_spec *lv, char *text, 
 static bool label_ok(const char *as)
 {
 	return as[0] && as[0] != '.' && as[0] != '-' &&
-	       strspn(as, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == strlen(as);
+	       strspn(as, LABEL_CHARS) == strlen(as);
 }
 
 int tier_spec_parse(struct tier_spec *ts, const char *spec, char *err, size_t len)
@@ -130,7 +132,7 @@ int tier_spec_parse(struct tier_spec *ts, const char *spec, char *err, size_t le
 		}
 		snprintf(label, sizeof label, "%s", as);
 	}
-	if (strcspn(label, LABEL_UNFIT) != strlen(label)) {
+	if (strspn(label, LABEL_CHARS "+") != strlen(label)) {
 		snprintf(err, len, "'%s' makes the label '%s', which holds a character unfit for "
 			 "file names; name it with :as=LABEL", spec, label);
 		return -1;

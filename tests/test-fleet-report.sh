@@ -5,7 +5,7 @@
 # can hold one (a job still "running", swapbench run's exit status, a
 # run.json cut short, one that is a symbolic link, one too large, a fio-raw
 # run, a directory planted as a link), with names that are markdown and
-# shell syntax.  fleet.md must have one row per host and tier with intervals,
+# shell syntax, a tier label with a terminal escape.  fleet.md must have one row per host and tier with intervals,
 # the classes, the failed hosts with their reasons, the host x tier tables
 # and the figures (PNG and SVG, where gnuplot is); several run directories
 # with --out make the same report; the usage errors; compare still refuses
@@ -49,6 +49,9 @@ head -c 300 "$F/run-a/run.json" >"$fleet/node6/run.json"
 ln -s /etc/passwd "$fleet/node7/run.json"
 cp "$F/fio-a/run.json" "$fleet/node8/run.json"
 mkdir "$fleet/node11" && truncate -s 65M "$fleet/node11/run.json"
+# A tier label with a terminal escape and markdown: refused, never printed.
+mkdir "$fleet/node12" && jq '.runs[0].tier = "zram\u001b]0;owned\u0007|x"' "$F/run-a/run.json" \
+	>"$fleet/node12/run.json" || fail "cannot write node12's run.json"
 # A name with markdown and shell syntax, and a host directory that is a
 # link (not followed: not a host), and a directory that is no host.
 odd='node9|`touch mark`$(touch mark2)'
@@ -64,7 +67,10 @@ md=$fleet/fleet.md
 [ "$(tail -n 1 "$tmp/out")" = "$md" ] || bad "the last line is not fleet.md's path: $(tail -n 1 "$tmp/out")"
 [ -z "$(find "$tmp" -name 'mark*')" ] || bad "a command from a host's name ran"
 
-grep -qx '# swapbench fleet: anon-pressure on 10 hosts, 7 failed' "$md" || bad "title: $(head -n 1 "$md")"
+grep -qx '# swapbench fleet: anon-pressure on 11 hosts, 8 failed' "$md" || bad "title: $(head -n 1 "$md")"
+grep -q "^- node12: run.json: run 0's tier label holds a character swapbench never writes" "$md" ||
+	bad "node12's reason: $(grep '^- node12' "$md")"
+! grep -q "$(printf '\033')" "$md" "$tmp/out" "$tmp/err" || bad "an escape from a tier label was printed"
 # Classes: node1 and node2 alike (kernel, CPU, GPU), node3 apart.
 grep -qx '| A | node1, node2 | 6.12.0-swapbench | Xeon 8480 | NVIDIA H100 80GB HBM3 |' "$md" ||
 	bad "class A: $(grep '^| A | node' "$md" | head -n 1)"
@@ -80,7 +86,7 @@ w1=$(grep '^| A | node1 | zram |' "$md" | cut -d'|' -f6 | sed 's/^ *\([0-9]*\)\/
 w2=$(grep '^| A | node2 | zram |' "$md" | cut -d'|' -f6 | sed 's/^ *\([0-9]*\)\/s.*/\1/')
 [ "${w2:-0}" -gt "${w1:-0}" ] || bad "work done: node2 $w2 not above node1 $w1"
 # The failed hosts, each with its reason.
-for h in node4 node5 node6 node7 node8; do
+for h in node4 node5 node6 node7 node8 node12; do
 	grep -q "^| - | $h | - | failed |" "$md" || bad "no failed row for $h"
 done
 grep -q '^- node4: no run.json: the job never finished (its record says running' "$md" || bad "node4's reason"

@@ -44,7 +44,7 @@ jq -e '[.runs[] | .tier] == ["zram-disk", "zswap-1+nbd-ram-1G"] and all(.runs[];
 	"$doc" >/dev/null || bad "runs: $(jq -c '[.runs[] | {tier, valid, invalid_reason}]' "$doc" 2>/dev/null)"
 for t in zram-disk zswap-1+nbd-ram-1G; do
 	jq -e --arg t "$t" '.runs[] | select(.tier == $t) | (.levels | length == 2) and
-		all(.levels[]; .written_pages > 1000 and .held_peak_bytes > 0 and .first_held_s != null)' \
+		all(.levels[]; .written_pages > 1000 and .held_peak_bytes > 0 and .first_took_s != null)' \
 		"$doc" >/dev/null ||
 		bad "$t: a level moved no pages: $(jq -c --arg t "$t" '.runs[] | select(.tier == $t) | .levels' "$doc")"
 done
