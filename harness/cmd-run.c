@@ -472,6 +472,41 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	}
 }
 
+/* What watches a run, started in order: the sampler (s->out opened by the
+ * caller), the probes (placed outside the workload's cgroup, or in it
+ * through PROCS), the memory.stat flusher of cgroup CG.  0, or -1 with
+ * whatever had started stopped again. */
+static int instruments_start(const struct scenario *sc, struct sampler *s, struct probe *p,
+			     struct memcg_flusher *fl, const char *cg, const char *procs)
+{
+	int words = pattern_words_for(sc->compressibility);
+
+	if (sampler_start(s) < 0)
+		return -1;
+	p->interval_ms = sc->probe_interval_ms;
+	p->cmd = sc->probe_cmd;
+	p->cgroup_procs = sc->probe_inside ? procs : NULL;
+	p->touch_random_words = words < 0 ? PATTERN_WORDS : (unsigned)words;
+	if (probe_start(p) < 0) {
+		sampler_stop(s);
+		return -1;
+	}
+	/* Without it, v1 reclaim OOM-kills behind zram and zswap: see memcg.h. */
+	if (memcg_flusher_start(fl, cg, sc->stat_flush_ms) < 0) {
+		probe_stop(p);
+		sampler_stop(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void instruments_stop(struct sampler *s, struct probe *p, struct memcg_flusher *fl)
+{
+	memcg_flusher_stop(fl);
+	probe_stop(p);
+	sampler_stop(s);
+}
+
 /* Runs the workload in the cgroup with sampling and probes; fills run's
  * metrics and children, and *rf with what its validity is judged on
  * (run_one judges it, with the tier's share of the traffic).  Returns 0,
@@ -495,7 +530,7 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	struct child_opts co = { .own_pgrp = true };
 	struct memcg_flusher fl = { .fd = -1 };
 	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
-	int status = 0, w, rc = 0, exit_code = -1, words;
+	int status = 0, w, rc = 0, exit_code = -1;
 	bool timed_out = false, hung = false;
 	int64_t bogo, mismatches;
 	json_t *tj = NULL;
@@ -529,24 +564,7 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	s.out = fopen(tsv, "we");
 	if (!s.out)
 		warn("cannot write '%s': %m; no time series for this run", tsv);
-	if (sampler_start(&s) < 0) {
-		rc = -1;
-		goto out;
-	}
-	p->interval_ms = sc->probe_interval_ms;
-	p->cmd = sc->probe_cmd;
-	p->cgroup_procs = sc->probe_inside ? procs : NULL;
-	words = pattern_words_for(sc->compressibility);
-	p->touch_random_words = words < 0 ? PATTERN_WORDS : (unsigned)words;
-	if (probe_start(p) < 0) {
-		sampler_stop(&s);
-		rc = -1;
-		goto out;
-	}
-	/* Without it, v1 reclaim OOM-kills behind zram and zswap: see memcg.h. */
-	if (memcg_flusher_start(&fl, cg, sc->stat_flush_ms) < 0) {
-		probe_stop(p);
-		sampler_stop(&s);
+	if (instruments_start(sc, &s, p, &fl, cg, procs) < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -568,9 +586,7 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 		exit_code = hung ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 	dur = mono_ns() - t0;
-	memcg_flusher_stop(&fl);
-	probe_stop(p);
-	sampler_stop(&s);
+	instruments_stop(&s, p, &fl);
 	if (o->progress)
 		fprintf(stderr, "\r\033[K");
 	if (s.out)

@@ -331,9 +331,63 @@ static int run_workload(struct tier *t, const struct up_opts *o, struct peak *pk
 	return rc;
 }
 
+/* tier up's TIER argument: the tier into *ops and -1 to go on, or the exit
+ * status (--help, a usage error: none, unknown, the baseline). */
+static int up_tier_arg(int argc, char **argv, const struct tier_ops **ops)
+{
+	if (argc < 1 || argv[0][0] == '-') {
+		char list[128] = "";
+
+		if (argc >= 1 && !strcmp(argv[0], "--help")) {
+			tier_usage();
+			return 0;
+		}
+		for (int k = 0; tiers[k]; k++)
+			if (!tiers[k]->baseline && strlen(list) + strlen(tiers[k]->name) + 2 < sizeof list)
+				strcat(strcat(list, " "), tiers[k]->name);
+		return usage_error("tier", "'tier up' needs a TIER (one of:%s)", list);
+	}
+	*ops = tier_find(argv[0]);
+	if (!*ops)
+		return usage_error("tier", "unknown tier '%s' ('swapbench list tiers')", argv[0]);
+	if ((*ops)->baseline)
+		return usage_error("tier", "tier '%s' is no swap at all, nothing to bring up (it is "
+				   "the baseline of 'swapbench run --tiers %s,...')", (*ops)->name,
+				   (*ops)->name);
+	return -1;
+}
+
+/* With the tier up: --hold until a signal, or the workload COMMAND (its
+ * record into doc.workload).  0, the workload's failure, or 128+N. */
+static int hold_or_run(struct tier *t, const struct up_opts *o, struct peak *pk, json_t *doc)
+{
+	json_t *w;
+	int rc;
+
+	if (o->hold) {
+		info("tier '%s' is up on '%s'; holding it until SIGINT or SIGTERM", t->ops->name,
+		     pk->dev ? pk->dev : "?");
+		while (!sleep_ms(100))
+			sample_peak(pk);
+		info("signal %d: tearing tier '%s' down", (int)sig_pending, t->ops->name);
+		return 0;
+	}
+	w = json_object();
+	rc = run_workload(t, o, pk, w);
+	json_object_set_new(doc, "workload", w);
+	if (rc > 128)
+		info("signal %d: tearing tier '%s' down", rc - 128, t->ops->name);
+	return rc;
+}
+
+/* tier up in order: the arguments, the journal (recovered, no tier up
+ * already), the checks, the bring-up, then kept, held or a workload, and
+ * the take-down.  Long by design: every failure after the first change
+ * leaves through out_restore, which undoes it; split, that unwinding would
+ * be spread over the pieces. */
 static int tier_up(int argc, char **argv)
 {
-	const struct tier_ops *ops;
+	const struct tier_ops *ops = NULL;
 	struct up_opts o = { 0 };
 	struct swap_area other[16];
 	struct journal j;
@@ -344,28 +398,9 @@ static int tier_up(int argc, char **argv)
 	char why[512];
 	int n_other = 0, rc = 1, i, urc;
 
-	if (argc < 1 || argv[0][0] == '-') {
-		char list[128] = "";
-
+	if ((urc = up_tier_arg(argc, argv, &ops)) >= 0) {
 		json_decref(settings);
-		if (argc >= 1 && !strcmp(argv[0], "--help")) {
-			tier_usage();
-			return 0;
-		}
-		for (int k = 0; tiers[k]; k++)
-			if (!tiers[k]->baseline && strlen(list) + strlen(tiers[k]->name) + 2 < sizeof list)
-				strcat(strcat(list, " "), tiers[k]->name);
-		return usage_error("tier", "'tier up' needs a TIER (one of:%s)", list);
-	}
-	ops = tier_find(argv[0]);
-	if (!ops) {
-		json_decref(settings);
-		return usage_error("tier", "unknown tier '%s' ('swapbench list tiers')", argv[0]);
-	}
-	if (ops->baseline) {
-		json_decref(settings);
-		return usage_error("tier", "tier '%s' is no swap at all, nothing to bring up (it is "
-				   "the baseline of 'swapbench run --tiers %s,...')", ops->name, ops->name);
+		return urc;
 	}
 	urc = parse_up(ops, argc, argv, &o, settings);
 	if (urc) {
@@ -460,20 +495,7 @@ static int tier_up(int argc, char **argv)
 		rc = 0;
 		goto out_close;
 	}
-	if (o.hold) {
-		info("tier '%s' is up on '%s'; holding it until SIGINT or SIGTERM", ops->name,
-		     pk.dev ? pk.dev : "?");
-		while (!sleep_ms(100))
-			sample_peak(&pk);
-		info("signal %d: tearing tier '%s' down", (int)sig_pending, ops->name);
-		rc = 0;
-	} else {
-		w = json_object();
-		rc = run_workload(&t, &o, &pk, w);
-		json_object_set_new(doc, "workload", w);
-		if (rc > 128)
-			info("signal %d: tearing tier '%s' down", rc - 128, ops->name);
-	}
+	rc = hold_or_run(&t, &o, &pk, doc);
 	json_object_set_new(doc, "counters_after", tier_snapshot(&t, false));
 	json_object_set_new(doc, "peak", json_pack("{s:I}", "swap_used_bytes",
 						   (json_int_t)(pk.used_kib * 1024)));
