@@ -450,13 +450,16 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	oom_daemons_json(s, run);
 	*rf = (struct run_facts){
 		.signal = ob->signal, .timed_out = ob->timed_out, .timeout_s = sc->timeout_s,
-		.touch = ob->wl->ops->verifies, .oom_kills = ob->kills,
+		.engine = ob->wl->ops->name, .engine_title = ob->wl->ops->title,
+		.verifies = ob->wl->ops->verifies, .oom_kills = ob->kills,
 		.mismatches = ob->mismatches > 0 ? ob->mismatches : 0,
 		.exit_code = ob->exit_code, .baseline = st->lv[0].ops->baseline, .swapped_pages = swapped,
 		.working_set_pages = ob->ws / 4096, .overflow_pages = overflow_pages,
 		.min_pages = min_pages, .compressibility = sc->compressibility,
 	};
 	snprintf(rf->log, sizeof rf->log, "%.255s", ob->wl->log);
+	if (ob->exit_code > 0 && ob->wl->ops->exit_detail)
+		ob->wl->ops->exit_detail(ob->wl, ob->exit_code, rf->exit_detail, sizeof rf->exit_detail);
 	if (s->comp_orig_bytes) {
 		double cratio = s->comp_stored_bytes ? (double)s->comp_orig_bytes /
 						      (double)s->comp_stored_bytes : 0;
@@ -923,7 +926,7 @@ static int parse_tiers(struct run_opts *o, const char *list)
 /* Every tier whose supported() says yes with default settings. */
 static void supported_tiers(struct run_opts *o, struct journal *j)
 {
-	char why[512], vramd[PATH_MAX];
+	char why[512], spec[128];
 	struct tier t;
 	int i;
 
@@ -936,26 +939,11 @@ static void supported_tiers(struct run_opts *o, struct journal *j)
 		if (!tiers[i]->supported(&t, why, sizeof why) ||
 		    (tiers[i]->baseline && !baseline_fits(o, tiers[i], why, sizeof why))) {
 			info("skipping tier '%s': %s", tiers[i]->name, why);
-		} else if (!strcmp(tiers[i]->name, "nbd")) {
-			/* The tier the project exists for: VRAM where the GPU
-			 * works, else host memory behind the same transport
-			 * (its control), which its name says either way. */
-			const struct nbd_transport *tr;
-			char twhy[512];
-
-			nbd_vramd_path(&t, vramd, sizeof vramd);
-			if (nbd_transport_resolve(&t, &tr, twhy, sizeof twhy))
-				info("tier nbd: transport %s (auto: %s)", tr->name, twhy);
-			if (nbd_vram_works(vramd, why, sizeof why)) {
-				info("tier nbd: backend vram (the GPU works)");
-				add_tier(o, "nbd:backend=vram");
-			} else {
-				info("tier nbd: backend ram, the transport's control (no vram backend "
-				     "here: %s)", why);
-				add_tier(o, "nbd:backend=ram");
-			}
 		} else {
-			add_tier(o, tiers[i]->name);
+			snprintf(spec, sizeof spec, "%s", tiers[i]->name);
+			if (tiers[i]->default_spec)
+				tiers[i]->default_spec(&t, spec, sizeof spec);
+			add_tier(o, spec);
 		}
 		json_decref(settings);
 		json_decref(state);

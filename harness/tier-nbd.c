@@ -329,6 +329,26 @@ static const struct tier_colour nbd_colours[] = {
 	{ NULL, 0 },
 };
 
+/* The tier the project exists for: VRAM where the GPU works, else host
+ * memory behind the same transport (its control), which its label says
+ * either way. */
+static void nbd_default_spec(struct tier *t, char *spec, size_t len)
+{
+	const struct nbd_transport *tr;
+	char why[512], vramd[PATH_MAX];
+
+	nbd_vramd_path(t, vramd, sizeof vramd);
+	if (nbd_transport_resolve(t, &tr, why, sizeof why))
+		info("tier nbd: transport %s (auto: %s)", tr->name, why);
+	if (nbd_vram_works(vramd, why, sizeof why)) {
+		info("tier nbd: backend vram (the GPU works)");
+		snprintf(spec, len, "nbd:backend=vram");
+	} else {
+		info("tier nbd: backend ram, the transport's control (no vram backend here: %s)", why);
+		snprintf(spec, len, "nbd:backend=ram");
+	}
+}
+
 const struct tier_ops tier_nbd = {
 	.name = "nbd",
 	.colours = nbd_colours,
@@ -339,4 +359,5 @@ const struct tier_ops tier_nbd = {
 	.teardown = nbd_teardown,
 	.describe = nbd_describe,
 	.counters = nbd_counters,
+	.default_spec = nbd_default_spec,
 };

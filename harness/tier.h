@@ -124,6 +124,12 @@ struct tier_ops {
 	 * F=all` runs.  0, or -1 (with a message) when the option has no such
 	 * list or it cannot be read.  May be NULL. */
 	int (*choices)(const char *name, char *list, size_t len);
+
+	/* The --tiers entry `swapbench run` takes for this tier when no tier
+	 * is named and supported() said yes (t with default settings), into
+	 * spec, saying why where it chose (nbd: backend=vram where the GPU
+	 * works, else ram).  NULL: its name alone. */
+	void (*default_spec)(struct tier *t, char *spec, size_t len);
 };
 
 #define X(n) extern const struct tier_ops tier_##n;

@@ -41,7 +41,7 @@ static bool interrupted(const struct run_facts *f, char *why, size_t len)
 
 static bool timeout(const struct run_facts *f, char *why, size_t len)
 {
-	snprintf(why, len, "timeout: %s outlived %u s", f->touch ? "touch" : "stress-ng", f->timeout_s);
+	snprintf(why, len, "timeout: %s outlived %u s", f->engine, f->timeout_s);
 	return f->timed_out;
 }
 
@@ -57,18 +57,15 @@ static bool corruption(const struct run_facts *f, char *why, size_t len)
 {
 	snprintf(why, len, "data corruption: %" PRId64 " page(s) read back wrong (%.120s)",
 		 f->mismatches, f->log);
-	return f->touch && f->mismatches > 0;
+	return f->verifies && f->mismatches > 0;
 }
 
 static bool workload_failed(const struct run_facts *f, char *why, size_t len)
 {
-	if (f->touch)
-		snprintf(why, len, "swapbench touch exit code %d (%.120s)", f->exit_code, f->log);
-	else if (f->exit_code == 3 || f->exit_code == 7)
-		snprintf(why, len, "stress-ng exit code %d (%s)", f->exit_code,
-			 f->exit_code == 3 ? "out of resources" : "stressor killed or failed");
+	if (f->exit_detail[0])
+		snprintf(why, len, "%s exit code %d (%.120s)", f->engine_title, f->exit_code, f->exit_detail);
 	else
-		snprintf(why, len, "stress-ng exit code %d", f->exit_code);
+		snprintf(why, len, "%s exit code %d", f->engine_title, f->exit_code);
 	return f->exit_code != 0;
 }
 

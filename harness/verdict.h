@@ -13,10 +13,13 @@ struct run_facts {
 	int signal;			/* > 0: the run was interrupted by it */
 	bool timed_out;			/* the workload outlived timeout_s */
 	unsigned timeout_s;
-	bool touch;			/* engine touch (else stress-ng) */
+	const char *engine;		/* the workload engine's name ("touch") */
+	const char *engine_title;	/* ... as a command ("swapbench touch") */
+	bool verifies;			/* it checks the pages it reads back */
 	uint64_t oom_kills;		/* in the workload's cgroup */
-	int64_t mismatches;		/* touch: pages read back wrong */
+	int64_t mismatches;		/* a verifying engine: pages read back wrong */
 	int exit_code;			/* the workload's; -1 when it was left hung */
+	char exit_detail[128];		/* what the engine says its exit code means, or "" */
 	char log[256];			/* the workload's log, named in messages */
 	bool baseline;			/* tier none: must not swap */
 	uint64_t swapped_pages;		/* pswpout + zswpout over the run */

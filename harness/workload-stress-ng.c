@@ -56,8 +56,18 @@ static void stress_ng_results(const struct workload *w, int64_t *ops, int64_t *m
 	*ops = any ? sum : -1;
 }
 
+/* stress-ng's documented exit statuses that say more than "failed". */
+static void stress_ng_exit_detail(const struct workload *w, int code, char *buf, size_t len)
+{
+	(void)w;
+	snprintf(buf, len, "%s", code == 3 ? "out of resources" :
+		 code == 7 ? "stressor killed or failed" : "");
+}
+
 const struct workload_ops workload_stress_ng = {
 	.name = "stress-ng",
+	.title = "stress-ng",
+	.exit_detail = stress_ng_exit_detail,
 	.ops_key = "stressng_bogo_ops",
 	.command = stress_ng_command,
 	.results = stress_ng_results,

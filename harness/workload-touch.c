@@ -38,8 +38,17 @@ static void touch_results(const struct workload *w, int64_t *ops, int64_t *misma
 	*mismatches = *doc ? json_integer_value(json_object_get(*doc, "mismatches")) : -1;
 }
 
+/* Its own log says what failed. */
+static void touch_exit_detail(const struct workload *w, int code, char *buf, size_t len)
+{
+	(void)code;
+	snprintf(buf, len, "%s", w->log);
+}
+
 const struct workload_ops workload_touch = {
 	.name = "touch",
+	.title = "swapbench touch",
+	.exit_detail = touch_exit_detail,
 	.ops_key = "touch_ops",
 	.verifies = true,
 	.command = touch_command,

@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -34,6 +35,7 @@ struct workload {
 
 struct workload_ops {
 	const char *name;		/* [workload] engine = NAME */
+	const char *title;		/* as a command, in messages ("swapbench touch") */
 	const char *ops_key;		/* the metric its work count goes to */
 	bool verifies;			/* it checks every page it reads back
 					 * (a run's validity weighs mismatches) */
@@ -45,6 +47,9 @@ struct workload_ops {
 	 * not, or wrote no result), from its result file.  Its result as JSON goes to *doc (new,
 	 * or NULL). */
 	void (*results)(const struct workload *w, int64_t *ops, int64_t *mismatches, json_t **doc);
+	/* What exit status CODE of the engine means, into buf (one phrase,
+	 * or "" when it has nothing to add), for an invalid run's reason. */
+	void (*exit_detail)(const struct workload *w, int code, char *buf, size_t len);
 };
 
 #define X(n) extern const struct workload_ops workload_##n;

@@ -5,6 +5,7 @@
 
 #include "unit.h"
 #include "verdict.h"
+#include "workload.h"
 
 /* run_verdict's rule for f (NULL: valid), its message in why. */
 static char why[512];
@@ -22,7 +23,8 @@ int main(void)
 {
 	/* A good overcommit run: 1.2x of 65536 pages, half the overflow out. */
 	const struct run_facts good = {
-		.touch = true, .timeout_s = 60, .working_set_pages = 78643,
+		.engine = "touch", .engine_title = "swapbench touch", .verifies = true,
+		.timeout_s = 60, .working_set_pages = 78643,
 		.overflow_pages = 13107, .min_pages = run_min_pages(78643, 13107),
 		.swapped_pages = 40000, .compressibility = "2:1", .log = "/r/x-touch.log",
 	};
@@ -66,14 +68,21 @@ int main(void)
 	f.exit_code = 1;
 	CHECK(is(&f, "data_corruption", "data corruption: 3 page(s) read back wrong (/r/x-touch.log)"));
 	f.mismatches = 0;
+	workload_touch.exit_detail(&(struct workload){ .log = "/r/x-touch.log" }, 1, f.exit_detail,
+				   sizeof f.exit_detail);
 	CHECK(is(&f, "workload_failed", "swapbench touch exit code 1 (/r/x-touch.log)"));
-	f.touch = false;
+	f.engine = "stress-ng";
+	f.engine_title = "stress-ng";
+	f.verifies = false;
 	f.exit_code = 3;
+	workload_stress_ng.exit_detail(NULL, 3, f.exit_detail, sizeof f.exit_detail);
 	CHECK(is(&f, "workload_failed", "stress-ng exit code 3 (out of resources)"));
 	f.exit_code = 7;
+	workload_stress_ng.exit_detail(NULL, 7, f.exit_detail, sizeof f.exit_detail);
 	CHECK(is(&f, "workload_failed", "(stressor killed or failed)"));
 	f.exit_code = 2;
-	CHECK(is(&f, "workload_failed", "stress-ng exit code 2"));
+	workload_stress_ng.exit_detail(NULL, 2, f.exit_detail, sizeof f.exit_detail);
+	CHECK(is(&f, "workload_failed", "stress-ng exit code 2") && !strchr(why, '('));
 	f.mismatches = 5;	/* stress-ng has no such check */
 	CHECK(is(&f, "workload_failed", "stress-ng exit code 2"));
 
