@@ -736,7 +736,9 @@ static uint64_t upper_level_size(const struct run_opts *o, double ratio, unsigne
 
 /* The stack's settings: the scenario's [tier] keys and the spec's options
  * for every level; an upper level's size as upper_level_size says unless
- * its spec or the scenario sets one. */
+ * its own options set one (a scenario's size, sized for one tier to hold
+ * the whole overflow, goes to the lowest level: above it, it would leave
+ * the levels below nothing to take, as on the H100 host at 4 GiB). */
 static void stack_settings(const struct run_opts *o, const struct tier_spec *ts,
 			   struct tier_stack *st, double ratio)
 {
@@ -748,8 +750,7 @@ static void stack_settings(const struct run_opts *o, const struct tier_spec *ts,
 		t->no_swapon = o->sc.kind == SCENARIO_FIO_RAW;
 		for (k = 0; k < o->sc.ntier; k++)
 			json_object_set_new(t->settings, o->sc.tier_key[k], json_string(o->sc.tier_val[k]));
-		if (i + 1 < st->n && !tier_spec_opt(ts, i, "size") &&
-		    !json_object_get(t->settings, "size")) {
+		if (i + 1 < st->n && !tier_spec_opt(ts, i, "size")) {
 			char sz[32];
 
 			snprintf(sz, sizeof sz, "%" PRIu64 "M", upper_level_size(o, ratio, i) >> 20);

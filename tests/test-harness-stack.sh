@@ -7,8 +7,8 @@
 # stack interrupted with SIGINT tears itself down; one killed with
 # SIGKILL mid-workload leaves a journal naming both levels, from which
 # `swapbench restore` brings the machine back.  Sizes: the quick scenario at
-# 3x its 256 MiB limit, so that zram (half the overflow) fills and the
-# disk takes the rest, and zswap's pool (1% of RAM, at most 250 MiB on a
+# 3x its 256 MiB limit, so that zram (half the overflow, whatever the
+# scenario's tier.size) fills and the disk takes the rest, and zswap's pool (1% of RAM, at most 250 MiB on a
 # 24 GiB host) overflows to the nbd device.  Try:
 #   tests/run-tests test-harness-stack.sh
 
@@ -36,7 +36,9 @@ zs="zswap:max-pool-percent=1>nbd:backend=ram:size=1G"
 zd="zram>disk:file=$swapfile:as=zram-disk"
 
 # --- both stacks, both levels -----------------------------------------------------
-with_timeout 300 "$SWAPBENCH" run --scenario quick --tiers "$zd,$zs" --repeats 1 \
+# (A scenario's tier.size goes to the lowest level: zram still gets half
+# the overflow, 256 MiB.)
+with_timeout 300 "$SWAPBENCH" run --scenario quick --tiers "$zd,$zs" --repeats 1 --set tier.size=1G \
 	--set workload.ratio=3 --set workload.duration_s=4 --out "$tmp/run" >"$tmp/run.out" 2>&1 ||
 	bad "run: $(tail -n 15 "$tmp/run.out")"
 doc=$tmp/run/run.json
@@ -50,7 +52,8 @@ for t in zram-disk zswap-1+nbd-ram-1G; do
 done
 jq -e '.runs[0].stack == ["zram", "disk"] and
 	([.runs[0].tier_counters_before.levels[] | .swaps.priority] == [100, 10]) and
-	.fingerprint.tier_config["zram-disk"].levels[0].tier == "zram"' "$doc" >/dev/null ||
+	.fingerprint.tier_config["zram-disk"].levels[0].tier == "zram" and
+	.fingerprint.tier_config["zram-disk"].levels[0].disksize_bytes == 268435456' "$doc" >/dev/null ||
 	bad "zram>disk: stack, priorities or description: $(jq -c '.runs[0] | {stack, p: [.tier_counters_before.levels[]? | .swaps.priority]}' "$doc")"
 grep -q 'zram+disk\|zram-disk' "$tmp/run.out" || bad "the run's progress does not name the stack"
 same_machine "$before" "after the stacks' runs"
