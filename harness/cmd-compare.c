@@ -24,7 +24,7 @@
 #define RUNS_CAP 1000
 #define REGRESS_P 0.05		/* regressed also needs the rank test under this */
 
-#define COUNT_METRIC(n, k, kind, unit, gated) + 1
+#define COUNT_METRIC(n, k, kind, unit, gated, col, head) + 1
 enum { NMETRICS = 0 RESULT_METRICS(COUNT_METRIC) };
 _Static_assert(NMETRICS <= 32, "struct options' limit_of is too small");
 

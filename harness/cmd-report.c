@@ -65,20 +65,23 @@ static const char usage_text[] =
 	"\n"
 	"  --out DIR   the fleet report's directory (made if missing)\n";
 
-static const struct {
-	const char *key, *head;
-} columns[] = {
-	{ "workload_ops_per_s", "work done (ops/s)" },
-	{ "probe_p50_ns", "probe p50" },
-	{ "probe_p99_ns", "probe p99" },
-	{ "probe_p999_ns", "probe p99.9" },
-	{ "psi_full_pct", "PSI full" },
-	{ "psi_full_1s_p99_pct", "PSI full, p99 of seconds" },
-	{ "longest_stall_ns", "longest stall" },
-	{ "swapped_out_rate_pages_per_s", "swap-out (pages/s)" },
-	{ "swapped_in_rate_pages_per_s", "swap-in (pages/s)" },
-	{ "tier_daemons_cpu_pct_of_core", "NBD daemons CPU (% of a core)" },
-};
+/* report.md's table of medians: RESULT_METRICS' rows with a column, in
+ * column order (filled once). */
+static const struct metric *columns[16];
+static size_t ncolumns;
+
+static void columns_init(void)
+{
+	int want;
+	size_t i;
+
+	if (ncolumns)
+		return;
+	for (want = 1; want < 64 && ncolumns < sizeof columns / sizeof columns[0]; want++)
+		for (i = 0; metrics[i].name; i++)
+			if (metrics[i].column == want)
+				columns[ncolumns++] = &metrics[i];
+}
 
 static const struct {
 	const char *file, *caption;
@@ -633,11 +636,12 @@ static void write_table(FILE *f, const json_t *doc)
 	json_t *tiers = result_tiers(doc), *t;
 	size_t i, k;
 
+	columns_init();
 	fprintf(f, "| tier | valid runs |");
-	for (k = 0; k < sizeof columns / sizeof columns[0]; k++)
-		fprintf(f, " %s |", columns[k].head);
+	for (k = 0; k < ncolumns; k++)
+		fprintf(f, " %s |", columns[k]->head);
 	fprintf(f, "\n| --- | ---: |");
-	for (k = 0; k < sizeof columns / sizeof columns[0]; k++)
+	for (k = 0; k < ncolumns; k++)
 		fprintf(f, " ---: |");
 	fputc('\n', f);
 	json_array_foreach(tiers, i, t) {
@@ -646,15 +650,15 @@ static void write_table(FILE *f, const json_t *doc)
 
 		valid_runs(doc, tier, vr, sizeof vr);
 		fprintf(f, "| %s | %s |", tier, vr);
-		for (k = 0; k < sizeof columns / sizeof columns[0]; k++) {
+		for (k = 0; k < ncolumns; k++) {
 			char buf[112];
 
-			if (!strcmp(columns[k].key, "probe_p999_ns") && !enough_for_p999(doc, tier)) {
+			if (!strcmp(columns[k]->key, "probe_p999_ns") && !enough_for_p999(doc, tier)) {
 				thin = true;
 				fputs(" - |", f);
 				continue;
 			}
-			fprintf(f, " %s |", median_ci_cell(doc, tier, columns[k].key, buf, sizeof buf));
+			fprintf(f, " %s |", median_ci_cell(doc, tier, columns[k]->key, buf, sizeof buf));
 		}
 		fputc('\n', f);
 	}

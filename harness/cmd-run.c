@@ -397,6 +397,40 @@ static void oom_daemons_json(const struct sampler *s, json_t *run)
 	json_object_set_new(run, "oom_daemons", o);
 }
 
+/* A run's "metrics" from what it observed, one line a metric: X(JSON key
+ * with its unit, INT or REAL, its value from ob (struct run_obs), s (the
+ * sampler), p (the probes) and the locals of record_metrics (in, out,
+ * zin, zout: pages; secs: the sampled span; min_pages)).  results/SCHEMA.md
+ * says what each means; RESULT_METRICS how the judged ones are compared
+ * and shown.  The probes' quantiles (probe_metrics), the per-second
+ * windows (windows_json), compression, the tier's share and its daemons'
+ * CPU are written beside them. */
+#define RUN_METRICS(X) \
+	X("longest_stall_ns", INT, s->longest_stall_ns) \
+	X("pswpin_pages", INT, in) \
+	X("pswpout_pages", INT, out) \
+	X("duration_ns", INT, ob->dur_ns) \
+	X("psi_full_pct", REAL, (double)(s->last.full_us - s->first.full_us) / 1e4 / secs) \
+	X("psi_some_pct", REAL, (double)(s->last.some_us - s->first.some_us) / 1e4 / secs) \
+	X("swapin_rate_pages_per_s", REAL, (double)in / secs) \
+	X("swapout_rate_pages_per_s", REAL, (double)out / secs) \
+	X("workload_ops_per_s", REAL, ob->bogo >= 0 ? \
+	  (double)ob->bogo / (o->sc.duration_s ? o->sc.duration_s : 1) : 0) \
+	X("probe_slots", INT, p->slots) \
+	X("probe_late_slots", INT, p->late_slots) \
+	X("probe_exec_failures", INT, p->exec_failures) \
+	X("touch_slots", INT, p->touch_slots) \
+	X("oom_kills", INT, ob->kills) \
+	X("samples", INT, s->samples) \
+	X("sampler_cpu_ns", INT, s->cpu_ns) \
+	X("sampler_cpu_pct_of_core", REAL, s->wall_ns ? (double)s->cpu_ns * 100 / (double)s->wall_ns : 0.0) \
+	X("memcg_limit_bytes", INT, ob->limit) \
+	X("working_set_bytes", INT, ob->ws) \
+	X("min_pswpout_pages", INT, min_pages) \
+	X("zswpin_pages", INT, zin) \
+	X("zswpout_pages", INT, zout) \
+	X("memcg_stat_flushes", INT, ob->flushes)
+
 /* The run's metrics from what it observed (keys with units: results/
  * SCHEMA.md), into run, and *rf, what its validity is judged on. */
 static void record_metrics(const struct run_opts *o, const struct tier_stack *st,
@@ -413,37 +447,23 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	uint64_t swapped = out + zout;
 	uint64_t span = s->last.t_ns - s->first.t_ns;
 	double secs = span ? (double)span / 1e9 : 1;
-	json_t *extra, *m = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I}",
-		"longest_stall_ns", (json_int_t)s->longest_stall_ns,
-		"pswpin_pages", (json_int_t)in, "pswpout_pages", (json_int_t)out,
-		ob->wl->ops->ops_key, (json_int_t)ob->bogo, "duration_ns", (json_int_t)ob->dur_ns);
+	json_t *m = json_object();
 
-	/* Numbers that may come out NaN: each set on its own, so one cannot
-	 * take the others (or run.json) with it. */
 	result_set(run, "metrics", m);
 	m = json_object_get(run, "metrics");
-	result_set_real(m, "psi_full_pct", (double)(s->last.full_us - s->first.full_us) / 1e4 / secs);
-	result_set_real(m, "psi_some_pct", (double)(s->last.some_us - s->first.some_us) / 1e4 / secs);
-	result_set_real(m, "swapin_rate_pages_per_s", (double)in / secs);
-	result_set_real(m, "swapout_rate_pages_per_s", (double)out / secs);
-	result_set_real(m, "workload_ops_per_s",
-			ob->bogo >= 0 ? (double)ob->bogo / (sc->duration_s ? sc->duration_s : 1) : 0);
+	/* Integers as they are; reals each set on its own, so that one that
+	 * comes out NaN cannot take the others (or run.json) with it. */
+#define INT(key, v) json_object_set_new(m, key, json_integer((json_int_t)(v)));
+#define REAL(key, v) result_set_real(m, key, (double)(v));
+#define X(key, kind, v) kind(key, v)
+	RUN_METRICS(X)
+#undef X
+#undef REAL
+#undef INT
+	/* The engine's own: its work count under its key, its check. */
+	json_object_set_new(m, ob->wl->ops->ops_key, json_integer((json_int_t)ob->bogo));
 	if (ob->mismatches >= 0)
 		json_object_set_new(m, "touch_mismatches", json_integer(ob->mismatches));
-	extra = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-		"probe_slots", (json_int_t)p->slots, "probe_late_slots", (json_int_t)p->late_slots,
-		"probe_exec_failures", (json_int_t)p->exec_failures,
-		"oom_kills", (json_int_t)ob->kills, "samples", (json_int_t)s->samples,
-		"sampler_cpu_ns", (json_int_t)s->cpu_ns,
-		"sampler_cpu_pct_of_core", s->wall_ns ? (double)s->cpu_ns * 100 / (double)s->wall_ns : 0.0,
-		"memcg_limit_bytes", (json_int_t)ob->limit, "working_set_bytes", (json_int_t)ob->ws,
-		"min_pswpout_pages", (json_int_t)min_pages,
-		"zswpin_pages", (json_int_t)zin, "zswpout_pages", (json_int_t)zout,
-		"memcg_stat_flushes", (json_int_t)ob->flushes, "touch_slots", (json_int_t)p->touch_slots);
-	json_object_update(m, extra);
-	json_decref(extra);
 	windows_json(ob->win, m);
 	probe_metrics(p, s, ob->t0, m, run);
 	levels_json(st, s, ob->t0, run);

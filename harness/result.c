@@ -16,10 +16,10 @@
 #include "stats.h"
 
 const struct metric metrics[] = {
-#define X(n, k, kind, unit, gated) { #n, k, kind, unit, gated },
+#define X(n, k, kind, unit, gated, col, head) { #n, k, kind, unit, gated, col, head },
 	RESULT_METRICS(X)
 #undef X
-	{ NULL, NULL, 0, 0, false },
+	{ NULL, NULL, 0, 0, false, 0, NULL },
 };
 
 const struct metric *metric_find(const char *name)

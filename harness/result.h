@@ -25,25 +25,29 @@ enum metric_kind {
 
 enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
 
-/* X(name, json key, kind, unit, gated by default) */
+/* X(name, json key, kind, unit, gated by default, report column: its place
+ * in report.md's table of medians (0: not shown) and its head).  One line
+ * a metric: compare, calibrate, the summary and the report's columns go by
+ * it; cmd-run.c's RUN_METRICS writes each into a run's "metrics". */
 #define RESULT_METRICS(X) \
-	X(probe_p50, "probe_p50_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
-	X(probe_p99, "probe_p99_ns", METRIC_LOWER_BETTER, UNIT_NS, true) \
-	X(probe_p999, "probe_p999_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
-	X(psi_full, "psi_full_pct", METRIC_MARGIN_PP, UNIT_PCT, true) \
-	X(psi_some, "psi_some_pct", METRIC_MARGIN_PP, UNIT_PCT, false) \
-	X(longest_stall, "longest_stall_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
-	X(pswpin, "pswpin_pages", METRIC_LOWER_BETTER, UNIT_PAGES, false) \
-	X(pswpout, "pswpout_pages", METRIC_LOWER_BETTER, UNIT_PAGES, false) \
-	X(swapin_rate, "swapin_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
-	X(swapout_rate, "swapout_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
-	X(throughput, "stressng_bogo_ops", METRIC_HIGHER_BETTER, UNIT_OPS, false) \
-	X(duration, "duration_ns", METRIC_LOWER_BETTER, UNIT_NS, false) \
-	X(psi_full_1s_p99, "psi_full_1s_p99_pct", METRIC_MARGIN_PP, UNIT_PCT, false) \
-	X(ops_rate, "workload_ops_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
-	X(out_rate, "swapped_out_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
-	X(in_rate, "swapped_in_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false) \
-	X(daemons_cpu, "tier_daemons_cpu_pct_of_core", METRIC_MARGIN_PP, UNIT_PCT, false)
+	X(probe_p50, "probe_p50_ns", METRIC_LOWER_BETTER, UNIT_NS, false, 2, "probe p50") \
+	X(probe_p99, "probe_p99_ns", METRIC_LOWER_BETTER, UNIT_NS, true, 3, "probe p99") \
+	X(probe_p999, "probe_p999_ns", METRIC_LOWER_BETTER, UNIT_NS, false, 4, "probe p99.9") \
+	X(psi_full, "psi_full_pct", METRIC_MARGIN_PP, UNIT_PCT, true, 5, "PSI full") \
+	X(psi_some, "psi_some_pct", METRIC_MARGIN_PP, UNIT_PCT, false, 0, NULL) \
+	X(longest_stall, "longest_stall_ns", METRIC_LOWER_BETTER, UNIT_NS, false, 7, "longest stall") \
+	X(pswpin, "pswpin_pages", METRIC_LOWER_BETTER, UNIT_PAGES, false, 0, NULL) \
+	X(pswpout, "pswpout_pages", METRIC_LOWER_BETTER, UNIT_PAGES, false, 0, NULL) \
+	X(swapin_rate, "swapin_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 0, NULL) \
+	X(swapout_rate, "swapout_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 0, NULL) \
+	X(throughput, "stressng_bogo_ops", METRIC_HIGHER_BETTER, UNIT_OPS, false, 0, NULL) \
+	X(duration, "duration_ns", METRIC_LOWER_BETTER, UNIT_NS, false, 0, NULL) \
+	X(psi_full_1s_p99, "psi_full_1s_p99_pct", METRIC_MARGIN_PP, UNIT_PCT, false, 6, "PSI full, p99 of seconds") \
+	X(ops_rate, "workload_ops_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 1, "work done (ops/s)") \
+	X(out_rate, "swapped_out_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 8, "swap-out (pages/s)") \
+	X(in_rate, "swapped_in_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 9, "swap-in (pages/s)") \
+	X(daemons_cpu, "tier_daemons_cpu_pct_of_core", METRIC_MARGIN_PP, UNIT_PCT, false, 10, \
+	  "NBD daemons CPU (% of a core)")
 
 /* swapped_{out,in}_rate_pages_per_s are derived when a run lacks them: the
  * pages that went to the device or into zswap's pool (pswp* + zswp*) per
@@ -56,6 +60,8 @@ struct metric {
 	enum metric_kind kind;
 	enum metric_unit unit;
 	bool gated;		/* compared when no --metric is given */
+	int column;		/* place in report.md's table of medians, 0: none */
+	const char *head;	/* that column's head */
 };
 
 extern const struct metric metrics[];	/* RESULT_METRICS, NULL name last */
