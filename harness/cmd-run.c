@@ -712,7 +712,7 @@ static void tier_share(json_t *run, const struct tier_stack *st, struct run_fact
 
 /* The CPU time the tier's daemons (vramd, nbdfuse; every level's) used
  * over the run, from counters.daemons.NAME.cpu_ns before and after: the
- * NBD path's own cost. */
+ * NBD path's own cost, as a share of a core and per page swapped. */
 static void daemons_cpu(json_t *run)
 {
 	json_t *m = json_object_get(run, "metrics"), *v, *bl[TIER_STACK_MAX], *al[TIER_STACK_MAX];
@@ -739,6 +739,17 @@ static void daemons_cpu(json_t *run)
 		return;
 	json_object_set_new(m, "tier_daemons_cpu_ns", json_integer(sum));
 	result_set_real(m, "tier_daemons_cpu_pct_of_core", (double)sum * 100 / (double)dur);
+	/* Per page the tier moved, either way: what a swapped page costs the
+	 * daemons (pages zswap kept count too, as for the swap rates). */
+	{
+		json_int_t pages = json_integer_value(json_object_get(m, "pswpin_pages")) +
+				   json_integer_value(json_object_get(m, "pswpout_pages")) +
+				   json_integer_value(json_object_get(m, "zswpin_pages")) +
+				   json_integer_value(json_object_get(m, "zswpout_pages"));
+
+		if (pages > 0)
+			result_set_real(m, "tier_daemons_cpu_ns_per_page", (double)sum / (double)pages);
+	}
 }
 
 /* The size an upper level of a stack takes when neither its spec nor the

@@ -47,7 +47,9 @@ enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
 	X(out_rate, "swapped_out_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 8, "swap-out (pages/s)") \
 	X(in_rate, "swapped_in_rate_pages_per_s", METRIC_HIGHER_BETTER, UNIT_RATE, false, 9, "swap-in (pages/s)") \
 	X(daemons_cpu, "tier_daemons_cpu_pct_of_core", METRIC_MARGIN_PP, UNIT_PCT, false, 10, \
-	  "NBD daemons CPU (% of a core)")
+	  "NBD daemons CPU (% of a core)") \
+	X(daemons_cpu_per_page, "tier_daemons_cpu_ns_per_page", METRIC_LOWER_BETTER, UNIT_NS, false, 11, \
+	  "NBD daemons CPU per page swapped")
 
 /* swapped_{out,in}_rate_pages_per_s are derived when a run lacks them: the
  * pages that went to the device or into zswap's pool (pswp* + zswp*) per

@@ -155,7 +155,7 @@ grep -Eq 'run\.json:[0-9]+:[0-9]+: ' "$tmp/err" || fail "broken: $(cat "$tmp/err
 "$SWAPBENCH" report "$tmp/run-a" >"$tmp/out" 2>"$tmp/err" || fail "report: $(cat "$tmp/err")"
 md=$tmp/run-a/report.md
 [ -s "$md" ] || fail "report.md missing"
-grep -q '^| tier | valid runs | work done (ops/s) | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | NBD daemons CPU (% of a core) |$' "$md" ||
+grep -q '^| tier | valid runs | work done (ops/s) | probe p50 | probe p99 | probe p99.9 | PSI full | PSI full, p99 of seconds | longest stall | swap-out (pages/s) | swap-in (pages/s) | NBD daemons CPU (% of a core) | NBD daemons CPU per page swapped |$' "$md" ||
 	fail "report: no table header"
 # The terminal summary: a row per tier, then the path of report.md.
 grep -Eq '^tier +valid +work/s +probe p99 +PSI full +out pg/s +in pg/s$' "$tmp/out" ||
