@@ -812,6 +812,13 @@ static bool stack_supported(struct tier_stack *st, const char *label)
 	return true;
 }
 
+/* Whether entry ts's workload cgroup takes memory.high as its limit: its
+ * sweep value of memcg.mode, else the scenario's. */
+static bool entry_throttle(const struct run_opts *o, const struct tier_spec *ts)
+{
+	return ts->throttle >= 0 ? ts->throttle == 1 : o->sc.throttle;
+}
+
 /* Sets the tier or stack up, measures, tears down.  Returns 0 (run
  * appended, valid or not), -1 when it could not be set up or the machine
  * not restored, 128+N on signal. */
@@ -876,7 +883,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	snprintf(name, sizeof name, "swapbench-run-%d", (int)getpid());
 	/* A frontswap tier (zswap) wants the pages; the others must not lose them to it. */
 	if (memcg_create(j, &o->root, name, cgroup_limit(o, ops[0], ratio),
-			 tier_spec_frontswap(ts), ts->throttle >= 0 ? ts->throttle == 1 : o->sc.throttle,
+			 tier_spec_frontswap(ts), entry_throttle(o, ts),
 			 cg, sizeof cg) < 0)
 		goto take_down;
 	rc = measure(o, &st, repeat, ratio, cg, run, children, tag, &rf);
@@ -1120,9 +1127,9 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 }
 
 /* Whether this host can run o at all, before anything is changed: root,
- * its shape (the scenario sized to it), a memory cgroup controller (v2 for
- * memcg.mode=high), stress-ng where used, no swap active; makes the output
- * directory.  0, or 1 after a message. */
+ * its shape (the scenario sized to it), a memory cgroup controller,
+ * stress-ng where used, no swap active; names the output directory
+ * (plan_tiers checks memcg.mode=high against it, cmd_run makes it).  0, or 1 after a message. */
 static int host_ready(struct run_opts *o)
 {
 	char host[64] = "host", date[32];
@@ -1143,11 +1150,6 @@ static int host_ready(struct run_opts *o)
 		      "controller (or v1 memory); memory pressure is only ever made inside one");
 		return 1;
 	}
-	if (o->sc.throttle && o->root.version != 2) {
-		error("memcg.mode=high needs cgroup v2's memory.high; this host's memory controller "
-		      "is cgroup v1's, which has none (memcg.mode=max runs here)");
-		return 1;
-	}
 	if (o->sc.kind != SCENARIO_FIO_RAW && !strcmp(o->sc.engine, "stress-ng") &&
 	    !have_command("stress-ng")) {
 		error("'stress-ng' not found: apt-get install stress-ng (or make deps)");
@@ -1165,7 +1167,7 @@ static int host_ready(struct run_opts *o)
 	strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
 	if (!o->out[0])
 		snprintf(o->out, sizeof o->out, "results/%s-%s-%s", host, date, o->sc.name);
-	return mkdir_p(o->out) < 0 ? 1 : 0;
+	return 0;
 }
 
 /* The tiers to run: the baseline asked for refused when it cannot fit,
@@ -1190,19 +1192,20 @@ static int plan_tiers(struct run_opts *o, struct journal *j)
 		error("no tier can run on this host ('swapbench doctor' says why)");
 		return 1;
 	}
-	if (!o->sweep.f)
-		return 0;
-	if (sweep_fill_all(&o->sweep) < 0)
+	if (o->sweep.f && sweep_fill_all(&o->sweep) < 0)
 		return 1;
-	if (sweep_expand(&o->sweep, o->tiers, &o->ntiers, sizeof o->tiers / sizeof o->tiers[0],
-			 why, sizeof why) < 0)
+	if (o->sweep.f && sweep_expand(&o->sweep, o->tiers, &o->ntiers,
+				       sizeof o->tiers / sizeof o->tiers[0], why, sizeof why) < 0)
 		return usage_error("run", "%s", why);
-	info("sweep of %s over %u values: %u variants a round", sweep_factor_name(&o->sweep),
-	     o->sweep.n, o->ntiers);
+	if (o->sweep.f)
+		info("sweep of %s over %u values: %u variants a round", sweep_factor_name(&o->sweep),
+		     o->sweep.n, o->ntiers);
+	/* memcg.mode=high, the scenario's or a sweep variant's: memory.high is
+	 * cgroup v2's (memcg_create refuses it too, but only at a run). */
 	for (ti = 0; ti < o->ntiers; ti++)
-		if (o->tiers[ti].throttle == 1 && o->root.version != 2) {
-			error("--sweep memcg.mode: high needs cgroup v2's memory.high; this host's "
-			      "memory controller is cgroup v1's, which has none");
+		if (entry_throttle(o, &o->tiers[ti]) && o->root.version != 2) {
+			error("memcg.mode=high needs cgroup v2's memory.high; this host's memory "
+			      "controller is cgroup v1's, which has none (memcg.mode=max runs here)");
 			return 1;
 		}
 	return 0;
@@ -1338,7 +1341,8 @@ int cmd_run(int argc, char **argv)
 		      "swapbench tier down");
 		goto out_close;
 	}
-	if ((rc = plan_tiers(&o, &j)) || !(doc = doc_new(&o))) {
+	/* The output directory once nothing is left to refuse. */
+	if ((rc = plan_tiers(&o, &j)) || (rc = mkdir_p(o.out) < 0) || !(doc = doc_new(&o))) {
 		rc = rc ? rc : 1;
 		goto out_close;
 	}

@@ -80,6 +80,11 @@ expect 2 "--sweep: unknown factor 'vm.swapiness'" "$SB" run --sweep vm.swapiness
 expect 2 "--sweep: one factor a run" "$SB" run --sweep vm.swappiness=1,2 --sweep vm.page-cluster=0,3
 expect 2 "--sweep: scenario 'ramp' is a ramp" "$SB" run --scenario ramp --sweep vm.swappiness=1,2
 expect 2 "--set memcg.mode: expected max .* or high" "$SB" run --set memcg.mode=low
+# memory.high is cgroup v2's: where memory is v1's, refused before any run.
+if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	expect 1 "memcg.mode=high needs cgroup v2" "$SB" run --scenario quick --tiers zram --set memcg.mode=high
+	expect 1 "memcg.mode=high needs cgroup v2" "$SB" run --scenario quick --tiers zram --sweep memcg.mode=max,high
+fi
 expect 0 "Options of tier nbd" "$SB" tier --help
 expect 1 "--size: expected a size like 512M or 4G, got 'banana'" "$SB" tier up zram --size banana
 expect 1 "--connections: expected an integer from 1 to 16, got '99'" "$SB" tier up nbd --connections 99
