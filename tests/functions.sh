@@ -430,6 +430,21 @@ supported_tier() {
 	[ "$(jq -r --arg t "$1" '.tiers[$t].supported' <<<"$_doctor_json")" = true ]
 }
 
+# requires_swap_tiers TIER...: skips unless this host can make these tiers
+# swap for a test: no swap active already (each tier must be the only one),
+# a memory cgroup controller (pressure goes only inside one), and each
+# TIER supported (with doctor's reason when not).
+requires_swap_tiers() {
+	local t
+	[ -z "$(active_swaps)" ] ||
+		skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
+	memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
+	for t in "$@"; do
+		supported_tier "$t" ||
+			skip "tier $t is not supported here: $(jq -r --arg t "$t" '.tiers[$t].why' <<<"$_doctor_json")"
+	done
+}
+
 # wait_swap_used DEV KIB SECONDS: wait until DEV has at least KIB in use;
 # returns 1 on timeout.
 wait_swap_used() {

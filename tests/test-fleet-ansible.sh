@@ -19,10 +19,7 @@ requires_swapbench
 requires jq
 command -v ansible-playbook >/dev/null 2>&1 ||
 	skip "ansible-core not installed (scripts/install-deps.sh installs it)"
-[ -z "$(active_swaps)" ] ||
-	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
-memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
-supported_tier zram || skip "tier zram is not supported here"
+requires_swap_tiers zram
 keep_stderr
 swapbench_isolate
 before=$(machine_snapshot)

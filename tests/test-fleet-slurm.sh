@@ -20,10 +20,7 @@ requires_root
 requires_swapbench
 requires jq
 requires sbatch squeue scontrol sinfo slurmctld slurmd munged
-[ -z "$(active_swaps)" ] ||
-	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
-memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
-supported_tier zram || skip "tier zram is not supported here"
+requires_swap_tiers zram
 keep_stderr
 swapbench_isolate
 before=$(machine_snapshot)

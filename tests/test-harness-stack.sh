@@ -17,12 +17,7 @@
 requires_root
 requires jq
 requires_swapbench
-[ -z "$(active_swaps)" ] ||
-	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
-memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
-for t in zram disk zswap nbd; do
-	supported_tier "$t" || skip "tier $t is not supported here: $(jq -r --arg t "$t" '.tiers[$t].why' <<<"$_doctor_json")"
-done
+requires_swap_tiers zram disk zswap nbd
 mem_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
 [ "$mem_kib" -le $((40 << 20)) ] ||
 	skip "zswap's smallest pool (1% of RAM, $((mem_kib / 102400)) MiB) would hold all of this test's overflow"

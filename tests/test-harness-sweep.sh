@@ -13,11 +13,7 @@
 requires_root
 requires jq
 requires_swapbench
-[ -z "$(active_swaps)" ] ||
-	skip "swap already active on this host: $(active_swaps | tr '\n' ' '); each tier must be the only swap"
-memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
-supported_tier zram || skip "tier zram is not supported here"
-supported_tier disk || skip "tier disk is not supported here"
+requires_swap_tiers zram disk
 keep_stderr
 swapbench_isolate
 export SWAPBENCH_SCENARIOS=$top/scenarios SWAPBENCH_PLOTS=$top/plots
