@@ -181,6 +181,24 @@ static int cmp_repeat(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
+/* tier_daemons_cpu_ns over the pages swapped either way, as cmd-run.c
+ * writes it, for a run recorded before it did. */
+static bool daemons_cpu_per_page(const json_t *m, double *v)
+{
+	static const char *const keys[] = { "pswpin_pages", "pswpout_pages", "zswpin_pages",
+					    "zswpout_pages" };
+	json_t *cpu = json_object_get(m, "tier_daemons_cpu_ns");
+	double pages = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		pages += json_number_value(json_object_get(m, keys[i]));
+	if (!json_is_integer(cpu) || pages <= 0)
+		return false;
+	*v = json_number_value(cpu) / pages;
+	return true;
+}
+
 /* A run's metric KEY into *v, derived where result.h says so.  Returns
  * whether the run has it. */
 static bool run_metric(const json_t *run, const char *key, double *v)
@@ -193,6 +211,8 @@ static bool run_metric(const json_t *run, const char *key, double *v)
 		*v = json_number_value(x);
 		return json_is_number(x);
 	}
+	if (!strcmp(key, "tier_daemons_cpu_ns_per_page"))
+		return daemons_cpu_per_page(m, v);
 	if (!strcmp(key, "swapped_out_rate_pages_per_s"))
 		a = "pswpout_pages", b = "zswpout_pages";
 	else if (!strcmp(key, "swapped_in_rate_pages_per_s"))

@@ -54,7 +54,10 @@ enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
 /* swapped_{out,in}_rate_pages_per_s are derived when a run lacks them: the
  * pages that went to the device or into zswap's pool (pswp* + zswp*) per
  * second of the workload (duration_ns), so that zswap, whose pages mostly
- * never reach a device, compares with the others. */
+ * never reach a device, compares with the others.  So is
+ * tier_daemons_cpu_ns_per_page, from tier_daemons_cpu_ns and the pages
+ * swapped either way (pswp* + zswp*), for documents written before runs
+ * recorded it. */
 
 struct metric {
 	const char *name;	/* what --metric takes */

@@ -1,7 +1,9 @@
 /* Unit tests for harness/result.c's writing (issue #20, item 12): a metric
  * that comes out NaN or infinite is recorded as null with a warning naming
  * it, a value JSON cannot hold is left out with the rest kept, and the
- * document is written whole (read back, same keys). */
+ * document is written whole (read back, same keys).  And its reading: the
+ * NBD daemons' CPU per page derived for a run recorded before runs wrote
+ * it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,35 @@
 #include "log.h"
 #include "result.h"
 #include "unit.h"
+
+/* tier_daemons_cpu_ns_per_page: a run's own value where it has one, else
+ * tier_daemons_cpu_ns over pswp* + zswp* pages; a run with neither, or no
+ * pages, has none. */
+static void derived_cpu_per_page(void)
+{
+	json_t *doc = json_pack("{s:[{s:s, s:b, s:i, s:{s:I, s:I, s:I, s:I, s:I}},"
+				"{s:s, s:b, s:i, s:{s:I, s:f}},"
+				"{s:s, s:b, s:i, s:{s:I}},"
+				"{s:s, s:b, s:i, s:{s:I, s:I, s:I}}]}", "runs",
+				"tier", "nbd-vram", "valid", 1, "repeat", 1, "metrics",
+				"tier_daemons_cpu_ns", (json_int_t)7000000, "pswpin_pages", (json_int_t)400,
+				"pswpout_pages", (json_int_t)500, "zswpin_pages", (json_int_t)0,
+				"zswpout_pages", (json_int_t)100,
+				"tier", "nbd-vram", "valid", 1, "repeat", 2, "metrics",
+				"tier_daemons_cpu_ns", (json_int_t)1, "tier_daemons_cpu_ns_per_page", 5000.0,
+				"tier", "nbd-vram", "valid", 1, "repeat", 3, "metrics",
+				"pswpout_pages", (json_int_t)500,
+				"tier", "nbd-vram", "valid", 1, "repeat", 4, "metrics",
+				"tier_daemons_cpu_ns", (json_int_t)9, "pswpin_pages", (json_int_t)0,
+				"pswpout_pages", (json_int_t)0);
+	size_t n, x;
+	double *v = result_values(doc, "nbd-vram", "tier_daemons_cpu_ns_per_page", &n, &x);
+
+	CHECK(doc && n == 2 && x == 2);
+	CHECK(v && n == 2 && v[0] == 7000.0 && v[1] == 5000.0);
+	free(v);
+	json_decref(doc);
+}
 
 int main(void)
 {
@@ -42,6 +73,7 @@ int main(void)
 	json_decref(doc);
 	unlink(path);
 	rmdir(dir);
+	derived_cpu_per_page();
 	if (!unit_failures)
 		fprintf(stderr, "# item 12: a NaN metric is recorded as null and run.json is written\n");
 	UNIT_DONE();
