@@ -400,11 +400,11 @@ static void oom_daemons_json(const struct sampler *s, json_t *run)
 /* A run's "metrics" from what it observed, one line a metric: X(JSON key
  * with its unit, INT or REAL, its value from ob (struct run_obs), s (the
  * sampler), p (the probes) and the locals of record_metrics (in, out,
- * zin, zout: pages; secs: the sampled span; min_pages)).  results/SCHEMA.md
- * says what each means; RESULT_METRICS how the judged ones are compared
- * and shown.  The probes' quantiles (probe_metrics), the per-second
- * windows (windows_json), compression, the tier's share and its daemons'
- * CPU are written beside them. */
+ * zin, zout, zwb: pages; secs: the sampled span; min_pages)).
+ * results/SCHEMA.md says what each means; RESULT_METRICS how the judged
+ * ones are compared and shown.  The probes' quantiles (probe_metrics), the
+ * per-second windows (windows_json), compression, the tier's share and its
+ * daemons' CPU are written beside them. */
 #define RUN_METRICS(X) \
 	X("longest_stall_ns", INT, s->longest_stall_ns) \
 	X("pswpin_pages", INT, in) \
@@ -429,6 +429,8 @@ static void oom_daemons_json(const struct sampler *s, json_t *run)
 	X("min_pswpout_pages", INT, min_pages) \
 	X("zswpin_pages", INT, zin) \
 	X("zswpout_pages", INT, zout) \
+	X("zswpwb_pages", INT, zwb) \
+	X("memcg_zswap_peak_bytes", INT, s->cg_zswap_peak_bytes) \
 	X("memcg_stat_flushes", INT, ob->flushes)
 
 /* The run's metrics from what it observed (keys with units: results/
@@ -441,6 +443,7 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	const struct probe *p = ob->p;
 	uint64_t in = s->last.pswpin - s->first.pswpin, out = s->last.pswpout - s->first.pswpout;
 	uint64_t zin = s->last.zswpin - s->first.zswpin, zout = s->last.zswpout - s->first.zswpout;
+	uint64_t zwb = s->last.zswpwb - s->first.zswpwb;	/* zswap to the device below it */
 	uint64_t overflow_pages = ob->ws > ob->limit ? (ob->ws - ob->limit) / 4096 : 0;
 	uint64_t min_pages = run_min_pages(ob->ws / 4096, overflow_pages);
 	/* zswap keeps what it stores off the device: its pool counts as swap. */
@@ -472,6 +475,8 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 		.signal = ob->signal, .timed_out = ob->timed_out, .timeout_s = sc->timeout_s,
 		.engine = ob->wl->ops->name, .engine_title = ob->wl->ops->title,
 		.verifies = ob->wl->ops->verifies, .oom_kills = ob->kills,
+		.limit_bytes = ob->limit, .zswap_peak_bytes = s->cg_zswap_peak_bytes,
+		.zswap_written_back_pages = zwb,
 		.mismatches = ob->mismatches > 0 ? ob->mismatches : 0,
 		.exit_code = ob->exit_code, .baseline = st->lv[0].ops->baseline, .swapped_pages = swapped,
 		.working_set_pages = ob->ws / 4096, .overflow_pages = overflow_pages,

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "parse.h"
 #include "procfs.h"
 #include "run.h"
 #include "sampler.h"
@@ -82,6 +83,21 @@ static void emit_psi(struct sampler *s, uint64_t t, const char *source, const ch
 		fprintf(s->out, "%" PRIu64 "\t%s\tfull_total_us\t%" PRIu64 "\n", t, source, *full);
 }
 
+/* A cgroup file of one number (memory.current, memory.zswap.current): the
+ * number, then a newline.  0, or -1 for anything else. */
+static int cg_number(char *text, uint64_t *v)
+{
+	char *nl = strchr(text, '\n');
+	int rc;
+
+	if (!nl || nl[1])
+		return -1;
+	*nl = '\0';
+	rc = parse_uint(text, 0, UINT64_MAX, v);
+	*nl = '\n';
+	return rc;
+}
+
 /* --- the timer table ------------------------------------------------------------- */
 
 static char buf[1 << 16];	/* the sampler thread's only */
@@ -96,6 +112,7 @@ static void sample_fast(struct sampler *s)
 		kv_u64(buf, "pswpout", &now.pswpout);
 		kv_u64(buf, "zswpin", &now.zswpin);
 		kv_u64(buf, "zswpout", &now.zswpout);
+		kv_u64(buf, "zswpwb", &now.zswpwb);
 		emit_kv(s, now.t_ns, "vmstat", buf);
 	}
 	if (reread(s->fd_psi_mem, buf, sizeof buf) > 0) {
@@ -115,10 +132,9 @@ static void sample_fast(struct sampler *s)
 	/* Until the workload fills its cgroup: memory.current or
 	 * memory.usage_in_bytes on every round. */
 	if (s->fill_bytes && !s->filled_t_ns && reread(s->fd_cg[0], buf, sizeof buf) > 0) {
-		char *end;
-		unsigned long long v = strtoull(buf, &end, 10);
+		uint64_t v;
 
-		if (end != buf && (*end == '\n' || !*end) && v >= s->fill_bytes)
+		if (cg_number(buf, &v) == 0 && v >= s->fill_bytes)
 			s->filled_t_ns = now.t_ns;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -191,7 +207,7 @@ static void oom_sample_add(struct sampler *s, uint64_t t, bool usage_known, uint
 
 static void sample_cgroup(struct sampler *s)
 {
-	uint64_t t = mono_ns(), usage = 0;
+	uint64_t t = mono_ns(), usage = 0, zswap;
 	bool usage_known = false;
 	char src[64];
 	int i;
@@ -201,12 +217,12 @@ static void sample_cgroup(struct sampler *s)
 			continue;
 		snprintf(src, sizeof src, "cg_%s", s->cg_name[i]);
 		/* names[0]: memory.current (v2) or memory.usage_in_bytes (v1). */
-		if (i == 0) {
-			char *end;
-
-			usage = strtoull(buf, &end, 10);
-			usage_known = end != buf && (*end == '\n' || !*end);
-		}
+		if (i == 0)
+			usage_known = cg_number(buf, &usage) == 0;
+		/* v2 only: zswap's pool, charged to the cgroup like its pages. */
+		if (!strcmp(s->cg_name[i], "memory.zswap.current") && cg_number(buf, &zswap) == 0 &&
+		    zswap > s->cg_zswap_peak_bytes)
+			s->cg_zswap_peak_bytes = zswap;
 		if (strchr(buf, ' '))
 			emit_kv(s, t, src, buf);
 		else if (s->out)
@@ -375,6 +391,7 @@ int sampler_start(struct sampler *s)
 	}
 	s->longest_stall_ns = s->stall_run_ns = 0;
 	s->comp_orig_bytes = s->comp_stored_bytes = 0;
+	s->cg_zswap_peak_bytes = 0;
 	s->filled_t_ns = 0;
 	errno = pthread_create(&s->thread, NULL, sampler_main, s);
 	if (errno) {

@@ -25,6 +25,7 @@ struct sampler_totals {
 	uint64_t t_ns;			/* CLOCK_MONOTONIC of the sample */
 	uint64_t pswpin, pswpout;	/* /proc/vmstat, pages */
 	uint64_t zswpin, zswpout;	/* pages into and out of zswap's pool (0 without) */
+	uint64_t zswpwb;		/* pages zswap wrote back to the swap below it (0 without) */
 	uint64_t some_us, full_us;	/* memory PSI total=: the cgroup's on v2, else the system's */
 };
 
@@ -45,6 +46,9 @@ struct sampler {
 	uint64_t samples;		/* rounds of the fast table */
 	uint64_t comp_orig_bytes;	/* a compressing tier at its fullest: what */
 	uint64_t comp_stored_bytes;	/* it held, and in how many bytes (0: none) */
+	uint64_t cg_zswap_peak_bytes;	/* the workload cgroup's memory.zswap.current
+					 * at its highest: zswap's pool charged to
+					 * it (0: no such file, as on cgroup v1) */
 	/* Per level of the stack: the most it held (swaps.used_bytes, else a
 	 * pool's compression.orig_bytes) and when it had first taken a MiB
 	 * (CLOCK_MONOTONIC; 0: never): a MiB written to its block device since

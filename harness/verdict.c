@@ -47,9 +47,21 @@ static bool timeout(const struct run_facts *f, char *why, size_t len)
 
 static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 {
-	snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is in "
-		 "dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", says how "
-		 "to read it)", f->oom_kills);
+	/* Callers' buffers are 512 bytes: this text with every number at its
+	 * widest is 453 (unit-tested). */
+	if (f->limit_bytes && f->zswap_peak_bytes > f->limit_bytes / 2)
+		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup, while zswap's pool "
+			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB limit and wrote "
+			 "back %" PRIu64 " pages: zswap keeps pages it cannot compress whole and charges "
+			 "its pool to the cgroup, so swapping them out frees nothing unless it writes "
+			 "them back (zswap:shrinker=on, or a lower memory.zswap.max); RUNBOOK.md, "
+			 "\"zswap OOM-killed with pages that do not compress\"", f->oom_kills,
+			 f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,
+			 f->zswap_written_back_pages);
+	else
+		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is "
+			 "in dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", "
+			 "says how to read it)", f->oom_kills);
 	return f->oom_kills > 0;
 }
 

@@ -17,6 +17,13 @@ struct run_facts {
 	const char *engine_title;	/* ... as a command ("swapbench touch") */
 	bool verifies;			/* it checks the pages it reads back */
 	uint64_t oom_kills;		/* in the workload's cgroup */
+	uint64_t limit_bytes;		/* the cgroup's limit */
+	/* zswap's pool charged to the cgroup at its largest (memory.zswap.current;
+	 * 0: unknown, as on cgroup v1) and the pages it wrote back to the
+	 * device below it (zswpwb): over half the limit, an OOM kill is zswap
+	 * keeping what it cannot compress. */
+	uint64_t zswap_peak_bytes;
+	uint64_t zswap_written_back_pages;
 	int64_t mismatches;		/* a verifying engine: pages read back wrong */
 	int exit_code;			/* the workload's; -1 when it was left hung */
 	char exit_detail[128];		/* what the engine says its exit code means, or "" */

@@ -1,6 +1,7 @@
 /* Unit tests for harness/verdict.c: each rule of a run's validity fires on
  * the facts it is about and says why, the order decides between rules that
  * apply together, and a run that swapped as it should counts. */
+#include <stdint.h>
 #include <string.h>
 
 #include "unit.h"
@@ -28,8 +29,16 @@ int main(void)
 		.overflow_pages = 13107, .min_pages = run_min_pages(78643, 13107),
 		.swapped_pages = 40000, .compressibility = "2:1", .log = "/r/x-touch.log",
 	};
+	static const char plain_oom[] = "oom kill: 1 in the workload cgroup (the kernel's report is "
+		"in dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", says how "
+		"to read it)";
+	static const char zswap_oom[] = "oom kill: 1 in the workload cgroup, while zswap's pool held "
+		"up to 510 MiB of the cgroup's 512 MiB limit and wrote back 0 pages: zswap keeps pages "
+		"it cannot compress whole and charges its pool to the cgroup, so swapping them out frees "
+		"nothing unless it writes them back (zswap:shrinker=on, or a lower memory.zswap.max); "
+		"RUNBOOK.md, \"zswap OOM-killed with pages that do not compress\"";
 	struct run_facts f;
-	char band[32];
+	char band[32], wide[1024];
 
 	CHECK(good.min_pages == 6553);
 	CHECK(run_min_pages(100000, 0) == 1001);	/* fits: 1% of the working set */
@@ -62,6 +71,30 @@ int main(void)
 	CHECK(is(&f, "oom_kill", "oom kill: 1 in the workload cgroup"));
 	f.timed_out = true;
 	CHECK(is(&f, "timeout", "timeout: touch outlived 60 s"));
+
+	/* An OOM kill with zswap's pool over half the limit says why (the H100
+	 * host's incompressible runs, shrinker off); at half or under, or
+	 * without a limit, it is an OOM kill like any other. */
+	f = good;
+	f.oom_kills = 1;
+	f.limit_bytes = 512ULL << 20;
+	CHECK(is(&f, "oom_kill", plain_oom) && !strcmp(why, plain_oom));
+	f.zswap_peak_bytes = 535449757;	/* memory.stat's zswap in the kernel's report */
+	CHECK(is(&f, "oom_kill", zswap_oom) && !strcmp(why, zswap_oom));
+	f.zswap_peak_bytes = 256ULL << 20;	/* half: not enough */
+	CHECK(is(&f, "oom_kill", "(the kernel's report is in dmesg;"));
+	f.zswap_peak_bytes++;
+	f.zswap_written_back_pages = 12;
+	CHECK(is(&f, "oom_kill", "held up to 256 MiB of the cgroup's 512 MiB limit and wrote back "
+		 "12 pages"));
+	f.limit_bytes = 0;	/* unknown */
+	CHECK(is(&f, "oom_kill", "(the kernel's report is in dmesg;"));
+	f.oom_kills = 0;	/* a full pool without a kill is no reason */
+	f.limit_bytes = 512ULL << 20;
+	CHECK(is(&f, NULL, NULL));
+	/* Every number at its widest still fits the callers' 512 bytes. */
+	f.oom_kills = f.zswap_peak_bytes = f.limit_bytes = f.zswap_written_back_pages = UINT64_MAX;
+	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < 512 - 1);
 
 	f = good;
 	f.mismatches = 3;
