@@ -1,29 +1,55 @@
 #!/usr/bin/env bash
-# The full comparison on one host: the five tiers (nbd with vramd's vram and
-# ram backends, zram, zswap over a disk swap file, disk) through overcommit
-# (stress-ng), incompressible (swapbench touch), ramp and fio-raw, one
-# result directory each under OUT.  Sizes come from the environment; the
-# defaults fit a 16-CPU, 128 GiB GPU host in about 30 minutes.  Run as root:
-#   OUT=results/h100 scripts/all-tiers.sh
-# Knobs: TIERS, LIMIT (memory cgroup), RATIO, WORKERS, DURATION (s per run),
-# REPEATS, REPEATS_INCOMPRESSIBLE, SIZE (each tier's device), SCENARIOS (a
-# subset, in order).
+# The full comparison on one host, as docs/FINDINGS.md measured it: every
+# tier, transport and stack with the no-swap baseline through overcommit
+# and incompressible (one interleaved `swapbench run` each), fio-raw on
+# each device, the ramp on three tiers; one result directory each under
+# OUT, each scenario at its own sizing (overcommit sizes itself to the
+# host).  About 25 minutes at the defaults on a 16-CPU GPU host.  As root:
+#   OUT=results/mine scripts/all-tiers.sh
+# Knobs (environment): TIERS (overcommit and incompressible), FIO_TIERS,
+# RAMP_TIERS, REPEATS, DURATION (s per run of overcommit,
+# incompressible and the ramp), SCENARIOS (a subset, in order), and, empty unless set,
+# LIMIT (memcg.limit), RATIO (workload.ratio), WORKERS, SIZE (tier.size).
+# Run with --help for this text.
 set -u
+case ${1:-} in
+-h | --help)
+	sed -n '2,/^# Run with --help/p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0 ;;
+"") ;;
+*)
+	echo "all-tiers: takes no arguments (settings come from the environment; --help)" >&2
+	exit 2 ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 SWAPBENCH=${SWAPBENCH:-$top/build/swapbench}
 OUT=${OUT:-results/all-tiers-$(date -u +%Y%m%dT%H%M%SZ)}
-TIERS=${TIERS:-nbd:backend=vram,nbd:backend=ram,zram,zswap,disk}
-LIMIT=${LIMIT:-4G}
-RATIO=${RATIO:-1.5}
-WORKERS=${WORKERS:-4}
-DURATION=${DURATION:-30}
-REPEATS=${REPEATS:-3}
-REPEATS_INCOMPRESSIBLE=${REPEATS_INCOMPRESSIBLE:-$REPEATS}
-SIZE=${SIZE:-8G}
+nbd_vram=nbd:backend=vram
+"$SWAPBENCH" list tiers 2>/dev/null | grep -q . || { echo "all-tiers: cannot run $SWAPBENCH" >&2; exit 1; }
+TIERS=${TIERS:-none,zram,zswap,disk,$nbd_vram,$nbd_vram:transport=nbdfuse,nbd:backend=ram,zram>$nbd_vram,zram>disk}
+FIO_TIERS=${FIO_TIERS:-zram,disk,$nbd_vram,$nbd_vram:transport=nbdfuse,nbd:backend=ram}
+RAMP_TIERS=${RAMP_TIERS:-zram,$nbd_vram,zram>$nbd_vram}
+REPEATS=${REPEATS:-5}
+DURATION=${DURATION:-6}
 SCENARIOS=${SCENARIOS:-overcommit incompressible fio-raw ramp}
+for sc in $SCENARIOS; do
+	case $sc in
+	overcommit | incompressible | fio-raw | ramp) ;;
+	*) echo "all-tiers: unknown scenario '$sc' (overcommit incompressible fio-raw ramp)" >&2; exit 2 ;;
+	esac
+done
+for v in REPEATS DURATION; do
+	case ${!v} in
+	'' | *[!0-9]* | 0) echo "all-tiers: $v must be a whole number above 0, not '${!v}'" >&2; exit 2 ;;
+	esac
+done
 
-common=(--tiers "$TIERS" --set "memcg.limit=$LIMIT" --set "workload.workers=$WORKERS"
-	--set "tier.size=$SIZE")
+common=()
+[ -n "${LIMIT:-}" ] && common+=(--set "memcg.limit=$LIMIT")
+[ -n "${WORKERS:-}" ] && common+=(--set "workload.workers=$WORKERS")
+[ -n "${SIZE:-}" ] && common+=(--set "tier.size=$SIZE")
+ratio=()
+[ -n "${RATIO:-}" ] && ratio=(--set "workload.ratio=$RATIO")
 rc=0 pid= stop=
 # A signal to this script (timeout, kill) reaches the running swapbench,
 # which stops, restores the machine and writes the runs done so far.
@@ -32,18 +58,13 @@ for sc in $SCENARIOS; do
 	[ -n "$stop" ] && break
 	case $sc in
 	overcommit | incompressible)
-		n=$REPEATS
-		[ "$sc" = incompressible ] && n=$REPEATS_INCOMPRESSIBLE
-		args=(--repeats "$n" --set "workload.ratio=$RATIO"
-		      --set "workload.duration_s=$DURATION" --set "workload.timeout_s=$((DURATION * 4 + 60))") ;;
+		args=(--tiers "$TIERS" --repeats "$REPEATS" "${ratio[@]}" --set "workload.duration_s=$DURATION"
+		      --set "workload.timeout_s=$((DURATION * 4 + 120))") ;;
 	ramp)
-		args=(--repeats 1 --set "workload.duration_s=$((DURATION * 2 / 3))"
+		args=(--tiers "$RAMP_TIERS" --repeats 3 --set "workload.duration_s=$DURATION"
 		      --set "workload.timeout_s=$((DURATION * 4 + 60))") ;;
 	fio-raw)
-		args=(--repeats 1 --set "workload.duration_s=5") ;;
-	*)
-		echo "all-tiers: unknown scenario '$sc'" >&2
-		exit 2 ;;
+		args=(--tiers "$FIO_TIERS" --repeats 2 --set "workload.duration_s=3") ;;
 	esac
 	echo "== $sc: $SWAPBENCH run --scenario $sc ${common[*]} ${args[*]} --out $OUT/$sc"
 	"$SWAPBENCH" run --scenario "$sc" "${common[@]}" "${args[@]}" --out "$OUT/$sc" &

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# timeout: 300
+# scripts/all-tiers.sh, the full comparison docs/FINDINGS.md ran, on a
+# small scale: --help, its refusals (an unknown scenario, a bad REPEATS,
+# an argument) before anything runs; incompressible over none and zram
+# and fio-raw over zram, one result directory each with the runs asked
+# for, all valid; and a TERM to the script mid-run reaching swapbench,
+# which restores the machine.  Try:
+#   tests/run-tests test-all-tiers.sh
+
+. "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
+
+requires_root
+requires jq
+requires_swapbench
+requires_swap_tiers zram
+keep_stderr
+swapbench_isolate
+export SWAPBENCH_SCENARIOS=$top/scenarios SWAPBENCH
+script=$top/scripts/all-tiers.sh
+before=$(machine_snapshot)
+
+"$script" --help >"$tmp/help" 2>&1 && grep -q 'OUT=results/mine scripts/all-tiers.sh' "$tmp/help" &&
+	grep -q 'RAMP_TIERS' "$tmp/help" || bad "--help: $(head -n 5 "$tmp/help")"
+expect_refusal() {	# WHAT PATTERN ENV...
+	local what=$1 pat=$2
+	shift 2
+	env OUT="$tmp/refused" "$@" "$script" >"$tmp/refusal" 2>&1
+	[ $? = 2 ] && grep -q "$pat" "$tmp/refusal" && [ ! -e "$tmp/refused" ] ||
+		bad "$what: not refused as expected: $(cat "$tmp/refusal")"
+}
+expect_refusal "unknown scenario" "unknown scenario 'overcomit'" SCENARIOS="incompressible overcomit"
+expect_refusal "REPEATS=x" "REPEATS must be a whole number" REPEATS=x
+expect_refusal "DURATION=0" "DURATION must be a whole number" DURATION=0
+"$script" extra >"$tmp/refusal" 2>&1
+[ $? = 2 ] && grep -q 'takes no arguments' "$tmp/refusal" || bad "an argument: $(cat "$tmp/refusal")"
+
+OUT=$tmp/all SCENARIOS="incompressible fio-raw" TIERS=none,zram FIO_TIERS=zram REPEATS=1 DURATION=2 \
+	with_timeout 200 "$script" >"$tmp/all.out" 2>&1 || bad "all-tiers: $(tail -n 15 "$tmp/all.out")"
+jq -e '([.runs[] | .tier] | sort) == ["none", "zram"] and all(.runs[]; .valid == true) and
+	.settings.scenario.name == "incompressible"' "$tmp/all/incompressible/run.json" >/dev/null ||
+	bad "incompressible: $(jq -c '[.runs[]? | {tier, valid, invalid_reason}]' "$tmp/all/incompressible/run.json" 2>&1)"
+jq -e '([.runs[] | .tier] | unique) == ["zram"] and (.runs | length) == 2 and all(.runs[]; .valid == true)' \
+	"$tmp/all/fio-raw/run.json" >/dev/null ||
+	bad "fio-raw: $(jq -c '[.runs[]? | {tier, valid, invalid_reason}]' "$tmp/all/fio-raw/run.json" 2>&1)"
+grep -q '^== fio-raw: .* --tiers zram --repeats 2 ' "$tmp/all.out" || bad "no fio-raw line: $(grep '^==' "$tmp/all.out")"
+same_machine "$before" "after all-tiers"
+
+# A TERM to the script while zram is swap: swapbench stops, restores, exits.
+OUT=$tmp/term SCENARIOS=incompressible TIERS=zram REPEATS=3 DURATION=30 "$script" >"$tmp/term.out" 2>&1 &
+pid=$!
+cleanup_add "kill -INT $pid 2>/dev/null"
+for ((i = 0; i < 300; i++)); do
+	[ -n "$(active_swaps)" ] && break
+	sleep 0.1
+done
+[ -n "$(active_swaps)" ] || bad "no swap came up within 30 s: $(tail -n 5 "$tmp/term.out")"
+sleep 1
+kill -TERM "$pid"
+for ((i = 0; i < 600; i++)); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+	bad "all-tiers still running 60 s after TERM"
+else
+	wait "$pid"
+	rc=$?
+	[ "$rc" != 0 ] || bad "all-tiers exited 0 after TERM"
+	grep -q 'signal' "$tmp/term.out" || bad "swapbench did not see the signal: $(tail -n 5 "$tmp/term.out")"
+fi
+same_machine "$before" "after a TERM mid-run"
+checks_done
