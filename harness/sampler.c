@@ -129,6 +129,15 @@ static void sample_fast(struct sampler *s)
 			       psi_total(buf, "full", &s->cg_full_us) == 0;
 	}
 
+	/* zswap's pool charged to the cgroup (v2), on every round: it can fill
+	 * the limit and be OOM-killed with in under a second. */
+	if (s->cg_name[4] && !strcmp(s->cg_name[4], "memory.zswap.current") &&
+	    reread(s->fd_cg[4], buf, sizeof buf) > 0) {
+		uint64_t v;
+
+		if (cg_number(buf, &v) == 0 && v > s->cg_zswap_peak_bytes)
+			s->cg_zswap_peak_bytes = v;
+	}
 	/* Until the workload fills its cgroup: memory.current or
 	 * memory.usage_in_bytes on every round. */
 	if (s->fill_bytes && !s->filled_t_ns && reread(s->fd_cg[0], buf, sizeof buf) > 0) {
@@ -207,7 +216,7 @@ static void oom_sample_add(struct sampler *s, uint64_t t, bool usage_known, uint
 
 static void sample_cgroup(struct sampler *s)
 {
-	uint64_t t = mono_ns(), usage = 0, zswap;
+	uint64_t t = mono_ns(), usage = 0;
 	bool usage_known = false;
 	char src[64];
 	int i;
@@ -219,10 +228,6 @@ static void sample_cgroup(struct sampler *s)
 		/* names[0]: memory.current (v2) or memory.usage_in_bytes (v1). */
 		if (i == 0)
 			usage_known = cg_number(buf, &usage) == 0;
-		/* v2 only: zswap's pool, charged to the cgroup like its pages. */
-		if (!strcmp(s->cg_name[i], "memory.zswap.current") && cg_number(buf, &zswap) == 0 &&
-		    zswap > s->cg_zswap_peak_bytes)
-			s->cg_zswap_peak_bytes = zswap;
 		if (strchr(buf, ' '))
 			emit_kv(s, t, src, buf);
 		else if (s->out)

@@ -20,7 +20,7 @@ struct run_facts {
 	uint64_t limit_bytes;		/* the cgroup's limit */
 	/* zswap's pool charged to the cgroup at its largest (memory.zswap.current;
 	 * 0: unknown, as on cgroup v1) and the pages it wrote back to the
-	 * device below it (zswpwb): over half the limit, an OOM kill is zswap
+	 * device below it (zswpwb): over a quarter of the limit, an OOM kill is zswap
 	 * keeping what it cannot compress. */
 	uint64_t zswap_peak_bytes;
 	uint64_t zswap_written_back_pages;
