@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # timeout: 300
 # scripts/all-tiers.sh, the full comparison docs/FINDINGS.md ran, on a
-# small scale: --help, its refusals (an unknown scenario, a bad REPEATS,
-# an argument) before anything runs; incompressible over none and zram
-# and fio-raw over zram, one result directory each with the runs asked
-# for, all valid; and a TERM to the script mid-run reaching swapbench,
-# which restores the machine.  Try:
+# small scale: --help, its refusals (an unknown scenario, a bad or
+# zero-led REPEATS or DURATION, an argument) before anything runs (a
+# swapbench that always fails stands in, so a refusal that regressed
+# cannot start a run); a TERM while a stand-in swapbench exits 0 on its
+# signal still ends the script non-zero; incompressible over none and
+# zram and fio-raw over zram, one result directory each with the runs
+# asked for, all valid; and a TERM to the script mid-run reaching
+# swapbench, which restores the machine.  Try:
 #   tests/run-tests test-all-tiers.sh
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
@@ -25,15 +28,40 @@ before=$(machine_snapshot)
 expect_refusal() {	# WHAT PATTERN ENV...
 	local what=$1 pat=$2
 	shift 2
-	env OUT="$tmp/refused" "$@" "$script" >"$tmp/refusal" 2>&1
+	env OUT="$tmp/refused" SWAPBENCH=/bin/false "$@" "$script" >"$tmp/refusal" 2>&1
 	[ $? = 2 ] && grep -q "$pat" "$tmp/refusal" && [ ! -e "$tmp/refused" ] ||
 		bad "$what: not refused as expected: $(cat "$tmp/refusal")"
 }
 expect_refusal "unknown scenario" "unknown scenario 'overcomit'" SCENARIOS="incompressible overcomit"
 expect_refusal "REPEATS=x" "REPEATS must be a whole number" REPEATS=x
 expect_refusal "DURATION=0" "DURATION must be a whole number" DURATION=0
-"$script" extra >"$tmp/refusal" 2>&1
+expect_refusal "DURATION=08" "DURATION must be a whole number" DURATION=08
+SWAPBENCH=/bin/false "$script" extra >"$tmp/refusal" 2>&1
 [ $? = 2 ] && grep -q 'takes no arguments' "$tmp/refusal" || bad "an argument: $(cat "$tmp/refusal")"
+SWAPBENCH=/bin/false OUT=$tmp/refused "$script" >"$tmp/refusal" 2>&1
+[ $? = 1 ] && grep -q 'cannot run /bin/false' "$tmp/refusal" || bad "a swapbench that fails: $(cat "$tmp/refusal")"
+
+# A stand-in swapbench that exits 0 when interrupted: the script, stopped
+# by TERM before its scenarios are done, must not say it completed.
+# (perl: a shell started with & ignores SIGINT and cannot trap it; a
+# program's own handler, as swapbench's, takes it.)
+cat >"$tmp/stub" <<'STUB'
+#!/usr/bin/perl
+if ($ARGV[0] eq "list") { print "zram stand-in\n"; exit 0; }
+$SIG{INT} = sub { exit 0 };
+sleep 30;
+exit 0;
+STUB
+chmod +x "$tmp/stub"
+SWAPBENCH=$tmp/stub OUT=$tmp/stubbed "$script" >"$tmp/stub.out" 2>&1 &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+with_timeout 10 tail --pid="$pid" -f /dev/null
+wait "$pid"
+rc=$?
+[ "$rc" = 130 ] && [ "$(grep -c '^== ' "$tmp/stub.out")" = 1 ] ||
+	bad "TERM with a swapbench that exits 0: rc $rc (130 expected), $(cat "$tmp/stub.out")"
 
 OUT=$tmp/all SCENARIOS="incompressible fio-raw" TIERS=none,zram FIO_TIERS=zram REPEATS=1 DURATION=2 \
 	with_timeout 200 "$script" >"$tmp/all.out" 2>&1 || bad "all-tiers: $(tail -n 15 "$tmp/all.out")"
