@@ -131,8 +131,7 @@ static void sample_fast(struct sampler *s)
 
 	/* zswap's pool charged to the cgroup (v2), on every round: it can fill
 	 * the limit and be OOM-killed with in under a second. */
-	if (s->cg_name[4] && !strcmp(s->cg_name[4], "memory.zswap.current") &&
-	    reread(s->fd_cg[4], buf, sizeof buf) > 0) {
+	if (s->fd_cg_zswap >= 0 && reread(s->fd_cg_zswap, buf, sizeof buf) > 0) {
 		uint64_t v;
 
 		if (cg_number(buf, &v) == 0 && v > s->cg_zswap_peak_bytes)
@@ -371,6 +370,7 @@ int sampler_start(struct sampler *s)
 	s->fd_cg_psi = -1;
 	for (i = 0; i < 6; i++)
 		s->fd_cg[i] = -1;
+	s->fd_cg_zswap = -1;
 	if (s->fd_vmstat < 0) {
 		error("cannot open '/proc/vmstat': %m");
 		goto fail;
@@ -383,6 +383,8 @@ int sampler_start(struct sampler *s)
 			s->cg_name[i] = names[i];
 			if (snprintf(path, sizeof path, "%s/%s", s->cgroup, names[i]) < (int)sizeof path)
 				s->fd_cg[i] = open_ro(path);
+			if (!strcmp(names[i], "memory.zswap.current"))
+				s->fd_cg_zswap = s->fd_cg[i];
 		}
 	}
 	if (s->out)

@@ -85,6 +85,7 @@ struct sampler {
 	int fd_vmstat, fd_psi_mem, fd_psi_io, fd_meminfo, fd_cg_psi;
 	int fd_cg[6];
 	const char *cg_name[6];
+	int fd_cg_zswap;		/* memory.zswap.current (fd_cg's), or -1 */
 };
 
 /* Opens the files and starts the thread.  0, or -1 with a message. */

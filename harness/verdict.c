@@ -48,7 +48,7 @@ static bool timeout(const struct run_facts *f, char *why, size_t len)
 static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 {
 	/* Callers' buffers are 512 bytes: this text with every number at its
-	 * widest is 453 (unit-tested). */
+	 * widest fits (unit-tested). */
 	if (f->limit_bytes && f->zswap_peak_bytes > f->limit_bytes / 4)
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup, while zswap's pool "
 			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB limit and wrote "
