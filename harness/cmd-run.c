@@ -897,6 +897,8 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		const char *rule;
 
 		tier_share(run, &st, &rf);
+		rf.zswap_shrinker_on = !strcmp(json_string_value(json_object_get(json_object_get(run,
+			"in_force"), "zswap_shrinker_enabled")) ?: "", "Y");
 		rule = run_verdict(&rf, why, sizeof why);
 		json_object_set_new(run, "valid", json_boolean(!rule));
 		json_object_set_new(run, "invalid_reason", rule ? json_string(why) : json_null());

@@ -511,6 +511,7 @@ json_t *tier_in_force(void)
 		{ "vm_overcommit_memory", "/proc/sys/vm/overcommit_memory" },
 		{ "thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled" },
 		{ "zswap_enabled", "/sys/module/zswap/parameters/enabled" },
+		{ "zswap_shrinker_enabled", "/sys/module/zswap/parameters/shrinker_enabled" },
 	};
 	json_t *o = json_object();
 	char buf[256], cur[64];

@@ -54,10 +54,11 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB limit and wrote "
 			 "back %" PRIu64 " pages: zswap keeps pages it cannot compress whole and charges "
 			 "its pool to the cgroup, so swapping them out frees nothing unless it writes "
-			 "them back (zswap:shrinker=on, or a lower memory.zswap.max); RUNBOOK.md, "
-			 "\"zswap OOM-killed with pages that do not compress\"", f->oom_kills,
-			 f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,
-			 f->zswap_written_back_pages);
+			 "them back (%s); RUNBOOK.md, \"zswap OOM-killed with pages that do not "
+			 "compress\"", f->oom_kills, f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,
+			 f->zswap_written_back_pages, f->zswap_shrinker_on ?
+			 "its shrinker was on: a lower memory.zswap.max" :
+			 "zswap:shrinker=on, or a lower memory.zswap.max");
 	else
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is "
 			 "in dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", "

@@ -24,6 +24,7 @@ struct run_facts {
 	 * keeping what it cannot compress. */
 	uint64_t zswap_peak_bytes;
 	uint64_t zswap_written_back_pages;
+	bool zswap_shrinker_on;		/* its shrinker was on (in_force): not the remedy */
 	int64_t mismatches;		/* a verifying engine: pages read back wrong */
 	int exit_code;			/* the workload's; -1 when it was left hung */
 	char exit_detail[128];		/* what the engine says its exit code means, or "" */

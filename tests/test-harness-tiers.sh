@@ -111,6 +111,8 @@ if supported_tier zswap; then
 	at_least "zswap vmstat.zswpin (pages)" "$(delta "$j" .vmstat.zswpin)" 1
 	[ "$(jq -r .describe.parameters.max_pool_percent "$j")" = 30 ] ||
 		problem "zswap: max_pool_percent not 30 while up: $(jq -c .describe.parameters "$j")"
+	[ "$(jq -r .in_force.zswap_shrinker_enabled "$j")" = Y ] ||
+		problem "zswap: the shrinker not on while up: $(jq -c .in_force "$j")"
 	[ "$(jq -r '.counters_before.debugfs | length' "$j")" -gt 0 ] ||
 		info "zswap: no debugfs counters (debugfs unavailable)"
 	tested+=(zswap)
