@@ -24,7 +24,6 @@
 #include "journal.h"
 #include "log.h"
 #include "memcg.h"
-#include "nbd-transport.h"
 #include "provenance.h"
 #include "parse.h"
 #include "pattern.h"
@@ -116,61 +115,35 @@ fail:
 	return -1;
 }
 
-/* The first line of a command's output, or "" (tool versions). */
-static json_t *version_of(const char *const argv[])
-{
-	struct run_result r;
-	char *nl;
-
-	if (!have_command(argv[0]))
-		return json_null();
-	if (run(argv, TIMEOUT_QUICK_S, RUN_QUIET, &r) < 0 && r.exit_code != 0)
-		return json_null();
-	nl = strchr(r.out, '\n');
-	if (nl)
-		*nl = '\0';
-	return json_string(r.out);
-}
-
-/* The versions of what the run used; with nbd tiers also nbdfuse's and
- * nbd-client's, and per nbd tier the --dump-backend of the vramd it runs
- * (its own vramd=PATH where given). */
+/* The versions of what the run used: swapbench's, stress-ng's, fio's,
+ * jansson's, and what each level of each entry adds through its tier's
+ * tool_versions (nbd: the --dump-backend of the vramd it runs, nbdfuse's
+ * and nbd-client's). */
 static json_t *tool_versions(const struct run_opts *o)
 {
 	static const char *const stress[] = { "stress-ng", "--version", NULL };
 	static const char *const fio[] = { "fio", "--version", NULL };
-	static const char *const nbdfuse[] = { "nbdfuse", "--version", NULL };
-	static const char *const nbdc[] = { "nbd-client", "-V", NULL };
-	char jv[32], vramd[PATH_MAX];
-	json_t *v, *dumps = json_object();
+	char jv[32];
+	json_t *v;
 	unsigned i, k;
 
 	snprintf(jv, sizeof jv, "%s", JANSSON_VERSION);
 	v = json_pack("{s:s, s:s, s:o, s:o, s:s}", "swapbench", VERSION, "swapbench_commit", build_commit,
-		      "stress-ng", version_of(stress), "fio", version_of(fio), "jansson", jv);
+		      "stress-ng", command_version(stress), "fio", command_version(fio), "jansson", jv);
 	for (i = 0; v && i < o->ntiers; i++) {
 		const struct tier_spec *ts = &o->tiers[i];
 
 		for (k = 0; k < ts->nlevel; k++) {
 			struct tier t = { .ops = ts->lv[k].ops };
-			json_t *d;
 
-			if (ts->lv[k].ops != &tier_nbd)
+			if (!t.ops->tool_versions)
 				continue;
 			t.settings = json_object();
 			tier_spec_settings(ts, k, t.settings);
-			nbd_vramd_path(&t, vramd, sizeof vramd);
+			t.ops->tool_versions(&t, ts->label, v);
 			json_decref(t.settings);
-			d = nbd_vramd_dump(vramd);
-			json_object_set_new(dumps, ts->label, d ? d : json_null());
 		}
 	}
-	if (v && json_object_size(dumps)) {
-		json_object_set_new(v, "nbdfuse", version_of(nbdfuse));
-		json_object_set_new(v, "nbd-client", version_of(nbdc));
-		json_object_set(v, "vramd", dumps);
-	}
-	json_decref(dumps);
 	return v;
 }
 

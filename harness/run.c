@@ -62,6 +62,21 @@ bool have_command(const char *name)
 	return false;
 }
 
+json_t *command_version(const char *const argv[])
+{
+	struct run_result r;
+	char *nl;
+
+	if (!have_command(argv[0]))
+		return json_null();
+	if (run(argv, TIMEOUT_QUICK_S, RUN_QUIET, &r) < 0 && r.exit_code != 0)
+		return json_null();
+	nl = strchr(r.out, '\n');
+	if (nl)
+		*nl = '\0';
+	return json_string(r.out);
+}
+
 uint64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -117,6 +117,11 @@ json_t *argv_json(const char *const argv[]);
 /* Whether NAME is an executable in $PATH (or, with a '/', that file). */
 bool have_command(const char *name);
 
+/* The first line of what ARGV (a --version call) prints, as a JSON
+ * string; JSON null when the command is missing or fails (a document's
+ * tool_versions).  A new reference. */
+json_t *command_version(const char *const argv[]);
+
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t mono_ns(void);
 

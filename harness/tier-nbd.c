@@ -349,6 +349,23 @@ static void nbd_default_spec(struct tier *t, char *spec, size_t len)
 	}
 }
 
+static void nbd_tool_versions(const struct tier *t, const char *label, json_t *v)
+{
+	static const char *const nbdfuse[] = { "nbdfuse", "--version", NULL };
+	static const char *const nbdc[] = { "nbd-client", "-V", NULL };
+	char vramd[PATH_MAX];
+	json_t *dumps = json_object_get(v, "vramd"), *d;
+
+	if (!dumps) {
+		json_object_set_new(v, "nbdfuse", command_version(nbdfuse));
+		json_object_set_new(v, "nbd-client", command_version(nbdc));
+		json_object_set_new(v, "vramd", dumps = json_object());
+	}
+	nbd_vramd_path(t, vramd, sizeof vramd);
+	d = nbd_vramd_dump(vramd);
+	json_object_set_new(dumps, label, d ? d : json_null());
+}
+
 const struct tier_ops tier_nbd = {
 	.name = "nbd",
 	.colours = nbd_colours,
@@ -360,4 +377,5 @@ const struct tier_ops tier_nbd = {
 	.describe = nbd_describe,
 	.counters = nbd_counters,
 	.default_spec = nbd_default_spec,
+	.tool_versions = nbd_tool_versions,
 };

@@ -130,6 +130,13 @@ struct tier_ops {
 	 * spec, saying why where it chose (nbd: backend=vram where the GPU
 	 * works, else ram).  NULL: its name alone. */
 	void (*default_spec)(struct tier *t, char *spec, size_t len);
+
+	/* What the tier runs beyond swapbench, for the run document's
+	 * tool_versions: adds to v the versions of the programs it would run
+	 * with t's settings, for the entry labelled LABEL (nbd: "vramd":
+	 * {LABEL: its --dump-backend}, "nbdfuse", "nbd-client").  May be
+	 * NULL. */
+	void (*tool_versions)(const struct tier *t, const char *label, json_t *v);
 };
 
 #define X(n) extern const struct tier_ops tier_##n;
