@@ -423,6 +423,7 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	uint64_t swapped = out + zout;
 	uint64_t span = s->last.t_ns - s->first.t_ns;
 	double secs = span ? (double)span / 1e9 : 1;
+	const char *shrinker;	/* zswap's, as in force for the run, or NULL */
 	json_t *m = json_object();
 
 	result_set(run, "metrics", m);
@@ -444,12 +445,16 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	probe_metrics(p, s, ob->t0, m, run);
 	levels_json(st, s, ob->t0, run);
 	oom_daemons_json(s, run);
+	shrinker = json_string_value(json_object_get(json_object_get(run, "in_force"),
+						      "zswap_shrinker_enabled"));
 	*rf = (struct run_facts){
 		.signal = ob->signal, .timed_out = ob->timed_out, .timeout_s = sc->timeout_s,
 		.engine = ob->wl->ops->name, .engine_title = ob->wl->ops->title,
 		.verifies = ob->wl->ops->verifies, .oom_kills = ob->kills,
 		.limit_bytes = ob->limit, .zswap_peak_bytes = s->cg_zswap_peak_bytes,
 		.zswap_written_back_pages = zwb,
+		.zswap_shrinker = !shrinker ? SHRINKER_ABSENT : !strcmp(shrinker, "Y") ? SHRINKER_ON :
+				  SHRINKER_OFF,
 		.mismatches = ob->mismatches > 0 ? ob->mismatches : 0,
 		.exit_code = ob->exit_code, .baseline = st->lv[0].ops->baseline, .swapped_pages = swapped,
 		.working_set_pages = ob->ws / 4096, .overflow_pages = overflow_pages,
@@ -870,8 +875,6 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		const char *rule;
 
 		tier_share(run, &st, &rf);
-		rf.zswap_shrinker_on = !strcmp(json_string_value(json_object_get(json_object_get(run,
-			"in_force"), "zswap_shrinker_enabled")) ?: "", "Y");
 		rule = run_verdict(&rf, why, sizeof why);
 		json_object_set_new(run, "valid", json_boolean(!rule));
 		json_object_set_new(run, "invalid_reason", rule ? json_string(why) : json_null());

@@ -134,8 +134,10 @@ struct tier_ops {
 	/* What the tier runs beyond swapbench, for the run document's
 	 * tool_versions: adds to v the versions of the programs it would run
 	 * with t's settings, for the entry labelled LABEL (nbd: "vramd":
-	 * {LABEL: its --dump-backend}, "nbdfuse", "nbd-client").  May be
-	 * NULL. */
+	 * {LABEL: its --dump-backend}, "nbdfuse", "nbd-client").  Called for
+	 * every level of every entry that is this tier, so it must keep what
+	 * an earlier call added; t has ops and settings only (nothing is up).
+	 * May be NULL. */
 	void (*tool_versions)(const struct tier *t, const char *label, json_t *v);
 };
 

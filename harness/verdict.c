@@ -56,8 +56,10 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 			 "its pool to the cgroup, so swapping them out frees nothing unless it writes "
 			 "them back (%s); RUNBOOK.md, \"zswap OOM-killed with pages that do not "
 			 "compress\"", f->oom_kills, f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,
-			 f->zswap_written_back_pages, f->zswap_shrinker_on ?
-			 "its shrinker was on: a lower memory.zswap.max" :
+			 f->zswap_written_back_pages,
+			 f->zswap_shrinker == SHRINKER_ON ? "its shrinker was on: a lower memory.zswap.max" :
+			 f->zswap_shrinker == SHRINKER_ABSENT ?
+			 "this kernel's zswap has no shrinker: a lower memory.zswap.max" :
 			 "zswap:shrinker=on, or a lower memory.zswap.max");
 	else
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is "

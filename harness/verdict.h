@@ -24,7 +24,9 @@ struct run_facts {
 	 * keeping what it cannot compress. */
 	uint64_t zswap_peak_bytes;
 	uint64_t zswap_written_back_pages;
-	bool zswap_shrinker_on;		/* its shrinker was on (in_force): not the remedy */
+	/* zswap's shrinker as the run had it (in_force): on, it is no remedy
+	 * to offer; absent (kernels before 6.8), it is none either. */
+	enum { SHRINKER_OFF, SHRINKER_ON, SHRINKER_ABSENT } zswap_shrinker;
 	int64_t mismatches;		/* a verifying engine: pages read back wrong */
 	int exit_code;			/* the workload's; -1 when it was left hung */
 	char exit_detail[128];		/* what the engine says its exit code means, or "" */

@@ -57,6 +57,7 @@ exit 0;
 STUB
 chmod +x "$tmp/stub"
 
+unset LIMIT RATIO WORKERS SIZE TIERS FIO_TIERS RAMP_TIERS REPEATS DURATION SCENARIOS
 STUB_CALLS=$tmp/calls SWAPBENCH=$tmp/stub OUT=$tmp/o "$script" >"$tmp/stub.out" 2>&1 ||
 	bad "all-tiers with the stand-in: $(cat "$tmp/stub.out")"
 T='none,zram,zswap,disk,nbd:backend=vram,nbd:backend=vram:transport=nbdfuse,nbd:backend=ram,zram>nbd:backend=vram,zram>disk'
@@ -66,7 +67,18 @@ printf '%s\n' \
 	"run|--scenario|fio-raw|--tiers|zram,disk,nbd:backend=vram,nbd:backend=vram:transport=nbdfuse,nbd:backend=ram|--repeats|2|--set|workload.duration_s=3|--out|$tmp/o/fio-raw" \
 	"run|--scenario|ramp|--tiers|zram,nbd:backend=vram,zram>nbd:backend=vram|--repeats|3|--set|workload.duration_s=6|--set|workload.timeout_s=84|--out|$tmp/o/ramp" \
 	>"$tmp/calls.want"
-diff "$tmp/calls.want" "$tmp/calls" >"$tmp/calls.diff" || bad "the default runs: $(cat "$tmp/calls.diff")"
+diff "$tmp/calls.want" "$tmp/calls" >"$tmp/calls.diff" 2>&1 || bad "the default runs: $(cat "$tmp/calls.diff")"
+# The command lines it prints, read back by a shell, are the runs it made
+# (zram>nbd... quoted, not a redirection: read in a directory of the
+# test's own, where a redirection would only leave a file).
+mkdir "$tmp/eval"
+sed -n 's/^== [a-z-]*: //p' "$tmp/stub.out" | (cd "$tmp/eval" && while IFS= read -r line; do
+	eval "set -- $line"
+	shift
+	(IFS='|'; echo "$*")
+done) >"$tmp/printed"
+diff "$tmp/calls" "$tmp/printed" >"$tmp/printed.diff" 2>&1 ||
+	bad "the printed command lines are not the runs: $(cat "$tmp/printed.diff")"
 rm -f "$tmp/calls"
 STUB_CALLS=$tmp/calls SWAPBENCH=$tmp/stub OUT=$tmp/o SCENARIOS="ramp incompressible" TIERS=zram REPEATS=2 \
 	DURATION=10 LIMIT=1G RATIO=1.5 WORKERS=3 SIZE=2G "$script" >"$tmp/stub.out" 2>&1 ||
@@ -76,7 +88,7 @@ printf '%s\n' \
 	"run|--scenario|ramp|$k|--tiers|zram,nbd:backend=vram,zram>nbd:backend=vram|--repeats|3|--set|workload.duration_s=10|--set|workload.timeout_s=100|--out|$tmp/o/ramp" \
 	"run|--scenario|incompressible|$k|--tiers|zram|--repeats|2|--set|workload.ratio=1.5|--set|workload.duration_s=10|--set|workload.timeout_s=160|--out|$tmp/o/incompressible" \
 	>"$tmp/calls.want"
-diff "$tmp/calls.want" "$tmp/calls" >"$tmp/calls.diff" || bad "the runs with knobs: $(cat "$tmp/calls.diff")"
+diff "$tmp/calls.want" "$tmp/calls" >"$tmp/calls.diff" 2>&1 || bad "the runs with knobs: $(cat "$tmp/calls.diff")"
 
 # Stopped by TERM before its scenarios are done, with a swapbench that
 # exits 0 on its signal, the script must not say it completed.

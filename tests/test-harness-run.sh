@@ -69,6 +69,9 @@ if [[ $tiers == *nbd* ]]; then
 		| .value | .commit == $c and .backend == "vram"] == [true]
 		and (.tool_versions | has("nbdfuse") and has("nbd-client"))' "$doc" >/dev/null ||
 		fail "vramd's provenance: $(jq -c '.tool_versions' "$doc")"
+else
+	jq -e '.tool_versions | has("vramd") or has("nbdfuse") or has("nbd-client") | not' "$doc" >/dev/null ||
+		fail "nbd's tool versions without an nbd tier: $(jq -c '.tool_versions' "$doc")"
 fi
 n=$(jq '.runs | length' "$doc")
 [ "$n" = "$(tr ',' '\n' <<<"$tiers" | wc -l)" ] || fail "expected one run per tier, got $n"

@@ -26,7 +26,8 @@ while read -r off text; do
 	if [ "$off" = - ]; then
 		echo "$text"
 	else
-		awk -v u="$up" -v o="$off" -v t="$text" 'BEGIN { printf "[%12.6f] %s\n", u + o, t }'
+		awk -v u="$up" -v o="$off" -v t="$text" \
+			'BEGIN { v = u + o; if (v < 0) v = 0; printf "[%12.6f] %s\n", v, t }'
 	fi
 done <"${KLOG:-/dev/null}"
 SHIM
@@ -55,7 +56,14 @@ runner "-100 WARNING: CPU: 0 PID: 1 at kernel/old.c:1 long_ago+0x0/0x1" test-ok.
 grep -q '^PASS test-ok.sh' "$tmp/out" && [ "$(cat "$tmp/rc")" = 0 ] ||
 	bad "a WARNING from before the test failed it: $(cat "$tmp/out")"
 
-runner "30 stress-ng invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0" test-ok.sh
+runner "30 stress-ng invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+30 CPU: 3 UID: 0 PID: 4242 Comm: stress-ng Not tainted 6.18.0 #1
+30 Call Trace:
+30  <TASK>
+30  dump_stack_lvl+0x5d/0x80
+30  oom_kill_process+0x11d/0x290
+30  out_of_memory+0xee/0x5c0
+30 Memory cgroup out of memory: Killed process 4242 (stress-ng) total-vm:1000kB, anon-rss:900kB" test-ok.sh
 grep -q '^PASS test-ok.sh' "$tmp/out" || bad "an OOM kill's report failed the test: $(cat "$tmp/out")"
 
 runner "- WARNING: CPU: 1 PID: 42 at mm/zswap.c:1 zswap_store+0x1/0x2" test-ok.sh

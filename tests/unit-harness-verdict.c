@@ -83,10 +83,13 @@ int main(void)
 	CHECK(is(&f, "oom_kill", plain_oom) && !strcmp(why, plain_oom));
 	f.zswap_peak_bytes = 535449757;	/* memory.stat's zswap in the kernel's report */
 	CHECK(is(&f, "oom_kill", zswap_oom) && !strcmp(why, zswap_oom));
-	f.zswap_shrinker_on = true;	/* then the shrinker is no remedy to offer */
+	f.zswap_shrinker = SHRINKER_ON;	/* then the shrinker is no remedy to offer */
 	CHECK(is(&f, "oom_kill", "writes them back (its shrinker was on: a lower memory.zswap.max);"));
 	CHECK(!strstr(why, "zswap:shrinker=on"));
-	f.zswap_shrinker_on = false;
+	f.zswap_shrinker = SHRINKER_ABSENT;	/* nor where the kernel has none */
+	CHECK(is(&f, "oom_kill", "(this kernel's zswap has no shrinker: a lower memory.zswap.max);"));
+	CHECK(!strstr(why, "zswap:shrinker=on"));
+	f.zswap_shrinker = SHRINKER_OFF;
 	f.zswap_peak_bytes = 128ULL << 20;	/* a quarter: not enough */
 	CHECK(is(&f, "oom_kill", "(the kernel's report is in dmesg;"));
 	f.zswap_peak_bytes++;
@@ -101,7 +104,7 @@ int main(void)
 	/* Every number at its widest still fits the callers' 512 bytes. */
 	f.oom_kills = f.zswap_peak_bytes = f.limit_bytes = f.zswap_written_back_pages = UINT64_MAX;
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < 512 - 1);
-	f.zswap_shrinker_on = true;
+	f.zswap_shrinker = SHRINKER_ABSENT;	/* the longest remedy */
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < 512 - 1);
 
 	f = good;
