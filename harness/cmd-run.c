@@ -22,6 +22,7 @@
 #include "cmd.h"
 #include "fio-raw.h"
 #include "journal.h"
+#include "kmsg.h"
 #include "log.h"
 #include "memcg.h"
 #include "provenance.h"
@@ -451,6 +452,7 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 		.signal = ob->signal, .timed_out = ob->timed_out, .timeout_s = sc->timeout_s,
 		.engine = ob->wl->ops->name, .engine_title = ob->wl->ops->title,
 		.verifies = ob->wl->ops->verifies, .oom_kills = ob->kills,
+		.oom_report = json_string_value(json_object_get(run, "oom_report_file")),
 		.limit_bytes = ob->limit, .zswap_peak_bytes = s->cg_zswap_peak_bytes,
 		.zswap_written_back_pages = zwb,
 		.zswap_shrinker = !shrinker ? SHRINKER_ABSENT : !strcmp(shrinker, "Y") ? SHRINKER_ON :
@@ -511,6 +513,20 @@ static void instruments_stop(struct sampler *s, struct probe *p, struct memcg_fl
 	memcg_flusher_stop(fl);
 	probe_stop(p);
 	sampler_stop(s);
+}
+
+/* The kernel's reports of the run's OOM kills (logged from a second
+ * before the workload started: the log's clock and CLOCK_MONOTONIC may
+ * differ by some milliseconds) into TAG-oom.txt, named in the run as
+ * oom_report_file. */
+static void oom_report(const struct run_opts *o, const char *tag, uint64_t t0, json_t *run)
+{
+	char name[160], path[PATH_MAX];
+
+	snprintf(name, sizeof name, "%s-oom.txt", tag);
+	if (pathf(path, sizeof path, "%s/%s", o->out, name) == 0 &&
+	    kmsg_save_oom(t0 > 1000000000ULL ? t0 - 1000000000ULL : 0, path) > 0)
+		json_object_set_new(run, "oom_report_file", json_string(name));
 }
 
 /* Runs the workload in the cgroup with sampling and probes; fills run's
@@ -609,6 +625,8 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	json_array_append_new(children, json_pack("{s:o, s:i}", "argv", argv_json(wl.argv),
 						  "exit_code", exit_code));
 	memcg_oom_kills(&o->root, cg, &kills);
+	if (kills)
+		oom_report(o, tag, t0, run);
 	wl.ops->results(&wl, &bogo, &mismatches, &tj);
 	record_metrics(o, st, &(struct run_obs){
 		.s = &s, .p = p, .win = &ws1, .wl = &wl, .t0 = t0, .dur_ns = dur, .limit = limit,

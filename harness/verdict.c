@@ -63,8 +63,8 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 			 "zswap:shrinker=on, or a lower memory.zswap.max");
 	else
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is "
-			 "in dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", "
-			 "says how to read it)", f->oom_kills);
+			 "in %.160s; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", "
+			 "says how to read it)", f->oom_kills, f->oom_report ? f->oom_report : "dmesg");
 	return f->oom_kills > 0;
 }
 

@@ -17,6 +17,7 @@ struct run_facts {
 	const char *engine_title;	/* ... as a command ("swapbench touch") */
 	bool verifies;			/* it checks the pages it reads back */
 	uint64_t oom_kills;		/* in the workload's cgroup */
+	const char *oom_report;		/* the file holding the kernel's reports, or NULL */
 	uint64_t limit_bytes;		/* the cgroup's limit */
 	/* zswap's pool charged to the cgroup at its largest (memory.zswap.current;
 	 * 0: unknown, as on cgroup v1) and the pages it wrote back to the

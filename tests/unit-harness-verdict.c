@@ -92,6 +92,9 @@ int main(void)
 	f.zswap_shrinker = SHRINKER_OFF;
 	f.zswap_peak_bytes = 128ULL << 20;	/* a quarter: not enough */
 	CHECK(is(&f, "oom_kill", "(the kernel's report is in dmesg;"));
+	f.oom_report = "zram-r1-x1.20-oom.txt";	/* kept beside the run */
+	CHECK(is(&f, "oom_kill", "(the kernel's report is in zram-r1-x1.20-oom.txt; RUNBOOK.md"));
+	f.oom_report = NULL;
 	f.zswap_peak_bytes++;
 	f.zswap_written_back_pages = 12;
 	CHECK(is(&f, "oom_kill", "held up to 128 MiB of the cgroup's 512 MiB limit and wrote back "
