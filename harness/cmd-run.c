@@ -515,18 +515,33 @@ static void instruments_stop(struct sampler *s, struct probe *p, struct memcg_fl
 	sampler_stop(s);
 }
 
-/* The kernel's reports of the run's OOM kills (logged from a second
- * before the workload started: the log's clock and CLOCK_MONOTONIC may
- * differ by some milliseconds) into TAG-oom.txt, named in the run as
- * oom_report_file. */
-static void oom_report(const struct run_opts *o, const char *tag, uint64_t t0, json_t *run)
+/* The kernel's reports of the run's OOM kills in cgroup CG, from the
+ * log KFD (opened at its end before the workload started), into
+ * TAG-oom.txt, named in the run as oom_report_file; without kills, an
+ * earlier invocation's file of that name (a reused --out) goes. */
+static void oom_report(const struct run_opts *o, const char *tag, const char *cg, int kfd,
+		       uint64_t kills, json_t *run)
 {
+	const char *base = strrchr(cg, '/');
 	char name[160], path[PATH_MAX];
+	int n;
 
 	snprintf(name, sizeof name, "%s-oom.txt", tag);
-	if (pathf(path, sizeof path, "%s/%s", o->out, name) == 0 &&
-	    kmsg_save_oom(t0 > 1000000000ULL ? t0 - 1000000000ULL : 0, path) > 0)
+	if (pathf(path, sizeof path, "%s/%s", o->out, name))
+		return;
+	if (!kills) {
+		if (unlink(path) && errno != ENOENT)
+			warn("cannot remove '%s': %m", path);
+		return;
+	}
+	if (kfd < 0)
+		return;
+	n = kmsg_save_oom(kfd, base ? base + 1 : cg, path);
+	if (n > 0)
 		json_object_set_new(run, "oom_report_file", json_string(name));
+	else if (n == 0)
+		warn("%" PRIu64 " OOM kill(s) in '%s' but the kernel log holds no report of them "
+		     "(rate-limited, overwritten or unreadable)", kills, tag);
 }
 
 /* Runs the workload in the cgroup with sampling and probes; fills run's
@@ -552,7 +567,7 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	struct child_opts co = { .own_pgrp = true };
 	struct memcg_flusher fl = { .fd = -1 };
 	struct progress pr = { .o = o, .s = &s, .tier = tag, .repeat = repeat };
-	int status = 0, w, rc = 0, exit_code = -1;
+	int status = 0, w, rc = 0, exit_code = -1, kfd = -1;
 	bool timed_out = false, hung = false;
 	int64_t bogo, mismatches;
 	json_t *tj = NULL;
@@ -592,6 +607,7 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	}
 	co.cgroup_procs = procs;
 	co.output = wl.log;
+	kfd = kmsg_open_end();	/* what the kernel logs from here on */
 	t0 = pr.t0 = mono_ns();
 	w = child_run(wl.argv, &co, (int)sc->timeout_s * 1000, 200, progress_tick, &pr, REAP_DEADLINE_MS,
 		      "the workload", &status, &hung);
@@ -625,8 +641,7 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	json_array_append_new(children, json_pack("{s:o, s:i}", "argv", argv_json(wl.argv),
 						  "exit_code", exit_code));
 	memcg_oom_kills(&o->root, cg, &kills);
-	if (kills)
-		oom_report(o, tag, t0, run);
+	oom_report(o, tag, cg, kfd, kills, run);
 	wl.ops->results(&wl, &bogo, &mismatches, &tj);
 	record_metrics(o, st, &(struct run_obs){
 		.s = &s, .p = p, .win = &ws1, .wl = &wl, .t0 = t0, .dur_ns = dur, .limit = limit,
@@ -637,6 +652,8 @@ static int measure(const struct run_opts *o, const struct tier_stack *st, unsign
 	json_object_set_new(run, "windows_file", json_string(win_name));
 	json_decref(tj);
 out:
+	if (kfd >= 0)
+		close(kfd);
 	sampler_free(&s);
 	probe_free(p);
 	free(p);

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +15,49 @@
 #include "kmsg.h"
 #include "log.h"
 
+/* A report that never says whom it killed ends after this many records. */
+#define REPORT_MAX_RECORDS 400
+
 struct oom_scan {
-	uint64_t since_us;
-	bool in_report;		/* between "invoked oom-killer" and "Killed process" */
+	const char *cgroup;	/* the run's memory cgroup, its last component */
+	bool in_report;		/* between "invoked oom-killer" and its end */
+	bool ours;		/* the report names the run's cgroup */
+	bool kept_last;		/* the report just ended was kept */
 	bool after_kill;	/* the record after a kill: the oom_reaper's, if it is */
 	bool full;		/* out is full: later lines are left out */
-	int reports;
+	unsigned records;	/* in the current report */
+	size_t start;		/* *used where the current report began */
+	int reports;		/* kept */
 	char *out;
 	size_t len, *used;
 };
+
+/* Whether TEXT (n bytes) holds WORD. */
+static const char *find(const char *text, size_t n, const char *word)
+{
+	size_t w = strlen(word), i;
+
+	for (i = 0; i + w <= n; i++)
+		if (!memcmp(text + i, word, w))
+			return text + i;
+	return NULL;
+}
+
+/* Whether "KEY=" in TEXT has a value (up to ',' or the end) that ends with
+ * "/" CGROUP. */
+static bool names_cgroup(const char *text, size_t n, const char *key, const char *cgroup)
+{
+	const char *v = find(text, n, key), *end;
+	size_t c = strlen(cgroup);
+
+	if (!v || !c)
+		return false;
+	v += strlen(key);
+	end = memchr(v, ',', n - (size_t)(v - text));
+	if (!end)
+		end = text + n;
+	return (size_t)(end - v) > c && end[-(ptrdiff_t)c - 1] == '/' && !memcmp(end - c, cgroup, c);
+}
 
 /* Appends one line to the scan's buffer; from the first line that does
  * not fit on, lines are left out (the report is cut, never garbled). */
@@ -41,50 +77,88 @@ static void put(struct oom_scan *sc, uint64_t us, const char *text, size_t n)
 	}
 }
 
-static bool has(const char *text, size_t n, const char *word)
+/* The current report ends: kept when it named the run's cgroup, else
+ * taken back out of the buffer. */
+static void end_report(struct oom_scan *sc)
 {
-	size_t w = strlen(word), i;
-
-	for (i = 0; i + w <= n; i++)
-		if (!memcmp(text + i, word, w))
-			return true;
-	return false;
+	sc->in_report = false;
+	sc->kept_last = sc->ours;
+	if (sc->ours) {
+		sc->reports++;
+	} else if (sc->len) {
+		*sc->used = sc->start;
+		sc->out[sc->start] = '\0';
+		sc->full = false;
+	}
 }
 
-/* One record, "PRI,SEQ,USEC,FLAGS;TEXT" up to its first newline. */
+/* A decimal field of n bytes at s, all digits. */
+static bool number(const char *s, size_t n, uint64_t *v)
+{
+	size_t i;
+
+	if (!n || n > 19)
+		return false;
+	for (*v = 0, i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return true;
+}
+
+/* One record, "PRI,SEQ,USEC,FLAGS;TEXT" up to its first newline (the
+ * dictionary lines after it are not the message). */
 static void scan_record(struct oom_scan *sc, const char *rec, size_t n)
 {
-	const char *semi = memchr(rec, ';', n), *c = memchr(rec, ',', n), *nl, *text;
-	unsigned long long us;
-	size_t tn;
+	const char *nl = memchr(rec, '\n', n), *semi, *c1, *c2, *c3, *text;
+	uint64_t pri, us;
+	size_t line = nl ? (size_t)(nl - rec) : n, tn;
 
-	/* The third field, after PRI and SEQ. */
-	if (c)
-		c = memchr(c + 1, ',', n - (size_t)(c + 1 - rec));
-	if (!semi || !c || c > semi || sscanf(c + 1, "%llu", &us) != 1)
+	semi = memchr(rec, ';', line);
+	if (!semi)
+		return;
+	c1 = memchr(rec, ',', (size_t)(semi - rec));
+	c2 = c1 ? memchr(c1 + 1, ',', (size_t)(semi - c1 - 1)) : NULL;
+	c3 = c2 ? memchr(c2 + 1, ',', (size_t)(semi - c2 - 1)) : NULL;
+	/* Only the kernel's own records (facility 0: PRI under 8); user
+	 * space's writes to /dev/kmsg carry a facility of 1 or more. */
+	if (!c3 || !number(rec, (size_t)(c1 - rec), &pri) || pri >= 8 ||
+	    !number(c2 + 1, (size_t)(c3 - c2 - 1), &us))
 		return;
 	text = semi + 1;
-	nl = memchr(text, '\n', n - (size_t)(text - rec));
-	tn = nl ? (size_t)(nl - text) : n - (size_t)(text - rec);
-	if (us < sc->since_us)
-		return;
-	if (has(text, tn, "invoked oom-killer:")) {
+	tn = line - (size_t)(text - rec);
+	if (find(text, tn, "invoked oom-killer: gfp_mask=")) {
+		if (sc->in_report)
+			end_report(sc);
 		sc->in_report = true;
-		sc->reports++;
+		sc->ours = false;
+		sc->records = 0;
+		sc->start = *sc->used;
 	}
-	if (sc->in_report || (sc->after_kill && has(text, tn, "oom_reaper:")))
+	if (sc->in_report) {
 		put(sc, us, text, tn);
-	sc->after_kill = false;
-	if (sc->in_report && has(text, tn, "Killed process")) {
-		sc->in_report = false;
-		sc->after_kill = true;
+		if (find(text, tn, "oom-kill:constraint=") &&
+		    (names_cgroup(text, tn, "task_memcg=", sc->cgroup) ||
+		     names_cgroup(text, tn, "oom_memcg=", sc->cgroup)))
+			sc->ours = true;
+		if (find(text, tn, "of memory: Killed process ") ||
+		    find(text, tn, "is already exiting. Skip killing") ||
+		    ++sc->records >= REPORT_MAX_RECORDS) {
+			end_report(sc);
+			sc->after_kill = true;
+			return;
+		}
+	} else if (sc->after_kill && sc->kept_last && find(text, tn, "oom_reaper: reaped process ")) {
+		put(sc, us, text, tn);
 	}
+	sc->after_kill = false;
 }
 
-int kmsg_oom_filter(const char *records, size_t n, uint64_t since_us, char *out, size_t len,
+int kmsg_oom_filter(const char *records, size_t n, const char *cgroup, char *out, size_t len,
 		    size_t *used)
 {
-	struct oom_scan sc = { .since_us = since_us, .out = out, .len = len, .used = used };
+	struct oom_scan sc = { .cgroup = cgroup, .out = out, .len = len, .used = used };
 	size_t i = 0;
 
 	if (len)
@@ -102,37 +176,31 @@ int kmsg_oom_filter(const char *records, size_t n, uint64_t since_us, char *out,
 		scan_record(&sc, records + i, j - i);
 		i = j;
 	}
+	if (sc.in_report)
+		end_report(&sc);
 	return sc.reports;
 }
 
-struct fill_arg {
-	const char *buf;
-	size_t n;
-};
-
-static int fill(int fd, void *arg)
+int kmsg_open_end(void)
 {
-	const struct fill_arg *a = arg;
-	size_t off = 0;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
-	while (off < a->n) {
-		ssize_t w = write(fd, a->buf + off, a->n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
+	if (fd < 0 || lseek(fd, 0, SEEK_END) < 0) {
+		warn("cannot read the kernel log (/dev/kmsg): %m; a run's OOM reports are not kept");
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	return 0;
+	return fd;
 }
 
-int kmsg_save_oom(uint64_t since_ns, const char *path)
+int kmsg_save_oom(int fd, const char *cgroup, const char *path)
 {
-	struct oom_scan sc = { .since_us = since_ns / 1000 };
+	struct oom_scan sc = { .cgroup = cgroup };
 	char rec[8192], *out = malloc(KMSG_OOM_MAX_BYTES);
-	size_t used = 0;
-	int fd;
+	size_t used = 0, off = 0;
+	unsigned skipped = 0;
+	int wfd;
 
 	if (!out) {
 		warn("out of memory for the kernel's OOM report");
@@ -142,30 +210,45 @@ int kmsg_save_oom(uint64_t since_ns, const char *path)
 	sc.out = out;
 	sc.len = KMSG_OOM_MAX_BYTES;
 	sc.used = &used;
-	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		warn("cannot read the kernel log (/dev/kmsg): %m; the OOM report is not kept");
-		free(out);
-		return -1;
-	}
-	/* One record a read, oldest first; EPIPE: one was overwritten. */
+	/* One record a read.  EPIPE: records were overwritten (the next read
+	 * goes on from the oldest left); EINVAL: one too long for rec was
+	 * skipped; EAGAIN: no more. */
 	for (;;) {
-		ssize_t len = read(fd, rec, sizeof rec - 1);
+		ssize_t len = read(fd, rec, sizeof rec);
 
-		if (len < 0 && errno == EPIPE)
+		if (len < 0 && (errno == EPIPE || errno == EINTR || errno == EINVAL) &&
+		    ++skipped < 100000)
 			continue;
-		if (len < 0 && errno == EINTR)
-			continue;
+		if (len < 0 && errno != EAGAIN)
+			warn("reading the kernel log (/dev/kmsg): %m; the OOM report may be cut");
 		if (len <= 0)
 			break;
 		scan_record(&sc, rec, (size_t)len);
 	}
-	close(fd);
-	if (sc.reports && file_replace(path, fill, &(struct fill_arg){ out, used }) < 0) {
+	if (sc.in_report)
+		end_report(&sc);
+	if (!sc.reports) {
+		free(out);
+		return 0;
+	}
+	wfd = file_open_private(path, O_TRUNC, 0600);
+	if (wfd < 0) {
 		warn("cannot write '%s': %s; the OOM report is not kept", path, file_why(errno));
 		free(out);
 		return -1;
 	}
+	while (off < used) {
+		ssize_t w = write(wfd, out + off, used - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			warn("cannot write '%s': %m; the OOM report is cut", path);
+			break;
+		}
+		off += (size_t)w;
+	}
+	close(wfd);
 	free(out);
 	return sc.reports;
 }

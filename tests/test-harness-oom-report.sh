@@ -3,9 +3,10 @@
 # An OOM-killed run keeps the kernel's report: zram of 16 MiB under three
 # times the quick scenario's limit fills and the workload is OOM-killed;
 # the run is invalid, its reason names TAG-oom.txt, and that file beside
-# run.json holds the kill report from "invoked oom-killer" to "Killed
-# process" of the workload's own process, with the memory state between,
-# as dmesg prints it.  A run that was not killed has no such file.  Try:
+# run.json (root's alone) holds the kill report from "invoked oom-killer"
+# to "Killed process" of the workload's own process in the run's cgroup,
+# with the memory state between.  A run that was not killed has no such
+# file.  Try:
 #   tests/run-tests test-harness-oom-report.sh
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
@@ -14,7 +15,8 @@ requires_root
 requires jq
 requires_swapbench
 requires_swap_tiers zram
-[ -r /dev/kmsg ] || skip "the kernel log (/dev/kmsg) cannot be read here"
+dd if=/dev/kmsg of=/dev/null bs=8192 count=1 iflag=nonblock 2>/dev/null ||
+	skip "the kernel log (/dev/kmsg) cannot be read here"
 keep_stderr
 swapbench_isolate
 export SWAPBENCH_SCENARIOS=$top/scenarios
@@ -36,14 +38,17 @@ if [ -n "$file" ] && [ -f "$tmp/run/$file" ]; then
 		grep -qE '^\[ *[0-9]+\.[0-9]{6}\] .*Killed process [0-9]+ \(' "$r" &&
 		grep -qE 'Call Trace:|oom_kill_process' "$r" ||
 		bad "$file is not a kill report: $(head -c 600 "$r")"
-	# The report is the run's: the process killed was one of its workload's.
-	pid=$(sed -nE 's/.*Killed process ([0-9]+) \((.*)\).*/\2/p' "$r" | head -n 1)
-	[[ $pid == *swapbench* || $pid == *touch* ]] || bad "the process killed was '$pid', not the workload"
-	[ "$(stat -c %U "$r")" = root ] && [ ! -L "$r" ] || bad "$file: not a plain file of root's"
+	# The reports are the run's: every kill in its cgroup, of its workload.
+	grep -oE 'task_memcg=[^,]*' "$r" | grep -vE '/swapbench-run-[0-9]+$' &&
+		bad "$file holds another cgroup's kill"
+	grep -qE 'task_memcg=[^,]*/swapbench-run-[0-9]+(,|$)' "$r" || bad "$file names no cgroup of the run"
+	comm=$(sed -nE 's/.*Killed process [0-9]+ \((.*)\).*/\1/p' "$r" | sort -u | tr '\n' ' ')
+	[[ $comm == swapbench* ]] || bad "the processes killed were '$comm', not the workload's"
+	[ "$(stat -c '%U %a' "$r")" = "root 600" ] && [ ! -L "$r" ] || bad "$file: not a plain file of root's alone"
 else
 	bad "no OOM report file: '$file' in $(ls "$tmp/run")"
 fi
-jq -e '.valid == true and (has("oom_report_file") | not)' <<<"$big" >/dev/null ||
+jq -e '.metrics.oom_kills == 0 and (has("oom_report_file") | not)' <<<"$big" >/dev/null ||
 	bad "the big zram's run: $(jq -c '{valid, invalid_reason, oom_report_file}' <<<"$big")"
 same_machine "$before" "after the OOM-killed run"
 checks_done

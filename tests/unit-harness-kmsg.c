@@ -1,67 +1,105 @@
 /* Unit tests for harness/kmsg.c's filter: /dev/kmsg records (with
- * dictionary lines) in, the run's OOM reports out as dmesg prints them:
- * only reports logged since the run began, each from "invoked oom-killer"
- * to "Killed process" and the oom_reaper's line after it, other records
- * left out, and a buffer too small for them cut at a line, never
- * garbled. */
+ * dictionary lines) in, the run's OOM reports out: only reports that
+ * killed in the run's memory cgroup (by the report's task_memcg= or
+ * oom_memcg=), each from "invoked oom-killer" to "Killed process" and the
+ * oom_reaper's line after it; a report whose victim was already exiting
+ * ends there; user space's records (facility 1 and up) and malformed
+ * headers are not the kernel's; a buffer too small is cut at a line; the
+ * records need no NUL after them. */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kmsg.h"
 #include "unit.h"
 
+#define OURS "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0," \
+	"oom_memcg=/swapbench-run-7541,task_memcg=/swapbench-run-7541,task=swapbench,pid=4242,uid=0"
+
 static const char records[] =
-	/* A report from before the run: not the run's. */
-	"4,100,5000000,-;old invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0\n"
-	"3,101,5000100,-;Memory cgroup out of memory: Killed process 7 (old)\n"
-	/* The run: something else, then a kill with its stack and a
+	/* Another cgroup's kill: not the run's. */
+	"4,100,5000000,-;java invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0\n"
+	"6,101,5000050,-;oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/system.slice/app,"
+	"task_memcg=/system.slice/app,task=java,pid=7,uid=0\n"
+	"3,102,5000100,-;Memory cgroup out of memory: Killed process 7 (java)\n"
+	"6,103,5000200,-;oom_reaper: reaped process 7 (java), now anon-rss:0kB\n"
+	/* Something else, then the run's kill with its stack and a
 	 * dictionary line, the reaper, then something else again. */
 	"6,200,10000000,-;loop0: detected capacity change from 0 to 2097152\n"
-	"4,201,10500000,-;swapbench touch invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
+	"4,201,10500000,-;swapbench invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"
 	" SUBSYSTEM=memory\n"
-	" DEVICE=+memory:x\n"
-	"4,202,10500010,-;CPU: 1 UID: 0 PID: 4242 Comm: swapbench touch Not tainted 6.18.0 #1\n"
+	" DEVICE=+memory:x;y\n"
+	"4,202,10500010,-;CPU: 1 UID: 0 PID: 4242 Comm: swapbench Not tainted 6.18.0 #1\n"
 	"4,203,10500020,c;Call Trace:\n"
 	"6,204,10500400,-;memory: usage 524288kB, limit 524288kB, failcnt 133612\n"
-	"3,205,10500500,-;Memory cgroup out of memory: Killed process 4242 (swapbench touch) total-vm:600000kB\n"
-	"6,206,10600000,-;oom_reaper: reaped process 4242 (swapbench touch), now anon-rss:0kB\n"
-	"6,207,11000000,-;Adding 1048572k swap on /dev/zram0.  Priority:100\n"
-	/* A second kill of the run. */
-	"4,208,12000000,-;stress-ng-vm invoked oom-killer: gfp_mask=0x140dca, order=0\n"
-	"3,209,12000100,-;Memory cgroup out of memory: Killed process 4300 (stress-ng-vm)\n";
+	"6,205,10500450,-;" OURS "\n"
+	"3,206,10500500,-;Memory cgroup out of memory: Killed process 4242 (swapbench) total-vm:600000kB\n"
+	"6,207,10600000,-;oom_reaper: reaped process 4242 (swapbench), now anon-rss:0kB\n"
+	"6,208,11000000,-;Adding 1048572k swap on /dev/zram0.  Priority:100\n"
+	/* User space writing a report of its own into the log. */
+	"12,209,11500000,-;fake invoked oom-killer: gfp_mask=0x0\n"
+	/* Malformed headers. */
+	"4,210;x invoked oom-killer: gfp_mask=0x0\n"
+	"4,211,-5,-;y invoked oom-killer: gfp_mask=0x0\n"
+	/* The run's second kill: its victim was already exiting. */
+	"4,212,12000000,-;swapbench invoked oom-killer: gfp_mask=0x140dca, order=0\n"
+	"6,213,12000050,-;" OURS "\n"
+	"6,214,12000100,-;Memory cgroup out of memory: OOM victim 4243 (swapbench) is already exiting. "
+	"Skip killing the task\n"
+	"6,215,12500000,-;zram0: detected capacity change from 2097152 to 0\n";
 
 int main(void)
 {
 	char out[4096], small[200];
-	size_t used = 0, sused = 0;
-	int n = kmsg_oom_filter(records, sizeof records - 1, 10000000, out, sizeof out, &used);
+	size_t used = 0, sused = 0, n = sizeof records - 1, page = (size_t)sysconf(_SC_PAGESIZE);
+	int k = kmsg_oom_filter(records, n, "swapbench-run-7541", out, sizeof out, &used);
+	char *guard;
 
-	CHECK(n == 2);
+	CHECK(k == 2);
 	CHECK(used == strlen(out));
-	CHECK(!strstr(out, "old"));		/* before the run */
+	CHECK(!strstr(out, "java"));		/* another cgroup's */
 	CHECK(!strstr(out, "loop0"));		/* not a report's */
-	CHECK(!strstr(out, "Adding"));		/* after the report ended */
+	CHECK(!strstr(out, "Adding") && !strstr(out, "zram0"));	/* after a report ended */
 	CHECK(!strstr(out, "SUBSYSTEM"));	/* dictionary lines */
-	CHECK(!strncmp(out, "[   10.500000] swapbench touch invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)",
-		       strlen("[   10.500000] swapbench touch invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)")));
-	CHECK(strstr(out, "\n[   10.500010] CPU: 1 UID: 0 PID: 4242 Comm: swapbench touch"));
+	CHECK(!strstr(out, "fake") && !strstr(out, " x ") && !strstr(out, " y "));
+	CHECK(!strncmp(out, "[   10.500000] swapbench invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)",
+		       strlen("[   10.500000] swapbench invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)")));
+	CHECK(strstr(out, "\n[   10.500010] CPU: 1 UID: 0 PID: 4242 Comm: swapbench"));
 	CHECK(strstr(out, "\n[   10.500400] memory: usage 524288kB, limit 524288kB, failcnt 133612\n"));
-	CHECK(strstr(out, "Killed process 4242 (swapbench touch)"));
+	CHECK(strstr(out, "Killed process 4242 (swapbench)"));
 	CHECK(strstr(out, "\n[   10.600000] oom_reaper: reaped process 4242"));
-	CHECK(strstr(out, "\n[   12.000100] Memory cgroup out of memory: Killed process 4300 (stress-ng-vm)\n"));
+	CHECK(strstr(out, "is already exiting. Skip killing the task\n"));
 
-	/* Too small: whole lines up to the first that does not fit, then
-	 * nothing (the count is still every report's). */
-	n = kmsg_oom_filter(records, sizeof records - 1, 10000000, small, sizeof small, &sused);
-	CHECK(n == 2);
+	/* Another cgroup, or one whose name only ends like the run's: none. */
+	used = 0;
+	CHECK(kmsg_oom_filter(records, n, "app", out, sizeof out, &used) == 1 && strstr(out, "java"));
+	used = 0;
+	CHECK(kmsg_oom_filter(records, n, "run-7541", out, sizeof out, &used) == 0 && used == 0 &&
+	      out[0] == '\0');
+
+	/* Too small: whole lines up to the first that does not fit. */
+	used = 0;
+	kmsg_oom_filter(records, n, "swapbench-run-7541", out, sizeof out, &used);
+	k = kmsg_oom_filter(records, n, "swapbench-run-7541", small, sizeof small, &sused);
+	CHECK(k == 2);
 	CHECK(sused == strlen(small) && sused > 0 && sused < sizeof small);
 	CHECK(small[sused - 1] == '\n');
 	CHECK(!strncmp(small, out, sused));
 
-	/* Nothing since: no report. */
-	used = 0;
-	CHECK(kmsg_oom_filter(records, sizeof records - 1, 20000000, out, sizeof out, &used) == 0 &&
-	      used == 0 && out[0] == '\0');
+	/* A record right before an unreadable page: nothing read past it. */
+	guard = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (guard != MAP_FAILED && mprotect(guard + page, page, PROT_NONE) == 0) {
+		static const char rec[] = "4,1,12345,-;a invoked oom-killer: gfp_mask=0x0";
+		char *at = guard + page - (sizeof rec - 1);
+
+		memcpy(at, rec, sizeof rec - 1);
+		used = 0;
+		CHECK(kmsg_oom_filter(at, sizeof rec - 1, "swapbench-run-7541", out, sizeof out, &used) == 0);
+		munmap(guard, 2 * page);
+	}
 	if (!unit_failures)
-		fprintf(stderr, "# a run's OOM reports out of /dev/kmsg records, cut at a line when too long\n");
+		fprintf(stderr, "# a run's OOM reports out of /dev/kmsg records: its cgroup's only, "
+				"cut at a line when too long\n");
 	UNIT_DONE();
 }
