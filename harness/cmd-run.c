@@ -846,7 +846,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 	const struct tier_ops *ops[TIER_STACK_MAX];
 	json_t *run, *children = json_array();
 	size_t log0 = run_log ? json_array_size(run_log) : 0, i;
-	char why[512] = "", name[64], cg[PATH_MAX], tag[96];
+	char why[VERDICT_WHY_MAX] = "", name[64], cg[PATH_MAX], tag[96];
 	struct run_facts rf = { 0 };
 	uint64_t waited = 0;
 	struct tier_stack st;

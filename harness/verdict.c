@@ -47,20 +47,21 @@ static bool timeout(const struct run_facts *f, char *why, size_t len)
 
 static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 {
-	/* Callers' buffers are 512 bytes: this text with every number at its
-	 * widest fits (unit-tested). */
+	/* Callers' buffers are VERDICT_WHY_MAX: this text with every number
+	 * and the report's name at their widest fits (unit-tested). */
 	if (f->limit_bytes && f->zswap_peak_bytes > f->limit_bytes / 4)
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup, while zswap's pool "
 			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB limit and wrote "
 			 "back %" PRIu64 " pages: zswap keeps pages it cannot compress whole and charges "
 			 "its pool to the cgroup, so swapping them out frees nothing unless it writes "
-			 "them back (%s); RUNBOOK.md, \"zswap OOM-killed with pages that do not "
-			 "compress\"", f->oom_kills, f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,
-			 f->zswap_written_back_pages,
+			 "them back (%s); the kernel's report is in %.160s; RUNBOOK.md, \"zswap "
+			 "OOM-killed with pages that do not compress\"", f->oom_kills,
+			 f->zswap_peak_bytes >> 20, f->limit_bytes >> 20, f->zswap_written_back_pages,
 			 f->zswap_shrinker == SHRINKER_ON ? "its shrinker was on: a lower memory.zswap.max" :
 			 f->zswap_shrinker == SHRINKER_ABSENT ?
 			 "this kernel's zswap has no shrinker: a lower memory.zswap.max" :
-			 "zswap:shrinker=on, or a lower memory.zswap.max");
+			 "zswap:shrinker=on, or a lower memory.zswap.max",
+			 f->oom_report ? f->oom_report : "dmesg");
 	else
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup (the kernel's report is "
 			 "in %.160s; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", "

@@ -59,6 +59,10 @@ bool compressibility_band(const char *declared, double ratio, char *band, size_t
  * working set (so that stray swap elsewhere does not make it valid). */
 uint64_t run_min_pages(uint64_t working_set_pages, uint64_t overflow_pages);
 
+/* The size of the buffer a reason needs (the longest, a zswap OOM kill's
+ * with the report's file named, is under it: unit-tested). */
+#define VERDICT_WHY_MAX 768
+
 /* The first rule that applies: writes why the run does not count into why
  * and returns the rule's name; NULL (why "") when the run counts. */
 const char *run_verdict(const struct run_facts *f, char *why, size_t len);
