@@ -1,4 +1,4 @@
-/* A run's OOM reports from the kernel log: see kmsg.h.
+/* The kernel log: a hang's tail, a run's OOM reports; see kmsg.h.
  * Try: build/tests/unit-harness-kmsg */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,6 +155,11 @@ static void scan_record(struct oom_scan *sc, const char *rec, size_t n)
 	sc->after_kill = false;
 }
 
+static void scan_oom_record(void *arg, const char *rec, size_t n)
+{
+	scan_record(arg, rec, n);
+}
+
 int kmsg_oom_filter(const char *records, size_t n, const char *cgroup, char *out, size_t len,
 		    size_t *used)
 {
@@ -181,6 +186,71 @@ int kmsg_oom_filter(const char *records, size_t n, const char *cgroup, char *out
 	return sc.reports;
 }
 
+/* Reads FD's records to the end, each to fn: EPIPE (records overwritten:
+ * the next read goes on from the oldest left), EINTR and EINVAL (a record
+ * too long for the buffer, skipped) go on; EAGAIN ends it; another error
+ * ends it with a warning. */
+static void read_records(int fd, void (*fn)(void *arg, const char *rec, size_t n), void *arg)
+{
+	char rec[8192];
+	unsigned skipped = 0;
+
+	for (;;) {
+		ssize_t len = read(fd, rec, sizeof rec);
+
+		if (len < 0 && (errno == EPIPE || errno == EINTR || errno == EINVAL) &&
+		    ++skipped < 100000)
+			continue;
+		if (len < 0 && errno != EAGAIN)
+			warn("reading the kernel log (/dev/kmsg): %m");
+		if (len <= 0)
+			return;
+		fn(arg, rec, (size_t)len);
+	}
+}
+
+struct tail {
+	char **ring;
+	int n, count;
+};
+
+/* A record's message (its first line after ';') into the ring. */
+static void tail_record(void *arg, const char *rec, size_t n)
+{
+	struct tail *t = arg;
+	const char *nl = memchr(rec, '\n', n), *semi;
+	size_t line = nl ? (size_t)(nl - rec) : n;
+
+	semi = memchr(rec, ';', line);
+	if (!semi)
+		return;
+	free(t->ring[t->count % t->n]);
+	t->ring[t->count % t->n] = strndup(semi + 1, line - (size_t)(semi + 1 - rec));
+	t->count++;
+}
+
+void kmsg_print_tail(FILE *f, int n)
+{
+	struct tail t = { .ring = calloc((size_t)(n > 0 ? n : 1), sizeof(char *)), .n = n > 0 ? n : 1 };
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), i;
+
+	if (!t.ring || fd < 0) {
+		fprintf(f, "  (cannot read /dev/kmsg: %s)\n", t.ring ? strerror(errno) : "out of memory");
+		if (fd >= 0)
+			close(fd);
+		free(t.ring);
+		return;
+	}
+	read_records(fd, tail_record, &t);
+	close(fd);
+	fprintf(f, "  kernel log, last %d lines:\n", t.count < t.n ? t.count : t.n);
+	for (i = t.count < t.n ? 0 : t.count - t.n; i < t.count; i++)
+		fprintf(f, "    %s\n", t.ring[i % t.n] ? t.ring[i % t.n] : "");
+	for (i = 0; i < t.n; i++)
+		free(t.ring[i]);
+	free(t.ring);
+}
+
 int kmsg_open_end(void)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -197,9 +267,8 @@ int kmsg_open_end(void)
 int kmsg_save_oom(int fd, const char *cgroup, const char *path)
 {
 	struct oom_scan sc = { .cgroup = cgroup };
-	char rec[8192], *out = malloc(KMSG_OOM_MAX_BYTES);
+	char *out = malloc(KMSG_OOM_MAX_BYTES);
 	size_t used = 0, off = 0;
-	unsigned skipped = 0;
 	int wfd;
 
 	if (!out) {
@@ -210,21 +279,7 @@ int kmsg_save_oom(int fd, const char *cgroup, const char *path)
 	sc.out = out;
 	sc.len = KMSG_OOM_MAX_BYTES;
 	sc.used = &used;
-	/* One record a read.  EPIPE: records were overwritten (the next read
-	 * goes on from the oldest left); EINVAL: one too long for rec was
-	 * skipped; EAGAIN: no more. */
-	for (;;) {
-		ssize_t len = read(fd, rec, sizeof rec);
-
-		if (len < 0 && (errno == EPIPE || errno == EINTR || errno == EINVAL) &&
-		    ++skipped < 100000)
-			continue;
-		if (len < 0 && errno != EAGAIN)
-			warn("reading the kernel log (/dev/kmsg): %m; the OOM report may be cut");
-		if (len <= 0)
-			break;
-		scan_record(&sc, rec, (size_t)len);
-	}
+	read_records(fd, scan_oom_record, &sc);
 	if (sc.in_report)
 		end_report(&sc);
 	if (!sc.reports) {

@@ -1,4 +1,5 @@
-/* The kernel's OOM reports of a run, kept beside its results: /dev/kmsg
+/* The kernel log, its one reader: the tail a hung child's diagnostics
+ * print, and the kernel's OOM reports of a run, kept beside its results: /dev/kmsg
  * opened at its end before the workload starts and read without blocking
  * after it ends (by record, so no clock is compared), each report from its
  * "invoked oom-killer" line to its "Killed process" line (and the
@@ -9,6 +10,11 @@
 #define SWAPBENCH_KMSG_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+/* The kernel's last N messages to F, indented, as a hung child's
+ * diagnostics show them (or why the log cannot be read). */
+void kmsg_print_tail(FILE *f, int n);
 
 /* At most this much of a run's reports is kept (a kill report is 4-8
  * KiB; a run that kills many times keeps the first ones). */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmsg.h"
 #include "log.h"
 #include "procfs.h"
 #include "run.h"
@@ -479,51 +480,6 @@ int child_run(const char *const argv[], const struct child_opts *o, int timeout_
 	return w;
 }
 
-/* The last n lines of the kernel log, from /dev/kmsg without blocking. */
-static void kmsg_tail(int n)
-{
-	char **ring = calloc((size_t)n, sizeof *ring);
-	char rec[2048];
-	int fd, i, count = 0;
-
-	if (!ring)
-		return;
-	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "  (cannot read /dev/kmsg: %s)\n", strerror(errno));
-		free(ring);
-		return;
-	}
-	for (;;) {
-		ssize_t len = read(fd, rec, sizeof rec - 1);
-		char *msg;
-
-		if (len < 0 && errno == EPIPE)
-			continue; /* overwritten record */
-		if (len <= 0)
-			break;
-		rec[len] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		free(ring[count % n]);
-		ring[count % n] = strdup(msg);
-		count++;
-	}
-	close(fd);
-	fprintf(stderr, "  kernel log, last %d lines:\n", count < n ? count : n);
-	for (i = count < n ? 0 : count - n; i < count; i++) {
-		char *m = ring[i % n];
-		size_t l = m ? strlen(m) : 0;
-
-		if (l && m[l - 1] == '\n')
-			m[l - 1] = '\0';
-		fprintf(stderr, "    %s\n", m ? m : "");
-	}
-	for (i = 0; i < n; i++)
-		free(ring[i]);
-	free(ring);
-}
-
 void hang_report(const char *what)
 {
 	DIR *d = opendir("/proc");
@@ -561,7 +517,7 @@ void hang_report(const char *what)
 		closedir(d);
 	if (!found)
 		fprintf(stderr, "  no task in D state\n");
-	kmsg_tail(20);
+	kmsg_print_tail(stderr, 20);
 }
 
 json_t *argv_json(const char *const argv[])

@@ -41,6 +41,10 @@ grep -q "sleep (pid [0-9]*) did not end within [0-9]* ms of SIGKILL" "$tmp/err" 
 	{ cat "$tmp/err" >&2; fail "item 9: no message naming the child that did not end"; }
 grep -q "diagnostics for 'sleep'" "$tmp/err" ||
 	{ cat "$tmp/err" >&2; fail "item 9: no D-state diagnostics"; }
+# The kernel log's tail follows them: messages, not /dev/kmsg's headers.
+grep -qE '^  kernel log, last [0-9]+ lines:$|^  \(cannot read /dev/kmsg' "$tmp/err" &&
+	! grep -qE '^    [0-9]+,[0-9]+,[0-9]+,' "$tmp/err" ||
+	{ cat "$tmp/err" >&2; fail "item 9: no kernel log tail, or one with record headers"; }
 for p in $(pgrep -x sleep); do
 	grep -qzx "SWAPBENCH_TEST_ID=${SWAPBENCH_TEST_ID:-none}" "/proc/$p/environ" 2>/dev/null &&
 		[ "$(tr '\0' ' ' <"/proc/$p/cmdline")" = "sleep 90 " ] &&
