@@ -758,15 +758,13 @@ static void daemons_cpu(json_t *run)
 	json_object_set_new(m, "tier_daemons_cpu_ns", json_integer(sum));
 	result_set_real(m, "tier_daemons_cpu_pct_of_core", (double)sum * 100 / (double)dur);
 	/* Per page the tier moved, either way: what a swapped page costs the
-	 * daemons (pages zswap kept count too, as for the swap rates). */
+	 * daemons (result.c's one formula, which readers of older documents
+	 * use too). */
 	{
-		json_int_t pages = json_integer_value(json_object_get(m, "pswpin_pages")) +
-				   json_integer_value(json_object_get(m, "pswpout_pages")) +
-				   json_integer_value(json_object_get(m, "zswpin_pages")) +
-				   json_integer_value(json_object_get(m, "zswpout_pages"));
+		double per_page;
 
-		if (pages > 0)
-			result_set_real(m, "tier_daemons_cpu_ns_per_page", (double)sum / (double)pages);
+		if (result_daemons_cpu_per_page(m, &per_page))
+			result_set_real(m, "tier_daemons_cpu_ns_per_page", per_page);
 	}
 }
 

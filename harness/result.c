@@ -181,9 +181,7 @@ static int cmp_repeat(const void *a, const void *b)
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* tier_daemons_cpu_ns over the pages swapped either way, as cmd-run.c
- * writes it, for a run recorded before it did. */
-static bool daemons_cpu_per_page(const json_t *m, double *v)
+bool result_daemons_cpu_per_page(const json_t *m, double *v)
 {
 	static const char *const keys[] = { "pswpin_pages", "pswpout_pages", "zswpin_pages",
 					    "zswpout_pages" };
@@ -212,7 +210,7 @@ static bool run_metric(const json_t *run, const char *key, double *v)
 		return json_is_number(x);
 	}
 	if (!strcmp(key, "tier_daemons_cpu_ns_per_page"))
-		return daemons_cpu_per_page(m, v);
+		return result_daemons_cpu_per_page(m, v);
 	if (!strcmp(key, "swapped_out_rate_pages_per_s"))
 		a = "pswpout_pages", b = "zswpout_pages";
 	else if (!strcmp(key, "swapped_in_rate_pages_per_s"))

@@ -59,6 +59,12 @@ enum metric_unit { UNIT_NS, UNIT_PCT, UNIT_PAGES, UNIT_RATE, UNIT_OPS };
  * swapped either way (pswp* + zswp*), for documents written before runs
  * recorded it. */
 
+/* tier_daemons_cpu_ns over the pages swapped either way (pswp* + zswp*,
+ * pages zswap kept count as for the swap rates) of a run's metrics M,
+ * into *v: what cmd-run.c writes, and what readers derive for a run
+ * recorded before it did.  Whether M has both. */
+bool result_daemons_cpu_per_page(const json_t *m, double *v);
+
 struct metric {
 	const char *name;	/* what --metric takes */
 	const char *key;	/* the key in a run's "metrics" */

@@ -445,6 +445,23 @@ requires_swap_tiers() {
 	done
 }
 
+# wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds;
+# returns 1 when SECONDS pass first.
+wait_until() {
+	local t=$1 i
+	shift
+	for ((i = 0; i < t * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# pid_gone PID: whether PID has exited (for wait_until).
+pid_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
 # wait_swap_used DEV KIB SECONDS: wait until DEV has at least KIB in use;
 # returns 1 on timeout.
 wait_swap_used() {

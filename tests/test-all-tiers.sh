@@ -96,7 +96,7 @@ STUB_SLEEP=1 SWAPBENCH=$tmp/stub OUT=$tmp/stubbed "$script" >"$tmp/stub.out" 2>&
 pid=$!
 sleep 1
 kill -TERM "$pid"
-with_timeout 10 tail --pid="$pid" -f /dev/null
+wait_until 10 pid_gone "$pid" || { kill -KILL "$pid"; bad "all-tiers still running 10 s after TERM"; }
 wait "$pid"
 rc=$?
 [ "$rc" = 130 ] && [ "$(grep -c '^== ' "$tmp/stub.out")" = 1 ] ||
@@ -113,18 +113,11 @@ same_machine "$before" "after all-tiers"
 OUT=$tmp/term SCENARIOS=incompressible TIERS=zram REPEATS=3 DURATION=30 "$script" >"$tmp/term.out" 2>&1 &
 pid=$!
 cleanup_add "kill -INT $pid 2>/dev/null"
-for ((i = 0; i < 300; i++)); do
-	[ -n "$(active_swaps)" ] && break
-	sleep 0.1
-done
-[ -n "$(active_swaps)" ] || bad "no swap came up within 30 s: $(tail -n 5 "$tmp/term.out")"
+swap_up() { [ -n "$(active_swaps)" ]; }
+wait_until 30 swap_up || bad "no swap came up within 30 s: $(tail -n 5 "$tmp/term.out")"
 sleep 1
 kill -TERM "$pid"
-for ((i = 0; i < 600; i++)); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
+if ! wait_until 60 pid_gone "$pid"; then
 	bad "all-tiers still running 60 s after TERM"
 else
 	wait "$pid"
