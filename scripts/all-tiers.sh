@@ -73,9 +73,11 @@ for sc in $SCENARIOS; do
 	echo
 	"$SWAPBENCH" run --scenario "$sc" "${common[@]}" "${args[@]}" --out "$OUT/$sc" &
 	pid=$!
-	while ! wait "$pid"; do	# wait returns early when a trapped signal comes
-		kill -0 "$pid" 2>/dev/null || { rc=1; break; }
-	done
+	# wait returns early when a trapped signal comes: wait again until
+	# swapbench is gone, then once more for its own status (bash keeps
+	# it), whether or not a signal cut the last wait short.
+	while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
+	wait "$pid" || rc=1
 	pid=
 done
 # Stopped by a signal: not the whole comparison, whatever swapbench said.
