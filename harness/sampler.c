@@ -129,13 +129,19 @@ static void sample_fast(struct sampler *s)
 			       psi_total(buf, "full", &s->cg_full_us) == 0;
 	}
 
-	/* zswap's pool charged to the cgroup (v2), on every round: it can fill
-	 * the limit and be OOM-killed with in under a second. */
+	/* zswap's pool charged to the cgroup (v2), on every round, into the
+	 * series too (sample_cgroup leaves it out): it can fill the limit and
+	 * be OOM-killed within under a second. */
 	if (s->fd_cg_zswap >= 0 && reread(s->fd_cg_zswap, buf, sizeof buf) > 0) {
 		uint64_t v;
 
-		if (cg_number(buf, &v) == 0 && v > s->cg_zswap_peak_bytes)
-			s->cg_zswap_peak_bytes = v;
+		if (cg_number(buf, &v) == 0) {
+			if (v > s->cg_zswap_peak_bytes)
+				s->cg_zswap_peak_bytes = v;
+			if (s->out)
+				fprintf(s->out, "%" PRIu64 "\tcg_memory.zswap.current\tvalue\t%" PRIu64 "\n",
+					now.t_ns, v);
+		}
 	}
 	/* Until the workload fills its cgroup: memory.current or
 	 * memory.usage_in_bytes on every round. */
@@ -221,8 +227,8 @@ static void sample_cgroup(struct sampler *s)
 	int i;
 
 	for (i = 0; i < 6; i++) {
-		if (reread(s->fd_cg[i], buf, sizeof buf) <= 0)
-			continue;
+		if (s->fd_cg[i] == s->fd_cg_zswap || reread(s->fd_cg[i], buf, sizeof buf) <= 0)
+			continue;	/* memory.zswap.current: every fast round */
 		snprintf(src, sizeof src, "cg_%s", s->cg_name[i]);
 		/* names[0]: memory.current (v2) or memory.usage_in_bytes (v1). */
 		if (i == 0)

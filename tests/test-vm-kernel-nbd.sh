@@ -4,8 +4,9 @@
 # installed) under qemu-system-x86_64 -accel tcg, with this host's root shared
 # read-only over virtio-9p.  The guest (tests/vm/guest-run.sh) swaps a
 # memory-cgroup overcommit to vramd through nbd-client and /dev/nbd0, then to
-# zram.ko, runs swapbench doctor and prints RESULT lines that this test
-# checks.  About 80 s on an idle 2-core host, up to 250 s on a busy one.
+# zram.ko, through swapbench's own nbd tier, runs swapbench run on cgroup v2
+# (a valid and an OOM-killed run) and swapbench doctor, and prints RESULT
+# lines that this test checks.  About 80 s on an idle 2-core host, up to 250 s on a busy one.
 # timeout: 720
 #
 #   make check-vm
@@ -21,15 +22,15 @@
 # Every line the guest must report (doctor may be "skip" while the harness
 # is not built).
 EXPECTED=(init boot nbd-attach nbd-swapon nbd-overcommit nbd-stat nbd-teardown nbd
-	zram-setup zram-overcommit zram-mm_stat zram-teardown zram tier-nbd-kernel tier doctor clean "done")
-VM_MAY_SKIP+=(tier-nbd-kernel)
+	zram-setup zram-overcommit zram-mm_stat zram-teardown zram tier-nbd-kernel tier run-v2 run doctor clean "done")
+VM_MAY_SKIP+=(tier-nbd-kernel run-v2)
 
 # VM_SCENARIOS (say "nbd") runs a subset, when debugging.
 keep=()
 if [ -n "${VM_SCENARIOS:-}" ]; then
 	for n in "${EXPECTED[@]}"; do
 		case $n in
-		nbd* | zram* | tier*) [[ " $VM_SCENARIOS " == *" ${n%%-*} "* ]] && keep+=("$n") ;;
+		nbd* | zram* | tier* | run*) [[ " $VM_SCENARIOS " == *" ${n%%-*} "* ]] && keep+=("$n") ;;
 		*) keep+=("$n") ;;
 		esac
 	done

@@ -3,13 +3,15 @@
 # guest booted on Debian's stock kernel, chrooted into the host's root (read
 # only, over 9p) by tests/vm/init, from a copy of the payload in
 # /run/swapbench (this script, tests/functions.sh, build/vramd,
-# build/tests/memtouch, build/swapbench when built, vm.env).
+# build/tests/memtouch, build/swapbench and scenarios/*.ini when built, vm.env).
 #
-#   guest-run.sh          boot checks, then the nbd and zram scenarios (each in
+#   guest-run.sh          boot checks, then the nbd, zram, tier and run scenarios (each in
 #                         a process of its own), swapbench doctor, a leftovers
 #                         check and "RESULT done"
 #   guest-run.sh nbd      vramd (ram) -> nbd-client -unix -> /dev/nbd0 -> swap
 #   guest-run.sh zram     zram.ko -> /dev/zram0 -> swap
+#   guest-run.sh tier     swapbench tier up nbd --transport kernel
+#   guest-run.sh run      swapbench run on cgroup v2: a valid and an OOM-killed run
 #   guest-run.sh ublk     vramd --ublk -> /dev/ublkb0 -> swap, fio, kill -9
 #                         (tests/test-vm-ublk.sh, on the backports kernel)
 #
@@ -40,7 +42,7 @@ VM_ZRAM_MIB=256			# zram disksize
 VM_NBD_CONNECTIONS=4		# what swapbench's nbd tier uses (harness/tier-nbd.c)
 VM_NBD_TIMEOUT=30
 VM_SCENARIO_TIMEOUT=280	# the host sets it from its own timeout
-VM_SCENARIOS="nbd zram tier"
+VM_SCENARIOS="nbd zram tier run"
 VM_FIO_MIB=64			# ublk: fio verify size on the raw device
 VM_DOCTOR=yes			# no: skip swapbench doctor
 SWAPBENCH_SANITIZED=
@@ -673,6 +675,53 @@ scenario_tier() {
 	fi
 }
 
+# swapbench run on cgroup v2 (the host here has v1): the quick scenario over
+# a zram of 16 MiB that the workload overfills (OOM-killed: the kernel's
+# report kept, of the run's own cgroup) and one it fits in (valid, swapped),
+# with the cgroup's PSI and memory files and memory.zswap.current sampled.
+scenario_run() {
+	local out=$tmp/run doc small big file tsv fast zs cur
+	if [ ! -x "$BUILD/swapbench" ]; then
+		result run-v2 skip "build/swapbench absent"
+		return 0
+	fi
+	cleanup_add "SWAPBENCH_STATE_DIR=$tmp/sbstate '$BUILD/swapbench' restore >/dev/null"
+	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
+		timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
+		--tiers 'zram:size=16M:as=small,zram:size=128M:as=big' --set memcg.limit=48M \
+		--set workload.ratio=2 --set workload.duration_s=3 --repeats 1 --out "$out" ||
+		bad run-v2 "swapbench run exit $?"
+	doc=$out/run.json
+	small=$(jq -c '.runs[] | select(.tier == "small")' "$doc")
+	big=$(jq -c '.runs[] | select(.tier == "big")' "$doc")
+	jq -e '.fingerprint.cgroup_version == 2' "$doc" >/dev/null ||
+		bad run-v2 "not a cgroup v2 run: $(jq -c .fingerprint.cgroup_version "$doc")"
+	jq -e '.valid and .metrics.pswpout_pages > 0 and .metrics.oom_kills == 0 and
+		(has("oom_report_file") | not)' <<<"$big" >/dev/null ||
+		bad run-v2 "the 128M zram's run: $(jq -c '{valid, invalid_reason, p: .metrics.pswpout_pages}' <<<"$big")"
+	file=$(jq -r '.oom_report_file // empty' <<<"$small")
+	jq -e '.oom_report_file as $f | .valid == false and .metrics.oom_kills >= 1 and
+		(.invalid_reason | contains("the kernel'"'"'s report is in " + $f + ";"))' <<<"$small" >/dev/null &&
+		[ -f "$out/$file" ] ||
+		bad run-v2 "the 16M zram's run: $(jq -c '{valid, invalid_reason, oom_report_file}' <<<"$small")"
+	# On v2 the kill names the cgroup by its path under the v2 root.
+	grep -qE 'oom-kill:.*task_memcg=/swapbench-run-[0-9]+(,|$)' "$out/$file" &&
+		! grep -oE 'task_memcg=[^,]*' "$out/$file" | grep -qvE '=/swapbench-run-[0-9]+$' ||
+		bad run-v2 "$file: $(grep -E 'oom-kill:' "$out/$file" | head -3)"
+	# The v2 cgroup files, memory.zswap.current on every fast round.
+	tsv=$out/$(jq -r .samples_file <<<"$big")
+	fast=$(awk -F'\t' '$2 == "psi_memory" && $3 == "full_total_us"' "$tsv" | wc -l)
+	zs=$(awk -F'\t' '$2 == "cg_memory.zswap.current"' "$tsv" | wc -l)
+	cur=$(awk -F'\t' '$2 == "cg_memory.current"' "$tsv" | wc -l)
+	[ "$fast" -gt 10 ] && [ "$zs" = "$fast" ] && [ "$cur" -gt 0 ] && [ "$cur" -lt "$fast" ] &&
+		grep -q $'\tcg_memory.pressure\tfull_total_us\t' "$tsv" ||
+		bad run-v2 "samples: $fast fast rounds, $zs memory.zswap.current, $cur memory.current"
+	[ -z "$(active_swaps)" ] && [ -z "$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')" ] ||
+		bad run-v2 "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
+	ok run-v2 "cgroup v2: 128M zram valid ($(jq .metrics.pswpout_pages <<<"$big") pages out), 16M zram" \
+		"OOM-killed with its report kept ($file), $zs of $fast rounds read memory.zswap.current"
+}
+
 doctor() {
 	local rc lines
 	if [ ! -x "$BUILD/swapbench" ]; then
@@ -750,6 +799,7 @@ all) run_all ;;
 nbd) keep_stderr; scenario_nbd ;;
 zram) keep_stderr; scenario_zram ;;
 tier) keep_stderr; scenario_tier ;;
+run) keep_stderr; scenario_run ;;
 ublk) keep_stderr; scenario_ublk ;;
-*) echo "usage: $0 [all|nbd|zram|tier|ublk]" >&2; exit 2 ;;
+*) echo "usage: $0 [all|nbd|zram|tier|run|ublk]" >&2; exit 2 ;;
 esac

@@ -59,7 +59,7 @@ vm_kernel() {
 # guest-run.sh set in the environment pass through; the arguments are
 # added) and the initramfs with the payload.
 vm_initrd() {
-	local t v payload
+	local t v f payload
 	{
 		t=$(((VM_TIMEOUT - 40) / 2))
 		echo "VM_SCENARIO_TIMEOUT=$((t < 60 ? 60 : t))"
@@ -81,6 +81,9 @@ vm_initrd() {
 	)
 	if [ -x "$BUILD/swapbench" ]; then
 		payload+=("$BUILD/swapbench=build/swapbench")
+		for f in "$top"/scenarios/*.ini; do	# the guest's swapbench run, doctor
+			payload+=("$f=scenarios/${f##*/}")
+		done
 	else
 		info "$BUILD/swapbench absent: the guest skips swapbench doctor"
 	fi
