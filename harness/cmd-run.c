@@ -405,6 +405,8 @@ static void oom_daemons_json(const struct sampler *s, json_t *run)
 	X("zswpout_pages", INT, zout) \
 	X("zswpwb_pages", INT, zwb) \
 	X("memcg_zswap_peak_bytes", INT, s->cg_zswap_peak_bytes) \
+	X("memcg_zswap_ratio", REAL, s->cg_stat_zswap_bytes ? \
+	  (double)s->cg_stat_zswapped_bytes / (double)s->cg_stat_zswap_bytes : 0.0) \
 	X("memcg_stat_flushes", INT, ob->flushes)
 
 /* The run's metrics from what it observed (keys with units: results/
@@ -455,6 +457,8 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 		.oom_report = json_string_value(json_object_get(run, "oom_report_file")),
 		.limit_bytes = ob->limit, .zswap_peak_bytes = s->cg_zswap_peak_bytes,
 		.zswap_written_back_pages = zwb,
+		.zswap_ratio = s->cg_stat_zswapped_bytes >= (16ULL << 20) ?
+			       (double)s->cg_stat_zswapped_bytes / (double)s->cg_stat_zswap_bytes : 0,
 		.zswap_shrinker = !shrinker ? SHRINKER_ABSENT : !strcmp(shrinker, "Y") ? SHRINKER_ON :
 				  SHRINKER_OFF,
 		.mismatches = ob->mismatches > 0 ? ob->mismatches : 0,

@@ -59,21 +59,34 @@ static bool names_cgroup(const char *text, size_t n, const char *key, const char
 	return (size_t)(end - v) > c && end[-(ptrdiff_t)c - 1] == '/' && !memcmp(end - c, cgroup, c);
 }
 
-/* Appends one line to the scan's buffer; from the first line that does
- * not fit on, lines are left out (the report is cut, never garbled). */
+/* Appends a record's text to the scan's buffer, a line for each of its
+ * lines (a multi-line printk, such as memory.stat's dump, comes as one
+ * record with its newlines written \x0a), each with the record's time;
+ * from the first line that does not fit on, lines are left out (the
+ * report is cut, never garbled). */
 static void put(struct oom_scan *sc, uint64_t us, const char *text, size_t n)
 {
+	const char *nl;
+	size_t line;
 	int k;
 
-	if (sc->full || *sc->used >= sc->len)
-		return;
-	k = snprintf(sc->out + *sc->used, sc->len - *sc->used, "[%5" PRIu64 ".%06" PRIu64 "] %.*s\n",
-		     us / 1000000, us % 1000000, (int)n, text);
-	if (k < 0 || (size_t)k >= sc->len - *sc->used) {
-		sc->out[*sc->used] = '\0';
-		sc->full = true;
-	} else {
+	for (;;) {
+		if (sc->full || *sc->used >= sc->len)
+			return;
+		nl = find(text, n, "\\x0a");
+		line = nl ? (size_t)(nl - text) : n;
+		k = snprintf(sc->out + *sc->used, sc->len - *sc->used, "[%5" PRIu64 ".%06" PRIu64 "] %.*s\n",
+			     us / 1000000, us % 1000000, (int)line, text);
+		if (k < 0 || (size_t)k >= sc->len - *sc->used) {
+			sc->out[*sc->used] = '\0';
+			sc->full = true;
+			return;
+		}
 		*sc->used += (size_t)k;
+		if (!nl || line + 4 == n)	/* no line after a last \x0a */
+			return;
+		text = nl + 4;
+		n -= line + 4;
 	}
 }
 

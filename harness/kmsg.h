@@ -5,7 +5,8 @@
  * "invoked oom-killer" line to its "Killed process" line (and the
  * oom_reaper's that follows) kept when it killed a task of the run's
  * memory cgroup, the lines as /dev/kmsg gives them (non-printing bytes as
- * \xNN).  Try: tests/test-harness-oom-report.sh */
+ * \xNN) but for a record's own newlines (\x0a), which become lines with the
+ * record's time.  Try: tests/test-harness-oom-report.sh */
 #ifndef SWAPBENCH_KMSG_H
 #define SWAPBENCH_KMSG_H
 

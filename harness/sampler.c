@@ -233,6 +233,17 @@ static void sample_cgroup(struct sampler *s)
 		/* names[0]: memory.current (v2) or memory.usage_in_bytes (v1). */
 		if (i == 0)
 			usage_known = cg_number(buf, &usage) == 0;
+		/* What zswap charged the cgroup, and for how much it held:
+		 * whether it compressed what it kept (v2). */
+		if (s->cgroup_version == 2 && !strcmp(s->cg_name[i], "memory.stat")) {
+			uint64_t zswap, zswapped;
+
+			if (kv_u64(buf, "zswap", &zswap) == 0 && kv_u64(buf, "zswapped", &zswapped) == 0 &&
+			    zswap > s->cg_stat_zswap_bytes) {
+				s->cg_stat_zswap_bytes = zswap;
+				s->cg_stat_zswapped_bytes = zswapped;
+			}
+		}
 		if (strchr(buf, ' '))
 			emit_kv(s, t, src, buf);
 		else if (s->out)
@@ -404,7 +415,7 @@ int sampler_start(struct sampler *s)
 	}
 	s->longest_stall_ns = s->stall_run_ns = 0;
 	s->comp_orig_bytes = s->comp_stored_bytes = 0;
-	s->cg_zswap_peak_bytes = 0;
+	s->cg_zswap_peak_bytes = s->cg_stat_zswap_bytes = s->cg_stat_zswapped_bytes = 0;
 	s->filled_t_ns = 0;
 	errno = pthread_create(&s->thread, NULL, sampler_main, s);
 	if (errno) {

@@ -49,6 +49,8 @@ struct sampler {
 	uint64_t cg_zswap_peak_bytes;	/* the workload cgroup's memory.zswap.current
 					 * at its highest: zswap's pool charged to
 					 * it (0: no such file, as on cgroup v1) */
+	uint64_t cg_stat_zswap_bytes;	/* its memory.stat's zswap (charged) and */
+	uint64_t cg_stat_zswapped_bytes; /* zswapped (held) when zswap was largest */
 	/* Per level of the stack: the most it held (swaps.used_bytes, else a
 	 * pool's compression.orig_bytes) and when it had first taken a MiB
 	 * (CLOCK_MONOTONIC; 0: never): a MiB written to its block device since

@@ -21,10 +21,17 @@ struct run_facts {
 	uint64_t limit_bytes;		/* the cgroup's limit */
 	/* zswap's pool charged to the cgroup at its largest (memory.zswap.current;
 	 * 0: unknown, as on cgroup v1) and the pages it wrote back to the
-	 * device below it (zswpwb): over a quarter of the limit, an OOM kill is zswap
-	 * keeping what it cannot compress. */
+	 * device below it (zswpwb): over a quarter of the limit, an OOM kill is
+	 * zswap's pool filling the cgroup. */
 	uint64_t zswap_peak_bytes;
 	uint64_t zswap_written_back_pages;
+	/* What zswap held over what it charged the cgroup (memory.stat's
+	 * zswapped over zswap, once it held 16 MiB; 0: unknown): about 1, it
+	 * kept the pages whole.  (Not the tier's compression counter: that is
+	 * the pool's, machine-wide and in its allocator's pages; with 2:1 data
+	 * on the VM test's 6.1 and zbud it read 1.00:1 while the cgroup was
+	 * charged 1.85:1.) */
+	double zswap_ratio;
 	/* zswap's shrinker as the run had it (in_force): on, it is no remedy
 	 * to offer; absent (kernels before 6.8), it is none either. */
 	enum { SHRINKER_OFF, SHRINKER_ON, SHRINKER_ABSENT } zswap_shrinker;

@@ -22,8 +22,8 @@
 # Every line the guest must report (doctor may be "skip" while the harness
 # is not built).
 EXPECTED=(init boot nbd-attach nbd-swapon nbd-overcommit nbd-stat nbd-teardown nbd
-	zram-setup zram-overcommit zram-mm_stat zram-teardown zram tier-nbd-kernel tier run-v2 run doctor clean "done")
-VM_MAY_SKIP+=(tier-nbd-kernel run-v2)
+	zram-setup zram-overcommit zram-mm_stat zram-teardown zram tier-nbd-kernel tier run-v2 run-zswap run doctor clean "done")
+VM_MAY_SKIP+=(tier-nbd-kernel run-v2 run-zswap)
 
 # VM_SCENARIOS (say "nbd") runs a subset, when debugging.
 keep=()

@@ -33,6 +33,8 @@ static const char records[] =
 	"4,202,10500010,-;CPU: 1 UID: 0 PID: 4242 Comm: swapbench Not tainted 6.18.0 #1\n"
 	"4,203,10500020,c;Call Trace:\n"
 	"6,204,10500400,-;memory: usage 524288kB, limit 524288kB, failcnt 133612\n"
+	/* memory.stat's dump, one record (a backslash of its own is \x5c). */
+	"6,204,10500420,-;anon 32768\\x0afile 0\\x0azswap 49951679\\x0aa\\x5cx0ab\\x0a\n"
 	"6,205,10500450,-;" OURS "\n"
 	"3,206,10500500,-;Memory cgroup out of memory: Killed process 4242 (swapbench) total-vm:600000kB\n"
 	"6,207,10600000,-;oom_reaper: reaped process 4242 (swapbench), now anon-rss:0kB\n"
@@ -68,6 +70,8 @@ int main(void)
 	CHECK(strstr(out, "\n[   10.500010] CPU: 1 UID: 0 PID: 4242 Comm: swapbench"));
 	CHECK(strstr(out, "\n[   10.500400] memory: usage 524288kB, limit 524288kB, failcnt 133612\n"));
 	CHECK(strstr(out, "Killed process 4242 (swapbench)"));
+	CHECK(strstr(out, "\n[   10.500420] anon 32768\n[   10.500420] file 0\n[   10.500420] zswap 49951679\n"
+		      "[   10.500420] a\\x5cx0ab\n[   10.500450] oom-kill:"));
 	CHECK(strstr(out, "\n[   10.600000] oom_reaper: reaped process 4242"));
 	CHECK(strstr(out, "is already exiting. Skip killing the task\n"));
 

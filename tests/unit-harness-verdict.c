@@ -33,11 +33,10 @@ int main(void)
 		"in dmesg; RUNBOOK.md, \"cgroup v1: why runs were OOM-killed under swap-in\", says how "
 		"to read it)";
 	static const char zswap_oom[] = "oom kill: 1 in the workload cgroup, while zswap's pool held "
-		"up to 510 MiB of the cgroup's 512 MiB limit and wrote back 0 pages: zswap keeps pages "
-		"it cannot compress whole and charges its pool to the cgroup, so swapping them out frees "
-		"nothing unless it writes them back (zswap:shrinker=on, or a lower memory.zswap.max); "
-		"the kernel's report is in dmesg; RUNBOOK.md, \"zswap OOM-killed with pages that do "
-		"not compress\"";
+		"up to 510 MiB of the cgroup's 512 MiB limit and wrote back 0 pages: zswap charges its "
+		"pool to the cgroup, so once the pool fills the limit swapping out frees nothing unless "
+		"it writes pages back (zswap:shrinker=on, or a lower memory.zswap.max); the kernel's "
+		"report is in dmesg; RUNBOOK.md, \"zswap OOM-killed: its pool filled the cgroup\"";
 	struct run_facts f;
 	char band[32], wide[1024];
 
@@ -84,8 +83,20 @@ int main(void)
 	CHECK(is(&f, "oom_kill", plain_oom) && !strcmp(why, plain_oom));
 	f.zswap_peak_bytes = 535449757;	/* memory.stat's zswap in the kernel's report */
 	CHECK(is(&f, "oom_kill", zswap_oom) && !strcmp(why, zswap_oom));
+	/* What it did with the pages, where measured (memory.stat's). */
+	f.zswap_ratio = 1.0;
+	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup and kept these pages whole (1.00:1), "
+		 "so once the pool fills"));
+	f.zswap_ratio = 1.094;
+	CHECK(is(&f, "oom_kill", "the cgroup and kept these pages whole (1.09:1), so"));
+	f.zswap_ratio = 1.096;	/* printed 1.10: compressed */
+	CHECK(is(&f, "oom_kill", "the cgroup and held these pages at 1.10:1, so once"));
+	f.zswap_ratio = 1.85;
+	CHECK(is(&f, "oom_kill", "the cgroup and held these pages at 1.85:1, so once"));
+	f.zswap_ratio = 0;	/* unknown */
+	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup, so once"));
 	f.zswap_shrinker = SHRINKER_ON;	/* then the shrinker is no remedy to offer */
-	CHECK(is(&f, "oom_kill", "writes them back (its shrinker was on: a lower memory.zswap.max);"));
+	CHECK(is(&f, "oom_kill", "writes pages back (its shrinker was on: a lower memory.zswap.max);"));
 	CHECK(!strstr(why, "zswap:shrinker=on"));
 	f.zswap_shrinker = SHRINKER_ABSENT;	/* nor where the kernel has none */
 	CHECK(is(&f, "oom_kill", "(this kernel's zswap has no shrinker: a lower memory.zswap.max);"));
@@ -111,6 +122,8 @@ int main(void)
 	f.oom_kills = f.zswap_peak_bytes = f.limit_bytes = f.zswap_written_back_pages = UINT64_MAX;
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
 	f.zswap_shrinker = SHRINKER_ABSENT;	/* the longest remedy */
+	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
+	f.zswap_ratio = 1e300;	/* and the longest account of the pages */
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
 
 	f = good;

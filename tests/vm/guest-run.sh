@@ -678,11 +678,14 @@ scenario_tier() {
 # swapbench run on cgroup v2 (the host here has v1): the quick scenario over
 # a zram of 16 MiB that the workload overfills (OOM-killed: the kernel's
 # report kept, of the run's own cgroup) and one it fits in (valid, swapped),
-# with the cgroup's PSI and memory files and memory.zswap.current sampled.
+# with the cgroup's PSI and memory files and memory.zswap.current sampled;
+# then zswap, whose pool fills the cgroup (OOM-killed, and the reason says
+# so).
 scenario_run() {
-	local out=$tmp/run doc small big file tsv fast zs cur
+	local out=$tmp/run doc small big file tsv fast zs cur zrun zfile ratio want
 	if [ ! -x "$BUILD/swapbench" ]; then
 		result run-v2 skip "build/swapbench absent"
+		result run-zswap skip "build/swapbench absent"
 		return 0
 	fi
 	cleanup_add "SWAPBENCH_STATE_DIR=$tmp/sbstate '$BUILD/swapbench' restore >/dev/null"
@@ -720,6 +723,37 @@ scenario_run() {
 		bad run-v2 "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
 	ok run-v2 "cgroup v2: 128M zram valid ($(jq .metrics.pswpout_pages <<<"$big") pages out), 16M zram" \
 		"OOM-killed with its report kept ($file), $zs of $fast rounds read memory.zswap.current"
+
+	# zswap (over zram0 as its device: the guest's /var/tmp is tmpfs) with
+	# 2:1 data at three times the limit: its pool, charged to the cgroup
+	# and never written back (6.1 has no shrinker), fills the limit and
+	# the OOM killer comes; the reason says so, with zswap's ratio.
+	cleanup_add zram_reset
+	echo 128M >"$ZRAM_SYS/disksize" || bad run-zswap "cannot size $ZRAM as zswap's device"
+	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
+		timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
+		--tiers "zswap:device=$ZRAM:as=zswap" --set memcg.limit=48M \
+		--set workload.ratio=3 --set workload.duration_s=3 --repeats 1 --out "$tmp/z" ||
+		bad run-zswap "swapbench run exit $?"
+	zrun=$(jq -c '.runs[0]' "$tmp/z/run.json")
+	# memory.stat's zswapped over zswap: what zswap held for what it charged.
+	ratio=$(jq -r '.metrics.memcg_zswap_ratio' <<<"$zrun")
+	want="zswap charges its pool to the cgroup and held these pages at $(printf %.2f "$ratio"):1, so once"
+	jq -e --arg want "$want" '.valid == false and .metrics.oom_kills >= 1 and
+		.metrics.memcg_zswap_peak_bytes > .metrics.memcg_limit_bytes / 4 and
+		.metrics.memcg_zswap_ratio > 1.5 and
+		(.invalid_reason | startswith("oom kill: ") and contains($want) and
+		 contains("(this kernel'"'"'s zswap has no shrinker: a lower memory.zswap.max)") and
+		 contains("RUNBOOK.md, \"zswap OOM-killed: its pool filled the cgroup\""))' <<<"$zrun" >/dev/null ||
+		bad run-zswap "$(jq -c '{valid, invalid_reason, m: (.metrics | {compression, memcg_zswap_ratio, memcg_zswap_peak_bytes, memcg_limit_bytes, oom_kills})}' <<<"$zrun")"
+	# memory.stat's dump in the report, a record of its own, line by line.
+	zfile=$tmp/z/$(jq -r '.oom_report_file // "none"' <<<"$zrun")
+	grep -qE '^\[ *[0-9]+\.[0-9]{6}\] zswap [0-9]+$' "$zfile" && ! grep -q 'x0a' "$zfile" ||
+		bad run-zswap "memory.stat's lines in $zfile: $(grep -m1 -E 'anon [0-9]' "$zfile" | cut -c1-200)"
+	zram_reset || bad run-zswap "cannot reset $ZRAM"
+	[ -z "$(active_swaps)" ] && [ -z "$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')" ] ||
+		bad run-zswap "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
+	ok run-zswap "zswap over $ZRAM OOM-killed at 3x: $(jq -r .invalid_reason <<<"$zrun" | cut -c1-200)..."
 }
 
 doctor() {
