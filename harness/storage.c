@@ -157,6 +157,39 @@ static int swap_signature(const char *dev, char *uuid, size_t ulen, char *label,
 	return rc;
 }
 
+/* The swap areas this process made (device and UUID): an earlier run of
+ * the same invocation's, which a later repeat may format again. */
+static struct {
+	dev_t rdev;
+	char uuid[40];
+} ours[16];
+static unsigned nours;
+
+static void ours_add(dev_t rdev, const char *uuid)
+{
+	unsigned i;
+
+	for (i = 0; i < nours; i++)
+		if (ours[i].rdev == rdev) {
+			snprintf(ours[i].uuid, sizeof ours[i].uuid, "%s", uuid);
+			return;
+		}
+	if (nours < sizeof ours / sizeof ours[0]) {
+		ours[nours].rdev = rdev;
+		snprintf(ours[nours++].uuid, sizeof ours[0].uuid, "%s", uuid);
+	}
+}
+
+static bool ours_has(dev_t rdev, const char *uuid)
+{
+	unsigned i;
+
+	for (i = 0; i < nours; i++)
+		if (ours[i].rdev == rdev && uuid[0] && !strcmp(ours[i].uuid, uuid))
+			return true;
+	return false;
+}
+
 static bool device_supported(struct tier *t, const char *dev, char *why, size_t len)
 {
 	const char *blkid[] = { "blkid", "-p", "-o", "value", "-s", "TYPE", dev, NULL };
@@ -186,8 +219,10 @@ static bool device_supported(struct tier *t, const char *dev, char *why, size_t 
 		return false;
 	}
 	/* Another system's swap (an fstab line naming its UUID or label):
-	 * mkswap would give it a new UUID and drop the label. */
-	if (!force && swap_signature(dev, uuid, sizeof uuid, label, sizeof label) == 1) {
+	 * mkswap would give it a new UUID and drop the label.  Not the one an
+	 * earlier run of this invocation made there (its repeats). */
+	if (!force && swap_signature(dev, uuid, sizeof uuid, label, sizeof label) == 1 &&
+	    !ours_has(st.st_rdev, uuid)) {
 		snprintf(why, len, "--device: '%s' is a swap area already (UUID %s, label '%s'), "
 			 "perhaps another system's: swapbench would reformat it (--force to use it; "
 			 "its UUID and label are kept)", dev, uuid[0] ? uuid : "none", label);
@@ -296,7 +331,7 @@ int storage_setup(struct tier *t)
 	const char *dev = tier_get(t, "device"), *file = tier_get(t, "file");
 	char bd[32], uuid[40], label[20];
 	uint64_t size = 0;
-	struct stat st;
+	struct stat st = { 0 };
 
 	if (!dev) {
 		if (tier_size(t, "size", &size) < 0)
@@ -316,7 +351,11 @@ int storage_setup(struct tier *t)
 		snprintf(bd, sizeof bd, "%u:%u", major(st.st_rdev), minor(st.st_rdev));
 		json_object_set_new(t->state, "block_dev", json_string(bd));
 	}
-	return tier_swapon(t, dev);
+	if (tier_swapon(t, dev) < 0)
+		return -1;
+	if (S_ISBLK(st.st_mode) && swap_signature(dev, uuid, sizeof uuid, label, sizeof label) == 1)
+		ours_add(st.st_rdev, uuid);
+	return 0;
 }
 
 void storage_describe(const struct tier *t, json_t *out)

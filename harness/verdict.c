@@ -2,6 +2,7 @@
  * Try: build/tests/unit-harness-verdict */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "verdict.h"
@@ -53,10 +54,14 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 	 * them whole (the H100 host's 6.18 with random bytes) or compressed,
 	 * its pool growing into the limit all the same (the VM test's 6.1
 	 * with 2:1 data at three times the limit). */
-	if (f->zswap_ratio > 0 && f->zswap_ratio < 1.095)	/* under 1.10 printed */
-		snprintf(how, sizeof how, " and kept these pages whole (%.2f:1)", f->zswap_ratio);
-	else if (f->zswap_ratio > 0)
-		snprintf(how, sizeof how, " and held these pages at %.2f:1", f->zswap_ratio);
+	if (f->zswap_ratio > 0) {
+		char r[32];
+
+		/* Judged on the ratio as printed: under 1.10, not compressed. */
+		snprintf(r, sizeof r, "%.2f", f->zswap_ratio);
+		snprintf(how, sizeof how, strtod(r, NULL) < 1.1 ? " and did not compress these pages (%s:1)" :
+			 " and compressed these pages %s:1", r);
+	}
 	/* Callers' buffers are VERDICT_WHY_MAX: this text with every number
 	 * and the report's name at their widest fits (unit-tested). */
 	if (f->limit_bytes && f->zswap_peak_bytes > f->limit_bytes / 4)
@@ -115,9 +120,9 @@ static bool did_not_swap(const struct run_facts *f, char *why, size_t len)
 
 static bool wrong_compressibility(const struct run_facts *f, char *why, size_t len)
 {
-	snprintf(why, len, "compressibility: the scenario declares %s (orig/stored %s) but the tier "
-		 "stored %.2f:1", f->compressibility ? f->compressibility : "?", f->band,
-		 f->compression_ratio);
+	snprintf(why, len, "compressibility: the scenario declares %s (orig/stored %s) but %s "
+		 "%.2f:1", f->compressibility ? f->compressibility : "?", f->band,
+		 f->compression_source ? f->compression_source : "the tier stored", f->compression_ratio);
 	return f->compression_judged && !f->compression_fits;
 }
 

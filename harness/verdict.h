@@ -50,6 +50,7 @@ struct run_facts {
 	const char *compressibility;	/* as declared */
 	char band[32];			/* the declared band, "LO to HI" */
 	double compression_ratio;
+	const char *compression_source;	/* what measured it; NULL: "the tier stored" */
 	/* The tier device's share of the swap-out traffic; not for zswap. */
 	bool share_known;
 	double share_pct;

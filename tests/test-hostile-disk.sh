@@ -3,15 +3,17 @@
 # area.  A loop device made with `mkswap -L sysswap` (an fstab line may name
 # its UUID or label): `tier up disk --device` refuses it without --force,
 # and with --force the swap area keeps its UUID and label after the tier
-# was up and down.  Try:
+# was up and down.  A run's repeats on a fresh device use again the swap
+# area the first one made (no --force), while another system's is still
+# refused.  Try:
 #   tests/run-tests test-hostile-disk.sh
-# timeout: 120
+# timeout: 300
 
 . "$(dirname "${BASH_SOURCE[0]}")/functions.sh"
 
 requires_root
 requires_swapbench
-requires losetup mkswap blkid truncate
+requires losetup mkswap blkid truncate jq
 [ -z "$(active_swaps)" ] ||
 	skip "swap already active on this host: $(active_swaps | tr '\n' ' ')"
 memcg_find || skip "no memory cgroup controller mounted (v1 or v2)"
@@ -45,4 +47,25 @@ grep -q "keeps its swap UUID $uuid and label 'sysswap'" "$tmp/out" ||
 	fail "item 10: with --force, UUID $(id UUID), label '$(id LABEL)' after the tier (was $uuid, sysswap)"
 same_machine "$before" "item 10: after the tier was up and down"
 info "item 10: with --force the swap area kept UUID $uuid and label sysswap"
+
+# The swap area swapbench itself made on a device is no stranger's: a
+# run's later repeats use it again without --force (they were refused).
+# Another system's area is still refused by a run.
+truncate -s 256M "$tmp/fresh.img" || fail "cannot create $tmp/fresh.img"
+fresh=$(losetup -f --show "$tmp/fresh.img") || skip "cannot attach a second loop device"
+cleanup_add "losetup -d '$fresh'"
+before=$(machine_snapshot)
+export SWAPBENCH_SCENARIOS=$top/scenarios
+with_timeout 120 "$SWAPBENCH" run --scenario quick --tiers "disk:device=$fresh:as=part" --repeats 2 \
+	--set workload.duration_s=2 --out "$tmp/rep" >"$tmp/out" 2>&1 ||
+	{ tail -n 5 "$tmp/out" >&2; fail "swapbench run on $fresh, 2 repeats, failed"; }
+jq -e '[.runs[] | .repeat] == [1, 2] and all(.runs[]; .valid)' "$tmp/rep/run.json" >/dev/null ||
+	fail "the repeats on $fresh: $(jq -c '[.runs[] | {repeat, valid, invalid_reason}]' "$tmp/rep/run.json")"
+with_timeout 60 "$SWAPBENCH" run --scenario quick --tiers "disk:device=$dev:as=sys" --repeats 1 \
+	--set workload.duration_s=2 --out "$tmp/sys" >"$tmp/out" 2>&1
+grep -q "is a swap area already (UUID $uuid, label 'sysswap')" "$tmp/out" &&
+	[ "$(id UUID)" = "$uuid" ] && [ "$(id LABEL)" = sysswap ] ||
+	{ tail -n 5 "$tmp/out" >&2; fail "a run reformatted or did not refuse another system's swap area"; }
+same_machine "$before" "after the runs on devices"
+info "a run's repeats reuse the swap area it made; another system's is still refused"
 exit 0

@@ -83,16 +83,19 @@ int main(void)
 	CHECK(is(&f, "oom_kill", plain_oom) && !strcmp(why, plain_oom));
 	f.zswap_peak_bytes = 535449757;	/* memory.stat's zswap in the kernel's report */
 	CHECK(is(&f, "oom_kill", zswap_oom) && !strcmp(why, zswap_oom));
-	/* What it did with the pages, where measured (memory.stat's). */
+	/* What it did with the pages, where measured (memory.stat's), judged
+	 * as printed: under 1.10, not compressed. */
 	f.zswap_ratio = 1.0;
-	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup and kept these pages whole (1.00:1), "
-		 "so once the pool fills"));
+	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup and did not compress these pages "
+		 "(1.00:1), so once the pool fills"));
 	f.zswap_ratio = 1.094;
-	CHECK(is(&f, "oom_kill", "the cgroup and kept these pages whole (1.09:1), so"));
+	CHECK(is(&f, "oom_kill", "the cgroup and did not compress these pages (1.09:1), so"));
+	f.zswap_ratio = 1.095;	/* the double under 1.095: printed 1.09 */
+	CHECK(is(&f, "oom_kill", "the cgroup and did not compress these pages (1.09:1), so"));
 	f.zswap_ratio = 1.096;	/* printed 1.10: compressed */
-	CHECK(is(&f, "oom_kill", "the cgroup and held these pages at 1.10:1, so once"));
+	CHECK(is(&f, "oom_kill", "the cgroup and compressed these pages 1.10:1, so once"));
 	f.zswap_ratio = 1.85;
-	CHECK(is(&f, "oom_kill", "the cgroup and held these pages at 1.85:1, so once"));
+	CHECK(is(&f, "oom_kill", "the cgroup and compressed these pages 1.85:1, so once"));
 	f.zswap_ratio = 0;	/* unknown */
 	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup, so once"));
 	f.zswap_shrinker = SHRINKER_ON;	/* then the shrinker is no remedy to offer */
@@ -164,6 +167,9 @@ int main(void)
 	CHECK(is(&f, NULL, NULL));	/* not judged: under 16 MiB stored */
 	f.compression_judged = true;
 	CHECK(is(&f, "compressibility", "declares incompressible (orig/stored 0.0 to 1.3) but the tier stored 2.80:1"));
+	f.compression_source = "zswap held the cgroup's pages at";	/* zswap's, from memory.stat */
+	CHECK(is(&f, "compressibility", "(orig/stored 0.0 to 1.3) but zswap held the cgroup's pages at 2.80:1"));
+	f.compression_source = NULL;
 	/* A run that did not swap is that first, whatever it stored. */
 	f.swapped_pages = 0;
 	CHECK(is(&f, "did_not_swap", "did not swap"));
