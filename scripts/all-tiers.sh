@@ -73,10 +73,13 @@ for sc in $SCENARIOS; do
 	echo
 	"$SWAPBENCH" run --scenario "$sc" "${common[@]}" "${args[@]}" --out "$OUT/$sc" &
 	pid=$!
-	# wait returns early when a trapped signal comes: wait again until
-	# swapbench is gone, then once more for its own status (bash keeps
-	# it), whether or not a signal cut the last wait short.
-	while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
+	# A signal that came between the check above and here.
+	[ -n "$stop" ] && kill -INT "$pid" 2>/dev/null
+	# wait returns early when a trapped signal comes: wait again while
+	# swapbench runs (the shell's own job table, not a pid another
+	# process may have by then), then once more for its own status (bash
+	# keeps it), whether or not a signal cut the last wait short.
+	while [ -n "$(jobs -pr)" ]; do wait "$pid"; done
 	wait "$pid" || rc=1
 	pid=
 done

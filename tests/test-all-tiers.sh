@@ -50,7 +50,11 @@ SWAPBENCH=/bin/false OUT=$tmp/refused "$script" >"$tmp/refusal" 2>&1
 cat >"$tmp/stub" <<'STUB'
 #!/usr/bin/perl
 if ($ARGV[0] eq "list") { print "zram stand-in\n"; exit 0; }
-if ($ENV{STUB_SLEEP}) { $SIG{INT} = sub { exit 0 }; sleep 30; exit 0; }
+if ($ENV{STUB_SLEEP}) {
+	$SIG{INT} = sub { exit 0 };
+	open(my $m, ">", $ENV{STUB_STARTED}) and close($m) if $ENV{STUB_STARTED};
+	sleep 30; exit 0;
+}
 open(my $f, ">>", $ENV{STUB_CALLS}) or exit 1;
 print $f join("|", @ARGV), "\n";
 exit 0;
@@ -94,11 +98,14 @@ diff "$tmp/calls.want" "$tmp/calls" >"$tmp/calls.diff" 2>&1 || bad "the runs wit
 # exits 0 on its signal, the script must not say it completed.  Five
 # times: whether swapbench is already gone when the script's interrupted
 # wait returns is a race (a script that took that as a failure returned 1,
-# in CI once and in 2 of 10 to 14 of 20 tries run by hand).
+# in CI once and in 2 of 10 to 14 of 20 tries by hand, rarely under the
+# runner: the check can miss it).
+started() { [ -e "$tmp/started" ]; }
 for try in 1 2 3 4 5; do
-	STUB_SLEEP=1 SWAPBENCH=$tmp/stub OUT=$tmp/stubbed "$script" >"$tmp/stub.out" 2>&1 &
+	rm -f "$tmp/started"
+	STUB_SLEEP=1 STUB_STARTED=$tmp/started SWAPBENCH=$tmp/stub OUT=$tmp/stubbed "$script" >"$tmp/stub.out" 2>&1 &
 	pid=$!
-	sleep 0.5
+	wait_until 10 started || bad "the stand-in swapbench did not start within 10 s"
 	kill -TERM "$pid"
 	wait_until 10 pid_gone "$pid" || { kill -KILL "$pid"; bad "all-tiers still running 10 s after TERM"; }
 	wait "$pid"
