@@ -261,9 +261,9 @@ bench: all
 	{ $(BUILD)/swapbench calibrate --metric probe_p99 --metric psi_full "$$out/run.json" || true; } && \
 	echo "bench: results, plots and report in $$out/report.md"
 
-# check-vm: the kernel NBD client and zram.ko on Debian's stock kernel, in
-# QEMU (TCG) over the host's root (root; the kernel package is downloaded once
-# into build/vm-cache).  The same test also runs in `make test`; see
+# check-vm: the kernel NBD client, zram.ko and swapbench run on cgroup v2
+# on Debian's stock kernel, in QEMU (TCG) over the host's root (root; the
+# kernel package is downloaded once into build/vm-cache).  The same test also runs in `make test`; see
 # tests/vm/README.md.
 check-vm: all
 	$(Q)BUILD=$(abspath $(BUILD)) SWAPBENCH_SANITIZED=$(if $(SANITIZE),1,) \

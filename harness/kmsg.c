@@ -60,10 +60,11 @@ static bool names_cgroup(const char *text, size_t n, const char *key, const char
 }
 
 /* Appends a record's text to the scan's buffer, a line for each of its
- * lines (a multi-line printk, such as memory.stat's dump, comes as one
- * record with its newlines written \x0a), each with the record's time;
- * from the first line that does not fit on, lines are left out (the
- * report is cut, never garbled). */
+ * lines (a multi-line printk, such as memory.stat's dump on older
+ * kernels, comes as one record with its newlines written \x0a), each with
+ * the record's time (two in a row give an empty line); from the first
+ * line that does not fit on, lines are left out (the report is cut, never
+ * garbled). */
 static void put(struct oom_scan *sc, uint64_t us, const char *text, size_t n)
 {
 	const char *nl;

@@ -5,8 +5,9 @@
 # read-only over virtio-9p.  The guest (tests/vm/guest-run.sh) swaps a
 # memory-cgroup overcommit to vramd through nbd-client and /dev/nbd0, then to
 # zram.ko, through swapbench's own nbd tier, runs swapbench run on cgroup v2
-# (a valid and an OOM-killed run) and swapbench doctor, and prints RESULT
-# lines that this test checks.  About 80 s on an idle 2-core host, up to 250 s on a busy one.
+# (zram valid and OOM-killed, zswap valid and OOM-killed) and swapbench
+# doctor, and prints RESULT lines that this test checks.  About 80-90 s on
+# an idle 2-core host, up to 300 s on a busy one.
 # timeout: 720
 #
 #   make check-vm

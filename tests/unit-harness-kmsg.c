@@ -91,6 +91,33 @@ int main(void)
 	CHECK(small[sused - 1] == '\n');
 	CHECK(!strncmp(small, out, sused));
 
+	/* A record's own lines: two \x0a in a row give an empty line, a last
+	 * piece without one is a line too; cut inside such a record, the
+	 * buffer ends at one of its lines. */
+	{
+		static const char split[] =
+			"4,1,100,-;swapbench invoked oom-killer: gfp_mask=0x0\n"
+			"6,2,200,-;p\\x0a\\x0aq\\x0alast\n"
+			"6,3,300,-;" OURS "\n"
+			"3,4,400,-;Memory cgroup out of memory: Killed process 9 (swapbench)\n";
+		const char *line2 = "[    0.000200] p\n[    0.000200] \n[    0.000200] q\n"
+				    "[    0.000200] last\n[    0.000300] oom-kill:";
+		char cut[120];
+		size_t cused = 0;
+
+		used = 0;
+		CHECK(kmsg_oom_filter(split, sizeof split - 1, "swapbench-run-7541", out, sizeof out,
+				      &used) == 1);
+		CHECK(strstr(out, line2));
+		/* Room for the first line and two of the record's: cut there. */
+		k = kmsg_oom_filter(split, sizeof split - 1, "swapbench-run-7541", cut,
+				    strlen("[    0.000100] swapbench invoked oom-killer: gfp_mask=0x0\n"
+					   "[    0.000200] p\n[    0.000200] \n") + 5, &cused);
+		CHECK(k == 1 && cused == strlen(cut));
+		CHECK(!strcmp(cut, "[    0.000100] swapbench invoked oom-killer: gfp_mask=0x0\n"
+				   "[    0.000200] p\n[    0.000200] \n"));
+	}
+
 	/* A record right before an unreadable page: nothing read past it. */
 	guard = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (guard != MAP_FAILED && mprotect(guard + page, page, PROT_NONE) == 0) {

@@ -751,7 +751,7 @@ scenario_run() {
 		 contains("(this kernel'"'"'s zswap has no shrinker: a lower memory.zswap.max)") and
 		 contains("RUNBOOK.md, \"zswap OOM-killed: its pool filled the cgroup\""))' <<<"$zrun" >/dev/null ||
 		bad run-zswap "$(jq -c '{valid, invalid_reason, m: (.metrics | {compression, memcg_zswap_ratio, memcg_zswap_peak_bytes, memcg_limit_bytes, oom_kills})}' <<<"$zrun")"
-	# memory.stat's dump in the report, a record of its own, line by line.
+	# memory.stat's dump in the report (one record on 6.1), line by line.
 	zfile=$tmp/z/$(jq -r '.oom_report_file // "none"' <<<"$zrun")
 	grep -qE '^\[ *[0-9]+\.[0-9]{6}\] zswap [0-9]+$' "$zfile" && ! grep -q 'x0a' "$zfile" ||
 		bad run-zswap "memory.stat's lines in $zfile: $(grep -m1 -E 'anon [0-9]' "$zfile" | cut -c1-200)"

@@ -85,7 +85,7 @@ vm_initrd() {
 			payload+=("$f=scenarios/${f##*/}")
 		done
 	else
-		info "$BUILD/swapbench absent: the guest skips swapbench doctor"
+		info "$BUILD/swapbench absent: the guest skips its swapbench steps (tier, run, doctor)"
 	fi
 	"$top/tests/vm/make-initramfs.sh" "$kdir" "$tmp/initrd" "${payload[@]}" ||
 		fail "tests/vm/make-initramfs.sh failed"
