@@ -929,6 +929,7 @@ static int run_one(const struct run_opts *o, struct journal *j, const struct tie
 		const char *rule;
 
 		tier_share(run, &st, &rf);
+		rf.limit_is_high = entry_throttle(o, ts);
 		rule = run_verdict(&rf, why, sizeof why);
 		json_object_set_new(run, "valid", json_boolean(!rule));
 		json_object_set_new(run, "invalid_reason", rule ? json_string(why) : json_null());

@@ -66,12 +66,13 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 	 * and the report's name at their widest fits (unit-tested). */
 	if (f->limit_bytes && f->zswap_peak_bytes > f->limit_bytes / 4)
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup, while zswap's pool "
-			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB limit and wrote "
+			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB %s and wrote "
 			 "back %" PRIu64 " pages: zswap charges its pool to the cgroup%s, so once the "
 			 "pool fills the limit swapping out frees nothing unless it writes pages back "
 			 "(%s); the kernel's report is in %.160s; RUNBOOK.md, \"zswap OOM-killed: its "
 			 "pool filled the cgroup\"", f->oom_kills,
-			 f->zswap_peak_bytes >> 20, f->limit_bytes >> 20, f->zswap_written_back_pages, how,
+			 f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,
+			 f->limit_is_high ? "memory.high" : "limit", f->zswap_written_back_pages, how,
 			 f->zswap_shrinker == SHRINKER_ON ? "its shrinker was on: a lower memory.zswap.max" :
 			 f->zswap_shrinker == SHRINKER_ABSENT ?
 			 "this kernel's zswap has no shrinker: a lower memory.zswap.max" :

@@ -19,6 +19,8 @@ struct run_facts {
 	uint64_t oom_kills;		/* in the workload's cgroup */
 	const char *oom_report;		/* the file holding the kernel's reports, or NULL */
 	uint64_t limit_bytes;		/* the cgroup's limit */
+	bool limit_is_high;		/* ... memory.high (memcg.mode=high; the kill
+					 * comes at memory.max, twice it and 64 MiB) */
 	/* zswap's pool charged to the cgroup at its largest (memory.zswap.current;
 	 * 0: unknown, as on cgroup v1) and the pages it wrote back to the
 	 * device below it (zswpwb): over a quarter of the limit, an OOM kill is

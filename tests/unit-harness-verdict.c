@@ -96,6 +96,9 @@ int main(void)
 	CHECK(is(&f, "oom_kill", "the cgroup and compressed these pages 1.10:1, so once"));
 	f.zswap_ratio = 1.85;
 	CHECK(is(&f, "oom_kill", "the cgroup and compressed these pages 1.85:1, so once"));
+	f.limit_is_high = true;	/* memcg.mode=high: the limit is memory.high */
+	CHECK(is(&f, "oom_kill", "held up to 510 MiB of the cgroup's 512 MiB memory.high and wrote back"));
+	f.limit_is_high = false;
 	f.zswap_ratio = 0;	/* unknown */
 	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup, so once"));
 	f.zswap_shrinker = SHRINKER_ON;	/* then the shrinker is no remedy to offer */
@@ -127,6 +130,7 @@ int main(void)
 	f.zswap_shrinker = SHRINKER_ABSENT;	/* the longest remedy */
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
 	f.zswap_ratio = 1e300;	/* and the longest account of the pages */
+	f.limit_is_high = true;	/* and limit's longest name */
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
 
 	f = good;
