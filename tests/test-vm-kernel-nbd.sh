@@ -5,9 +5,9 @@
 # read-only over virtio-9p.  The guest (tests/vm/guest-run.sh) swaps a
 # memory-cgroup overcommit to vramd through nbd-client and /dev/nbd0, then to
 # zram.ko, through swapbench's own nbd tier, runs swapbench run on cgroup v2
-# (zram valid and OOM-killed, zswap valid and OOM-killed) and swapbench
-# doctor, and prints RESULT lines that this test checks.  About 80-90 s on
-# an idle 2-core host, up to 300 s on a busy one.
+# (zram valid, OOM-killed and under memcg.mode=high, zswap valid and
+# OOM-killed) and swapbench doctor, and prints RESULT lines that this test
+# checks.  About 90 s on an idle 2-core host, up to 300 s on a busy one.
 # timeout: 720
 #
 #   make check-vm
@@ -23,8 +23,8 @@
 # Every line the guest must report (doctor may be "skip" while the harness
 # is not built).
 EXPECTED=(init boot nbd-attach nbd-swapon nbd-overcommit nbd-stat nbd-teardown nbd
-	zram-setup zram-overcommit zram-mm_stat zram-teardown zram tier-nbd-kernel tier run-v2 run-zswap run doctor clean "done")
-VM_MAY_SKIP+=(tier-nbd-kernel run-v2 run-zswap)
+	zram-setup zram-overcommit zram-mm_stat zram-teardown zram tier-nbd-kernel tier run-v2 run-high run-zswap run doctor clean "done")
+VM_MAY_SKIP+=(tier-nbd-kernel run-v2 run-high run-zswap)
 
 # VM_SCENARIOS (say "nbd") runs a subset, when debugging.
 keep=()

@@ -682,9 +682,10 @@ scenario_tier() {
 # then zswap, whose pool fills the cgroup (OOM-killed, and the reason says
 # so).
 scenario_run() {
-	local out=$tmp/run doc small big file tsv fast zs cur zrun zfile ratio want
+	local out=$tmp/run doc small big file tsv fast zs cur zrun zfile ratio want cg limits=
 	if [ ! -x "$BUILD/swapbench" ]; then
 		result run-v2 skip "build/swapbench absent"
+		result run-high skip "build/swapbench absent"
 		result run-zswap skip "build/swapbench absent"
 		return 0
 	fi
@@ -723,6 +724,34 @@ scenario_run() {
 		bad run-v2 "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
 	ok run-v2 "cgroup v2: 128M zram valid ($(jq .metrics.pswpout_pages <<<"$big") pages out), 16M zram" \
 		"OOM-killed with its report kept ($file), $zs of $fast rounds read memory.zswap.current"
+
+	# memcg.mode=high (memory.high, cgroup v2's alone): throttled, not
+	# killed, at 2x it still swaps and counts; the cgroup has memory.high
+	# at the limit and memory.max at twice it and 64 MiB while it runs.
+	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
+		timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
+		--tiers 'zram:size=128M:as=zh' --set memcg.mode=high --set memcg.limit=48M \
+		--set workload.ratio=2 --set workload.duration_s=3 --repeats 1 --out "$tmp/h" &
+	WORK_PID=$!
+	cleanup_add kill_workload	# then swapbench restore, added first
+	# (Both set: a new cgroup has them at "max" until swapbench writes them.)
+	run_cg() {
+		cg=$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench-run-*' | head -n 1)
+		[ -n "$cg" ] && limits="$(cat "$cg/memory.high" 2>/dev/null) $(cat "$cg/memory.max" 2>/dev/null)" &&
+			[[ $limits != *max* ]]
+	}
+	wait_until 60 run_cg
+	wait "$WORK_PID" || bad run-high "swapbench run exit $?"
+	WORK_PID=
+	[ "$limits" = "50331648 167772160" ] ||
+		bad run-high "the run's cgroup had memory.high and memory.max '${limits:-?}', not 50331648 167772160"
+	jq -e '.settings.scenario.memcg_mode == "high" and .fingerprint.factors.memcg_mode == "high" and
+		(.runs[0] | .valid and .metrics.pswpout_pages > 0 and .metrics.oom_kills == 0)' \
+		"$tmp/h/run.json" >/dev/null ||
+		bad run-high "$(jq -c '{m: .settings.scenario.memcg_mode, f: .fingerprint.factors, r: [.runs[] | {valid, invalid_reason, p: .metrics.pswpout_pages}]}' "$tmp/h/run.json")"
+	[ -z "$(active_swaps)" ] && [ -z "$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')" ] ||
+		bad run-high "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
+	ok run-high "memcg.mode=high: memory.high and memory.max $limits; 128M zram at 2x valid, $(jq '.runs[0].metrics.pswpout_pages' "$tmp/h/run.json") pages out"
 
 	# zswap (over zram0 as its device: the guest's /var/tmp is tmpfs) with
 	# 2:1 data at three times the limit: its pool, charged to the cgroup
