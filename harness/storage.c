@@ -37,6 +37,10 @@
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #endif
 
+/* The smallest device swapbench formats as swap: mkswap wants ten pages,
+ * 40 KiB, or 640 KiB where pages are 64 KiB. */
+#define DEVICE_MIN_BYTES (1U << 20)
+
 /* Free space kept beyond the swap file, so the filesystem is not filled. */
 #define SPARE_BYTES (256ULL << 20)
 
@@ -196,6 +200,7 @@ static bool device_supported(struct tier *t, const char *dev, char *why, size_t 
 	char uuid[40], label[20];
 	struct run_result r;
 	struct stat st;
+	uint64_t bytes;
 	bool force = false;
 	int fd;
 
@@ -211,6 +216,14 @@ static bool device_supported(struct tier *t, const char *dev, char *why, size_t 
 	fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, len, "--device: '%s' is in use (mounted or held): %s", dev, strerror(errno));
+		return false;
+	}
+	/* An empty device (a zram without a disksize) is refused here, not
+	 * by mkswap halfway through setting the tier up. */
+	if (ioctl(fd, BLKGETSIZE64, &bytes) == 0 && bytes < DEVICE_MIN_BYTES) {
+		snprintf(why, len, "--device: '%s' holds %" PRIu64 " bytes, too few for swap (at least "
+			 "%u KiB)", dev, bytes, DEVICE_MIN_BYTES >> 10);
+		close(fd);
 		return false;
 	}
 	close(fd);

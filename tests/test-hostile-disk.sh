@@ -5,7 +5,7 @@
 # and with --force the swap area keeps its UUID and label after the tier
 # was up and down.  A run's repeats on a fresh device use again the swap
 # area the first one made (no --force), while another system's is still
-# refused.  Try:
+# refused; a device too small for swap is refused with its size.  Try:
 #   tests/run-tests test-hostile-disk.sh
 # timeout: 300
 
@@ -66,6 +66,18 @@ with_timeout 60 "$SWAPBENCH" run --scenario quick --tiers "disk:device=$dev:as=s
 grep -q "is a swap area already (UUID $uuid, label 'sysswap')" "$tmp/out" &&
 	[ "$(id UUID)" = "$uuid" ] && [ "$(id LABEL)" = sysswap ] ||
 	{ tail -n 5 "$tmp/out" >&2; fail "a run reformatted or did not refuse another system's swap area"; }
+# A device too small for swap (an unsized zram is 0 bytes) is refused
+# before anything is set up, with its size.
+truncate -s 512K "$tmp/tiny.img" || fail "cannot create $tmp/tiny.img"
+tiny=$(losetup -f --show "$tmp/tiny.img") || skip "cannot attach a third loop device"
+cleanup_add '[ -z "$tiny" ] || losetup -d "$tiny"'
+with_timeout 60 "$SWAPBENCH" tier up disk --device "$tiny" -- true >"$tmp/out" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "'$tiny' holds 524288 bytes, too few for swap (at least 1024 KiB)" "$tmp/out" &&
+	[ -z "$(blkid -p -o value -s TYPE "$tiny")" ] ||
+	{ cat "$tmp/out" >&2; fail "a 512 KiB device: exit $rc, or not refused with its size, or formatted"; }
+losetup -d "$tiny" && tiny=
 same_machine "$before" "after the runs on devices"
+info "a 512 KiB device refused with its size"
 info "a run's repeats reuse the swap area it made; another system's is still refused"
 exit 0
