@@ -68,7 +68,7 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 		snprintf(why, len, "oom kill: %" PRIu64 " in the workload cgroup, while zswap's pool "
 			 "held up to %" PRIu64 " MiB of the cgroup's %" PRIu64 " MiB %s and wrote "
 			 "back %" PRIu64 " pages: zswap charges its pool to the cgroup%s, so once the "
-			 "pool fills the limit swapping out frees nothing unless it writes pages back "
+			 "pool fills the cgroup swapping out frees nothing unless it writes pages back "
 			 "(%s); the kernel's report is in %.160s; RUNBOOK.md, \"zswap OOM-killed: its "
 			 "pool filled the cgroup\"", f->oom_kills,
 			 f->zswap_peak_bytes >> 20, f->limit_bytes >> 20,

@@ -34,7 +34,7 @@ int main(void)
 		"to read it)";
 	static const char zswap_oom[] = "oom kill: 1 in the workload cgroup, while zswap's pool held "
 		"up to 510 MiB of the cgroup's 512 MiB limit and wrote back 0 pages: zswap charges its "
-		"pool to the cgroup, so once the pool fills the limit swapping out frees nothing unless "
+		"pool to the cgroup, so once the pool fills the cgroup swapping out frees nothing unless "
 		"it writes pages back (zswap:shrinker=on, or a lower memory.zswap.max); the kernel's "
 		"report is in dmesg; RUNBOOK.md, \"zswap OOM-killed: its pool filled the cgroup\"";
 	struct run_facts f;

@@ -11,7 +11,8 @@
 #   guest-run.sh nbd      vramd (ram) -> nbd-client -unix -> /dev/nbd0 -> swap
 #   guest-run.sh zram     zram.ko -> /dev/zram0 -> swap
 #   guest-run.sh tier     swapbench tier up nbd --transport kernel
-#   guest-run.sh run      swapbench run on cgroup v2: a valid and an OOM-killed run
+#   guest-run.sh run      swapbench run on cgroup v2: zram valid, OOM-killed and
+#                         under memcg.mode=high; zswap valid and OOM-killed
 #   guest-run.sh ublk     vramd --ublk -> /dev/ublkb0 -> swap, fio, kill -9
 #                         (tests/test-vm-ublk.sh, on the backports kernel)
 #
@@ -91,10 +92,13 @@ procs_named() {
 
 # --- the memory-cgroup overcommit both scenarios run ---------------------------
 
+# kill_workload [SIGNAL]: the background workload gets SIGNAL (KILL: a
+# memtouch; TERM: a swapbench under timeout, which passes it on and
+# swapbench answers by undoing what it set up), and is waited for.
 WORK_PID=''
 kill_workload() {
 	[ -n "$WORK_PID" ] || return 0
-	kill -KILL "$WORK_PID" 2>/dev/null
+	kill -"${1:-KILL}" "$WORK_PID" 2>/dev/null
 	wait "$WORK_PID" 2>/dev/null
 	WORK_PID=
 }
@@ -675,14 +679,30 @@ scenario_tier() {
 	fi
 }
 
+# run_limits: whether the cgroup of the swapbench under WORK_PID (its
+# timeout) has memory.high and memory.max both written (a new cgroup has
+# them at "max"); sets the caller's limits to "HIGH MAX".  Builtins only:
+# it polls under TCG beside the workload.
+run_limits() {
+	local pid= h m cg
+	# (The list ends without a newline: read's status says nothing.)
+	read -r pid _ 2>/dev/null <"/proc/$WORK_PID/task/$WORK_PID/children"
+	[ -n "$pid" ] || return 1
+	cg=/sys/fs/cgroup/swapbench-run-$pid
+	read -r h 2>/dev/null <"$cg/memory.high" && read -r m 2>/dev/null <"$cg/memory.max" || return 1
+	limits="$h $m"
+	[[ $limits != *max* ]]
+}
+
 # swapbench run on cgroup v2 (the host here has v1): the quick scenario over
 # a zram of 16 MiB that the workload overfills (OOM-killed: the kernel's
 # report kept, of the run's own cgroup) and one it fits in (valid, swapped),
 # with the cgroup's PSI and memory files and memory.zswap.current sampled;
-# then zswap, whose pool fills the cgroup (OOM-killed, and the reason says
-# so).
+# a run under memcg.mode=high (memory.high, memory.max as a backstop);
+# then zswap, valid at 1.5x and at 3x OOM-killed by its pool filling the
+# cgroup (the reason says so).
 scenario_run() {
-	local out=$tmp/run doc small big file tsv fast zs cur zrun zfile ratio want cg limits=
+	local out=$tmp/run doc small big file tsv fast zs cur zrun zfile ratio want rc limits=
 	if [ ! -x "$BUILD/swapbench" ]; then
 		result run-v2 skip "build/swapbench absent"
 		result run-high skip "build/swapbench absent"
@@ -733,16 +753,14 @@ scenario_run() {
 		--tiers 'zram:size=128M:as=zh' --set memcg.mode=high --set memcg.limit=48M \
 		--set workload.ratio=2 --set workload.duration_s=3 --repeats 1 --out "$tmp/h" &
 	WORK_PID=$!
-	cleanup_add kill_workload	# then swapbench restore, added first
-	# (Both set: a new cgroup has them at "max" until swapbench writes them.)
-	run_cg() {
-		cg=$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench-run-*' | head -n 1)
-		[ -n "$cg" ] && limits="$(cat "$cg/memory.high" 2>/dev/null) $(cat "$cg/memory.max" 2>/dev/null)" &&
-			[[ $limits != *max* ]]
-	}
-	wait_until 60 run_cg
-	wait "$WORK_PID" || bad run-high "swapbench run exit $?"
+	cleanup_add kill_workload TERM	# before swapbench restore, added first
+	while kill -0 "$WORK_PID" 2>/dev/null && ! run_limits; do
+		read -r -t 0.1 -u "$SLEEP_FD"
+	done
+	wait "$WORK_PID"
+	rc=$?
 	WORK_PID=
+	[ "$rc" = 0 ] || bad run-high "swapbench run exit $rc"
 	[ "$limits" = "50331648 167772160" ] ||
 		bad run-high "the run's cgroup had memory.high and memory.max '${limits:-?}', not 50331648 167772160"
 	jq -e '.settings.scenario.memcg_mode == "high" and .fingerprint.factors.memcg_mode == "high" and
@@ -755,7 +773,7 @@ scenario_run() {
 
 	# zswap (over zram0 as its device: the guest's /var/tmp is tmpfs) with
 	# 2:1 data at three times the limit: its pool, charged to the cgroup
-	# and never written back (6.1 has no shrinker), fills the limit and
+	# and never written back (6.1 has no shrinker), fills the cgroup and
 	# the OOM killer comes; the reason says so, with zswap's ratio.
 	cleanup_add zram_reset
 	echo 128M >"$ZRAM_SYS/disksize" || bad run-zswap "cannot size $ZRAM as zswap's device"
