@@ -408,8 +408,8 @@ static void oom_daemons_json(const struct sampler *s, json_t *run)
 	X("memcg_zswap_ratio", REAL, cg_zswap_ratio(s)) \
 	X("memcg_stat_flushes", INT, ob->flushes)
 
-/* memory.stat's zswapped over zswap when zswap held most of the cgroup's
- * pages: what zswap held for what it charged the cgroup; 0 until it held
+/* The cgroup's memory.stat's zswapped over zswap, read when its zswap was
+ * largest: what zswap held for what it charged the cgroup; 0 until it held
  * 16 MiB (a few MiB say nothing) and on cgroup v1. */
 static double cg_zswap_ratio(const struct sampler *s)
 {
@@ -465,7 +465,6 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 		.oom_report = json_string_value(json_object_get(run, "oom_report_file")),
 		.limit_bytes = ob->limit, .zswap_peak_bytes = s->cg_zswap_peak_bytes,
 		.zswap_written_back_pages = zwb,
-		.zswap_ratio = cg_zswap_ratio(s),
 		.zswap_shrinker = !shrinker ? SHRINKER_ABSENT : !strcmp(shrinker, "Y") ? SHRINKER_ON :
 				  SHRINKER_OFF,
 		.mismatches = ob->mismatches > 0 ? ob->mismatches : 0,
@@ -492,8 +491,8 @@ static void record_metrics(const struct run_opts *o, const struct tier_stack *st
 	 * on the VM test's 6.1); what it did with the workload's pages is the
 	 * cgroup's memory.stat's (v2). */
 	if (s->cg_stat_zswapped_bytes) {
-		rf->compression_judged = rf->zswap_ratio > 0;	/* once it held 16 MiB */
-		rf->compression_ratio = rf->zswap_ratio;
+		rf->compression_ratio = cg_zswap_ratio(s);
+		rf->compression_judged = rf->compression_ratio > 0;	/* once it held 16 MiB */
 		rf->compression_source = "zswap held the cgroup's pages at";
 	}
 	if (rf->compression_judged)

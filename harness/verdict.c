@@ -50,15 +50,17 @@ static bool oom_kill(const struct run_facts *f, char *why, size_t len)
 {
 	char how[64] = "";
 
-	/* What zswap did with the pages, where the run measured it: kept
-	 * them whole (the H100 host's 6.18 with random bytes) or compressed,
-	 * its pool growing into the limit all the same (the VM test's 6.1
-	 * with 2:1 data at three times the limit). */
-	if (f->zswap_ratio > 0) {
+	/* What zswap did with the pages, where the run measured it (the
+	 * cgroup's own ratio: memory.zswap.current, which this reason needs,
+	 * is cgroup v2's, as memory.stat's zswap keys are): kept them whole
+	 * (the H100 host's 6.18 with random bytes) or compressed, its pool
+	 * growing into the limit all the same (the VM test's 6.1 with 2:1 data
+	 * at three times the limit). */
+	if (f->compression_judged) {
 		char r[32];
 
 		/* Judged on the ratio as printed: under 1.10, not compressed. */
-		snprintf(r, sizeof r, "%.2f", f->zswap_ratio);
+		snprintf(r, sizeof r, "%.2f", f->compression_ratio);
 		snprintf(how, sizeof how, strtod(r, NULL) < 1.1 ? " and did not compress these pages (%s:1)" :
 			 " and compressed these pages %s:1", r);
 	}

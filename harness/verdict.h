@@ -27,13 +27,6 @@ struct run_facts {
 	 * zswap's pool filling the cgroup. */
 	uint64_t zswap_peak_bytes;
 	uint64_t zswap_written_back_pages;
-	/* What zswap held over what it charged the cgroup (memory.stat's
-	 * zswapped over zswap, once it held 16 MiB; 0: unknown): about 1, it
-	 * kept the pages whole.  (Not the tier's compression counter: that is
-	 * the pool's, machine-wide and in its allocator's pages; with 2:1 data
-	 * on the VM test's 6.1 and zbud it read 1.00:1 while the cgroup was
-	 * charged 1.85:1.) */
-	double zswap_ratio;
 	/* zswap's shrinker as the run had it (in_force): on, it is no remedy
 	 * to offer; absent (kernels before 6.8), it is none either. */
 	enum { SHRINKER_OFF, SHRINKER_ON, SHRINKER_ABSENT } zswap_shrinker;
@@ -51,6 +44,11 @@ struct run_facts {
 	bool compression_fits;		/* inside the declared band */
 	const char *compressibility;	/* as declared */
 	char band[32];			/* the declared band, "LO to HI" */
+	/* For zswap on cgroup v2, the cgroup's memory.stat's zswapped over
+	 * zswap: what zswap held for what it charged (about 1: kept whole),
+	 * not its pool's counter, machine-wide and in its allocator's pages
+	 * (with 2:1 data on the VM test's 6.1 and zbud it read 1.00:1 while
+	 * the cgroup was charged 1.85:1); compression_source then says so. */
 	double compression_ratio;
 	const char *compression_source;	/* what measured it; NULL: "the tier stored" */
 	/* The tier device's share of the swap-out traffic; not for zswap. */

@@ -85,21 +85,22 @@ int main(void)
 	CHECK(is(&f, "oom_kill", zswap_oom) && !strcmp(why, zswap_oom));
 	/* What it did with the pages, where measured (memory.stat's), judged
 	 * as printed: under 1.10, not compressed. */
-	f.zswap_ratio = 1.0;
+	f.compression_judged = true;
+	f.compression_ratio = 1.0;
 	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup and did not compress these pages "
 		 "(1.00:1), so once the pool fills"));
-	f.zswap_ratio = 1.094;
+	f.compression_ratio = 1.094;
 	CHECK(is(&f, "oom_kill", "the cgroup and did not compress these pages (1.09:1), so"));
-	f.zswap_ratio = 1.095;	/* the double under 1.095: printed 1.09 */
+	f.compression_ratio = 1.095;	/* the double under 1.095: printed 1.09 */
 	CHECK(is(&f, "oom_kill", "the cgroup and did not compress these pages (1.09:1), so"));
-	f.zswap_ratio = 1.096;	/* printed 1.10: compressed */
+	f.compression_ratio = 1.096;	/* printed 1.10: compressed */
 	CHECK(is(&f, "oom_kill", "the cgroup and compressed these pages 1.10:1, so once"));
-	f.zswap_ratio = 1.85;
+	f.compression_ratio = 1.85;
 	CHECK(is(&f, "oom_kill", "the cgroup and compressed these pages 1.85:1, so once"));
 	f.limit_is_high = true;	/* memcg.mode=high: the limit is memory.high */
 	CHECK(is(&f, "oom_kill", "held up to 510 MiB of the cgroup's 512 MiB memory.high and wrote back"));
 	f.limit_is_high = false;
-	f.zswap_ratio = 0;	/* unknown */
+	f.compression_judged = false;	/* unknown (under 16 MiB held) */
 	CHECK(is(&f, "oom_kill", "charges its pool to the cgroup, so once"));
 	f.zswap_shrinker = SHRINKER_ON;	/* then the shrinker is no remedy to offer */
 	CHECK(is(&f, "oom_kill", "writes pages back (its shrinker was on: a lower memory.zswap.max);"));
@@ -129,7 +130,8 @@ int main(void)
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
 	f.zswap_shrinker = SHRINKER_ABSENT;	/* the longest remedy */
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
-	f.zswap_ratio = 1e300;	/* and the longest account of the pages */
+	f.compression_judged = true;	/* and the longest account of the pages */
+	f.compression_ratio = 1e300;
 	f.limit_is_high = true;	/* and limit's longest name */
 	CHECK(!strcmp(run_verdict(&f, wide, sizeof wide), "oom_kill") && strlen(wide) < VERDICT_WHY_MAX - 1);
 
