@@ -679,15 +679,39 @@ scenario_tier() {
 	fi
 }
 
-# run_limits: whether the cgroup of the swapbench under WORK_PID (its
-# timeout) has memory.high and memory.max both written (a new cgroup has
-# them at "max"); sets the caller's limits to "HIGH MAX".  Builtins only:
-# it polls under TCG beside the workload.
+# quick_run ARGS...: swapbench run of the quick scenario, 3-s runs in a
+# 48M cgroup, one repeat, with the guest's journal and scenarios, under
+# VM_WORK_TIMEOUT; ARGS add to it (--out, --tiers, --set).  It execs
+# timeout, replacing the shell it runs in: call it in ( ) or with &, so
+# that a background one's pid is timeout's, which passes a TERM on.
+quick_run() {
+	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
+		exec timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
+		--set memcg.limit=48M --set workload.duration_s=3 --repeats 1 "$@"
+}
+
+# nothing_left STEP: no swap and no swapbench cgroup after a run, or STEP
+# fails saying what is left.
+nothing_left() {
+	local cgs
+	cgs=$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*' | tr '\n' ' ')
+	[ -z "$(active_swaps)" ] && [ -z "$cgs" ] || bad "$1" "left over: $(active_swaps | tr '\n' ' ') $cgs"
+}
+
+# run_limits: whether the cgroup of the swapbench under WORK_PID (a
+# background quick_run) has memory.high and memory.max both written (a new
+# cgroup has them at "max"); sets the caller's limits to "HIGH MAX".
+# Builtins only: it polls under TCG beside the workload.
 run_limits() {
-	local pid= h m cg
-	# (The list ends without a newline: read's status says nothing.)
-	read -r pid _ 2>/dev/null <"/proc/$WORK_PID/task/$WORK_PID/children"
-	[ -n "$pid" ] || return 1
+	local pid=$WORK_PID comm= h m cg i
+	# Down the first children (timeout's, and any shell's between) to swapbench.
+	# (A children list ends without a newline: read's status says nothing.)
+	for i in 1 2 3; do
+		read -r pid _ 2>/dev/null <"/proc/$pid/task/$pid/children"
+		[ -n "$pid" ] && read -r comm 2>/dev/null <"/proc/$pid/comm" || return 1
+		[ "$comm" != swapbench ] || break
+	done
+	[ "$comm" = swapbench ] || return 1
 	cg=/sys/fs/cgroup/swapbench-run-$pid
 	read -r h 2>/dev/null <"$cg/memory.high" && read -r m 2>/dev/null <"$cg/memory.max" || return 1
 	limits="$h $m"
@@ -710,10 +734,8 @@ scenario_run() {
 		return 0
 	fi
 	cleanup_add "SWAPBENCH_STATE_DIR=$tmp/sbstate '$BUILD/swapbench' restore >/dev/null"
-	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
-		timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
-		--tiers 'zram:size=16M:as=small,zram:size=128M:as=big' --set memcg.limit=48M \
-		--set workload.ratio=2 --set workload.duration_s=3 --repeats 1 --out "$out" ||
+	(quick_run --out "$out" --tiers 'zram:size=16M:as=small,zram:size=128M:as=big' \
+		--set workload.ratio=2) ||
 		bad run-v2 "swapbench run exit $?"
 	doc=$out/run.json
 	small=$(jq -c '.runs[] | select(.tier == "small")' "$doc")
@@ -740,18 +762,15 @@ scenario_run() {
 	[ "$fast" -gt 10 ] && [ "$zs" = "$fast" ] && [ "$cur" -gt 0 ] && [ "$cur" -lt "$fast" ] &&
 		grep -q $'\tcg_memory.pressure\tfull_total_us\t' "$tsv" ||
 		bad run-v2 "samples: $fast fast rounds, $zs memory.zswap.current, $cur memory.current"
-	[ -z "$(active_swaps)" ] && [ -z "$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')" ] ||
-		bad run-v2 "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
+	nothing_left run-v2
 	ok run-v2 "cgroup v2: 128M zram valid ($(jq .metrics.pswpout_pages <<<"$big") pages out), 16M zram" \
 		"OOM-killed with its report kept ($file), $zs of $fast rounds read memory.zswap.current"
 
 	# memcg.mode=high (memory.high, cgroup v2's alone): throttled, not
 	# killed, at 2x it still swaps and counts; the cgroup has memory.high
 	# at the limit and memory.max at twice it and 64 MiB while it runs.
-	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
-		timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
-		--tiers 'zram:size=128M:as=zh' --set memcg.mode=high --set memcg.limit=48M \
-		--set workload.ratio=2 --set workload.duration_s=3 --repeats 1 --out "$tmp/h" &
+	quick_run --out "$tmp/h" --tiers 'zram:size=128M:as=zh' --set memcg.mode=high \
+		--set workload.ratio=2 &
 	WORK_PID=$!
 	cleanup_add kill_workload TERM	# before swapbench restore, added first
 	while kill -0 "$WORK_PID" 2>/dev/null && ! run_limits; do
@@ -767,8 +786,7 @@ scenario_run() {
 		(.runs[0] | .valid and .metrics.pswpout_pages > 0 and .metrics.oom_kills == 0)' \
 		"$tmp/h/run.json" >/dev/null ||
 		bad run-high "$(jq -c '{m: .settings.scenario.memcg_mode, f: .fingerprint.factors, r: [.runs[] | {valid, invalid_reason, p: .metrics.pswpout_pages}]}' "$tmp/h/run.json")"
-	[ -z "$(active_swaps)" ] && [ -z "$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')" ] ||
-		bad run-high "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
+	nothing_left run-high
 	ok run-high "memcg.mode=high: memory.high and memory.max $limits; 128M zram at 2x valid, $(jq '.runs[0].metrics.pswpout_pages' "$tmp/h/run.json") pages out"
 
 	# zswap (over zram0 as its device: the guest's /var/tmp is tmpfs) with
@@ -777,10 +795,7 @@ scenario_run() {
 	# the OOM killer comes; the reason says so, with zswap's ratio.
 	cleanup_add zram_reset
 	echo 128M >"$ZRAM_SYS/disksize" || bad run-zswap "cannot size $ZRAM as zswap's device"
-	SWAPBENCH_STATE_DIR=$tmp/sbstate SWAPBENCH_SCENARIOS=$top/scenarios \
-		timeout --kill-after=30 "$VM_WORK_TIMEOUT" "$BUILD/swapbench" run --scenario quick \
-		--tiers "zswap:device=$ZRAM:as=zswap" --set memcg.limit=48M \
-		--set workload.ratios=1.5,3 --set workload.duration_s=3 --repeats 1 --out "$tmp/z" ||
+	(quick_run --out "$tmp/z" --tiers "zswap:device=$ZRAM:as=zswap" --set workload.ratios=1.5,3) ||
 		bad run-zswap "swapbench run exit $?"
 	# At 1.5x it fits compressed: valid, its 2:1 judged by the cgroup's
 	# memory.stat (zswap's pool counter, zbud's pages, reads 1.00:1 here).
@@ -803,8 +818,7 @@ scenario_run() {
 	grep -qE '^\[ *[0-9]+\.[0-9]{6}\] zswap [0-9]+$' "$zfile" && ! grep -q 'x0a' "$zfile" ||
 		bad run-zswap "memory.stat's lines in $zfile: $(grep -m1 -E 'anon [0-9]' "$zfile" | cut -c1-200)"
 	zram_reset || bad run-zswap "cannot reset $ZRAM"
-	[ -z "$(active_swaps)" ] && [ -z "$(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')" ] ||
-		bad run-zswap "left over: $(active_swaps | tr '\n' ' ') $(find /sys/fs/cgroup -maxdepth 1 -name 'swapbench*')"
+	nothing_left run-zswap
 	ok run-zswap "zswap over $ZRAM valid at 1.5x, OOM-killed at 3x: $(jq -r .invalid_reason <<<"$zrun" | cut -c1-200)..."
 }
 
