@@ -7,7 +7,7 @@
 # zram.ko, through swapbench's own nbd tier, runs swapbench run on cgroup v2
 # (zram valid, OOM-killed and under memcg.mode=high, zswap valid and
 # OOM-killed) and swapbench doctor, and prints RESULT lines that this test
-# checks.  About 90 s on an idle 2-core host, up to 300 s on a busy one.
+# checks.  About 100 s on an idle 2-core host, up to 300 s on a busy one.
 # timeout: 720
 #
 #   make check-vm
